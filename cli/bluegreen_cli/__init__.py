@@ -1,0 +1,1 @@
+"""The ``bluegreen`` command line: local emulator today, operator commands as they land."""

@@ -1,0 +1,1 @@
+"""Embedded emulator: the real template, state machine and handlers on moto, with a simulated data plane."""

@@ -1,0 +1,268 @@
+"""The embedded emulator: deploy ``template.yaml`` onto moto and run deployments on it.
+
+Usage (tests, the demo, the benchmark)::
+
+    with Emulator() as emu:
+        demo = emu.seed_service()
+        result = emu.run(demo.name, "v2")
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import re
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto import mock_aws
+
+from bluegreen import elbv2 as rules
+
+from .dataplane import DataPlane, Timing
+from .lambdas import CallRecorder, Dispatcher, installed
+from .seed import DemoService, seed_network, seed_service
+from .simclock import SimClock, compressed_time
+from .template import Template
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK = "bluegreen"
+MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
+_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+    "MOTO_ACCOUNT_ID": ACCOUNT,
+}
+_UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+_HANDLER_ENV = {
+    "POWERTOOLS_TRACE_DISABLED": "true",
+    "POWERTOOLS_METRICS_DISABLED": "true",
+    "CONFIG_MAX_AGE": "0",
+}
+
+
+@dataclass
+class ExecutionResult:
+    execution_arn: str
+    status: str
+    error: str | None
+    cause: str | None
+    output: dict[str, Any] | None
+    states: list[str]
+    events: list[dict[str, Any]] = field(repr=False)
+
+    @property
+    def state_transitions(self) -> int:
+        """Billable transitions: every state entered, plus every retry of a task."""
+        entered = sum(1 for e in self.events if e["type"].endswith("StateEntered"))
+        tasks = sum(1 for e in self.events if e["type"] == "TaskStateEntered")
+        attempts = sum(1 for e in self.events if e["type"] == "LambdaFunctionScheduled")
+        return entered + (attempts - tasks)
+
+    @property
+    def outcome(self) -> str:
+        if self.status == "SUCCEEDED":
+            return "deployed"
+        if self.error == "RolledBack":
+            return "rolled_back"
+        if self.status == "FAILED" and "Failed" in self.states and "Cleanup" in self.states:
+            return "cleaned_up"
+        return "failed"
+
+
+class Emulator:
+    def __init__(self, timing: Timing | None = None, log_stream: Any = None) -> None:
+        self.clock = SimClock()
+        self.recorder = CallRecorder()
+        self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
+        self.dispatcher = Dispatcher(self.recorder, before_invoke=self.plane.reconcile)
+        self.template = Template.load()
+        self.log_stream = log_stream if log_stream is not None else io.StringIO()
+        self.services: dict[str, DemoService] = {}
+        self.state_machine_arn = ""
+        self._network: dict[str, Any] | None = None
+        self._contexts: list[Any] = []
+        self._saved_env: dict[str, str | None] = {}
+
+    # --- lifecycle -------------------------------------------------------------------
+    def __enter__(self) -> Emulator:
+        for key in (*_ENV, *_UNSET):
+            self._saved_env[key] = os.environ.get(key)
+        os.environ.update(_ENV)
+        for key in _UNSET:
+            os.environ.pop(key, None)
+        mock = mock_aws(config=MOTO_CONFIG)
+        mock.start()
+        self._contexts.append(mock)
+        self.session = boto3.session.Session(region_name=REGION)
+        self._time = compressed_time(self.clock)
+        self._time.__enter__()
+        self.plane.install()
+        self._deploy_stack()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.wait_idle()
+        self._lambdas.__exit__(*exc_info)
+        self.plane.uninstall()
+        self._time.__exit__(*exc_info)
+        for mock in reversed(self._contexts):
+            mock.stop()
+        for key, value in self._saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+    def client(self, name: str) -> Any:
+        return self.session.client(name)
+
+    # --- the stack -------------------------------------------------------------------
+    def _deploy_stack(self) -> None:
+        iam, lam, sfn = self.client("iam"), self.client("lambda"), self.client("stepfunctions")
+        role = iam.create_role(RoleName=f"{STACK}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        refs: dict[str, Any] = {k: v for k, v in self.template.parameter_defaults().items()}
+        refs.update(
+            {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": STACK}
+        )
+        environment = dict(_HANDLER_ENV)
+        for spec in self.template.functions(refs):
+            name = f"{STACK}-{spec.logical_id}"
+            arn = lam.create_function(
+                FunctionName=name,
+                Runtime="python3.13",
+                Role=role,
+                Handler=spec.handler,
+                Code={"ZipFile": b"in-process"},
+            )["FunctionArn"]
+            refs[f"{spec.logical_id}.Arn"] = arn
+            refs[spec.logical_id] = name
+            self.dispatcher.register(name, spec)
+            environment.update({k: v for k, v in spec.environment.items() if k not in _HANDLER_ENV})
+        (machine,) = self.template.state_machines()
+        definition = machine.definition_path.read_text()
+        for key, value in machine.substitutions.items():
+            definition = definition.replace("${" + key + "}", str(self.template.resolve(value, refs)))
+        unresolved = re.findall(r"\$\{[^}]+\}", definition)
+        if unresolved:
+            raise RuntimeError(f"Unresolved substitutions in {machine.definition_path.name}: {unresolved}")
+        self.definition = json.loads(definition)
+        self.state_machine_arn = sfn.create_state_machine(
+            name=f"{STACK}-deployment", definition=definition, roleArn=role, type="STANDARD"
+        )["stateMachineArn"]
+        self._lambdas = installed(self.dispatcher, environment, self.log_stream)
+        self._lambdas.__enter__()
+
+    # --- environment -----------------------------------------------------------------
+    def seed_service(self, name: str = "demo-web", **kwargs: Any) -> DemoService:
+        if self._network is None:
+            self._network = seed_network(self.session, "demo")
+        service = seed_service(
+            self.session, self.plane, name, network=self._network, priority=10 + 10 * len(self.services), **kwargs
+        )
+        self.services[name] = service
+        return service
+
+    def production_weights(self, service: str) -> dict[str, int]:
+        rule = self.client("elbv2").describe_rules(RuleArns=[self.services[service].production_rule_arn])["Rules"][0]
+        return rules.forward_weights(rule["Actions"])
+
+    def rule_actions(self, rule_arn: str) -> list[dict[str, Any]]:
+        return self.client("elbv2").describe_rules(RuleArns=[rule_arn])["Rules"][0]["Actions"]
+
+    def task_sets(self, service: str) -> list[dict[str, Any]]:
+        demo = self.services[service]
+        ecs = self.client("ecs")
+        result = []
+        for task_set in ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"]:
+            definition = ecs.describe_task_definition(taskDefinition=task_set["taskDefinition"])["taskDefinition"]
+            image = definition["containerDefinitions"][0]["image"]
+            digest = image.split("@")[-1]
+            tag = next((t for t, d in demo.digests.items() if d == digest), digest)
+            result.append(
+                {
+                    "id": task_set["id"],
+                    "status": task_set["status"],
+                    "image": image,
+                    "imageTag": tag,
+                    "targetGroupArn": (task_set.get("loadBalancers") or [{}])[0].get("targetGroupArn"),
+                    "externalId": task_set.get("externalId"),
+                }
+            )
+        return result
+
+    # --- executions ------------------------------------------------------------------
+    def start(self, service: str, tag: str, digest: str | None = None, raw_input: Any = None) -> str:
+        payload = raw_input if raw_input is not None else {"service": service, "imageTag": tag}
+        if digest and raw_input is None:
+            payload["imageDigest"] = digest
+        name = f"{service}-{tag}-{uuid.uuid4().hex[:8]}"[:80]
+        return self.client("stepfunctions").start_execution(
+            stateMachineArn=self.state_machine_arn, name=name, input=json.dumps(payload)
+        )["executionArn"]
+
+    def history(self, execution_arn: str) -> list[dict[str, Any]]:
+        sfn = self.client("stepfunctions")
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return events
+
+    def wait(
+        self,
+        execution_arn: str,
+        on_state: Callable[[str, float], None] | None = None,
+        timeout: float = 60.0,
+    ) -> ExecutionResult:
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while True:
+            description = sfn.describe_execution(executionArn=execution_arn)
+            events = self.history(execution_arn)
+            entered = [e for e in events if e["type"].endswith("StateEntered")]
+            for event in entered[seen:]:
+                if on_state:
+                    on_state(event["stateEnteredEventDetails"]["name"], self.clock.elapsed)
+            seen = len(entered)
+            if description["status"] != "RUNNING":
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Execution {execution_arn} still running after {timeout}s of wall time")
+            time.sleep(0.02)
+        events = self.history(execution_arn)
+        output = json.loads(description["output"]) if description.get("output") else None
+        return ExecutionResult(
+            execution_arn=execution_arn,
+            status=description["status"],
+            error=description.get("error"),
+            cause=description.get("cause"),
+            output=output,
+            states=[e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")],
+            events=events,
+        )
+
+    def run(self, service: str, tag: str, **kwargs: Any) -> ExecutionResult:
+        on_state = kwargs.pop("on_state", None)
+        return self.wait(self.start(service, tag, **kwargs), on_state=on_state)
+
+    def wait_idle(self, timeout: float = 30.0) -> None:
+        """Let running executions finish before moto is torn down."""
+        if not self.state_machine_arn:
+            return
+        sfn = self.client("stepfunctions")
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")["executions"]
+            if not running:
+                return
+            time.sleep(0.05)

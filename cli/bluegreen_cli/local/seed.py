@@ -1,0 +1,239 @@
+"""The demo environment: a VPC, an ALB with production and test rules, two target groups,
+an ECR repository with images, an EXTERNAL ECS service with a blue task set, an alarm,
+and the service's configuration document in SSM."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from bluegreen.config import parameter_name
+
+from .dataplane import ALARM, HEALTHY, UNHEALTHY, DataPlane, WatchedService
+
+# Tags pushed to the demo repository and how their containers behave.
+IMAGES = {
+    "v1": HEALTHY,
+    "v2": HEALTHY,
+    "v3": HEALTHY,
+    "v2-broken": UNHEALTHY,
+    "v2-5xx": ALARM,
+}
+MOVING_TAG = "latest"  # points at v2; refused by default
+
+
+@dataclass
+class DemoService:
+    name: str
+    cluster: str
+    repository: str
+    repository_uri: str
+    digests: dict[str, str]
+    production_rule_arn: str
+    test_rule_arn: str
+    target_groups: list[str]
+    alarm_name: str
+    blue_task_set: str
+    config: dict[str, Any]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _manifest(repository: str, tag: str) -> str:
+    layer = hashlib.sha256(f"{repository}:{tag}".encode()).hexdigest()
+    return json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+            "config": {
+                "mediaType": "application/vnd.docker.container.image.v1+json",
+                "size": 1,
+                "digest": f"sha256:{layer}",
+            },
+            # moto derives the image digest from the layer digests.
+            "layers": [
+                {
+                    "mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip",
+                    "size": 1,
+                    "digest": f"sha256:{layer}",
+                }
+            ],
+        }
+    )
+
+
+def push_image(ecr: Any, repository: str, tag: str) -> str:
+    return ecr.put_image(repositoryName=repository, imageManifest=_manifest(repository, tag), imageTag=tag)["image"][
+        "imageId"
+    ]["imageDigest"]
+
+
+def seed_network(clients: Any, name: str) -> dict[str, Any]:
+    ec2 = clients.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
+    subnets = [
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{zone}")["Subnet"][
+            "SubnetId"
+        ]
+        for i, zone in ((1, "a"), (2, "b"))
+    ]
+    group = ec2.create_security_group(GroupName=f"{name}-tasks", Description="demo tasks", VpcId=vpc)["GroupId"]
+    elbv2 = clients.client("elbv2")
+    balancer = elbv2.create_load_balancer(Name=f"{name}-alb", Subnets=subnets, SecurityGroups=[group])["LoadBalancers"][
+        0
+    ]["LoadBalancerArn"]
+    listener = elbv2.create_listener(
+        LoadBalancerArn=balancer,
+        Protocol="HTTP",
+        Port=80,
+        DefaultActions=[{"Type": "fixed-response", "FixedResponseConfig": {"StatusCode": "404"}}],
+    )["Listeners"][0]["ListenerArn"]
+    return {"vpc": vpc, "subnets": subnets, "security_group": group, "listener": listener}
+
+
+def seed_service(
+    session: Any,
+    plane: DataPlane,
+    name: str = "demo-web",
+    network: dict[str, Any] | None = None,
+    priority: int = 10,
+    config_overrides: dict[str, Any] | None = None,
+    deployment_controller: str = "EXTERNAL",
+) -> DemoService:
+    """Seed one deployable service (with its own rules, target groups, repository and alarm)."""
+    network = network or seed_network(session, name)
+    ecr, ecs, elbv2 = session.client("ecr"), session.client("ecs"), session.client("elbv2")
+    cloudwatch, ssm, iam = session.client("cloudwatch"), session.client("ssm"), session.client("iam")
+
+    repository_uri = ecr.create_repository(repositoryName=name)["repository"]["repositoryUri"]
+    digests = {tag: push_image(ecr, name, tag) for tag in IMAGES}
+    ecr.put_image(repositoryName=name, imageManifest=_manifest(name, "v2"), imageTag=MOVING_TAG)
+    for tag, behaviour in IMAGES.items():
+        plane.behaviours[digests[tag]] = behaviour
+
+    target_groups = [
+        elbv2.create_target_group(
+            Name=f"{name}-{suffix}",
+            Protocol="HTTP",
+            Port=8080,
+            VpcId=network["vpc"],
+            TargetType="ip",
+            HealthCheckPath="/health",
+        )["TargetGroups"][0]["TargetGroupArn"]
+        for suffix in ("a", "b")
+    ]
+    production_rule = elbv2.create_rule(
+        ListenerArn=network["listener"],
+        Priority=priority,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"{name}.example.com"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": target_groups[0]}],
+    )["Rules"][0]["RuleArn"]
+    test_rule = elbv2.create_rule(
+        ListenerArn=network["listener"],
+        Priority=priority + 1,
+        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"test.{name}.example.com"]}}],
+        Actions=[{"Type": "forward", "TargetGroupArn": target_groups[1]}],
+    )["Rules"][0]["RuleArn"]
+
+    role = iam.create_role(
+        RoleName=f"{name}-task-execution",
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {"Effect": "Allow", "Principal": {"Service": "ecs-tasks.amazonaws.com"}, "Action": "sts:AssumeRole"}
+                ],
+            }
+        ),
+    )["Role"]["Arn"]
+    cluster = f"{name}-cluster"
+    ecs.create_cluster(clusterName=cluster)
+    task_definition = ecs.register_task_definition(
+        family=name,
+        networkMode="awsvpc",
+        requiresCompatibilities=["FARGATE"],
+        cpu="256",
+        memory="512",
+        executionRoleArn=role,
+        containerDefinitions=[
+            {
+                "name": "web",
+                "image": f"{repository_uri}@{digests['v1']}",
+                "memory": 512,
+                "essential": True,
+                "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+                "environment": [{"name": "STAGE", "value": "demo"}],
+            }
+        ],
+    )["taskDefinition"]["taskDefinitionArn"]
+    ecs.create_service(
+        cluster=cluster, serviceName=name, desiredCount=2, deploymentController={"type": deployment_controller}
+    )
+    blue = ecs.create_task_set(
+        cluster=cluster,
+        service=name,
+        taskDefinition=task_definition,
+        externalId="initial",
+        launchType="FARGATE",
+        platformVersion="1.4.0",
+        networkConfiguration={
+            "awsvpcConfiguration": {
+                "subnets": network["subnets"],
+                "securityGroups": [network["security_group"]],
+                "assignPublicIp": "DISABLED",
+            }
+        },
+        loadBalancers=[{"targetGroupArn": target_groups[0], "containerName": "web", "containerPort": 8080}],
+        scale={"unit": "PERCENT", "value": 100.0},
+    )["taskSet"]
+    ecs.update_service_primary_task_set(cluster=cluster, service=name, primaryTaskSet=blue["taskSetArn"])
+    blue = blue["id"]
+
+    alarm = f"{name}-5xx"
+    cloudwatch.put_metric_alarm(
+        AlarmName=alarm,
+        Namespace="AWS/ApplicationELB",
+        MetricName="HTTPCode_Target_5XX_Count",
+        Statistic="Sum",
+        Period=60,
+        EvaluationPeriods=1,
+        Threshold=10,
+        ComparisonOperator="GreaterThanThreshold",
+        TreatMissingData="notBreaching",
+    )
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="OK", StateReason="Seeded")
+
+    config = {
+        "cluster": cluster,
+        "service": name,
+        "containerName": "web",
+        "repository": name,
+        "productionRuleArn": production_rule,
+        "testRuleArn": test_rule,
+        "targetGroupArns": target_groups,
+        "healthWaitTimeoutSeconds": 300,
+        "alarmNames": [alarm],
+        "bakeSeconds": 120,
+    }
+    config.update(config_overrides or {})
+    ssm.put_parameter(Name=parameter_name(name), Type="String", Value=json.dumps(config), Overwrite=True)
+
+    plane.mark_running(blue)
+    plane.watch(WatchedService(cluster, name, production_rule, alarm, 8080))
+    plane.reconcile()
+    return DemoService(
+        name=name,
+        cluster=cluster,
+        repository=name,
+        repository_uri=repository_uri,
+        digests=digests,
+        production_rule_arn=production_rule,
+        test_rule_arn=test_rule,
+        target_groups=target_groups,
+        alarm_name=alarm,
+        blue_task_set=blue,
+        config=config,
+        extra={"network": network},
+    )

@@ -1,0 +1,81 @@
+"""Simulated time: Wait states and Retry intervals advance a clock instead of sleeping.
+
+moto's Step Functions interpreter really sleeps for ``Wait`` states and between
+retries. The emulator patches those two places so that a wait of N seconds moves
+the simulated clock N seconds forward and returns at once; the workflow code
+reads the same clock through :mod:`bluegreen.clock`. A deployment that would take
+twenty minutes runs in a second, with the same number of polls and transitions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+
+from bluegreen import clock as workflow_clock
+
+REAL_PAUSE = 0.001  # yield the CPU a little on every simulated wait
+
+
+class SimClock:
+    def __init__(self, start: datetime | None = None) -> None:
+        self._start = start or datetime.now(UTC).replace(microsecond=0)
+        self._offset = 0.0
+        self._lock = threading.Lock()
+        self.listeners: list[Callable[[], None]] = []
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._start + timedelta(seconds=self._offset)
+
+    @property
+    def elapsed(self) -> float:
+        with self._lock:
+            return self._offset
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self._offset += max(0.0, float(seconds))
+        for listener in list(self.listeners):
+            listener()
+        time.sleep(REAL_PAUSE)
+
+
+class _SleepShim:
+    """Stands in for the ``time`` module inside moto's retrier."""
+
+    def __init__(self, sim: SimClock) -> None:
+        self._sim = sim
+
+    def sleep(self, seconds: float) -> None:
+        self._sim.advance(seconds)
+
+    def __getattr__(self, name: str):
+        return getattr(time, name)
+
+
+@contextlib.contextmanager
+def compressed_time(sim: SimClock) -> Iterator[SimClock]:
+    """Patch moto's waits and the workflow clock for the duration of the block."""
+    original_wait = wait_function.WaitFunction._wait_interval
+    original_time = retrier_decl.time
+
+    def _wait_interval(self, env, wait_seconds):  # noqa: ANN001 - moto's signature
+        if wait_seconds > 0 and env.is_running():
+            sim.advance(wait_seconds)
+
+    wait_function.WaitFunction._wait_interval = _wait_interval
+    retrier_decl.time = _SleepShim(sim)
+    workflow_clock.set_source(sim.now)
+    try:
+        yield sim
+    finally:
+        wait_function.WaitFunction._wait_interval = original_wait
+        retrier_decl.time = original_time
+        workflow_clock.set_source(None)

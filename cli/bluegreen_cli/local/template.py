@@ -1,0 +1,91 @@
+"""Read the SAM template the emulator deploys: functions, globals and state machine substitutions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from samtranslator.yaml_helper import yaml_parse
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+
+@dataclass
+class FunctionSpec:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class StateMachineSpec:
+    logical_id: str
+    definition_path: Path
+    substitutions: dict[str, Any]
+
+
+@dataclass
+class Template:
+    raw: dict[str, Any]
+    root: Path
+
+    @classmethod
+    def load(cls, path: Path = TEMPLATE_PATH) -> Template:
+        return cls(raw=yaml_parse(path.read_text()), root=path.parent)
+
+    @property
+    def resources(self) -> dict[str, Any]:
+        return self.raw.get("Resources", {})
+
+    def parameter_defaults(self) -> dict[str, Any]:
+        return {name: spec.get("Default") for name, spec in self.raw.get("Parameters", {}).items()}
+
+    def resolve(self, value: Any, refs: dict[str, Any]) -> Any:
+        """Resolve ``Ref`` / ``Fn::GetAtt`` / ``Fn::Sub`` (simple forms) against ``refs``."""
+        if isinstance(value, dict) and len(value) == 1:
+            ((key, argument),) = value.items()
+            if key == "Ref":
+                return refs[argument]
+            if key == "Fn::GetAtt":
+                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+                return refs[f"{logical_id}.{attribute}"]
+            if key == "Fn::Sub" and isinstance(argument, str):
+                text = argument
+                for name, resolved in refs.items():
+                    text = text.replace("${" + name + "}", str(resolved))
+                return text
+        return value
+
+    def functions(self, refs: dict[str, Any]) -> list[FunctionSpec]:
+        globals_ = self.raw.get("Globals", {}).get("Function", {})
+        global_env = globals_.get("Environment", {}).get("Variables", {})
+        specs = []
+        for logical_id, resource in self.resources.items():
+            if resource.get("Type") != "AWS::Serverless::Function":
+                continue
+            props = resource.get("Properties", {})
+            env = dict(global_env)
+            env.update(props.get("Environment", {}).get("Variables", {}))
+            specs.append(
+                FunctionSpec(
+                    logical_id=logical_id,
+                    code_dir=self.root / props["CodeUri"],
+                    handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
+                    environment={k: str(self.resolve(v, refs)) for k, v in env.items()},
+                )
+            )
+        return specs
+
+    def state_machines(self) -> list[StateMachineSpec]:
+        return [
+            StateMachineSpec(
+                logical_id=logical_id,
+                definition_path=self.root / resource["Properties"]["DefinitionUri"],
+                substitutions=resource["Properties"].get("DefinitionSubstitutions", {}),
+            )
+            for logical_id, resource in self.resources.items()
+            if resource.get("Type") == "AWS::Serverless::StateMachine"
+        ]

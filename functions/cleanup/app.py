@@ -1,0 +1,27 @@
+"""Cleanup state of the blue/green state machine (logic: bluegreen.steps)."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bluegreen.aws import get_clients
+from bluegreen.models import FailureEvent
+from bluegreen.steps import failure
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path="context.executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=FailureEvent)
+def lambda_handler(event: FailureEvent, context: LambdaContext) -> dict:
+    report = failure.cleanup(event, get_clients())
+    logger.warning(
+        "Deployment failed before the swap", extra={"error": report.error, "deletedTaskSets": report.deletedTaskSets}
+    )
+    metrics.add_metric(name="DeploymentsFailed", unit=MetricUnit.Count, value=1)
+    return report.dump()

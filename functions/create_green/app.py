@@ -1,0 +1,26 @@
+"""CreateGreen state of the blue/green state machine (logic: bluegreen.steps)."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bluegreen.aws import get_clients
+from bluegreen.models import StepEvent
+from bluegreen.steps import create_green
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path="context.executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=StepEvent)
+def lambda_handler(event: StepEvent, context: LambdaContext) -> dict:
+    green = create_green.run(event, get_clients())
+    logger.info(
+        "Green task set ready",
+        extra={"service": event.context.service, "image": event.context.image, "taskSet": green.id},
+    )
+    return green.dump()

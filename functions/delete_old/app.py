@@ -1,0 +1,28 @@
+"""DeleteOld state of the blue/green state machine (logic: bluegreen.steps)."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bluegreen.aws import get_clients
+from bluegreen.models import GreenEvent
+from bluegreen.steps import delete_old
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path="context.executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=GreenEvent)
+def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
+    result = delete_old.run(event, get_clients())
+    logger.info(
+        "Deployment finished",
+        extra={"service": result.service, "image": event.context.image, "deletedTaskSet": result.deletedTaskSet},
+    )
+    metrics.add_metric(name="DeploymentsSucceeded", unit=MetricUnit.Count, value=1)
+    return result.dump()

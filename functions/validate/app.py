@@ -1,0 +1,27 @@
+"""Validate state of the blue/green state machine (logic: bluegreen.steps)."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bluegreen.aws import get_clients, get_ssm_provider
+from bluegreen.models import ValidateEvent
+from bluegreen.steps import validate
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path="executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=ValidateEvent)
+def lambda_handler(event: ValidateEvent, context: LambdaContext) -> dict:
+    result = validate.run(event, get_clients(), get_ssm_provider())
+    logger.info(
+        "Validated deployment", extra={"service": result.service, "image": result.image, "blueTaskSet": result.blue.id}
+    )
+    metrics.add_metric(name="DeploymentsStarted", unit=MetricUnit.Count, value=1)
+    return result.dump()

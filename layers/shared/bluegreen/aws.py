@@ -1,0 +1,98 @@
+"""boto3 clients, created once per process, and translation of transient AWS errors."""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from botocore.config import Config
+from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError
+
+from .errors import TransientAwsError
+
+# Standard mode retries throttling and 5xx with backoff inside the SDK; what still
+# fails after that is raised as TransientAwsError and retried by the state machine.
+BOTO_CONFIG = Config(retries={"mode": "standard", "max_attempts": 4})
+
+TRANSIENT_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "ProvisionedThroughputExceededException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "ServerException",
+        "InternalFailure",
+        "InternalError",
+        "InternalServerError",
+        "InternalServiceError",
+        "SlowDown",
+    }
+)
+
+
+def is_transient(error: ClientError) -> bool:
+    code = error.response.get("Error", {}).get("Code", "")
+    status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+    return code in TRANSIENT_CODES or status >= 500
+
+
+@contextlib.contextmanager
+def transient_errors() -> Iterator[None]:
+    """Re-raise throttling, 5xx and connection errors as :class:`TransientAwsError`."""
+    try:
+        yield
+    except ClientError as error:
+        if is_transient(error):
+            operation = getattr(error, "operation_name", "AWS call")
+            raise TransientAwsError(f"{operation} failed transiently: {error}") from error
+        raise
+    except (ConnectionError, EndpointConnectionError) as error:
+        raise TransientAwsError(f"AWS endpoint unreachable: {error}") from error
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
+
+
+@dataclass(frozen=True)
+class AwsClients:
+    ecs: Any
+    elbv2: Any
+    ecr: Any
+    cloudwatch: Any
+    ssm: Any
+
+    @classmethod
+    def create(cls, session: boto3.session.Session | None = None) -> AwsClients:
+        session = session or boto3.session.Session()
+        make = functools.partial(session.client, config=BOTO_CONFIG)
+        return cls(
+            ecs=make("ecs"),
+            elbv2=make("elbv2"),
+            ecr=make("ecr"),
+            cloudwatch=make("cloudwatch"),
+            ssm=make("ssm"),
+        )
+
+
+@functools.cache
+def get_clients() -> AwsClients:
+    """Clients shared by every invocation of a warm Lambda container."""
+    return AwsClients.create()
+
+
+@functools.cache
+def get_ssm_provider() -> SSMProvider:
+    """Powertools SSM provider (with its cache) over the shared SSM client."""
+    return SSMProvider(boto3_client=get_clients().ssm)

@@ -1,0 +1,103 @@
+"""Typed errors raised by the workflow steps.
+
+The class name is the error name that Step Functions sees (Lambda reports it as
+``errorType``), so the state machine's ``Retry`` and ``Catch`` fields route on
+these names. Keep names stable: they are part of the public interface.
+"""
+
+from __future__ import annotations
+
+
+class BlueGreenError(Exception):
+    """Base class of every error the workflow raises on purpose."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+# --- Validate: bad input or an environment that cannot be deployed -----------------
+class InvalidInput(BlueGreenError):
+    """The execution input does not match the documented schema."""
+
+
+class UnknownService(BlueGreenError):
+    """No configuration document exists for the requested service."""
+
+
+class InvalidServiceConfig(BlueGreenError):
+    """The service's configuration document is malformed."""
+
+
+class ImageNotFound(BlueGreenError):
+    """The image tag (or digest) does not exist in the ECR repository."""
+
+
+class DigestMismatch(BlueGreenError):
+    """The tag resolves to another digest than the one given in the input."""
+
+
+class MutableTagRefused(BlueGreenError):
+    """The tag is a moving tag such as ``latest``; deployments must name a release."""
+
+
+class ServiceNotFound(BlueGreenError):
+    """The ECS service does not exist or is not ACTIVE."""
+
+
+class NotExternalController(BlueGreenError):
+    """The ECS service does not use the EXTERNAL deployment controller."""
+
+
+class NoServingTaskSet(BlueGreenError):
+    """No task set serves production, so there is nothing to copy the network setup from."""
+
+
+class MultipleServingTaskSets(BlueGreenError):
+    """More than one task set receives production traffic."""
+
+
+class TestTargetGroupBusy(BlueGreenError):
+    """The test target group already has a task set (an earlier deployment is not finished)."""
+
+    __test__ = False  # not a pytest test class
+
+
+class ListenerRulesInvalid(BlueGreenError):
+    """The listener rules do not forward the way the configuration says."""
+
+
+# --- Health ------------------------------------------------------------------------
+class GreenNotHealthyYet(BlueGreenError):
+    """Green is still starting; the state machine retries with backoff."""
+
+
+class HealthCheckTimeout(BlueGreenError):
+    """Green did not become healthy before the configured health-wait timeout."""
+
+
+class GreenNotHealthy(BlueGreenError):
+    """Green lost its healthy targets just before the swap; production was not touched."""
+
+
+# --- Bake and rollback -------------------------------------------------------------
+class BakeInProgress(BlueGreenError):
+    """The bake is still running and no alarm fired; the state machine polls again."""
+
+
+class AlarmTriggered(BlueGreenError):
+    """A configured CloudWatch alarm is in ALARM during the bake."""
+
+
+class RollbackUnsafe(BlueGreenError):
+    """Blue has no healthy targets, so production cannot be moved back to it."""
+
+
+# --- Delete old ----------------------------------------------------------------------
+class UnsafeDelete(BlueGreenError):
+    """The task set chosen for deletion still serves production traffic, or is primary."""
+
+
+# --- Transient -----------------------------------------------------------------------
+class TransientAwsError(BlueGreenError):
+    """An AWS API call was throttled or failed server-side; safe to retry."""

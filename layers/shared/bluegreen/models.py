@@ -1,0 +1,233 @@
+"""Data models passed between the states of the deployment state machine."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
+IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
+IMAGE_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
+
+DEFAULT_MUTABLE_TAGS = [
+    "latest",
+    "main",
+    "master",
+    "stable",
+    "dev",
+    "develop",
+    "staging",
+    "prod",
+    "production",
+    "nightly",
+    "edge",
+]
+
+
+class Model(BaseModel):
+    """Base: camelCase names as in the JSON the state machine carries."""
+
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+
+    def dump(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+class ExecutionInput(BaseModel):
+    """What a user passes to ``start-execution`` (see ``events/execution-input.schema.json``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    service: str
+    imageTag: str
+    imageDigest: str | None = None
+
+    @field_validator("service")
+    @classmethod
+    def _service(cls, value: str) -> str:
+        if not SERVICE_NAME.match(value):
+            raise ValueError("must be 1-100 letters, digits, '-', '_' or '.'")
+        return value
+
+    @field_validator("imageTag")
+    @classmethod
+    def _tag(cls, value: str) -> str:
+        if not IMAGE_TAG.match(value):
+            raise ValueError("is not a valid ECR image tag")
+        return value
+
+    @field_validator("imageDigest")
+    @classmethod
+    def _digest(cls, value: str | None) -> str | None:
+        if value is not None and not IMAGE_DIGEST.match(value):
+            raise ValueError("must look like sha256:<64 hex digits>")
+        return value
+
+
+class ServiceConfig(Model):
+    """The configuration document of one deployable service (stored in SSM)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    cluster: str
+    service: str
+    containerName: str
+    containerPort: int | None = Field(default=None, ge=1, le=65535)
+    repository: str
+    productionRuleArn: str
+    testRuleArn: str
+    targetGroupArns: list[str] = Field(min_length=2, max_length=2)
+    healthWaitTimeoutSeconds: int = Field(default=900, ge=30, le=43200)
+    alarmNames: list[str] = Field(default_factory=list)
+    bakeSeconds: int = Field(default=600, ge=0, le=86400)
+    allowMutableTags: bool = False
+    mutableTags: list[str] = Field(default_factory=lambda: list(DEFAULT_MUTABLE_TAGS))
+
+    @model_validator(mode="after")
+    def _distinct(self) -> ServiceConfig:
+        if self.targetGroupArns[0] == self.targetGroupArns[1]:
+            raise ValueError("targetGroupArns must name two different target groups")
+        if self.productionRuleArn == self.testRuleArn:
+            raise ValueError("productionRuleArn and testRuleArn must differ")
+        return self
+
+
+class TaskSetRef(Model):
+    id: str
+    arn: str
+    taskDefinition: str
+    targetGroupArn: str
+    image: str | None = None
+
+
+class RuleSnapshot(Model):
+    ruleArn: str
+    actions: list[dict[str, Any]]
+
+
+class SavedRules(Model):
+    production: RuleSnapshot
+    test: RuleSnapshot
+
+
+class DeploymentContext(Model):
+    """Output of Validate; every later state reads it from ``$.context``."""
+
+    executionArn: str
+    executionName: str
+    service: str
+    imageTag: str
+    imageDigest: str
+    image: str
+    config: ServiceConfig
+    blue: TaskSetRef
+    blueTargetGroupArn: str
+    greenTargetGroupArn: str
+    savedRules: SavedRules
+
+
+class GreenTaskSet(Model):
+    """Output of CreateGreen, at ``$.green``."""
+
+    id: str
+    arn: str
+    taskDefinition: str
+    targetGroupArn: str
+    healthDeadline: datetime
+
+
+class HealthReport(Model):
+    """Output of CheckHealth, at ``$.health``."""
+
+    healthyTargets: int
+    desiredCount: int
+
+
+class SwapResult(Model):
+    """Output of Swap, at ``$.swap``."""
+
+    swappedAt: datetime
+    bakeDeadline: datetime
+    productionWeights: dict[str, int]
+
+
+class BakeResult(Model):
+    """Output of Bake, at ``$.bake``."""
+
+    passedAt: datetime
+    alarmsChecked: list[str]
+
+
+class StepError(BaseModel):
+    """What a ``Catch`` puts at ``$.error``."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    Error: str = "States.Unknown"
+    Cause: str | None = None
+
+
+class ValidateEvent(BaseModel):
+    """Payload of the Validate task (built by the state's ``Parameters``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    input: dict[str, Any]
+    executionArn: str
+    executionName: str
+
+
+class StepEvent(BaseModel):
+    """Payload of every state after Validate: the whole state data."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    context: DeploymentContext
+    green: GreenTaskSet | None = None
+    swap: SwapResult | None = None
+    error: StepError | None = None
+
+
+class GreenEvent(StepEvent):
+    """Payload of the states that need the green task set."""
+
+    green: GreenTaskSet
+
+
+class BakeEvent(GreenEvent):
+    """Payload of Bake: production is on green since ``swap.swappedAt``."""
+
+    swap: SwapResult
+
+
+class FailureEvent(BaseModel):
+    """Payload of Cleanup: the context may be missing when Validate itself failed."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    context: DeploymentContext | None = None
+    green: GreenTaskSet | None = None
+    error: StepError | None = None
+
+
+class FailureReport(Model):
+    """Output of Cleanup and Rollback: the error the execution ends with."""
+
+    error: str
+    cause: str
+    deletedTaskSets: list[str] = Field(default_factory=list)
+    restoredRules: list[str] = Field(default_factory=list)
+
+
+class DeploymentResult(Model):
+    """Output of DeleteOld and of a successful execution."""
+
+    service: str
+    imageTag: str
+    imageDigest: str
+    taskSet: str
+    targetGroupArn: str
+    deletedTaskSet: str | None = None

@@ -1,0 +1,1 @@
+"""One module per state of the deployment state machine; handlers call ``run``."""

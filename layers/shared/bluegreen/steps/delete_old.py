@@ -1,0 +1,47 @@
+"""Delete old: remove the task set behind the test rule, found from the live rules, never from input."""
+
+from __future__ import annotations
+
+from .. import ecs, elbv2
+from ..aws import AwsClients
+from ..errors import UnsafeDelete
+from ..models import DeploymentResult, GreenEvent
+
+
+def run(event: GreenEvent, clients: AwsClients) -> DeploymentResult:
+    context, green = event.context, event.green
+    config = context.config
+    production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
+    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
+    test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
+    test_groups = elbv2.receiving(elbv2.forward_weights(test.actions, test.ruleArn))
+
+    if green.targetGroupArn not in production_groups:
+        raise UnsafeDelete(
+            f"Production does not forward to green ({green.targetGroupArn}), so the old task set is kept. "
+            f"Nothing was deleted; inspect the production rule."
+        )
+    overlap = test_groups & production_groups
+    if overlap:
+        raise UnsafeDelete(
+            f"Target group {sorted(overlap)[0]} behind the test rule also receives production traffic; "
+            f"nothing was deleted."
+        )
+
+    task_sets = ecs.live_task_sets(clients.ecs, config)
+    doomed = [ts for group in sorted(test_groups) for ts in ecs.task_sets_on(task_sets, group)]
+    deleted: str | None = None
+    for task_set in doomed:
+        if task_set["status"] == "PRIMARY" or task_set["id"] == green.id:
+            raise UnsafeDelete(f"Task set {task_set['id']} behind the test rule is primary; nothing was deleted.")
+    for task_set in doomed:
+        ecs.delete_task_set(clients.ecs, config, task_set["id"])
+        deleted = task_set["id"]
+    return DeploymentResult(
+        service=context.service,
+        imageTag=context.imageTag,
+        imageDigest=context.imageDigest,
+        taskSet=green.id,
+        targetGroupArn=green.targetGroupArn,
+        deletedTaskSet=deleted,
+    )

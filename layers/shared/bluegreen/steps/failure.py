@@ -1,0 +1,83 @@
+"""Cleanup (before the swap) and Rollback (after it): end every failure in a clean state."""
+
+from __future__ import annotations
+
+import json
+
+from .. import ecs, elbv2
+from ..aws import AwsClients
+from ..errors import RollbackUnsafe, UnsafeDelete
+from ..models import DeploymentContext, FailureEvent, FailureReport, StepError, StepEvent
+
+
+def describe_error(error: StepError | None) -> tuple[str, str]:
+    """``(name, message)`` from a Catch's ``{Error, Cause}``; Lambda causes are JSON with errorMessage."""
+    if error is None:
+        return "States.Unknown", "unknown error"
+    cause = error.Cause or ""
+    try:
+        parsed = json.loads(cause)
+    except ValueError:
+        parsed = None
+    if isinstance(parsed, dict) and parsed.get("errorMessage"):
+        cause = str(parsed["errorMessage"])
+    return error.Error, cause or error.Error
+
+
+def _delete_green(clients: AwsClients, context: DeploymentContext, production_groups: set[str]) -> list[str]:
+    """Delete every task set this execution created (found by externalId), never one production uses."""
+    config = context.config
+    deleted = []
+    for task_set in ecs.live_task_sets(clients.ecs, config):
+        if task_set.get("externalId") != context.executionName:
+            continue
+        if ecs.target_group_of(task_set) in production_groups or task_set["status"] == "PRIMARY":
+            raise UnsafeDelete(
+                f"Task set {task_set['id']} created by this deployment serves production; it was not deleted."
+            )
+        ecs.delete_task_set(clients.ecs, config, task_set["id"])
+        deleted.append(task_set["id"])
+    return deleted
+
+
+def cleanup(event: FailureEvent, clients: AwsClients) -> FailureReport:
+    name, message = describe_error(event.error)
+    if event.context is None:  # Validate failed: nothing was created
+        return FailureReport(error=name, cause=message)
+    context = event.context
+    production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
+    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
+    deleted = _delete_green(clients, context, production_groups)
+    suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
+    return FailureReport(error=name, cause=message + suffix, deletedTaskSets=deleted)
+
+
+def rollback(event: StepEvent, clients: AwsClients) -> FailureReport:
+    context = event.context
+    config = context.config
+    name, message = describe_error(event.error)
+    saved = context.savedRules
+
+    # Blue must still have healthy targets before production goes back to it.
+    descriptions = elbv2.target_health(clients.elbv2, context.blueTargetGroupArn)
+    if elbv2.healthy_count(descriptions) == 0:
+        raise RollbackUnsafe(
+            f"Cannot roll back: blue target group {context.blueTargetGroupArn} has "
+            f"{elbv2.describe_health(descriptions)}. Production was left on green; fix blue or roll forward."
+        )
+
+    restored = []
+    for snapshot in (saved.production, saved.test):  # production first, in one call
+        current = elbv2.describe_rule(clients.elbv2, snapshot.ruleArn)
+        if current.actions != snapshot.actions:
+            elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
+            restored.append(snapshot.ruleArn)
+
+    ecs.make_primary(clients.ecs, config, context.blue.arn)
+    production_groups = elbv2.receiving(elbv2.forward_weights(saved.production.actions, saved.production.ruleArn))
+    deleted = _delete_green(clients, context, production_groups)
+    cause = (
+        f"Rolled back {context.service} to {context.blue.image or context.blue.taskDefinition} after "
+        f"{name}: {message}. Production rules restored; green task set deleted."
+    )
+    return FailureReport(error="RolledBack", cause=cause, deletedTaskSets=deleted, restoredRules=restored)
