@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import os
 import re
 import time
@@ -95,6 +96,8 @@ class Emulator:
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> Emulator:
+        # moto's interpreter logs every Fail state as a warning; the result says it better.
+        logging.getLogger("moto").setLevel(logging.CRITICAL)
         for key in (*_ENV, *_UNSET):
             self._saved_env[key] = os.environ.get(key)
         os.environ.update(_ENV)

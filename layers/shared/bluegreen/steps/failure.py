@@ -78,6 +78,6 @@ def rollback(event: StepEvent, clients: AwsClients) -> FailureReport:
     deleted = _delete_green(clients, context, production_groups)
     cause = (
         f"Rolled back {context.service} to {context.blue.image or context.blue.taskDefinition} after "
-        f"{name}: {message}. Production rules restored; green task set deleted."
+        f"{name}: {message.rstrip('.')}. Production rules restored; green task set deleted."
     )
     return FailureReport(error="RolledBack", cause=cause, deletedTaskSets=deleted, restoredRules=restored)

@@ -1,0 +1,39 @@
+# One command for the demo, one for the tests; each sets up .venv with what it needs.
+VENV := .venv
+# Python 3.13 matches the Lambda runtime; any Python >= 3.11 works for the emulator and tests.
+PYTHON := $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13.0/bin/python3.13 python3; do \
+	$$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' >/dev/null 2>&1 && { command -v $$p; break; }; done)
+STAMP := $(VENV)/.installed
+SCENARIO ?= happy
+
+.PHONY: setup demo test lint format clean build validate
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -n "$(PYTHON)" || { echo "Python >= 3.11 not found" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -e ".[dev]"
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+demo: $(STAMP) ## run a full blue/green deployment on the embedded emulator
+	$(VENV)/bin/bluegreen local demo --scenario $(SCENARIO)
+
+test: $(STAMP) ## lint, then every test (unit, workflow on the emulator, template)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/python -m pytest
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+validate: $(STAMP) ## sam validate --lint (no AWS account needed)
+	AWS_DEFAULT_REGION=us-east-1 SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam validate --lint
+
+build: $(STAMP) ## sam build for the python3.13 runtime
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build
+
+clean:
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

@@ -1,0 +1,109 @@
+"""Shared fixtures: fake AWS credentials, moto, a seeded demo service, the emulator."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+os.environ.update(
+    {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_SESSION_TOKEN": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
+        "POWERTOOLS_SERVICE_NAME": "bluegreen",
+        "POWERTOOLS_METRICS_NAMESPACE": "BlueGreenDeployments",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "CONFIG_MAX_AGE": "0",
+    }
+)
+for _key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
+    os.environ.pop(_key, None)
+
+import boto3  # noqa: E402
+import pytest  # noqa: E402
+from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+from bluegreen import clock  # noqa: E402
+from bluegreen.aws import AwsClients  # noqa: E402
+from bluegreen_cli.local.dataplane import DataPlane  # noqa: E402
+from bluegreen_cli.local.emulator import ACCOUNT, MOTO_CONFIG, REGION, Emulator  # noqa: E402
+from bluegreen_cli.local.seed import DemoService, seed_service  # noqa: E402
+from bluegreen_cli.local.simclock import SimClock  # noqa: E402
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def load_handler(function_dir: str) -> ModuleType:
+    """Import ``functions/<function_dir>/app.py`` the way Lambda does (by file)."""
+    path = REPO_ROOT / "functions" / function_dir / "app.py"
+    spec = importlib.util.spec_from_file_location(f"test_fn_{function_dir}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@dataclass
+class LambdaContext:
+    function_name: str = "test"
+    memory_limit_in_mb: int = 128
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test"
+    aws_request_id: str = "da658bd3-2d6f-4e7b-8ec2-937234644fdc"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 5000
+
+
+@pytest.fixture
+def lambda_context() -> LambdaContext:
+    return LambdaContext()
+
+
+@dataclass
+class World:
+    """A moto account with one seeded demo service and a simulated data plane."""
+
+    session: Any
+    clock: SimClock
+    plane: DataPlane
+    demo: DemoService
+    clients: AwsClients
+    provider: SSMProvider
+
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+
+@pytest.fixture
+def world() -> Any:
+    with mock_aws(config=MOTO_CONFIG):
+        session = boto3.session.Session(region_name=REGION)
+        sim = SimClock()
+        plane = DataPlane(sim, ACCOUNT, REGION)
+        plane.install()
+        clock.set_source(sim.now)
+        try:
+            demo = seed_service(session, plane)
+            yield World(
+                session=session,
+                clock=sim,
+                plane=plane,
+                demo=demo,
+                clients=AwsClients.create(session),
+                provider=SSMProvider(boto3_client=session.client("ssm")),
+            )
+        finally:
+            clock.set_source(None)
+            plane.uninstall()
+
+
+@pytest.fixture
+def emulator() -> Any:
+    with Emulator() as emu:
+        yield emu
