@@ -1,0 +1,44 @@
+"""The documented inputs in events/ are valid, and the schema agrees with the parser."""
+
+import json
+from pathlib import Path
+
+import jsonschema
+import pytest
+
+from bluegreen.errors import InvalidInput
+from bluegreen.models import ServiceConfig
+from bluegreen.steps.validate import parse_input
+
+EVENTS = Path(__file__).resolve().parents[2] / "events"
+SCHEMA = json.loads((EVENTS / "execution-input.schema.json").read_text())
+
+
+@pytest.mark.parametrize("name", ["start-execution.json", "start-execution-with-digest.json"])
+def test_sample_inputs_match_the_schema_and_the_parser(name):
+    payload = json.loads((EVENTS / name).read_text())
+    jsonschema.validate(payload, SCHEMA)
+    assert parse_input(payload).service == payload["service"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"service": "web"},
+        {"imageTag": "v1"},
+        {"service": "web", "imageTag": "v1", "extra": 1},
+        {"service": "web", "imageTag": "v1", "imageDigest": "md5:abc"},
+        {"service": "", "imageTag": "v1"},
+        {"service": "web", "imageTag": "-bad"},
+    ],
+)
+def test_schema_and_parser_refuse_the_same_inputs(payload):
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(payload, SCHEMA)
+    with pytest.raises(InvalidInput):
+        parse_input(payload)
+
+
+def test_sample_service_configuration_is_valid():
+    config = ServiceConfig.model_validate(json.loads((EVENTS / "service-config.json").read_text()))
+    assert config.bakeSeconds == 600
