@@ -1,12 +1,12 @@
-"""Bake state of the blue/green state machine (logic: bluegreen.steps)."""
+"""Bake state: a waitForTaskToken task failed by alarms or a manual rollback (logic: bluegreen.steps.gates)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from bluegreen.aws import get_clients
-from bluegreen.models import BakeEvent
-from bluegreen.steps import bake
+from bluegreen.aws import get_clients, get_store
+from bluegreen.models import GateEvent
+from bluegreen.notify import get_notifier
+from bluegreen.steps import gates
 
 logger = Logger()
 tracer = Tracer()
@@ -16,6 +16,6 @@ metrics = Metrics()
 @logger.inject_lambda_context(correlation_id_path="context.executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=BakeEvent)
-def lambda_handler(event: BakeEvent, context: LambdaContext) -> dict:
-    return bake.run(event, get_clients()).dump()
+@event_parser(model=GateEvent)
+def lambda_handler(event: GateEvent, context: LambdaContext) -> dict:
+    return gates.start_bake(event, get_clients(), get_store(), get_notifier())

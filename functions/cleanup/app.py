@@ -1,12 +1,12 @@
-"""Cleanup state of the blue/green state machine (logic: bluegreen.steps)."""
+"""Cleanup state: failure before the swap (logic: bluegreen.steps.failure)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from bluegreen.aws import get_clients
-from bluegreen.models import FailureEvent
+from bluegreen.aws import get_clients, get_store
+from bluegreen.models import CleanupEvent
+from bluegreen.notify import get_notifier
 from bluegreen.steps import failure
 
 logger = Logger()
@@ -14,14 +14,13 @@ tracer = Tracer()
 metrics = Metrics()
 
 
-@logger.inject_lambda_context(correlation_id_path="context.executionArn")
+@logger.inject_lambda_context(correlation_id_path="executionArn")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=FailureEvent)
-def lambda_handler(event: FailureEvent, context: LambdaContext) -> dict:
-    report = failure.cleanup(event, get_clients())
-    logger.warning(
-        "Deployment failed before the swap", extra={"error": report.error, "deletedTaskSets": report.deletedTaskSets}
-    )
-    metrics.add_metric(name="DeploymentsFailed", unit=MetricUnit.Count, value=1)
+@event_parser(model=CleanupEvent)
+def lambda_handler(event: CleanupEvent, context: LambdaContext) -> dict:
+    report = failure.cleanup(event, get_clients(), get_store(), get_notifier())
+    logger.warning("Deployment failed before the swap", extra={"error": report.error, "phase": "cleanup"})
+    metric = "DeploymentsRejected" if report.error in ("Rejected", "ApprovalTimedOut") else "DeploymentsFailed"
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     return report.dump()

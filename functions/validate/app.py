@@ -1,12 +1,12 @@
-"""Validate state of the blue/green state machine (logic: bluegreen.steps)."""
+"""Validate state of the blue/green state machine (logic: bluegreen.steps.validate)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
-
-from bluegreen.aws import get_clients, get_ssm_provider
+from bluegreen.aws import get_clients, get_ssm_provider, get_store
 from bluegreen.models import ValidateEvent
+from bluegreen.notify import get_notifier
 from bluegreen.steps import validate
 
 logger = Logger()
@@ -19,9 +19,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=ValidateEvent)
 def lambda_handler(event: ValidateEvent, context: LambdaContext) -> dict:
-    result = validate.run(event, get_clients(), get_ssm_provider())
-    logger.info(
-        "Validated deployment", extra={"service": result.service, "image": result.image, "blueTaskSet": result.blue.id}
-    )
+    result = validate.run(event, get_clients(), get_ssm_provider(), get_store(), get_notifier())
+    logger.info("Validated deployment", extra={"service": result.service, "image": result.image, "phase": "validate"})
     metrics.add_metric(name="DeploymentsStarted", unit=MetricUnit.Count, value=1)
     return result.dump()

@@ -14,6 +14,7 @@ Deleted task sets have their targets deregistered. Time is the simulated clock.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from typing import Any
 
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecs.models import ecs_backends
+from moto.events.models import events_backends
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, elbv2_backends
 
 from bluegreen import elbv2 as rules
@@ -72,6 +74,7 @@ class DataPlane:
         self._lock = threading.RLock()
         self._ip_counter = 10
         self._original_health_for = None
+        self.alarm_changes: list[tuple[float, str, str]] = []  # (simulated seconds, alarm, new state)
 
     # --- wiring ----------------------------------------------------------------------
     def install(self) -> None:
@@ -224,4 +227,22 @@ class DataPlane:
                 if firing
                 else "Threshold Crossed: no datapoints were greater than the threshold (10.0)."
             )
+            previous = alarm.state_value
             backend.set_alarm_state(watched.alarm_name, reason, None, wanted)
+            self.alarm_changes.append((self.clock.elapsed, watched.alarm_name, wanted))
+            # As in AWS, every state change is published to the default event bus.
+            detail = {
+                "alarmName": watched.alarm_name,
+                "state": {"value": wanted, "reason": reason, "timestamp": now.isoformat()},
+                "previousState": {"value": previous},
+            }
+            events_backends[self.account][self.region].put_events(
+                [
+                    {
+                        "Source": "aws.cloudwatch",
+                        "DetailType": "CloudWatch Alarm State Change",
+                        "Detail": json.dumps(detail),
+                        "Resources": [alarm.alarm_arn],
+                    }
+                ]
+            )

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import re
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -24,6 +25,9 @@ import boto3
 from moto import mock_aws
 
 from bluegreen import elbv2 as rules
+from bluegreen.decisions import decide
+from bluegreen.errors import BlueGreenError
+from bluegreen.store import Store
 
 from .dataplane import DataPlane, Timing
 from .lambdas import CallRecorder, Dispatcher, installed
@@ -81,7 +85,7 @@ class ExecutionResult:
 
 
 class Emulator:
-    def __init__(self, timing: Timing | None = None, log_stream: Any = None) -> None:
+    def __init__(self, timing: Timing | None = None, log_stream: Any = None, auto_approve: bool = True) -> None:
         self.clock = SimClock()
         self.recorder = CallRecorder()
         self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
@@ -93,6 +97,9 @@ class Emulator:
         self._network: dict[str, Any] | None = None
         self._contexts: list[Any] = []
         self._saved_env: dict[str, str | None] = {}
+        self.auto_approve = auto_approve
+        self.approvals: list[tuple[float, str, str]] = []  # (simulated seconds, service, gate id)
+        self._stop = threading.Event()
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> Emulator:
@@ -111,10 +118,14 @@ class Emulator:
         self._time.__enter__()
         self.plane.install()
         self._deploy_stack()
+        self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
+        self._approver.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.wait_idle()
+        self._stop.set()
+        self._approver.join(timeout=5)
         self._lambdas.__exit__(*exc_info)
         self.plane.uninstall()
         self._time.__exit__(*exc_info)
@@ -137,6 +148,7 @@ class Emulator:
         refs.update(
             {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": STACK}
         )
+        refs.update(self._create_tables())
         environment = dict(_HANDLER_ENV)
         for spec in self.template.functions(refs):
             name = f"{STACK}-{spec.logical_id}"
@@ -151,6 +163,7 @@ class Emulator:
             refs[spec.logical_id] = name
             self.dispatcher.register(name, spec)
             environment.update({k: v for k, v in spec.environment.items() if k not in _HANDLER_ENV})
+            self._create_event_rules(spec, arn)
         (machine,) = self.template.state_machines()
         definition = machine.definition_path.read_text()
         for key, value in machine.substitutions.items():
@@ -164,6 +177,51 @@ class Emulator:
         )["stateMachineArn"]
         self._lambdas = installed(self.dispatcher, environment, self.log_stream)
         self._lambdas.__enter__()
+        self.store = Store(
+            table=self.session.resource("dynamodb").Table(environment["TABLE_NAME"]), sfn=self.client("stepfunctions")
+        )
+
+    def _create_tables(self) -> dict[str, str]:
+        """Create the template's DynamoDB tables; returns their ``Ref`` values (table names)."""
+        dynamodb = self.client("dynamodb")
+        names = {}
+        for logical_id, resource in self.template.resources.items():
+            if resource.get("Type") != "AWS::DynamoDB::Table":
+                continue
+            props = resource["Properties"]
+            name = f"{STACK}-{logical_id}"
+            dynamodb.create_table(
+                TableName=name,
+                KeySchema=props["KeySchema"],
+                AttributeDefinitions=props["AttributeDefinitions"],
+                BillingMode="PAY_PER_REQUEST",
+            )
+            names[logical_id] = name
+        return names
+
+    def _create_event_rules(self, spec: Any, function_arn: str) -> None:
+        """EventBridge rules of the function's ``Events`` (moto matches them; the emulator invokes)."""
+        events = self.client("events")
+        for event_id, event in spec.events.items():
+            if event.get("Type") not in ("EventBridgeRule", "CloudWatchEvent"):
+                continue
+            rule = f"{STACK}-{spec.logical_id}-{event_id}"
+            events.put_rule(Name=rule, EventPattern=json.dumps(event["Properties"]["Pattern"]), State="ENABLED")
+            events.put_targets(Rule=rule, Targets=[{"Id": "function", "Arn": function_arn}])
+
+    def _approve_loop(self) -> None:
+        """Approve pending approvals as an operator would (the demo's default)."""
+        while not self._stop.wait(0.005):
+            if not self.auto_approve:
+                continue
+            for service in list(self.services):
+                gate = self.store.open_gate_of(service)
+                if gate and gate["kind"] == "approval":
+                    try:
+                        decide(self.store, gate["gateId"], "approve", "emulator:auto-approve", "demo")
+                        self.approvals.append((self.clock.elapsed, service, gate["gateId"]))
+                    except BlueGreenError:
+                        continue
 
     # --- environment -----------------------------------------------------------------
     def seed_service(self, name: str = "demo-web", **kwargs: Any) -> DemoService:

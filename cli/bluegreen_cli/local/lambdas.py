@@ -29,6 +29,9 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.client import BaseClient
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.core.responses import EmptyResult
+from moto.events.models import Rule as EventsRule
+from moto.stepfunctions.responses import StepFunctionResponse
 
 from .template import FunctionSpec
 
@@ -166,8 +169,34 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
             hook(call)
         return result
 
+    def send_to_targets(rule, original_event, transform_input=True):  # noqa: ANN001 - moto's signature
+        """moto's EventBridge has no Lambda targets: invoke them here, like EventBridge would."""
+        if not rule.event_pattern.matches_event(original_event):
+            return
+        functions = [t for t in rule.targets if ":lambda:" in t["Arn"]]
+        for target in functions:
+            dispatcher.invoke(target["Arn"], json.dumps(original_event, default=str), {})
+        others = [t for t in rule.targets if t not in functions]
+        if others:
+            saved, rule.targets = rule.targets, others
+            try:
+                original_send(rule, original_event, transform_input)
+            finally:
+                rule.targets = saved
+
+    def send_task_failure(self):  # noqa: ANN001 - moto's signature
+        """moto's SendTaskFailure drops ``cause``; pass it on as AWS does."""
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    original_task_failure = StepFunctionResponse.send_task_failure
+    StepFunctionResponse.send_task_failure = send_task_failure
+    original_send = EventsRule.send_to_targets
     LambdaSimpleBackend.invoke = invoke
     BaseClient._make_api_call = make_api_call
+    EventsRule.send_to_targets = send_to_targets
     os.environ.update(environment)
     # Handlers log through Powertools to stdout; in the emulator their lines go to ``log_stream``.
     LOG_SINK.target = log_stream
@@ -176,6 +205,8 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
     finally:
         LambdaSimpleBackend.invoke = original_invoke
         BaseClient._make_api_call = original_call
+        EventsRule.send_to_targets = original_send
+        StepFunctionResponse.send_task_failure = original_task_failure
         LOG_SINK.target = None
         for key, value in saved_env.items():
             if value is None:

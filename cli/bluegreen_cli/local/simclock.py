@@ -16,11 +16,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 
 from bluegreen import clock as workflow_clock
 
 REAL_PAUSE = 0.001  # yield the CPU a little on every simulated wait
+CALLBACK_STEPS = 500  # a waitForTaskToken timeout is crossed in at most this many clock steps
 
 
 class SimClock:
@@ -60,22 +63,65 @@ class _SleepShim:
         return getattr(time, name)
 
 
+class _SimThreading:
+    """Stands in for ``threading`` in moto's task timeout: timeouts count simulated seconds."""
+
+    def __init__(self, sim: SimClock) -> None:
+        clock = sim
+
+        class Event(threading.Event):
+            def wait(self, timeout: float | None = None) -> bool:
+                if timeout is None:
+                    return super().wait()
+                start = clock.elapsed
+                while not super().wait(0.002):
+                    if clock.elapsed - start >= timeout:
+                        return False
+                return True
+
+        self.Event = Event
+
+    def __getattr__(self, name: str):
+        return getattr(threading, name)
+
+
 @contextlib.contextmanager
 def compressed_time(sim: SimClock) -> Iterator[SimClock]:
-    """Patch moto's waits and the workflow clock for the duration of the block."""
+    """Patch moto's waits and the workflow clock for the duration of the block.
+
+    * ``Wait`` states and ``Retry`` intervals advance the clock by their duration at once;
+    * a ``waitForTaskToken`` task makes time pass while it waits (in steps of at least 1 s),
+      so the data plane moves on (alarms fire) and its timeout arrives in simulated time.
+    """
     original_wait = wait_function.WaitFunction._wait_interval
     original_time = retrier_decl.time
+    original_callback_wait = CallbackEndpoint.wait
+    original_threading = execute_state.threading
 
     def _wait_interval(self, env, wait_seconds):  # noqa: ANN001 - moto's signature
         if wait_seconds > 0 and env.is_running():
             sim.advance(wait_seconds)
 
+    def callback_wait(self, timeout=None):  # noqa: ANN001 - moto's signature
+        start = sim.elapsed
+        step = max(1.0, (timeout or 3600.0) / CALLBACK_STEPS)
+        while not self._notify_event.wait(REAL_PAUSE):
+            waited = sim.elapsed - start
+            if timeout is not None and waited >= timeout:
+                break
+            sim.advance(min(step, timeout - waited) if timeout is not None else step)
+        return self._outcome
+
     wait_function.WaitFunction._wait_interval = _wait_interval
     retrier_decl.time = _SleepShim(sim)
+    CallbackEndpoint.wait = callback_wait
+    execute_state.threading = _SimThreading(sim)
     workflow_clock.set_source(sim.now)
     try:
         yield sim
     finally:
         wait_function.WaitFunction._wait_interval = original_wait
         retrier_decl.time = original_time
+        CallbackEndpoint.wait = original_callback_wait
+        execute_state.threading = original_threading
         workflow_clock.set_source(None)

@@ -18,6 +18,7 @@ class FunctionSpec:
     code_dir: Path
     handler: str
     environment: dict[str, str] = field(default_factory=dict)
+    events: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -75,6 +76,7 @@ class Template:
                     code_dir=self.root / props["CodeUri"],
                     handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
                     environment={k: str(self.resolve(v, refs)) for k, v in env.items()},
+                    events=props.get("Events", {}),
                 )
             )
         return specs

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -14,6 +15,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError
 
 from .errors import TransientAwsError
+
+if TYPE_CHECKING:
+    from .store import Store
 
 # Standard mode retries throttling and 5xx with backoff inside the SDK; what still
 # fails after that is raised as TransientAwsError and retried by the state machine.
@@ -72,6 +76,8 @@ class AwsClients:
     ecr: Any
     cloudwatch: Any
     ssm: Any
+    sfn: Any
+    dynamodb: Any  # boto3 DynamoDB service resource
 
     @classmethod
     def create(cls, session: boto3.session.Session | None = None) -> AwsClients:
@@ -83,6 +89,8 @@ class AwsClients:
             ecr=make("ecr"),
             cloudwatch=make("cloudwatch"),
             ssm=make("ssm"),
+            sfn=make("stepfunctions"),
+            dynamodb=session.resource("dynamodb", config=BOTO_CONFIG),
         )
 
 
@@ -90,6 +98,15 @@ class AwsClients:
 def get_clients() -> AwsClients:
     """Clients shared by every invocation of a warm Lambda container."""
     return AwsClients.create()
+
+
+@functools.cache
+def get_store() -> Store:
+    """The deployments table named by ``TABLE_NAME``."""
+    from .store import Store  # store imports this module
+
+    clients = get_clients()
+    return Store(table=clients.dynamodb.Table(os.environ["TABLE_NAME"]), sfn=clients.sfn)
 
 
 @functools.cache

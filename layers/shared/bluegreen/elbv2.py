@@ -17,7 +17,22 @@ def describe_rule(elbv2: Any, rule_arn: str) -> RuleSnapshot:
         rules = elbv2.describe_rules(RuleArns=[rule_arn])["Rules"]
     if not rules:
         raise ListenerRulesInvalid(f"Listener rule {rule_arn} does not exist.")
-    return RuleSnapshot(ruleArn=rule_arn, actions=rules[0]["Actions"])
+    return RuleSnapshot(ruleArn=rule_arn, actions=rules[0]["Actions"], conditions=rules[0].get("Conditions", []))
+
+
+def rule_url(rule: RuleSnapshot) -> str | None:
+    """A URL that reaches the rule: from its host-header and path-pattern conditions."""
+    hosts: list[str] = []
+    paths: list[str] = []
+    for condition in rule.conditions:
+        if condition.get("Field") == "host-header":
+            hosts += (condition.get("HostHeaderConfig") or {}).get("Values") or condition.get("Values") or []
+        if condition.get("Field") == "path-pattern":
+            paths += (condition.get("PathPatternConfig") or {}).get("Values") or condition.get("Values") or []
+    if not hosts:
+        return None
+    path = paths[0].rstrip("*") if paths else "/"
+    return f"https://{hosts[0]}{path if path.startswith('/') else '/' + path}"
 
 
 def _forward_action(actions: list[dict[str, Any]], rule_arn: str = "") -> dict[str, Any]:

@@ -101,3 +101,37 @@ class UnsafeDelete(BlueGreenError):
 # --- Transient -----------------------------------------------------------------------
 class TransientAwsError(BlueGreenError):
     """An AWS API call was throttled or failed server-side; safe to retry."""
+
+
+# --- One deployment per service ----------------------------------------------------------
+class DeploymentInProgress(BlueGreenError):
+    """Another execution holds the service's deployment lock."""
+
+
+# --- Gates: approvals, bake, keep-old ---------------------------------------------------
+class Rejected(BlueGreenError):
+    """Someone rejected the deployment at the approval gate."""
+
+
+class ApprovalTimedOut(BlueGreenError):
+    """Nobody decided before the approval timeout."""
+
+
+class ManualRollback(BlueGreenError):
+    """Someone asked for a rollback during the bake or the keep-old hold."""
+
+
+class UnknownGate(BlueGreenError):
+    """No pending approval (or rollback window) with that id or for that service."""
+
+
+class AlreadyDecided(BlueGreenError):
+    """The gate was already answered; nothing was sent to Step Functions again."""
+
+
+class GateExpired(BlueGreenError):
+    """The gate's deployment is no longer waiting (timed out or ended)."""
+
+
+class NotAllowed(BlueGreenError):
+    """The user is not on the service's approver allowlist."""

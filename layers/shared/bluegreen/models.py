@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -44,6 +45,7 @@ class ExecutionInput(BaseModel):
     service: str
     imageTag: str
     imageDigest: str | None = None
+    requestedBy: str | None = Field(default=None, max_length=200)
 
     @field_validator("service")
     @classmethod
@@ -67,6 +69,26 @@ class ExecutionInput(BaseModel):
         return value
 
 
+class ApprovalConfig(Model):
+    """The approval gate between green healthy and the swap."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    required: bool = True
+    timeoutSeconds: int = Field(default=7 * 86400, ge=60, le=365 * 86400)
+    approvers: list[str] = Field(default_factory=list)  # Slack user ids; empty: the stack's default list
+
+
+class KeepOldConfig(Model):
+    """Hold the old task set behind the test rule after the bake until someone finishes or rolls back."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    enabled: bool = False
+    timeoutSeconds: int = Field(default=86400, ge=60, le=365 * 86400)
+    onTimeout: Literal["finish", "rollback"] = "finish"
+
+
 class ServiceConfig(Model):
     """The configuration document of one deployable service (stored in SSM)."""
 
@@ -82,9 +104,13 @@ class ServiceConfig(Model):
     targetGroupArns: list[str] = Field(min_length=2, max_length=2)
     healthWaitTimeoutSeconds: int = Field(default=900, ge=30, le=43200)
     alarmNames: list[str] = Field(default_factory=list)
-    bakeSeconds: int = Field(default=600, ge=0, le=86400)
+    bakeSeconds: int = Field(default=600, ge=1, le=86400)
     allowMutableTags: bool = False
     mutableTags: list[str] = Field(default_factory=lambda: list(DEFAULT_MUTABLE_TAGS))
+    slackChannel: str | None = None
+    tagPattern: str | None = None  # regex: ECR pushes of matching tags start a deployment (None: never)
+    approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
+    keepOld: KeepOldConfig = Field(default_factory=KeepOldConfig)
 
     @model_validator(mode="after")
     def _distinct(self) -> ServiceConfig:
@@ -106,11 +132,19 @@ class TaskSetRef(Model):
 class RuleSnapshot(Model):
     ruleArn: str
     actions: list[dict[str, Any]]
+    conditions: list[dict[str, Any]] = Field(default_factory=list)
 
 
 class SavedRules(Model):
     production: RuleSnapshot
     test: RuleSnapshot
+
+
+class SlackThread(Model):
+    """Where the deployment's milestone messages go."""
+
+    channel: str
+    ts: str
 
 
 class DeploymentContext(Model):
@@ -127,6 +161,9 @@ class DeploymentContext(Model):
     blueTargetGroupArn: str
     greenTargetGroupArn: str
     savedRules: SavedRules
+    testUrl: str | None = None
+    requestedBy: str = "unknown"
+    slackThread: SlackThread | None = None
 
 
 class GreenTaskSet(Model):
@@ -191,6 +228,14 @@ class StepEvent(BaseModel):
     error: StepError | None = None
 
 
+class GateEvent(StepEvent):
+    """Payload of a ``waitForTaskToken`` gate (approval, bake, keep-old)."""
+
+    kind: Literal["approval", "bake", "keep-old"]
+    taskToken: str
+    green: GreenTaskSet
+
+
 class GreenEvent(StepEvent):
     """Payload of the states that need the green task set."""
 
@@ -208,9 +253,19 @@ class FailureEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
+    service: Any = None  # the raw execution input's service, to release a lock Validate took
     context: DeploymentContext | None = None
     green: GreenTaskSet | None = None
     error: StepError | None = None
+
+
+class CleanupEvent(BaseModel):
+    """Payload of Cleanup (built by the state's ``Parameters``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    state: FailureEvent
+    executionArn: str
 
 
 class FailureReport(Model):
@@ -231,3 +286,23 @@ class DeploymentResult(Model):
     taskSet: str
     targetGroupArn: str
     deletedTaskSet: str | None = None
+
+
+class AlarmState(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    value: str
+    reason: str = ""
+
+
+class AlarmDetail(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+    alarmName: str
+    state: AlarmState
+
+
+class AlarmStateChangeEvent(EventBridgeModel):
+    """EventBridge ``CloudWatch Alarm State Change`` (source ``aws.cloudwatch``)."""
+
+    detail: AlarmDetail

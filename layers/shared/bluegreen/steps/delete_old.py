@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from .. import ecs, elbv2
+from .. import ecs, elbv2, notify
 from ..aws import AwsClients
 from ..errors import UnsafeDelete
 from ..models import DeploymentResult, GreenEvent
+from ..notify import SlackNotifier
+from ..store import Store
 
 
-def run(event: GreenEvent, clients: AwsClients) -> DeploymentResult:
+def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> DeploymentResult:
     context, green = event.context, event.green
     config = context.config
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
@@ -37,6 +39,15 @@ def run(event: GreenEvent, clients: AwsClients) -> DeploymentResult:
     for task_set in doomed:
         ecs.delete_task_set(clients.ecs, config, task_set["id"])
         deleted = task_set["id"]
+    # The bake (or keep-old hold) that led here is over: close its gate, then free the service.
+    closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")
+    if closed:
+        notifier.update_gate(closed)
+    store.release_lock(context.service, context.executionArn)
+    store.record_end(context.service, context.executionArn, "deployed")
+    notify.milestone(
+        notifier, context, f"Deployed {context.imageTag}: production on task set {green.id}; old task set {deleted} deleted."
+    )
     return DeploymentResult(
         service=context.service,
         imageTag=context.imageTag,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 
-from .. import ecs, elbv2
+from .. import ecs, elbv2, notify
 from ..aws import AwsClients
 from ..errors import RollbackUnsafe, UnsafeDelete
-from ..models import DeploymentContext, FailureEvent, FailureReport, StepError, StepEvent
+from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError, StepEvent
+from ..notify import SlackNotifier
+from ..store import Store
 
 
 def describe_error(error: StepError | None) -> tuple[str, str]:
@@ -40,19 +42,37 @@ def _delete_green(clients: AwsClients, context: DeploymentContext, production_gr
     return deleted
 
 
-def cleanup(event: FailureEvent, clients: AwsClients) -> FailureReport:
+def _finish(
+    context: DeploymentContext, store: Store, notifier: SlackNotifier, outcome: str, error: str, text: str
+) -> None:
+    """Close this execution's open gate (buttons removed), record the outcome, release the service's lock."""
+    closed = store.close_open_gate(context.service, context.executionArn, "EXPIRED", "deployment ended")
+    if closed:
+        notifier.update_gate(closed)
+    store.record_end(context.service, context.executionArn, outcome, error, text)
+    store.release_lock(context.service, context.executionArn)
+    notify.milestone(notifier, context, text)
+
+
+def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
+    event = request.state
     name, message = describe_error(event.error)
-    if event.context is None:  # Validate failed: nothing was created
+    if event.context is None:
+        # Validate failed: nothing was created. Release the lock if this execution took it.
+        if isinstance(event.service, str) and event.service:
+            store.record_end(event.service, request.executionArn, "failed", name, message)
+            store.release_lock(event.service, request.executionArn)
         return FailureReport(error=name, cause=message)
     context = event.context
     production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
     production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
     deleted = _delete_green(clients, context, production_groups)
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
+    _finish(context, store, notifier, "cleaned_up", name, f"Deployment of {context.imageTag} failed: {name}. {message}{suffix}")
     return FailureReport(error=name, cause=message + suffix, deletedTaskSets=deleted)
 
 
-def rollback(event: StepEvent, clients: AwsClients) -> FailureReport:
+def rollback(event: StepEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
     context = event.context
     config = context.config
     name, message = describe_error(event.error)
@@ -80,4 +100,5 @@ def rollback(event: StepEvent, clients: AwsClients) -> FailureReport:
         f"Rolled back {context.service} to {context.blue.image or context.blue.taskDefinition} after "
         f"{name}: {message.rstrip('.')}. Production rules restored; green task set deleted."
     )
+    _finish(context, store, notifier, "rolled_back", name, cause)
     return FailureReport(error="RolledBack", cause=cause, deletedTaskSets=deleted, restoredRules=restored)

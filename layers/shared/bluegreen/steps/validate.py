@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pydantic import ValidationError
 
-from .. import alarms, ecr, ecs, elbv2
+from .. import alarms, ecr, ecs, elbv2, notify
 from ..aws import AwsClients
 from ..config import load_service_config
 from ..errors import (
@@ -18,7 +19,11 @@ from ..errors import (
     NotExternalController,
     TestTargetGroupBusy,
 )
-from ..models import DeploymentContext, ExecutionInput, SavedRules, ServiceConfig, ValidateEvent
+from ..models import DeploymentContext, ExecutionInput, SavedRules, ServiceConfig, SlackThread, ValidateEvent
+from ..notify import SlackNotifier
+from ..store import Store
+
+logger = Logger(child=True)
 
 
 def parse_input(raw: dict) -> ExecutionInput:
@@ -41,8 +46,17 @@ def check_tag(config: ServiceConfig, tag: str) -> None:
         )
 
 
-def run(event: ValidateEvent, clients: AwsClients, provider: SSMProvider) -> DeploymentContext:
+def run(
+    event: ValidateEvent, clients: AwsClients, provider: SSMProvider, store: Store, notifier: SlackNotifier
+) -> DeploymentContext:
     request = parse_input(event.input)
+    # One deployment per service: taken first, released by every end state (Cleanup, Rollback, DeleteOld).
+    store.acquire_lock(request.service, event.executionArn, logger)
+    store.record_start(
+        request.service,
+        event.executionArn,
+        {"imageTag": request.imageTag, "requestedBy": request.requestedBy or "unknown"},
+    )
     config = load_service_config(request.service, provider)
     check_tag(config, request.imageTag)
     digest, repository_uri = ecr.resolve_digest(clients.ecr, config.repository, request.imageTag, request.imageDigest)
@@ -104,7 +118,7 @@ def run(event: ValidateEvent, clients: AwsClients, provider: SSMProvider) -> Dep
             f"service (see README, 'First deployment')."
         )
 
-    return DeploymentContext(
+    context = DeploymentContext(
         executionArn=event.executionArn,
         executionName=event.executionName,
         service=request.service,
@@ -116,4 +130,15 @@ def run(event: ValidateEvent, clients: AwsClients, provider: SSMProvider) -> Dep
         blueTargetGroupArn=blue_group,
         greenTargetGroupArn=green_group,
         savedRules=SavedRules(production=production, test=test),
+        testUrl=elbv2.rule_url(test),
+        requestedBy=request.requestedBy or "unknown",
     )
+    thread = notify.start_thread(
+        notifier,
+        config.slackChannel,
+        f"Deploying {context.service} {context.imageTag} ({context.imageDigest[:19]}…), "
+        f"requested by {context.requestedBy}. Blue: {context.blue.image or context.blue.taskDefinition}.",
+    )
+    if thread:
+        context.slackThread = SlackThread(channel=thread[0], ts=thread[1])
+    return context

@@ -1,0 +1,23 @@
+"""Approval and keep-old gates: store the task token, post the Slack buttons (logic: bluegreen.steps.gates)."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from bluegreen.aws import get_store
+from bluegreen.models import GateEvent
+from bluegreen.notify import get_notifier
+from bluegreen.steps import gates
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@logger.inject_lambda_context(correlation_id_path="context.executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=GateEvent)
+def lambda_handler(event: GateEvent, context: LambdaContext) -> dict:
+    result = gates.open_gate(event, get_store(), get_notifier())
+    logger.info("Gate opened", extra={"service": event.context.service, "gateId": result["gateId"], "phase": event.kind})
+    return result

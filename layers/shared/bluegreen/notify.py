@@ -1,0 +1,66 @@
+"""Milestone messages in the deployment's Slack thread. Best effort: Slack never blocks a deployment."""
+
+from __future__ import annotations
+
+import functools
+import os
+from typing import Any, Protocol
+
+from aws_lambda_powertools import Logger
+
+from .models import DeploymentContext
+
+logger = Logger(child=True)
+
+
+class SlackNotifier(Protocol):
+    def note(self, channel: str, thread_ts: str | None, text: str) -> str | None: ...
+
+    def post_gate(self, gate: dict[str, Any]) -> tuple[str, str]: ...
+
+    def update_gate(self, gate: dict[str, Any]) -> None: ...
+
+
+class NullNotifier:
+    """Used when no Slack channel is configured."""
+
+    def note(self, channel: str, thread_ts: str | None, text: str) -> str | None:
+        return None
+
+    def post_gate(self, gate: dict[str, Any]) -> tuple[str, str]:
+        raise RuntimeError("no Slack notifier configured")
+
+    def update_gate(self, gate: dict[str, Any]) -> None:
+        return None
+
+
+def milestone(notifier: SlackNotifier, context: DeploymentContext, text: str) -> None:
+    """Post ``text`` in the deployment's thread; never raises."""
+    if context.slackThread is None:
+        return
+    try:
+        notifier.note(context.slackThread.channel, context.slackThread.ts, text)
+    except Exception:  # noqa: BLE001 - a failing Slack API must never fail a deployment
+        logger.exception("Slack milestone message failed", extra={"service": context.service})
+
+
+def start_thread(notifier: SlackNotifier, channel: str | None, text: str) -> tuple[str, str] | None:
+    """Post the deployment's first message; its ``ts`` roots the thread. Never raises."""
+    if not channel:
+        return None
+    try:
+        ts = notifier.note(channel, None, text)
+    except Exception:  # noqa: BLE001 - a failing Slack API must never fail a deployment
+        logger.exception("Slack start message failed", extra={"channel": channel})
+        return None
+    return (channel, ts) if ts else None
+
+
+@functools.cache
+def get_notifier() -> SlackNotifier:
+    """The Slack notifier when the stack has a Slack secret configured, else a no-op."""
+    if not os.environ.get("SLACK_SECRET_NAME"):
+        return NullNotifier()
+    from .slack import Notifier  # slack_sdk is only needed when Slack is configured
+
+    return Notifier()

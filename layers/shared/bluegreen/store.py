@@ -1,0 +1,243 @@
+"""The deployments table (DynamoDB): per-service locks, gates (approval, bake, keep-old) and history.
+
+Single-table layout (``pk`` / ``sk``, TTL on ``ttl``):
+
+=================================  ===========================  ===============================================
+pk                                 sk                           item
+=================================  ===========================  ===============================================
+``SERVICE#{service}``              ``LOCK``                     executionArn holding the service's lock
+``SERVICE#{service}``              ``GATE``                     gateId of the service's open gate, if any
+``SERVICE#{service}``              ``DEPLOYMENT#{start}#{name}`` one deployment: image, status, outcome
+``EXECUTION#{name}``               ``DEPLOYMENT``               the sk of that execution's deployment item
+``GATE#{gateId}``                  ``GATE``                     a gate: kind, task token, status, decision
+``ALARM#{alarmName}``              ``GATE#{gateId}``            bake gates watching that alarm
+=================================  ===========================  ===============================================
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from boto3.dynamodb.conditions import Key
+from botocore.exceptions import ClientError
+
+from . import clock
+from .aws import error_code, transient_errors
+from .errors import DeploymentInProgress
+
+PENDING = "PENDING"
+GATE_KINDS = ("approval", "bake", "keep-old")
+_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+
+
+def new_gate_id(kind: str) -> str:
+    prefix = {"approval": "ap", "bake": "bk", "keep-old": "ko"}[kind]
+    return f"{prefix}-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+
+
+def _iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="seconds")
+
+
+@dataclass
+class Store:
+    table: Any  # boto3 DynamoDB Table resource
+    sfn: Any  # boto3 Step Functions client
+
+    # --- lock --------------------------------------------------------------------------
+    def acquire_lock(self, service: str, execution_arn: str, logger: Any = None) -> None:
+        """Take the service's lock, or take over a lock whose execution is no longer running."""
+        item = {"pk": f"SERVICE#{service}", "sk": "LOCK", "executionArn": execution_arn,
+                "acquiredAt": _iso(clock.now())}
+        try:
+            with transient_errors():
+                self.table.put_item(
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk) OR executionArn = :me",
+                    ExpressionAttributeValues={":me": execution_arn},
+                )
+            return
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+        holder = self.lock_holder(service)
+        if holder and self._is_running(holder):
+            raise DeploymentInProgress(
+                f"Service {service} is being deployed by {holder}. Wait for it to finish (or stop it), "
+                f"then deploy again."
+            )
+        if logger:
+            logger.warning("Taking over a stale deployment lock", extra={"service": service, "staleHolder": holder})
+        try:
+            with transient_errors():
+                self.table.put_item(
+                    Item=item,
+                    ConditionExpression="attribute_not_exists(pk) OR executionArn = :stale",
+                    ExpressionAttributeValues={":stale": holder or ""},
+                )
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                raise DeploymentInProgress(f"Service {service} was locked by another deployment just now.") from error
+            raise
+
+    def lock_holder(self, service: str) -> str | None:
+        with transient_errors():
+            item = self.table.get_item(Key={"pk": f"SERVICE#{service}", "sk": "LOCK"}, ConsistentRead=True).get("Item")
+        return item["executionArn"] if item else None
+
+    def release_lock(self, service: str, execution_arn: str) -> bool:
+        """Release the lock if this execution holds it; ``False`` when it did not."""
+        try:
+            with transient_errors():
+                self.table.delete_item(
+                    Key={"pk": f"SERVICE#{service}", "sk": "LOCK"},
+                    ConditionExpression="executionArn = :me",
+                    ExpressionAttributeValues={":me": execution_arn},
+                )
+            return True
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def _is_running(self, execution_arn: str) -> bool:
+        try:
+            with transient_errors():
+                return self.sfn.describe_execution(executionArn=execution_arn)["status"] == "RUNNING"
+        except ClientError as error:
+            if error_code(error) == "ExecutionDoesNotExist":
+                return False
+            raise
+
+    # --- deployment history -------------------------------------------------------------
+    def record_start(self, service: str, execution_arn: str, details: dict[str, Any]) -> None:
+        """One item per deployment, newest last in ``SERVICE#{service}`` / ``DEPLOYMENT#...``."""
+        started = _iso(clock.now())
+        name = execution_arn.rsplit(":", 1)[-1]
+        item = {"pk": f"SERVICE#{service}", "sk": f"DEPLOYMENT#{started}#{name}", "service": service,
+                "executionArn": execution_arn, "startedAt": started, "status": "RUNNING",
+                "ttl": int((clock.now() + timedelta(days=400)).timestamp()), **details}
+        with transient_errors():
+            self.table.put_item(Item=item)
+            self.table.update_item(
+                Key={"pk": f"EXECUTION#{name}", "sk": "DEPLOYMENT"},
+                UpdateExpression="SET deploymentKey = :k, #ttl = :ttl",
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={":k": item["sk"], ":ttl": item["ttl"]},
+            )
+
+    def record_end(self, service: str, execution_arn: str, outcome: str, error: str | None = None,
+                   cause: str | None = None) -> None:
+        name = execution_arn.rsplit(":", 1)[-1]
+        with transient_errors():
+            pointer = self.table.get_item(Key={"pk": f"EXECUTION#{name}", "sk": "DEPLOYMENT"}).get("Item")
+            if not pointer:
+                return
+            values = {":o": outcome, ":at": _iso(clock.now()), ":e": error or "", ":c": (cause or "")[:2000]}
+            self.table.update_item(
+                Key={"pk": f"SERVICE#{service}", "sk": pointer["deploymentKey"]},
+                UpdateExpression="SET #s = :o, endedAt = :at, #e = :e, cause = :c",
+                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                ExpressionAttributeValues=values,
+            )
+
+    def deployments(self, service: str, limit: int = 20) -> list[dict[str, Any]]:
+        """Recent deployments of ``service``, newest first."""
+        with transient_errors():
+            return self.table.query(
+                KeyConditionExpression=Key("pk").eq(f"SERVICE#{service}") & Key("sk").begins_with("DEPLOYMENT#"),
+                ScanIndexForward=False,
+                Limit=limit,
+            )["Items"]
+
+    # --- gates -------------------------------------------------------------------------
+    def open_gate(self, kind: str, service: str, execution_arn: str, task_token: str, timeout_seconds: int,
+                  details: dict[str, Any], alarm_names: list[str] | None = None) -> dict[str, Any]:
+        now = clock.now()
+        gate_id = new_gate_id(kind)
+        expires = now + timedelta(seconds=timeout_seconds)
+        gate = {
+            "pk": f"GATE#{gate_id}", "sk": "GATE", "gateId": gate_id, "kind": kind, "service": service,
+            "executionArn": execution_arn, "taskToken": task_token, "status": PENDING,
+            "createdAt": _iso(now), "expiresAt": _iso(expires),
+            "ttl": int((expires + timedelta(days=30)).timestamp()), "alarmNames": alarm_names or [], **details,
+        }
+        with transient_errors():
+            self.table.put_item(Item=gate)
+            self.table.put_item(Item={"pk": f"SERVICE#{service}", "sk": "GATE", "gateId": gate_id, "kind": kind,
+                                      "executionArn": execution_arn, "ttl": gate["ttl"]})
+            for name in alarm_names or []:
+                self.table.put_item(Item={"pk": f"ALARM#{name}", "sk": f"GATE#{gate_id}", "gateId": gate_id,
+                                          "service": service, "ttl": gate["ttl"]})
+        return gate
+
+    def get_gate(self, gate_id: str) -> dict[str, Any] | None:
+        with transient_errors():
+            return self.table.get_item(Key={"pk": f"GATE#{gate_id}", "sk": "GATE"}, ConsistentRead=True).get("Item")
+
+    def open_gate_of(self, service: str) -> dict[str, Any] | None:
+        """The service's pending gate, if any."""
+        with transient_errors():
+            pointer = self.table.get_item(Key={"pk": f"SERVICE#{service}", "sk": "GATE"}, ConsistentRead=True).get("Item")
+        if not pointer:
+            return None
+        gate = self.get_gate(pointer["gateId"])
+        return gate if gate and gate["status"] == PENDING else None
+
+    def gates_watching(self, alarm_name: str) -> list[dict[str, Any]]:
+        with transient_errors():
+            items = self.table.query(KeyConditionExpression=Key("pk").eq(f"ALARM#{alarm_name}"))["Items"]
+        gates = [self.get_gate(item["gateId"]) for item in items]
+        return [gate for gate in gates if gate and gate["status"] == PENDING]
+
+    def decide(self, gate_id: str, status: str, actor: str, reason: str) -> dict[str, Any] | None:
+        """Move a gate from PENDING to ``status`` once; ``None`` if it was no longer pending."""
+        try:
+            with transient_errors():
+                gate = self.table.update_item(
+                    Key={"pk": f"GATE#{gate_id}", "sk": "GATE"},
+                    UpdateExpression="SET #s = :status, decidedBy = :actor, decidedAt = :at, reason = :reason",
+                    ConditionExpression="#s = :pending",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":status": status, ":actor": actor, ":at": _iso(clock.now()),
+                                               ":reason": reason, ":pending": PENDING},
+                    ReturnValues="ALL_NEW",
+                )["Attributes"]
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return None
+            raise
+        self._forget(gate)
+        return gate
+
+    def set_message(self, gate_id: str, channel: str, ts: str) -> None:
+        with transient_errors():
+            self.table.update_item(
+                Key={"pk": f"GATE#{gate_id}", "sk": "GATE"},
+                UpdateExpression="SET channel = :c, ts = :t",
+                ExpressionAttributeValues={":c": channel, ":t": ts},
+            )
+
+    def close_open_gate(self, service: str, execution_arn: str, status: str, reason: str) -> dict[str, Any] | None:
+        """Close this execution's pending gate (e.g. after its timeout); returns it if one was closed."""
+        gate = self.open_gate_of(service)
+        if not gate or gate["executionArn"] != execution_arn:
+            return None
+        return self.decide(gate["gateId"], status, "step-functions", reason)
+
+    def _forget(self, gate: dict[str, Any]) -> None:
+        with transient_errors():
+            try:
+                self.table.delete_item(
+                    Key={"pk": f"SERVICE#{gate['service']}", "sk": "GATE"},
+                    ConditionExpression="gateId = :g",
+                    ExpressionAttributeValues={":g": gate["gateId"]},
+                )
+            except ClientError as error:
+                if error_code(error) != "ConditionalCheckFailedException":
+                    raise
+            for name in gate.get("alarmNames") or []:
+                self.table.delete_item(Key={"pk": f"ALARM#{name}", "sk": f"GATE#{gate['gateId']}"})

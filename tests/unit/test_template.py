@@ -1,0 +1,473 @@
+"""Static checks of template.yaml and the state machine definitions: no AWS account, no network.
+
+The SAM CLI check runs ``sam validate --lint`` (cfn-lint) on the template; the other tests read
+the template with the SAM translator's YAML loader and check what the linter cannot: that the
+state machine and the template agree, that every handler exists, that IAM stays least privilege
+and that every failure in the state machine ends somewhere on purpose.
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samtranslator.yaml_helper import yaml_parse
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+TEMPLATE_TEXT = TEMPLATE_PATH.read_text()
+TEMPLATE: dict[str, Any] = yaml_parse(TEMPLATE_TEXT)
+RESOURCES: dict[str, Any] = TEMPLATE["Resources"]
+FUNCTION_GLOBALS: dict[str, Any] = TEMPLATE.get("Globals", {}).get("Function", {})
+ASL_FILES = sorted((REPO_ROOT / "statemachine").glob("*.asl.json"))
+PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
+
+# Actions whose IAM authorization supports no resource ARN, so a statement must say Resource "*".
+# Anything else must be scoped to ARNs.
+UNSCOPABLE_ACTIONS = frozenset(
+    {
+        "ecs:DescribeTaskDefinition",
+        "ecs:RegisterTaskDefinition",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetHealth",
+    }
+)
+
+# The AWS API actions each function's code calls (layers/shared/bluegreen/steps/* through the
+# modules ecs, elbv2, ecr, alarms, config), plus the permissions those calls imply
+# (ecs:TagResource for tags on RegisterTaskDefinition, iam:PassRole for the task roles).
+# Change a function's calls and this table together with its policy in template.yaml.
+EXPECTED_ACTIONS = {
+    "ValidateFunction": {
+        "ssm:GetParameter",
+        "ecr:DescribeImages",
+        "ecr:DescribeRepositories",
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskSets",
+        "ecs:DescribeTaskDefinition",
+        "elasticloadbalancing:DescribeRules",
+        "cloudwatch:DescribeAlarms",
+    },
+    "CreateGreenFunction": {
+        "ecs:DescribeTaskSets",
+        "ecs:DescribeTaskDefinition",
+        "ecs:RegisterTaskDefinition",
+        "ecs:TagResource",
+        "ecs:CreateTaskSet",
+        "iam:PassRole",
+    },
+    "CheckHealthFunction": {
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskSets",
+        "elasticloadbalancing:DescribeTargetHealth",
+    },
+    "SwapFunction": {
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskSets",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:ModifyRule",
+        "ecs:UpdateServicePrimaryTaskSet",
+    },
+    "BakeFunction": {"cloudwatch:DescribeAlarms"},
+    "DeleteOldFunction": {
+        "elasticloadbalancing:DescribeRules",
+        "ecs:DescribeTaskSets",
+        "ecs:DeleteTaskSet",
+    },
+    "CleanupFunction": {
+        "elasticloadbalancing:DescribeRules",
+        "ecs:DescribeTaskSets",
+        "ecs:DeleteTaskSet",
+    },
+    "RollbackFunction": {
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:ModifyRule",
+        "ecs:UpdateServicePrimaryTaskSet",
+        "ecs:DescribeTaskSets",
+        "ecs:DeleteTaskSet",
+    },
+}
+
+# Errors every Lambda Task must retry: the Lambda service's transient failures and our own
+# TransientAwsError (throttling and 5xx that outlived the SDK's retries).
+REQUIRED_RETRY_ERRORS = frozenset(
+    {
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+        "TransientAwsError",
+    }
+)
+
+SAM_VALIDATE_TIMEOUT_SECONDS = 60
+
+
+# --- helpers -------------------------------------------------------------------------------
+def resources_of_type(resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in RESOURCES.items() if r.get("Type") == resource_type}
+
+
+def functions() -> dict[str, dict[str, Any]]:
+    return resources_of_type("AWS::Serverless::Function")
+
+
+def state_machines() -> dict[str, dict[str, Any]]:
+    return resources_of_type("AWS::Serverless::StateMachine")
+
+
+def state_machine_for(asl_path: Path) -> tuple[str, dict[str, Any]]:
+    """The state machine resource whose DefinitionUri is ``asl_path``."""
+    for name, resource in state_machines().items():
+        uri = resource["Properties"].get("DefinitionUri")
+        if isinstance(uri, str) and (REPO_ROOT / uri).resolve() == asl_path.resolve():
+            return name, resource["Properties"]
+    raise AssertionError(f"{asl_path.relative_to(REPO_ROOT)} is not the DefinitionUri of any state machine")
+
+
+def load_asl(asl_path: Path) -> dict[str, Any]:
+    return json.loads(asl_path.read_text())
+
+
+def iter_state_maps(definition: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Each ``States`` object: the top level, then those of Parallel branches and Map processors."""
+    yield definition["States"]
+    for state in definition["States"].values():
+        for branch in state.get("Branches", []):
+            yield from iter_state_maps(branch)
+        for key in ("ItemProcessor", "Iterator"):
+            if key in state:
+                yield from iter_state_maps(state[key])
+
+
+def iter_states(definition: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    for states in iter_state_maps(definition):
+        yield from states.items()
+
+
+def task_states(definition: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    return [(name, state) for name, state in iter_states(definition) if state["Type"] == "Task"]
+
+
+def transitions(state: dict[str, Any]) -> list[str]:
+    """Names of the states ``state`` can move to (in its own States object)."""
+    targets = [state["Next"]] if "Next" in state else []
+    targets += [choice["Next"] for choice in state.get("Choices", [])]
+    targets += [state["Default"]] if "Default" in state else []
+    targets += [catcher["Next"] for catcher in state.get("Catch", [])]
+    return targets
+
+
+def reachable(states: dict[str, Any], start: str) -> set[str]:
+    seen: set[str] = set()
+    pending = [start]
+    while pending:
+        name = pending.pop()
+        if name in seen or name not in states:
+            continue
+        seen.add(name)
+        pending.extend(transitions(states[name]))
+    return seen
+
+
+def referenced_resource(value: Any) -> str | None:
+    """Logical id behind ``!GetAtt X.Arn`` or ``!Ref X`` (None for anything else)."""
+    if isinstance(value, dict) and len(value) == 1:
+        ((key, argument),) = value.items()
+        if key == "Fn::GetAtt":
+            return argument[0] if isinstance(argument, list) else argument.split(".", 1)[0]
+        if key == "Ref":
+            return argument
+    return None
+
+
+def task_function(state: dict[str, Any], substitutions: dict[str, Any]) -> str | None:
+    """Logical id of the function a Task invokes, directly or through the lambda:invoke integration."""
+    target = state["Resource"]
+    if target.startswith("arn:") and ":states:::lambda:invoke" in target:
+        target = state.get("Parameters", {}).get("FunctionName", "")
+    match = PLACEHOLDER.fullmatch(target)
+    if not match:
+        return None
+    return referenced_resource(substitutions.get(match.group(1)))
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def policy_statements(policies: Any) -> Iterator[dict[str, Any]]:
+    """Inline statements of a SAM ``Policies`` property (policy templates and managed names skipped)."""
+    for policy in as_list(policies or []):
+        if isinstance(policy, dict) and "Statement" in policy:
+            yield from as_list(policy["Statement"])
+
+
+def all_statements() -> Iterator[tuple[str, dict[str, Any]]]:
+    """``(owner, statement)`` for every IAM statement the template writes by hand."""
+    for statement in policy_statements(FUNCTION_GLOBALS.get("Policies")):
+        yield "Globals.Function", statement
+    for name, resource in RESOURCES.items():
+        props = resource.get("Properties", {})
+        if resource.get("Type") in ("AWS::Serverless::Function", "AWS::Serverless::StateMachine"):
+            for statement in policy_statements(props.get("Policies")):
+                yield name, statement
+        elif resource.get("Type") == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                for statement in as_list(policy["PolicyDocument"]["Statement"]):
+                    yield name, statement
+        elif resource.get("Type") in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy"):
+            for statement in as_list(props["PolicyDocument"]["Statement"]):
+                yield name, statement
+
+
+def managed_policy_names() -> Iterator[tuple[str, str]]:
+    """``(owner, name or ARN)`` of every managed policy the template attaches."""
+    for name, resource in [("Globals.Function", {"Properties": FUNCTION_GLOBALS}), *RESOURCES.items()]:
+        props = resource.get("Properties", {})
+        for policy in as_list(props.get("Policies") or []):
+            if isinstance(policy, str):
+                yield name, policy
+        for arn in props.get("ManagedPolicyArns", []):
+            if isinstance(arn, str):
+                yield name, arn
+
+
+def actions_of(statement: dict[str, Any]) -> list[str]:
+    return [str(action) for action in as_list(statement.get("Action", []))]
+
+
+def allows_every_resource(statement: dict[str, Any]) -> bool:
+    return "*" in as_list(statement.get("Resource", []))
+
+
+def handler_of(function: dict[str, Any]) -> str:
+    return function["Properties"].get("Handler", FUNCTION_GLOBALS.get("Handler", ""))
+
+
+def top_level_functions(source: Path) -> set[str]:
+    tree = ast.parse(source.read_text(), filename=str(source))
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
+
+
+# --- SAM CLI -------------------------------------------------------------------------------
+@pytest.mark.sam
+def test_sam_validate_lint_passes():
+    # Given the SAM CLI installed in this virtualenv and fake credentials (no AWS account needed)
+    sam = Path(sys.executable).parent / ("sam.exe" if os.name == "nt" else "sam")
+    if not sam.exists():
+        pytest.skip(f"SAM CLI not found at {sam}; install the dev extras: pip install -e '.[dev]'")
+    env = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+    env.update(
+        {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_REGION": "us-east-1",
+            "AWS_EC2_METADATA_DISABLED": "true",
+            "SAM_CLI_TELEMETRY": "0",
+        }
+    )
+
+    # When the template is validated and linted (cfn-lint, bundled with the SAM CLI)
+    result = subprocess.run(
+        [str(sam), "validate", "--lint", "--region", "us-east-1", "--template-file", str(TEMPLATE_PATH)],
+        cwd=REPO_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=SAM_VALIDATE_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+    # Then it passes with no lint findings
+    assert result.returncode == 0, f"sam validate --lint failed:\n{result.stdout}\n{result.stderr}"
+
+
+# --- state machine <-> template ------------------------------------------------------------
+def test_state_machine_definitions_exist():
+    # Given the template's state machines and the definitions under statemachine/
+    # Then there is at least one definition, each used by a state machine, and every DefinitionUri exists
+    assert ASL_FILES, "no statemachine/*.asl.json found"
+    for asl_path in ASL_FILES:
+        state_machine_for(asl_path)
+    for name, resource in state_machines().items():
+        uri = resource["Properties"]["DefinitionUri"]
+        assert (REPO_ROOT / uri).is_file(), f"{name}: DefinitionUri {uri} does not exist"
+
+
+@pytest.mark.parametrize("asl_path", ASL_FILES, ids=lambda path: path.name)
+def test_every_placeholder_has_a_substitution_and_every_substitution_is_used(asl_path: Path):
+    # Given a state machine definition and the DefinitionSubstitutions of its resource
+    name, props = state_machine_for(asl_path)
+    substitutions = set(props.get("DefinitionSubstitutions", {}))
+
+    # When the ${...} placeholders of the definition are collected
+    placeholders = set(PLACEHOLDER.findall(asl_path.read_text()))
+
+    # Then both sets are the same
+    assert not placeholders - substitutions, f"{asl_path.name}: placeholders with no substitution in {name}"
+    assert not substitutions - placeholders, f"{name}: DefinitionSubstitutions unused by {asl_path.name}"
+
+
+@pytest.mark.parametrize("asl_path", ASL_FILES, ids=lambda path: path.name)
+def test_every_task_invokes_a_function_of_the_template_that_the_state_machine_may_invoke(asl_path: Path):
+    # Given a state machine definition, its substitutions and its policies
+    name, props = state_machine_for(asl_path)
+    substitutions = props.get("DefinitionSubstitutions", {})
+    invokable = {
+        referenced_resource(policy["LambdaInvokePolicy"]["FunctionName"])
+        for policy in as_list(props.get("Policies", []))
+        if isinstance(policy, dict) and "LambdaInvokePolicy" in policy
+    }
+
+    for state_name, state in task_states(load_asl(asl_path)):
+        # When the Task's Resource (or the FunctionName of a lambda:invoke integration) is resolved
+        function = task_function(state, substitutions)
+
+        # Then it is a function of this template, and the state machine's role may invoke it
+        target = state.get("Parameters", {}).get("FunctionName", state["Resource"])
+        assert function in functions(), f"{state_name}: {target} resolves to no function of the template"
+        assert function in invokable, f"{name} has no LambdaInvokePolicy for {function} (used by {state_name})"
+
+
+# --- functions -----------------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(functions()))
+def test_function_code_dir_has_the_handler(name: str):
+    # Given a function and its handler (Handler, or the Globals default app.lambda_handler)
+    props = functions()[name]["Properties"]
+    module, _, handler = handler_of(functions()[name]).rpartition(".")
+    code_dir = REPO_ROOT / props["CodeUri"]
+
+    # Then CodeUri is a directory holding the module, and the module defines the handler
+    assert code_dir.is_dir(), f"{name}: CodeUri {props['CodeUri']} is not a directory"
+    source = code_dir / f"{module.replace('.', '/')}.py"
+    assert source.is_file(), f"{name}: {source.relative_to(REPO_ROOT)} does not exist"
+    assert handler in top_level_functions(source), f"{name}: {source.relative_to(REPO_ROOT)} defines no {handler}"
+
+
+# --- IAM -------------------------------------------------------------------------------------
+def test_no_statement_uses_a_wildcard_action_or_not_action():
+    # Given every hand-written IAM statement
+    statements = list(all_statements())
+    assert statements
+
+    for owner, statement in statements:
+        # Then no action is a wildcard, and no Allow is written as NotAction / NotResource
+        wildcards = [action for action in actions_of(statement) if "*" in action]
+        assert not wildcards, f"{owner} {statement.get('Sid', '')}: wildcard actions {wildcards}"
+        if statement.get("Effect") == "Allow":
+            assert "NotAction" not in statement, f"{owner} {statement.get('Sid', '')}: Allow with NotAction"
+            assert "NotResource" not in statement, f"{owner} {statement.get('Sid', '')}: Allow with NotResource"
+
+
+def test_no_full_access_managed_policies():
+    # Given every managed policy the template attaches by name or ARN
+    # Then none of them is an AWS *FullAccess policy
+    full_access = [(owner, policy) for owner, policy in managed_policy_names() if "FullAccess" in policy]
+    assert not full_access, f"FullAccess managed policies: {full_access}"
+
+
+def test_resource_star_only_for_actions_aws_cannot_scope():
+    # Given the statements that allow every resource
+    star_statements = [(owner, s) for owner, s in all_statements() if allows_every_resource(s)]
+
+    for owner, statement in star_statements:
+        # Then they only grant actions that support no resource-level permissions
+        scopable = sorted(set(actions_of(statement)) - UNSCOPABLE_ACTIONS)
+        assert not scopable, f"{owner} {statement.get('Sid', '')}: Resource '*' for scopable actions {scopable}"
+
+
+def test_every_resource_star_is_explained_by_a_comment():
+    # Given the raw template text and the parsed statements that allow every resource
+    lines = TEMPLATE_TEXT.splitlines()
+    star_lines = [
+        number for number, line in enumerate(lines) if re.fullmatch(r"\s*Resource:\s*([\"'])\*\1\s*(#.*)?", line)
+    ]
+    star_statements = [s for _, s in all_statements() if allows_every_resource(s)]
+
+    # Then each is written as `Resource: "*"` (so it can be found) ...
+    assert len(star_lines) == len(star_statements), (
+        f'{len(star_statements)} statements allow Resource "*" but {len(star_lines)} lines read `Resource: "*"`; '
+        f'write each one as `Resource: "*"` on its own line'
+    )
+    for number in star_lines:
+        # ... with a YAML comment saying why, on the line itself or the line before
+        previous = lines[number - 1].strip() if number else ""
+        assert previous.startswith("#") or "#" in lines[number], (
+            f'template.yaml line {number + 1}: `Resource: "*"` needs a comment saying why it cannot be scoped'
+        )
+
+
+@pytest.mark.parametrize("name", sorted(functions()))
+def test_function_policy_grants_exactly_what_its_code_calls(name: str):
+    # Given a function's inline policy
+    granted = {
+        action
+        for statement in policy_statements(functions()[name]["Properties"].get("Policies"))
+        if statement.get("Effect") == "Allow"
+        for action in actions_of(statement)
+    }
+
+    # Then it grants the actions its code calls, no more and no fewer (least privilege)
+    assert name in EXPECTED_ACTIONS, f"{name}: add the actions its code calls to EXPECTED_ACTIONS"
+    expected = EXPECTED_ACTIONS[name]
+    assert not granted - expected, f"{name}: grants actions its code does not call: {sorted(granted - expected)}"
+    assert not expected - granted, f"{name}: lacks actions its code calls: {sorted(expected - granted)}"
+
+
+# --- failure handling in the state machine ---------------------------------------------------
+@pytest.mark.parametrize("asl_path", ASL_FILES, ids=lambda path: path.name)
+def test_every_task_retries_transient_errors_and_catches_everything(asl_path: Path):
+    # Given the Task states of a definition
+    definition = load_asl(asl_path)
+    tasks = task_states(definition)
+    assert tasks
+    names = {name for states in iter_state_maps(definition) for name in states}
+
+    for name, state in tasks:
+        # Then one retrier covers the Lambda service's transient errors and TransientAwsError
+        covered = [
+            retrier
+            for retrier in state.get("Retry", [])
+            if "States.ALL" in retrier["ErrorEquals"] or REQUIRED_RETRY_ERRORS.issubset(retrier["ErrorEquals"])
+        ]
+        assert covered, f"{name}: no Retry entry covers {sorted(REQUIRED_RETRY_ERRORS)}"
+
+        # And a catcher takes every other error to an existing state
+        catchers = state.get("Catch", [])
+        assert any("States.ALL" in c["ErrorEquals"] for c in catchers), f"{name}: no Catch for States.ALL"
+        for catcher in catchers:
+            assert catcher["Next"] in names, f"{name}: Catch goes to unknown state {catcher['Next']}"
+
+
+@pytest.mark.parametrize("asl_path", ASL_FILES, ids=lambda path: path.name)
+def test_every_state_and_every_fail_state_is_reachable(asl_path: Path):
+    # Given a definition (and its Parallel branches / Map processors)
+    definition = load_asl(asl_path)
+    containers = [definition, *(b for s in iter_states(definition) for b in s[1].get("Branches", []))]
+    containers += [s[1][k] for s in iter_states(definition) for k in ("ItemProcessor", "Iterator") if k in s[1]]
+
+    for container in containers:
+        states = container["States"]
+        # When the states are walked from StartAt through Next, Choices, Default and Catch
+        seen = reachable(states, container["StartAt"])
+
+        # Then every transition targets a state that exists, and nothing is unreachable, Fail states included
+        for name, state in states.items():
+            unknown = [target for target in transitions(state) if target not in states]
+            assert not unknown, f"{name}: transitions to unknown states {unknown}"
+        fail_states = {name for name, state in states.items() if state["Type"] == "Fail"}
+        assert fail_states, f"{asl_path.name}: no Fail state"
+        assert not fail_states - seen, f"unreachable Fail states: {sorted(fail_states - seen)}"
+        assert not set(states) - seen, f"unreachable states: {sorted(set(states) - seen)}"
