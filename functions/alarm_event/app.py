@@ -3,6 +3,7 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from bluegreen.aws import get_store
 from bluegreen.models import AlarmStateChangeEvent
 from bluegreen.steps import gates
@@ -19,5 +20,7 @@ metrics = Metrics()
 def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict:
     detail = event.detail
     answered = gates.on_alarm(get_store(), detail.alarmName, detail.state.value, detail.state.reason)
-    logger.info("Alarm state change", extra={"alarm": detail.alarmName, "state": detail.state.value, "bakesFailed": answered})
+    logger.info(
+        "Alarm state change", extra={"alarm": detail.alarmName, "state": detail.state.value, "bakesFailed": answered}
+    )
     return {"alarm": detail.alarmName, "bakesFailed": answered}

@@ -4,6 +4,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from bluegreen.aws import get_clients, get_store
 from bluegreen.models import CleanupEvent
 from bluegreen.notify import get_notifier

@@ -4,6 +4,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from bluegreen.aws import get_clients, get_store
 from bluegreen.models import GreenEvent
 from bluegreen.notify import get_notifier
@@ -20,6 +21,8 @@ metrics = Metrics()
 @event_parser(model=GreenEvent)
 def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
     result = delete_old.run(event, get_clients(), get_store(), get_notifier())
-    logger.info("Deployment finished", extra={"service": result.service, "image": event.context.image, "phase": "delete-old"})
+    logger.info(
+        "Deployment finished", extra={"service": result.service, "image": event.context.image, "phase": "delete-old"}
+    )
     metrics.add_metric(name="DeploymentsSucceeded", unit=MetricUnit.Count, value=1)
     return result.dump()

@@ -3,6 +3,7 @@
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from bluegreen.aws import get_store
 from bluegreen.models import GateEvent
 from bluegreen.notify import get_notifier
@@ -19,5 +20,7 @@ metrics = Metrics()
 @event_parser(model=GateEvent)
 def lambda_handler(event: GateEvent, context: LambdaContext) -> dict:
     result = gates.open_gate(event, get_store(), get_notifier())
-    logger.info("Gate opened", extra={"service": event.context.service, "gateId": result["gateId"], "phase": event.kind})
+    logger.info(
+        "Gate opened", extra={"service": event.context.service, "gateId": result["gateId"], "phase": event.kind}
+    )
     return result

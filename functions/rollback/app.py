@@ -4,6 +4,7 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from bluegreen.aws import get_clients, get_store
 from bluegreen.models import StepEvent
 from bluegreen.notify import get_notifier
@@ -20,6 +21,8 @@ metrics = Metrics()
 @event_parser(model=StepEvent)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict:
     report = failure.rollback(event, get_clients(), get_store(), get_notifier())
-    logger.warning("Deployment rolled back", extra={"service": event.context.service, "cause": report.cause, "phase": "rollback"})
+    logger.warning(
+        "Deployment rolled back", extra={"service": event.context.service, "cause": report.cause, "phase": "rollback"}
+    )
     metrics.add_metric(name="DeploymentsRolledBack", unit=MetricUnit.Count, value=1)
     return report.dump()

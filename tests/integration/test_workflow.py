@@ -8,41 +8,11 @@ reports.
 from __future__ import annotations
 
 import pytest
-from botocore.exceptions import ClientError
 
 from bluegreen_cli.local.dataplane import Timing
 from bluegreen_cli.local.emulator import Emulator
 
-MUTATING = {"CreateTaskSet", "DeleteTaskSet", "ModifyRule", "RegisterTaskDefinition", "UpdateServicePrimaryTaskSet"}
-
-
-def snapshot(emu: Emulator, service: str) -> dict:
-    demo = emu.services[service]
-    return {
-        "production": emu.rule_actions(demo.production_rule_arn),
-        "test": emu.rule_actions(demo.test_rule_arn),
-        "taskSets": sorted((ts["id"], ts["status"], ts["targetGroupArn"]) for ts in emu.task_sets(service)),
-    }
-
-
-def production_modify_calls(emu: Emulator, service: str) -> int:
-    rule = emu.services[service].production_rule_arn
-    return sum(1 for c in emu.recorder.calls if c.operation == "ModifyRule" and c.params.get("RuleArn") == rule)
-
-
-def fail_call(emu: Emulator, operation: str, code: str, times: int | None = None) -> list[int]:
-    """Make the handlers' ``operation`` calls fail with ``code`` (``times`` times, or always)."""
-    seen = [0]
-
-    def hook(call) -> None:  # noqa: ANN001
-        if call.operation == operation and (times is None or seen[0] < times):
-            seen[0] += 1
-            status = 500 if code == "InternalError" else 400
-            response = {"Error": {"Code": code, "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": status}}
-            raise ClientError(response, operation)
-
-    emu.recorder.before.append(hook)
-    return seen
+from .helpers import MUTATING, fail_call, production_modify_calls, snapshot
 
 
 def test_happy_deployment_moves_production_to_v2_and_deletes_v1(emulator):
@@ -56,7 +26,18 @@ def test_happy_deployment_moves_production_to_v2_and_deletes_v1(emulator):
     # Then the execution succeeded and production forwards only to green
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert result.outcome == "deployed"
-    assert result.states == ["Validate", "CreateGreen", "WaitHealthy", "Swap", "Bake", "DeleteOld", "Deployed"]
+    assert result.states == [
+        "Validate",
+        "CreateGreen",
+        "WaitHealthy",
+        "ApprovalRequired",
+        "AwaitApproval",
+        "Swap",
+        "Bake",
+        "KeepOldEnabled",
+        "DeleteOld",
+        "Deployed",
+    ]
     assert emulator.production_weights(demo.name) == {green_group: 100, blue_group: 0}
     # ... in exactly one ModifyRule call on the production rule
     assert production_modify_calls(emulator, demo.name) == 1

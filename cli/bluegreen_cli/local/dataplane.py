@@ -23,8 +23,8 @@ from typing import Any
 
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecs.models import ecs_backends
-from moto.events.models import events_backends
 from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, elbv2_backends
+from moto.events.models import events_backends
 
 from bluegreen import elbv2 as rules
 
@@ -46,6 +46,7 @@ class Timing:
 class _TaskSetState:
     created: datetime
     target_group: str | None
+    service: str = ""
     ips: list[str] = field(default_factory=list)
     production_since: datetime | None = None
 
@@ -75,6 +76,7 @@ class DataPlane:
         self._ip_counter = 10
         self._original_health_for = None
         self.alarm_changes: list[tuple[float, str, str]] = []  # (simulated seconds, alarm, new state)
+        self.forced_alarms: set[str] = set()  # alarms held in ALARM whatever the traffic
 
     # --- wiring ----------------------------------------------------------------------
     def install(self) -> None:
@@ -136,7 +138,9 @@ class DataPlane:
                 for task_set in service.task_sets:
                     live_ids.add(task_set.id)
                     self._reconcile_task_set(ecs_backend, elb_backend, service, task_set, watched, production, now)
-                for task_set_id in [i for i in self._task_sets if i not in live_ids]:
+                key = f"{watched.cluster}:{watched.service}"
+                gone = [i for i, st in self._task_sets.items() if st.service in (key, "") and i not in live_ids]
+                for task_set_id in gone:
                     self._stop(elb_backend, task_set_id)
                 self._reconcile_alarm(watched, now)
 
@@ -150,6 +154,7 @@ class DataPlane:
         if state is None:
             state = self._task_sets[task_set.id] = _TaskSetState(created=now, target_group=target_group)
         state.target_group = target_group
+        state.service = f"{watched.cluster}:{watched.service}"
         scale = float((task_set.scale or {}).get("value", 100.0))
         desired = math.ceil(service.desired_count * scale / 100)
         behaviour = self._behaviour(ecs_backend, task_set.task_definition)
@@ -216,6 +221,7 @@ class DataPlane:
                 and (now - state.production_since).total_seconds() >= self.timing.alarm_delay
             ):
                 firing = True
+        firing = firing or watched.alarm_name in self.forced_alarms
         backend = cloudwatch_backends[self.account][self.region]
         alarm = backend.alarms.get(watched.alarm_name)
         if alarm is None:

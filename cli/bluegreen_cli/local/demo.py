@@ -51,6 +51,7 @@ def summarize(emu: Emulator, scenario: str, service: str, result: ExecutionResul
             ),
             "productionWeights": emu.production_weights(service),
             "taskSets": emu.task_sets(service),
+            "rollbackReactionSeconds": emu.rollback_reaction(service),
             "simulatedSeconds": round(emu.clock.elapsed),
             "wallSeconds": round(wall, 2),
         }
@@ -78,6 +79,8 @@ def run_demo(scenario: str, as_json: bool = False, out: TextIO = sys.stdout, ver
         print(f"  {result.error}: {result.cause}", file=out)
     for group, weight in summary["productionWeights"].items():
         print(f"  production -> {group.split(':')[-1]} weight {weight}", file=out)
+    if summary["rollbackReactionSeconds"] is not None:
+        print(f"  rollback reaction: {summary['rollbackReactionSeconds']}s from alarm to production restored", file=out)
     for task_set in summary["taskSets"]:
         print(f"  task set {task_set['id']} {task_set['status']} image {task_set['imageTag']}", file=out)
     print(

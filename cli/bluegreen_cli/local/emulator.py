@@ -87,7 +87,7 @@ class ExecutionResult:
 class Emulator:
     def __init__(self, timing: Timing | None = None, log_stream: Any = None, auto_approve: bool = True) -> None:
         self.clock = SimClock()
-        self.recorder = CallRecorder()
+        self.recorder = CallRecorder(clock=self.clock)
         self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
         self.dispatcher = Dispatcher(self.recorder, before_invoke=self.plane.reconcile)
         self.template = Template.load()
@@ -311,6 +311,24 @@ class Emulator:
             states=[e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")],
             events=events,
         )
+
+    def rollback_reaction(self, service: str) -> float | None:
+        """Simulated seconds from the alarm going to ALARM to production restored by Rollback."""
+        demo = self.services[service]
+        fired = next(
+            (at for at, name, state in self.plane.alarm_changes if name == demo.alarm_name and state == "ALARM"), None
+        )
+        restored = next(
+            (
+                c.at
+                for c in self.recorder.calls
+                if c.function == "RollbackFunction"
+                and c.operation == "ModifyRule"
+                and c.params.get("RuleArn") == demo.production_rule_arn
+            ),
+            None,
+        )
+        return None if fired is None or restored is None else round(restored - fired, 3)
 
     def run(self, service: str, tag: str, **kwargs: Any) -> ExecutionResult:
         on_state = kwargs.pop("on_state", None)

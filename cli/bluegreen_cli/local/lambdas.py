@@ -70,6 +70,7 @@ class ApiCall:
     service: str
     operation: str
     params: dict[str, Any]
+    at: float = 0.0  # simulated seconds since the emulator started
 
 
 @dataclass
@@ -77,6 +78,7 @@ class CallRecorder:
     """Every AWS API call a handler makes, in order."""
 
     calls: list[ApiCall] = field(default_factory=list)
+    clock: Any = None  # SimClock, to stamp each call
     # Hooks run before each call (fault injection) and after it (invariant checks).
     before: list[Callable[[ApiCall], None]] = field(default_factory=list)
     after: list[Callable[[ApiCall], None]] = field(default_factory=list)
@@ -160,7 +162,8 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
         function = getattr(_state, "function", None)
         if function is None:
             return original_call(self, operation_name, api_params)
-        call = ApiCall(function, self.meta.service_model.service_name, operation_name, dict(api_params))
+        at = dispatcher.recorder.clock.elapsed if dispatcher.recorder.clock else 0.0
+        call = ApiCall(function, self.meta.service_model.service_name, operation_name, dict(api_params), at)
         for hook in dispatcher.recorder.before:
             hook(call)
         dispatcher.recorder.calls.append(call)

@@ -24,6 +24,7 @@ from bluegreen import clock as workflow_clock
 
 REAL_PAUSE = 0.001  # yield the CPU a little on every simulated wait
 CALLBACK_STEPS = 500  # a waitForTaskToken timeout is crossed in at most this many clock steps
+CALLBACK_MIN_STEP = 2.0  # simulated seconds per step while a task waits for its token
 
 
 class SimClock:
@@ -47,7 +48,6 @@ class SimClock:
             self._offset += max(0.0, float(seconds))
         for listener in list(self.listeners):
             listener()
-        time.sleep(REAL_PAUSE)
 
 
 class _SleepShim:
@@ -104,7 +104,7 @@ def compressed_time(sim: SimClock) -> Iterator[SimClock]:
 
     def callback_wait(self, timeout=None):  # noqa: ANN001 - moto's signature
         start = sim.elapsed
-        step = max(1.0, (timeout or 3600.0) / CALLBACK_STEPS)
+        step = max(CALLBACK_MIN_STEP, (timeout or 3600.0) / CALLBACK_STEPS)
         while not self._notify_event.wait(REAL_PAUSE):
             waited = sim.elapsed - start
             if timeout is not None and waited >= timeout:

@@ -63,7 +63,9 @@ def decide(store: Store, gate_id: str, action: str, actor: str, reason: str = ""
                 output = {"action": action, "decidedBy": actor, "decidedAt": decided["decidedAt"], "reason": reason}
                 store.sfn.send_task_success(taskToken=gate["taskToken"], output=json.dumps(output))
             else:
-                store.sfn.send_task_failure(taskToken=gate["taskToken"], error=outcome, cause=_cause(action, actor, reason))
+                store.sfn.send_task_failure(
+                    taskToken=gate["taskToken"], error=outcome, cause=_cause(action, actor, reason)
+                )
     except ClientError as error:
         if error_code(error) in _GONE:
             raise GateExpired(f"The deployment behind {gate_id} is no longer waiting ({error_code(error)}).") from error

@@ -49,9 +49,8 @@ DEFAULT_API_URL = "https://slack.com/api/"
 SECRET_MAX_AGE = 300
 SIGNATURE_WINDOW = 300  # seconds; Slack's recommendation, enforced by SignatureVerifier
 SLACK_ACTIONS = ("approve", "reject", "finish", "rollback")
-GATE_ID = re.compile(r"^[a-z]{2}-[a-z0-9]{4,32}$")
-USER_ID = re.compile(r"^[UW][A-Z0-9]{2,30}$")
-CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,30}$")
+GATE_ID = re.compile(r"[a-z]{2}-[a-z0-9]{4,32}")
+USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 MAX_BUTTON_VALUE = 2000  # Slack's limit on a button's value
 
 # Slack error codes worth retrying (besides HTTP 429 and 5xx).
@@ -140,7 +139,9 @@ def web_client(
     return client
 
 
-def webhook_client(url: str, *, timeout: int = 5, retry_interval: RetryIntervalCalculator | None = None) -> WebhookClient:
+def webhook_client(
+    url: str, *, timeout: int = 3, retry_interval: RetryIntervalCalculator | None = None
+) -> WebhookClient:
     """A client for a ``response_url`` (or an incoming webhook), with the same retries."""
     client = WebhookClient(url, timeout=timeout, retry_handlers=retry_handlers(1, retry_interval))
     if _is_loopback(url):
@@ -198,7 +199,7 @@ def who(actor: str | None) -> str | None:
     """How an actor reads in Slack: ``slack:U123`` mentions the user; ``None`` for the workflow itself."""
     if not actor or actor in ("timeout", "step-functions"):
         return None
-    if actor.startswith("slack:") and USER_ID.match(actor.removeprefix("slack:")):
+    if actor.startswith("slack:") and USER_ID.fullmatch(actor.removeprefix("slack:")):
         return f"<@{actor.removeprefix('slack:')}>"
     if actor.startswith("alarm:"):
         return f"alarm `{_escape(actor.removeprefix('alarm:'))}`"
@@ -392,9 +393,7 @@ class Notifier:
             self.client.chat_update(channel=channel, ts=ts, text=decided_text(gate), blocks=decided_blocks(gate))
             return True
         except Exception as error:  # noqa: BLE001 - best effort: Slack never blocks a decision
-            logger.warning(
-                "Slack chat.update failed", extra={"gateId": gate.get("gateId"), "error": _describe(error)}
-            )
+            logger.warning("Slack chat.update failed", extra={"gateId": gate.get("gateId"), "error": _describe(error)})
             return False
 
     def note(self, channel: str, thread_ts: str | None, text: str) -> str | None:
@@ -501,7 +500,7 @@ def parse_action(body: str) -> Action:
     if not isinstance(user, dict):
         raise ValueError("missing user")
     user_id = _text(user.get("id"), "user id")
-    if not USER_ID.match(user_id):
+    if not USER_ID.fullmatch(user_id):
         raise ValueError("malformed user id")
     user_name = str(user.get("username") or user.get("name") or user_id)
     actions = payload.get("actions")
@@ -511,7 +510,7 @@ def parse_action(body: str) -> Action:
     if action_id not in SLACK_ACTIONS:
         raise ValueError("unknown action_id")
     gate_id = _text(actions[0].get("value"), "button value")
-    if not GATE_ID.match(gate_id):
+    if not GATE_ID.fullmatch(gate_id):
         raise ValueError("button value is not a gate id")
     channel = payload.get("channel")
     channel_id = _text(channel.get("id") if isinstance(channel, dict) else None, "channel")
@@ -580,7 +579,9 @@ def handle_interaction(
         except NotAllowed as error:
             return answer("not-allowed", error.message)
         try:
-            decision = decide(store, action.gate_id, action.action_id, f"slack:{action.user_id}", reason=_reason(action))
+            decision = decide(
+                store, action.gate_id, action.action_id, f"slack:{action.user_id}", reason=_reason(action)
+            )
         except AlreadyDecided:
             latest = store.get_gate(action.gate_id) or gate
             notifier.update_gate(latest)  # the message may still show buttons (e.g. decided from the CLI)
@@ -588,16 +589,22 @@ def handle_interaction(
         except GateExpired as error:
             latest = store.get_gate(action.gate_id) or gate
             if latest.get("status") != "EXPIRED":
-                latest = {**latest, "status": "EXPIRED", "decidedBy": "step-functions",
-                          "decidedAt": clock.now().isoformat(timespec="seconds"),
-                          "reason": "the deployment is no longer waiting"}
+                latest = {
+                    **latest,
+                    "status": "EXPIRED",
+                    "decidedBy": "step-functions",
+                    "decidedAt": clock.now().isoformat(timespec="seconds"),
+                    "reason": "the deployment is no longer waiting",
+                }
             notifier.update_gate(latest)
             return answer("expired", f"{error.message} Nothing was changed.")
         except UnknownGate as error:
             return answer("unknown", f"{error.message} Nothing was changed.")
     except Exception:  # noqa: BLE001 - Slack gets 200 and a visible message; the details go to the log
         logger.exception("Slack click failed", extra=log)
-        return answer("error", "Something went wrong and your click may not have been applied. Try again, or use the CLI.")
+        return answer(
+            "error", "Something went wrong and your click may not have been applied. Try again, or use the CLI."
+        )
     updated = notifier.update_gate(decision.gate)
     logger.info("Gate decided from Slack", extra={**log, "status": decision.gate.get("status")})
     if not updated:

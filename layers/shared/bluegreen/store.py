@@ -50,8 +50,12 @@ class Store:
     # --- lock --------------------------------------------------------------------------
     def acquire_lock(self, service: str, execution_arn: str, logger: Any = None) -> None:
         """Take the service's lock, or take over a lock whose execution is no longer running."""
-        item = {"pk": f"SERVICE#{service}", "sk": "LOCK", "executionArn": execution_arn,
-                "acquiredAt": _iso(clock.now())}
+        item = {
+            "pk": f"SERVICE#{service}",
+            "sk": "LOCK",
+            "executionArn": execution_arn,
+            "acquiredAt": _iso(clock.now()),
+        }
         try:
             with transient_errors():
                 self.table.put_item(
@@ -117,9 +121,16 @@ class Store:
         """One item per deployment, newest last in ``SERVICE#{service}`` / ``DEPLOYMENT#...``."""
         started = _iso(clock.now())
         name = execution_arn.rsplit(":", 1)[-1]
-        item = {"pk": f"SERVICE#{service}", "sk": f"DEPLOYMENT#{started}#{name}", "service": service,
-                "executionArn": execution_arn, "startedAt": started, "status": "RUNNING",
-                "ttl": int((clock.now() + timedelta(days=400)).timestamp()), **details}
+        item = {
+            "pk": f"SERVICE#{service}",
+            "sk": f"DEPLOYMENT#{started}#{name}",
+            "service": service,
+            "executionArn": execution_arn,
+            "startedAt": started,
+            "status": "RUNNING",
+            "ttl": int((clock.now() + timedelta(days=400)).timestamp()),
+            **details,
+        }
         with transient_errors():
             self.table.put_item(Item=item)
             self.table.update_item(
@@ -129,8 +140,9 @@ class Store:
                 ExpressionAttributeValues={":k": item["sk"], ":ttl": item["ttl"]},
             )
 
-    def record_end(self, service: str, execution_arn: str, outcome: str, error: str | None = None,
-                   cause: str | None = None) -> None:
+    def record_end(
+        self, service: str, execution_arn: str, outcome: str, error: str | None = None, cause: str | None = None
+    ) -> None:
         name = execution_arn.rsplit(":", 1)[-1]
         with transient_errors():
             pointer = self.table.get_item(Key={"pk": f"EXECUTION#{name}", "sk": "DEPLOYMENT"}).get("Item")
@@ -154,24 +166,56 @@ class Store:
             )["Items"]
 
     # --- gates -------------------------------------------------------------------------
-    def open_gate(self, kind: str, service: str, execution_arn: str, task_token: str, timeout_seconds: int,
-                  details: dict[str, Any], alarm_names: list[str] | None = None) -> dict[str, Any]:
+    def open_gate(
+        self,
+        kind: str,
+        service: str,
+        execution_arn: str,
+        task_token: str,
+        timeout_seconds: int,
+        details: dict[str, Any],
+        alarm_names: list[str] | None = None,
+    ) -> dict[str, Any]:
         now = clock.now()
         gate_id = new_gate_id(kind)
         expires = now + timedelta(seconds=timeout_seconds)
         gate = {
-            "pk": f"GATE#{gate_id}", "sk": "GATE", "gateId": gate_id, "kind": kind, "service": service,
-            "executionArn": execution_arn, "taskToken": task_token, "status": PENDING,
-            "createdAt": _iso(now), "expiresAt": _iso(expires),
-            "ttl": int((expires + timedelta(days=30)).timestamp()), "alarmNames": alarm_names or [], **details,
+            "pk": f"GATE#{gate_id}",
+            "sk": "GATE",
+            "gateId": gate_id,
+            "kind": kind,
+            "service": service,
+            "executionArn": execution_arn,
+            "taskToken": task_token,
+            "status": PENDING,
+            "createdAt": _iso(now),
+            "expiresAt": _iso(expires),
+            "ttl": int((expires + timedelta(days=30)).timestamp()),
+            "alarmNames": alarm_names or [],
+            **details,
         }
         with transient_errors():
             self.table.put_item(Item=gate)
-            self.table.put_item(Item={"pk": f"SERVICE#{service}", "sk": "GATE", "gateId": gate_id, "kind": kind,
-                                      "executionArn": execution_arn, "ttl": gate["ttl"]})
+            self.table.put_item(
+                Item={
+                    "pk": f"SERVICE#{service}",
+                    "sk": "GATE",
+                    "gateId": gate_id,
+                    "kind": kind,
+                    "executionArn": execution_arn,
+                    "ttl": gate["ttl"],
+                }
+            )
             for name in alarm_names or []:
-                self.table.put_item(Item={"pk": f"ALARM#{name}", "sk": f"GATE#{gate_id}", "gateId": gate_id,
-                                          "service": service, "ttl": gate["ttl"]})
+                self.table.put_item(
+                    Item={
+                        "pk": f"ALARM#{name}",
+                        "sk": f"GATE#{gate_id}",
+                        "gateId": gate_id,
+                        "service": service,
+                        "ttl": gate["ttl"],
+                    }
+                )
         return gate
 
     def get_gate(self, gate_id: str) -> dict[str, Any] | None:
@@ -181,7 +225,9 @@ class Store:
     def open_gate_of(self, service: str) -> dict[str, Any] | None:
         """The service's pending gate, if any."""
         with transient_errors():
-            pointer = self.table.get_item(Key={"pk": f"SERVICE#{service}", "sk": "GATE"}, ConsistentRead=True).get("Item")
+            pointer = self.table.get_item(Key={"pk": f"SERVICE#{service}", "sk": "GATE"}, ConsistentRead=True).get(
+                "Item"
+            )
         if not pointer:
             return None
         gate = self.get_gate(pointer["gateId"])
@@ -202,8 +248,13 @@ class Store:
                     UpdateExpression="SET #s = :status, decidedBy = :actor, decidedAt = :at, reason = :reason",
                     ConditionExpression="#s = :pending",
                     ExpressionAttributeNames={"#s": "status"},
-                    ExpressionAttributeValues={":status": status, ":actor": actor, ":at": _iso(clock.now()),
-                                               ":reason": reason, ":pending": PENDING},
+                    ExpressionAttributeValues={
+                        ":status": status,
+                        ":actor": actor,
+                        ":at": _iso(clock.now()),
+                        ":reason": reason,
+                        ":pending": PENDING,
+                    },
                     ReturnValues="ALL_NEW",
                 )["Attributes"]
         except ClientError as error:

@@ -46,7 +46,9 @@ def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNot
     store.release_lock(context.service, context.executionArn)
     store.record_end(context.service, context.executionArn, "deployed")
     notify.milestone(
-        notifier, context, f"Deployed {context.imageTag}: production on task set {green.id}; old task set {deleted} deleted."
+        notifier,
+        context,
+        f"Deployed {context.imageTag}: production on task set {green.id}; old task set {deleted} deleted.",
     )
     return DeploymentResult(
         service=context.service,

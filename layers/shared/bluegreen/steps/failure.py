@@ -68,7 +68,14 @@ def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: 
     production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
     deleted = _delete_green(clients, context, production_groups)
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
-    _finish(context, store, notifier, "cleaned_up", name, f"Deployment of {context.imageTag} failed: {name}. {message}{suffix}")
+    _finish(
+        context,
+        store,
+        notifier,
+        "cleaned_up",
+        name,
+        f"Deployment of {context.imageTag} failed: {name}. {message}{suffix}",
+    )
     return FailureReport(error=name, cause=message + suffix, deletedTaskSets=deleted)
 
 

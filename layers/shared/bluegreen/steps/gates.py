@@ -54,7 +54,9 @@ def _post(notifier: SlackNotifier, store: Store, gate: dict[str, Any], attempts:
             return None
         except Exception as exc:  # noqa: BLE001 - reported below; the CLI can still answer the gate
             error = exc
-    logger.error("Slack message for gate failed; answer it from the CLI", extra={"gateId": gate["gateId"], "error": str(error)})
+    logger.error(
+        "Slack message for gate failed; answer it from the CLI", extra={"gateId": gate["gateId"], "error": str(error)}
+    )
     return f"Slack message failed: {error}"
 
 
@@ -69,7 +71,9 @@ def open_gate(event: GateEvent, store: Store, notifier: SlackNotifier) -> dict[s
     if event.kind == "approval":
         notify.milestone(notifier, context, f"Green is healthy: approval {gate['gateId']} requested.")
     else:
-        notify.milestone(notifier, context, f"Bake passed. Old task set kept until Finish or Roll back ({gate['gateId']}).")
+        notify.milestone(
+            notifier, context, f"Bake passed. Old task set kept until Finish or Roll back ({gate['gateId']})."
+        )
     slack_error = _post(notifier, store, gate, SLACK_ATTEMPTS)
     result = {"gateId": gate["gateId"], "kind": event.kind}
     if slack_error:
@@ -82,8 +86,13 @@ def start_bake(event: GateEvent, clients: AwsClients, store: Store, notifier: Sl
     context = event.context
     names = context.config.alarmNames
     gate = store.open_gate(
-        "bake", context.service, context.executionArn, event.taskToken, context.config.bakeSeconds,
-        _details(event), alarm_names=names,
+        "bake",
+        context.service,
+        context.executionArn,
+        event.taskToken,
+        context.config.bakeSeconds,
+        _details(event),
+        alarm_names=names,
     )
     notify.milestone(
         notifier, context, f"Production switched to {context.imageTag}; baking {context.config.bakeSeconds}s."
@@ -108,5 +117,8 @@ def on_alarm(store: Store, alarm_name: str, state: str, reason: str) -> list[str
             decide(store, gate["gateId"], "alarm", f"alarm:{alarm_name}", reason)
             answered.append(gate["gateId"])
         except (AlreadyDecided, GateExpired, UnknownGate) as error:  # the gate ended meanwhile: fine
-            logger.info("Alarm arrived for a gate that is no longer waiting", extra={"gateId": gate["gateId"], "error": str(error)})
+            logger.info(
+                "Alarm arrived for a gate that is no longer waiting",
+                extra={"gateId": gate["gateId"], "error": str(error)},
+            )
     return answered
