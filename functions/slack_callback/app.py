@@ -32,6 +32,7 @@ def interactions() -> Response:
         notifier=Notifier(client_factory=lambda: web_client(secrets.bot_token)),
         secrets=secrets,
     )
+    metrics.add_metric(name="SlackInteractions", unit=MetricUnit.Count, value=1)
     if result.outcome in METRICS:
         metrics.add_metric(name=METRICS[result.outcome], unit=MetricUnit.Count, value=1)
     return Response(

@@ -103,11 +103,16 @@ class DataPlane:
     def watch(self, service: WatchedService) -> None:
         self.services.append(service)
 
-    def mark_running(self, task_set_id: str) -> None:
+    def unwatch(self, service: str) -> None:
+        """Stop simulating a service (its tasks keep their last state)."""
+        with self._lock:
+            self.services = [s for s in self.services if s.service != service]
+
+    def mark_running(self, task_set_id: str, cluster: str, service: str) -> None:
         """Treat a task set as started long ago (the blue one at seed time)."""
         with self._lock:
             self._task_sets[task_set_id] = _TaskSetState(
-                created=self.clock.now() - timedelta(hours=1), target_group=None
+                created=self.clock.now() - timedelta(hours=1), target_group=None, service=f"{cluster}:{service}"
             )
 
     # --- simulation ------------------------------------------------------------------
@@ -139,7 +144,7 @@ class DataPlane:
                     live_ids.add(task_set.id)
                     self._reconcile_task_set(ecs_backend, elb_backend, service, task_set, watched, production, now)
                 key = f"{watched.cluster}:{watched.service}"
-                gone = [i for i, st in self._task_sets.items() if st.service in (key, "") and i not in live_ids]
+                gone = [i for i, st in self._task_sets.items() if st.service == key and i not in live_ids]
                 for task_set_id in gone:
                     self._stop(elb_backend, task_set_id)
                 self._reconcile_alarm(watched, now)

@@ -289,17 +289,16 @@ class Emulator:
         seen = 0
         while True:
             description = sfn.describe_execution(executionArn=execution_arn)
-            events = self.history(execution_arn)
-            entered = [e for e in events if e["type"].endswith("StateEntered")]
-            for event in entered[seen:]:
-                if on_state:
+            if on_state:  # the history is costly to serialise: read it only when someone watches
+                entered = [e for e in self.history(execution_arn) if e["type"].endswith("StateEntered")]
+                for event in entered[seen:]:
                     on_state(event["stateEnteredEventDetails"]["name"], self.clock.elapsed)
-            seen = len(entered)
+                seen = len(entered)
             if description["status"] != "RUNNING":
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Execution {execution_arn} still running after {timeout}s of wall time")
-            time.sleep(0.02)
+            time.sleep(0.02 if on_state else 0.05)
         events = self.history(execution_arn)
         output = json.loads(description["output"]) if description.get("output") else None
         return ExecutionResult(

@@ -9,6 +9,7 @@ form body and headers Slack posts to the interactivity URL when a button is clic
 
 from __future__ import annotations
 
+import base64
 import itertools
 import json
 import threading
@@ -322,3 +323,52 @@ def signed_interaction(
     payload = interaction_payload(user_id, action_id, gate_id, channel, ts, response_url, user_name)
     body = urlencode({"payload": json.dumps(payload, separators=(",", ":"))})
     return body, sign(signing_secret, body, timestamp)
+
+
+def http_api_event(
+    body: str,
+    headers: dict[str, str],
+    *,
+    base64_body: bool = False,
+    method: str = "POST",
+    path: str = "/slack/interactions",
+) -> dict[str, Any]:
+    """The API Gateway HTTP API (payload format 2.0) event that carries Slack's request to the callback."""
+    now = time.time()
+    user_agent = "Slackbot 1.0 (+https://api.slack.com/robots)"
+    return {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": "",
+        "headers": {
+            "accept": "application/json,*/*",
+            "content-length": str(len(body.encode("utf-8"))),
+            "host": "abc123.execute-api.us-east-1.amazonaws.com",
+            "user-agent": user_agent,
+            "x-forwarded-for": "3.4.5.6",
+            "x-forwarded-port": "443",
+            "x-forwarded-proto": "https",
+            **{key.lower(): value for key, value in headers.items()},  # API Gateway lowercases header names
+        },
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "abc123",
+            "domainName": "abc123.execute-api.us-east-1.amazonaws.com",
+            "domainPrefix": "abc123",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": "3.4.5.6",
+                "userAgent": user_agent,
+            },
+            "requestId": uuid.uuid4().hex[:16] + "=",
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(now)),
+            "timeEpoch": int(now * 1000),
+        },
+        "body": base64.b64encode(body.encode("utf-8")).decode("ascii") if base64_body else body,
+        "isBase64Encoded": base64_body,
+    }

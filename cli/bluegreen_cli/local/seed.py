@@ -220,7 +220,7 @@ def seed_service(
     config.update(config_overrides or {})
     ssm.put_parameter(Name=parameter_name(name), Type="String", Value=json.dumps(config), Overwrite=True)
 
-    plane.mark_running(blue)
+    plane.mark_running(blue, cluster, name)
     plane.watch(WatchedService(cluster, name, production_rule, alarm, 8080))
     plane.reconcile()
     return DemoService(

@@ -37,7 +37,7 @@ def load_service_config(service: str, provider: SSMProvider, max_age: int | None
     try:
         raw = provider.get(name, max_age=max_age, decrypt=True)
     except GetParameterError as error:
-        cause = error.__cause__
+        cause = error.__cause__ or error.__context__
         if isinstance(cause, ClientError) and is_transient(cause):
             raise TransientAwsError(f"Reading {name} failed transiently: {cause}") from error
         if "ParameterNotFound" in str(error):

@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 
 from . import clock
 from .aws import error_code, transient_errors
-from .errors import AlreadyDecided, GateExpired, UnknownGate
+from .errors import AlreadyDecided, GateExpired, TransientAwsError, UnknownGate
 from .store import Store
 
 # action -> (gate kinds it applies to, final gate status, Step Functions outcome)
@@ -68,7 +68,13 @@ def decide(store: Store, gate_id: str, action: str, actor: str, reason: str = ""
                 )
     except ClientError as error:
         if error_code(error) in _GONE:
+            store.undo_decision(gate_id, status, actor, "EXPIRED")
             raise GateExpired(f"The deployment behind {gate_id} is no longer waiting ({error_code(error)}).") from error
+        # Step Functions did not take the answer: reopen the gate so the same click can be retried.
+        store.undo_decision(gate_id, status, actor)
+        raise
+    except TransientAwsError:
+        store.undo_decision(gate_id, status, actor)
         raise
     return Decision(gate=decided, action=action, actor=actor, reason=reason)
 

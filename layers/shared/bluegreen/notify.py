@@ -18,7 +18,7 @@ class SlackNotifier(Protocol):
 
     def post_gate(self, gate: dict[str, Any]) -> tuple[str, str]: ...
 
-    def update_gate(self, gate: dict[str, Any]) -> None: ...
+    def update_gate(self, gate: dict[str, Any]) -> bool: ...
 
 
 class NullNotifier:
@@ -30,8 +30,8 @@ class NullNotifier:
     def post_gate(self, gate: dict[str, Any]) -> tuple[str, str]:
         raise RuntimeError("no Slack notifier configured")
 
-    def update_gate(self, gate: dict[str, Any]) -> None:
-        return None
+    def update_gate(self, gate: dict[str, Any]) -> bool:
+        return False
 
 
 def milestone(notifier: SlackNotifier, context: DeploymentContext, text: str) -> None:

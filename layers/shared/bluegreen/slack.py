@@ -86,7 +86,9 @@ def get_slack_secrets(name: str | None = None, max_age: int = SECRET_MAX_AGE) ->
 
     Cached by Powertools for ``max_age`` seconds in a warm Lambda.
     """
-    name = name or os.environ["SLACK_SECRET_NAME"]
+    name = name or os.environ.get("SLACK_SECRET_NAME", "")
+    if not name:
+        raise SlackRefused("Slack is not configured: SLACK_SECRET_NAME is empty")
     value = parameters.get_secret(name, transform="json", max_age=max_age)
     if not isinstance(value, dict) or not value.get("botToken") or not value.get("signingSecret"):
         # Name the missing keys only, never the values.
@@ -127,7 +129,7 @@ def web_client(
 
     ``SLACK_API_URL`` points it at another Web API (the local fake Slack).
     """
-    base_url = base_url or os.environ.get("SLACK_API_URL", DEFAULT_API_URL)
+    base_url = base_url or os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
     client = WebClient(
         token=token if token is not None else get_slack_secrets().bot_token,
         base_url=base_url,

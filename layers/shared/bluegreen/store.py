@@ -176,6 +176,9 @@ class Store:
         details: dict[str, Any],
         alarm_names: list[str] | None = None,
     ) -> dict[str, Any]:
+        existing = self.open_gate_of(service)
+        if existing and existing["executionArn"] == execution_arn and existing["taskToken"] == task_token:
+            return existing  # a retried invocation of the same task: same gate
         now = clock.now()
         gate_id = new_gate_id(kind)
         expires = now + timedelta(seconds=timeout_seconds)
@@ -263,6 +266,28 @@ class Store:
             raise
         self._forget(gate)
         return gate
+
+    def undo_decision(self, gate_id: str, status: str, actor: str, new_status: str = PENDING) -> None:
+        """After Step Functions refused or failed: EXPIRED (it no longer waits) or back to PENDING (retry)."""
+        try:
+            with transient_errors():
+                self.table.update_item(
+                    Key={"pk": f"GATE#{gate_id}", "sk": "GATE"},
+                    UpdateExpression="SET #s = :new",
+                    ConditionExpression="#s = :status AND decidedBy = :actor",
+                    ExpressionAttributeNames={"#s": "status"},
+                    ExpressionAttributeValues={":new": new_status, ":status": status, ":actor": actor},
+                )
+        except ClientError as error:
+            if error_code(error) != "ConditionalCheckFailedException":
+                raise
+        if new_status == PENDING:
+            gate = self.get_gate(gate_id)
+            if gate:
+                with transient_errors():
+                    self.table.put_item(Item={"pk": f"SERVICE#{gate['service']}", "sk": "GATE", "gateId": gate_id,
+                                              "kind": gate["kind"], "executionArn": gate["executionArn"],
+                                              "ttl": gate["ttl"]})
 
     def set_message(self, gate_id: str, channel: str, ts: str) -> None:
         with transient_errors():

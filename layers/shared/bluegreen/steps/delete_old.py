@@ -36,15 +36,16 @@ def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNot
     for task_set in doomed:
         if task_set["status"] == "PRIMARY" or task_set["id"] == green.id:
             raise UnsafeDelete(f"Task set {task_set['id']} behind the test rule is primary; nothing was deleted.")
-    for task_set in doomed:
-        ecs.delete_task_set(clients.ecs, config, task_set["id"])
-        deleted = task_set["id"]
-    # The bake (or keep-old hold) that led here is over: close its gate, then free the service.
+    # Bookkeeping first, so a failure here still leaves blue in place for a rollback. The lock can go
+    # before the delete: a deployment started meanwhile finds blue on the test target group and refuses.
     closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")
     if closed:
         notifier.update_gate(closed)
-    store.release_lock(context.service, context.executionArn)
     store.record_end(context.service, context.executionArn, "deployed")
+    store.release_lock(context.service, context.executionArn)
+    for task_set in doomed:
+        ecs.delete_task_set(clients.ecs, config, task_set["id"])
+        deleted = task_set["id"]
     notify.milestone(
         notifier,
         context,

@@ -1,0 +1,15 @@
+"""Every AWS call site of a full deployment, failed once and failed for good: production is never stranded."""
+
+from bluegreen_cli.local import faults
+
+
+def test_no_fault_strands_production(capsys):
+    report = faults.run_suite()
+
+    with capsys.disabled():
+        print(f"\n{report.summary()}")  # noqa: T201 - the suite's summary line belongs in the CI log
+    assert len(report.points) >= 25  # every handler of the happy path, each of its AWS operations
+    assert report.injected >= 2 * len(report.points)
+    transient = [run for run in report.runs if not run["persistent"]]
+    assert all(run["outcome"] == "deployed" for run in transient)
+    assert report.violations == []
