@@ -222,7 +222,7 @@ def test_second_deployment_of_a_service_fails_fast(manual):
 
     assert (second.status, second.error) == ("FAILED", "DeploymentInProgress")
     assert first in second.cause
-    assert second.states == ["Validate", "Cleanup", "Failed"]
+    assert second.states == ["Validate", "ValidationFailed", "Failed"]
     # The first deployment is unaffected and still holds the lock
     assert manual.store.lock_holder(demo.name) == first
     decide(manual.store, gate["gateId"], "approve", "iam:ops")

@@ -183,7 +183,7 @@ def test_bad_input_fails_in_validate_and_changes_nothing(emulator, case, payload
 
     assert (result.status, result.error) == ("FAILED", error)
     assert hint in result.cause
-    assert result.states == ["Validate", "Cleanup", "Failed"]
+    assert result.states == ["Validate", "ValidationFailed", "Failed"]
     assert snapshot(emulator, demo.name) == before
     assert not [c for c in emulator.recorder.calls if c.operation in MUTATING]
 

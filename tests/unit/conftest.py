@@ -5,12 +5,39 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import botocore.session
 import pytest
 from botocore.client import BaseClient
 
 from bluegreen import aws
 from bluegreen.store import Store
 from tests.unit.helpers import TABLE_NAME, ApiCall, ApiRecorder
+
+
+class _UniquePaths(list):
+    """Search paths that ignore a path appended twice (boto3 appends its data path for every session)."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@pytest.fixture(scope="package", autouse=True)
+def _shared_botocore_loader() -> Iterator[None]:
+    """Every test's moto world makes new boto3 sessions; share one loader so API models are parsed once."""
+    original = botocore.session.create_loader
+    loaders: dict[str | None, Any] = {}
+
+    def create_loader(search_path_string: str | None = None) -> Any:
+        if search_path_string not in loaders:
+            loader = original(search_path_string)
+            loader._search_paths = _UniquePaths(loader.search_paths)
+            loaders[search_path_string] = loader
+        return loaders[search_path_string]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", create_loader)
+        yield
 
 
 @pytest.fixture(autouse=True)
@@ -20,19 +47,35 @@ def _no_default_amis(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def store(world: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
-    """The deployments table (locks, gates) as the template defines it, named by TABLE_NAME for the handlers."""
-    world.session.client("dynamodb").create_table(
-        TableName=TABLE_NAME,
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}, {"AttributeName": "sk", "AttributeType": "S"}],
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        BillingMode="PAY_PER_REQUEST",
-    )
+def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The environment the template gives the functions (deployments table name, no Slack)."""
     monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
     monkeypatch.delenv("SLACK_SECRET_NAME", raising=False)
     aws.get_store.cache_clear()
-    yield Store(table=world.clients.dynamodb.Table(TABLE_NAME), sfn=world.clients.sfn)
+    yield
     aws.get_store.cache_clear()
+
+
+@pytest.fixture
+def no_aws(api: ApiRecorder, handler_env: None) -> ApiRecorder:
+    """No moto world: any AWS API call fails the test (for checks that must happen before AWS is touched)."""
+    api.block_all = True
+    return api
+
+
+@pytest.fixture
+def store(world: Any, handler_env: None) -> Store:
+    """The deployments table (locks, gates) as the template defines it, named by TABLE_NAME for the handlers."""
+    world.clients.dynamodb.meta.client.create_table(
+        TableName=TABLE_NAME,
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    return Store(table=world.clients.dynamodb.Table(TABLE_NAME), sfn=world.clients.sfn)
 
 
 @pytest.fixture

@@ -23,9 +23,9 @@ from bluegreen.models import (
 )
 from bluegreen.notify import NullNotifier
 from bluegreen.steps import create_green, delete_old, failure, health, swap, validate
+from bluegreen.store import Store
 
 EXECUTION_NAME = "deploy-demo-web-v2-0001"
-STATE_MACHINE = "arn:aws:states:us-east-1:123456789012:stateMachine:bluegreen-deployment"
 EXECUTION_ARN = f"arn:aws:states:us-east-1:123456789012:execution:bluegreen-deployment:{EXECUTION_NAME}"
 
 TABLE_NAME = "bluegreen-deployments"
@@ -72,9 +72,16 @@ def lambda_error(name: str, message: str) -> dict[str, Any]:
 
 
 # --- driving the workflow step by step --------------------------------------------------
-def store_of(world: Any) -> Any:
-    from bluegreen.store import Store
+def elapse(world: Any, seconds: float, step: float = 5) -> None:
+    """Let ``seconds`` of simulated time pass; the data plane reconciles every ``step`` seconds."""
+    remaining = seconds
+    while remaining > 0:
+        world.advance(min(step, remaining))
+        remaining -= step
 
+
+def store_of(world: Any) -> Store:
+    """The deployments table as the handlers see it (created by the ``store`` fixture)."""
     return Store(table=world.clients.dynamodb.Table(TABLE_NAME), sfn=world.clients.sfn)
 
 
@@ -88,9 +95,9 @@ def run_create_green(world: Any, context: DeploymentContext) -> GreenTaskSet:
 
 
 def wait_until_healthy(
-    world: Any, context: DeploymentContext, green: GreenTaskSet, step: float = 5, limit: float = 120
+    world: Any, context: DeploymentContext, green: GreenTaskSet, interval: float = 10, limit: float = 120
 ) -> HealthReport:
-    """Poll CheckHealth the way the state machine does, advancing the simulated clock between polls."""
+    """Poll CheckHealth every ``interval`` simulated seconds, as the state machine's Retry does."""
     waited = 0.0
     while True:
         try:
@@ -98,8 +105,8 @@ def wait_until_healthy(
         except GreenNotHealthyYet:
             if waited >= limit:
                 raise
-        world.advance(step)
-        waited += step
+        elapse(world, interval)
+        waited += interval
 
 
 def run_swap(world: Any, context: DeploymentContext, green: GreenTaskSet) -> SwapResult:
@@ -243,6 +250,7 @@ class ApiRecorder:
 
     calls: list[ApiCall] = field(default_factory=list)
     failures: list[dict[str, Any]] = field(default_factory=list)
+    block_all: bool = False
 
     def reset(self) -> None:
         self.calls.clear()
@@ -261,18 +269,26 @@ class ApiRecorder:
     def modify_rule_calls(self, rule_arn: str) -> list[ApiCall]:
         return [c for c in self.calls if c.operation == "ModifyRule" and c.params.get("RuleArn") == rule_arn]
 
-    def fail(self, operation: str, code: str = "ThrottlingException", status: int = 400, times: int = 1) -> None:
-        """Make the next ``times`` calls of ``operation`` fail with ``code`` before they reach AWS."""
-        self.failures.append({"operation": operation, "code": code, "status": status, "left": times})
+    def fail(
+        self, operation: str, code: str = "ThrottlingException", status: int = 400, times: int = 1, after: int = 0
+    ) -> None:
+        """Let ``after`` calls of ``operation`` through, then make the next ``times`` fail with ``code``."""
+        self.failures.append({"operation": operation, "code": code, "status": status, "left": times, "skip": after})
 
     def before(self, call: ApiCall) -> None:
-        for failure in self.failures:
-            if failure["operation"] == call.operation and failure["left"] > 0:
-                failure["left"] -= 1
-                raise ClientError(
-                    {
-                        "Error": {"Code": failure["code"], "Message": "injected by the test"},
-                        "ResponseMetadata": {"HTTPStatusCode": failure["status"]},
-                    },
-                    call.operation,
-                )
+        if self.block_all:
+            raise AssertionError(f"unexpected AWS call {call.service}:{call.operation}")
+        for planned in self.failures:
+            if planned["operation"] != call.operation or planned["left"] <= 0:
+                continue
+            if planned["skip"] > 0:
+                planned["skip"] -= 1
+                continue
+            planned["left"] -= 1
+            raise ClientError(
+                {
+                    "Error": {"Code": planned["code"], "Message": "injected by the test"},
+                    "ResponseMetadata": {"HTTPStatusCode": planned["status"]},
+                },
+                call.operation,
+            )

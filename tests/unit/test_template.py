@@ -45,6 +45,7 @@ UNSCOPABLE_ACTIONS = frozenset(
 # modules ecs, elbv2, ecr, alarms, config), plus the permissions those calls imply
 # (ecs:TagResource for tags on RegisterTaskDefinition, iam:PassRole for the task roles).
 # Change a function's calls and this table together with its policy in template.yaml.
+SLACK = "secretsmanager:GetSecretValue"
 EXPECTED_ACTIONS = {
     "ValidateFunction": {
         "ssm:GetParameter",
@@ -55,6 +56,11 @@ EXPECTED_ACTIONS = {
         "ecs:DescribeTaskDefinition",
         "elasticloadbalancing:DescribeRules",
         "cloudwatch:DescribeAlarms",
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "states:DescribeExecution",
+        SLACK,
     },
     "CreateGreenFunction": {
         "ecs:DescribeTaskSets",
@@ -77,16 +83,32 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:ModifyRule",
         "ecs:UpdateServicePrimaryTaskSet",
     },
-    "BakeFunction": {"cloudwatch:DescribeAlarms"},
+    "BakeFunction": {
+        "cloudwatch:DescribeAlarms",
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        SLACK,
+    },
+    "OpenGateFunction": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", SLACK},
     "DeleteOldFunction": {
         "elasticloadbalancing:DescribeRules",
         "ecs:DescribeTaskSets",
         "ecs:DeleteTaskSet",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        SLACK,
     },
     "CleanupFunction": {
         "elasticloadbalancing:DescribeRules",
         "ecs:DescribeTaskSets",
         "ecs:DeleteTaskSet",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        SLACK,
     },
     "RollbackFunction": {
         "elasticloadbalancing:DescribeRules",
@@ -95,6 +117,28 @@ EXPECTED_ACTIONS = {
         "ecs:UpdateServicePrimaryTaskSet",
         "ecs:DescribeTaskSets",
         "ecs:DeleteTaskSet",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        SLACK,
+    },
+    "AlarmEventFunction": {
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "states:SendTaskFailure",
+    },
+    "SlackCallbackFunction": {
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "ssm:GetParameter",
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        SLACK,
     },
 }
 

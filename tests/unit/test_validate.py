@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
@@ -20,9 +19,6 @@ from tests.unit.helpers import (
     set_forward,
     validate_payload,
 )
-
-
-pytestmark = pytest.mark.usefixtures("store")
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +40,7 @@ def refused(world: Any, api: Any, handler: Any, lambda_context: Any, execution_i
 
 
 # --- happy path ------------------------------------------------------------------------------
-def test_valid_request_returns_the_context_of_the_deployment(world, api, handler, lambda_context):
+def test_valid_request_returns_the_context_of_the_deployment(world, store, api, handler, lambda_context):
     # Given the demo service serving v1 through target group A, and tag v2 pushed to ECR
     demo = world.demo
     blue_group, green_group = demo.target_groups
@@ -68,11 +64,11 @@ def test_valid_request_returns_the_context_of_the_deployment(world, api, handler
     assert context["blueTargetGroupArn"] == blue_group
     assert context["greenTargetGroupArn"] == green_group
     # ... both rules' actions are saved exactly as DescribeRules returns them
-    assert context["savedRules"]["production"] == {
-        "ruleArn": demo.production_rule_arn,
-        "actions": rule_actions(world, demo.production_rule_arn),
-    }
-    assert context["savedRules"]["test"] == {"ruleArn": demo.test_rule_arn, "actions": rule_actions(world, demo.test_rule_arn)}
+    saved = context["savedRules"]
+    assert saved["production"]["ruleArn"] == demo.production_rule_arn
+    assert saved["production"]["actions"] == rule_actions(world, demo.production_rule_arn)
+    assert saved["test"]["ruleArn"] == demo.test_rule_arn
+    assert saved["test"]["actions"] == rule_actions(world, demo.test_rule_arn)
     # ... the configuration travels with the context
     assert context["config"]["alarmNames"] == [demo.alarm_name]
     assert context["config"]["targetGroupArns"] == demo.target_groups
@@ -81,7 +77,7 @@ def test_valid_request_returns_the_context_of_the_deployment(world, api, handler
     assert aws_state(world) == before
 
 
-def test_a_digest_that_matches_the_tag_is_accepted(world, handler, lambda_context):
+def test_a_digest_that_matches_the_tag_is_accepted(world, store, handler, lambda_context):
     # Given the digest v2 was built with
     digest = world.demo.digests["v2"]
 
@@ -93,7 +89,7 @@ def test_a_digest_that_matches_the_tag_is_accepted(world, handler, lambda_contex
     assert context["imageDigest"] == digest
 
 
-def test_a_moving_tag_is_allowed_when_the_service_configuration_allows_it(world, handler, lambda_context):
+def test_a_moving_tag_is_allowed_when_the_service_configuration_allows_it(world, store, handler, lambda_context):
     # Given a service whose configuration allows moving tags
     put_config(world, allowMutableTags=True)
 
@@ -127,44 +123,53 @@ def test_a_moving_tag_is_allowed_when_the_service_configuration_allows_it(world,
         pytest.param({}, "service", id="empty-input"),
     ],
 )
-def test_malformed_input_is_refused_as_invalid_input(world, api, handler, lambda_context, execution_input, problem):
+def test_malformed_input_is_refused_as_invalid_input(no_aws, handler, lambda_context, execution_input, problem):
     # Given an execution input that does not match the documented schema
     # When Validate runs
-    message = refused(world, api, handler, lambda_context, execution_input, errors.InvalidInput)
+    with pytest.raises(errors.InvalidInput) as raised:
+        handler.lambda_handler(validate_payload(execution_input), lambda_context)
 
-    # Then the error names the offending field and nothing changed
-    assert problem in message
+    # Then the error is InvalidInput, names the offending field, and no AWS API was called at all
+    assert type(raised.value).__name__ == "InvalidInput"
+    assert problem in str(raised.value)
+    assert no_aws.calls == []
 
 
-def test_unknown_service_is_refused(world, api, handler, lambda_context):
+def test_unknown_service_is_refused(world, store, api, handler, lambda_context):
     # Given no configuration document for 'billing'
     # When Validate runs for it
-    message = refused(world, api, handler, lambda_context, {"service": "billing", "imageTag": "v2"}, errors.UnknownService)
+    message = refused(
+        world, api, handler, lambda_context, {"service": "billing", "imageTag": "v2"}, errors.UnknownService
+    )
 
     # Then the error names the SSM parameter that is missing
     assert "/bluegreen/services/billing" in message
 
 
-def test_tag_that_is_not_in_ecr_is_refused(world, api, handler, lambda_context):
+def test_tag_that_is_not_in_ecr_is_refused(world, store, api, handler, lambda_context):
     # Given tag v9 was never pushed
     # When Validate runs for v9
-    message = refused(world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v9"}, errors.ImageNotFound)
+    message = refused(
+        world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v9"}, errors.ImageNotFound
+    )
 
     # Then the error names the image
     assert "demo-web:v9" in message
 
 
-@pytest.mark.parametrize("tag", ["latest", "LATEST", "main"])
-def test_moving_tags_are_refused_by_default(world, api, handler, lambda_context, tag):
+@pytest.mark.parametrize("tag", ["latest", "Main"])
+def test_moving_tags_are_refused_by_default(world, store, api, handler, lambda_context, tag):
     # Given the default configuration (moving tags not allowed)
     # When Validate runs for a moving tag
-    message = refused(world, api, handler, lambda_context, {"service": "demo-web", "imageTag": tag}, errors.MutableTagRefused)
+    message = refused(
+        world, api, handler, lambda_context, {"service": "demo-web", "imageTag": tag}, errors.MutableTagRefused
+    )
 
     # Then the error explains how to allow it
     assert tag in message and "allowMutableTags" in message
 
 
-def test_digest_that_does_not_match_the_tag_is_refused(world, api, handler, lambda_context):
+def test_digest_that_does_not_match_the_tag_is_refused(world, store, api, handler, lambda_context):
     # Given the digest of v3, while the tag says v2
     execution_input = {"service": "demo-web", "imageTag": "v2", "imageDigest": world.demo.digests["v3"]}
 
@@ -175,7 +180,7 @@ def test_digest_that_does_not_match_the_tag_is_refused(world, api, handler, lamb
     assert world.demo.digests["v2"] in message and world.demo.digests["v3"] in message
 
 
-def test_service_without_the_external_deployment_controller_is_refused(world, api, handler, lambda_context):
+def test_service_without_the_external_deployment_controller_is_refused(world, store, api, handler, lambda_context):
     # Given a second service that uses the ECS rolling-update controller
     seed_service(world.session, world.plane, name="legacy-web", deployment_controller="ECS")
 
@@ -188,18 +193,20 @@ def test_service_without_the_external_deployment_controller_is_refused(world, ap
     assert "ECS deployment controller" in message and "EXTERNAL" in message
 
 
-def test_ecs_service_that_does_not_exist_is_refused(world, api, handler, lambda_context):
+def test_ecs_service_that_does_not_exist_is_refused(world, store, api, handler, lambda_context):
     # Given a configuration that names an ECS service that does not exist
     put_config(world, service="demo-web-typo")
 
     # When Validate runs
-    message = refused(world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.ServiceNotFound)
+    message = refused(
+        world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.ServiceNotFound
+    )
 
     # Then the error names the service
     assert "demo-web-typo" in message
 
 
-def test_busy_test_target_group_is_refused(world, api, handler, lambda_context):
+def test_busy_test_target_group_is_refused(world, store, api, handler, lambda_context):
     # Given a task set left behind the test target group by an earlier deployment
     stuck = add_task_set(world, world.demo.target_groups[1], external_id="deploy-demo-web-v1-0007")
 
@@ -212,7 +219,7 @@ def test_busy_test_target_group_is_refused(world, api, handler, lambda_context):
     assert stuck["id"] in message and "deploy-demo-web-v1-0007" in message
 
 
-def test_more_than_one_task_set_serving_production_is_refused(world, api, handler, lambda_context):
+def test_more_than_one_task_set_serving_production_is_refused(world, store, api, handler, lambda_context):
     # Given a second task set behind the production target group
     extra = add_task_set(world, world.demo.target_groups[0], external_id="manual")
 
@@ -225,7 +232,7 @@ def test_more_than_one_task_set_serving_production_is_refused(world, api, handle
     assert extra["id"] in message and world.demo.blue_task_set in message
 
 
-def test_no_task_set_serving_production_is_refused(world, api, handler, lambda_context):
+def test_no_task_set_serving_production_is_refused(world, store, api, handler, lambda_context):
     # Given the blue task set was deleted by hand
     world.clients.ecs.delete_task_set(
         cluster=world.demo.cluster, service=world.demo.name, taskSet=world.demo.blue_task_set, force=True
@@ -236,7 +243,7 @@ def test_no_task_set_serving_production_is_refused(world, api, handler, lambda_c
     refused(world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.NoServingTaskSet)
 
 
-def test_alarm_name_that_does_not_exist_is_refused_as_invalid_config(world, api, handler, lambda_context):
+def test_alarm_name_that_does_not_exist_is_refused_as_invalid_config(world, store, api, handler, lambda_context):
     # Given a configuration that watches a misspelled alarm
     put_config(world, alarmNames=[world.demo.alarm_name, "demo-web-5xxx"])
 
@@ -247,18 +254,17 @@ def test_alarm_name_that_does_not_exist_is_refused_as_invalid_config(world, api,
 
     # Then the error names only the missing alarm
     assert "demo-web-5xxx" in message
-    assert f"{world.demo.alarm_name} " not in message.replace("demo-web-5xxx", "")
+    assert world.demo.alarm_name not in message.replace("demo-web-5xxx", "")
 
 
 @pytest.mark.parametrize(
     "document",
     [
         pytest.param("not json", id="not-json"),
-        pytest.param(json.dumps({"cluster": "demo-web-cluster"}), id="missing-fields"),
         pytest.param(None, id="same-target-group-twice"),
     ],
 )
-def test_malformed_service_configuration_is_refused(world, api, handler, lambda_context, document):
+def test_malformed_service_configuration_is_refused(world, store, api, handler, lambda_context, document):
     # Given a configuration document that is not a valid service configuration
     if document is None:
         put_config(world, targetGroupArns=[world.demo.target_groups[0]] * 2)
@@ -276,7 +282,9 @@ def test_malformed_service_configuration_is_refused(world, api, handler, lambda_
     assert "/bluegreen/services/demo-web" in message
 
 
-def test_production_rule_forwarding_to_an_unconfigured_target_group_is_refused(world, api, handler, lambda_context):
+def test_production_rule_forwarding_to_an_unconfigured_target_group_is_refused(
+    world, store, api, handler, lambda_context
+):
     # Given production forwards to a target group that is not one of the two configured ones
     other = create_target_group(world, "demo-web-c")
     set_forward(world, world.demo.production_rule_arn, {other: 1})
@@ -290,7 +298,7 @@ def test_production_rule_forwarding_to_an_unconfigured_target_group_is_refused(w
     assert other in message
 
 
-def test_production_rule_split_between_both_target_groups_is_refused(world, api, handler, lambda_context):
+def test_production_rule_split_between_both_target_groups_is_refused(world, store, api, handler, lambda_context):
     # Given an earlier deployment stopped half-way: production is split between A and B
     blue_group, green_group = world.demo.target_groups
     set_forward(world, world.demo.production_rule_arn, {blue_group: 50, green_group: 50})
@@ -300,7 +308,7 @@ def test_production_rule_split_between_both_target_groups_is_refused(world, api,
     refused(world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.ListenerRulesInvalid)
 
 
-def test_test_rule_not_forwarding_to_the_idle_target_group_is_refused(world, api, handler, lambda_context):
+def test_test_rule_not_forwarding_to_the_idle_target_group_is_refused(world, store, api, handler, lambda_context):
     # Given the test rule forwards to the production target group
     set_forward(world, world.demo.test_rule_arn, {world.demo.target_groups[0]: 1})
 
@@ -313,12 +321,7 @@ def test_test_rule_not_forwarding_to_the_idle_target_group_is_refused(world, api
     assert world.demo.target_groups[1] in message
 
 
-@pytest.mark.xfail(
-    reason="BUG: elbv2.describe_rule expects DescribeRules to return no rule for an unknown ARN, but ELBv2 raises "
-    "RuleNotFound, which escapes as a raw botocore ClientError instead of ListenerRulesInvalid",
-    strict=True,
-)
-def test_rule_arn_that_does_not_exist_is_refused_as_listener_rules_invalid(world, api, handler, lambda_context):
+def test_rule_arn_that_does_not_exist_is_refused_as_listener_rules_invalid(world, store, api, handler, lambda_context):
     # Given a configuration whose production rule ARN names a rule that does not exist (e.g. it was recreated)
     put_config(world, productionRuleArn=world.demo.production_rule_arn[:-4] + "0000")
 
@@ -327,13 +330,8 @@ def test_rule_arn_that_does_not_exist_is_refused_as_listener_rules_invalid(world
     refused(world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.ListenerRulesInvalid)
 
 
-@pytest.mark.xfail(
-    reason="BUG: config.load_service_config looks for the SSM ClientError in GetParameterError.__cause__, but "
-    "Powertools raises GetParameterError without 'from', so throttling surfaces as GetParameterError (not retried)",
-    strict=True,
-)
-def test_throttled_configuration_read_is_a_transient_error(world, api, handler, lambda_context):
-    # Given SSM throttles the next GetParameter call
+def test_throttled_configuration_read_is_a_transient_error(world, store, api, handler, lambda_context):
+    # Given SSM keeps throttling GetParameter (after the SDK's own retries)
     api.fail("GetParameter", "ThrottlingException")
 
     # When Validate runs

@@ -25,11 +25,15 @@ import boto3
 from moto import mock_aws
 
 from bluegreen import elbv2 as rules
+from aws_lambda_powertools.utilities import parameters
+
 from bluegreen.decisions import decide
+from bluegreen.notify import get_notifier
 from bluegreen.errors import BlueGreenError
 from bluegreen.store import Store
 
 from .dataplane import DataPlane, Timing
+from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .lambdas import CallRecorder, Dispatcher, installed
 from .seed import DemoService, seed_network, seed_service
 from .simclock import SimClock, compressed_time
@@ -38,6 +42,8 @@ from .template import Template
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK = "bluegreen"
+SLACK_SECRET = "bluegreen/slack"
+APPROVER = "U0DEMO"  # the Slack user the emulator clicks as (on the default approver list)
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 _ENV = {
     "AWS_ACCESS_KEY_ID": "testing",
@@ -79,13 +85,15 @@ class ExecutionResult:
             return "deployed"
         if self.error == "RolledBack":
             return "rolled_back"
-        if self.status == "FAILED" and "Failed" in self.states and "Cleanup" in self.states:
+        if self.status == "FAILED" and "Failed" in self.states:  # reached only through a cleanup
             return "cleaned_up"
         return "failed"
 
 
 class Emulator:
-    def __init__(self, timing: Timing | None = None, log_stream: Any = None, auto_approve: bool = True) -> None:
+    def __init__(
+        self, timing: Timing | None = None, log_stream: Any = None, auto_approve: bool = True, slack: bool = True
+    ) -> None:
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
         self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
@@ -98,6 +106,11 @@ class Emulator:
         self._contexts: list[Any] = []
         self._saved_env: dict[str, str | None] = {}
         self.auto_approve = auto_approve
+        self.slack: FakeSlack | None = FakeSlack() if slack else None
+        self.slack_secrets = {
+            "botToken": os.environ.get("SLACK_BOT_TOKEN", "xoxb-emulator-token"),
+            "signingSecret": os.environ.get("SLACK_SIGNING_SECRET", "emulator-signing-secret"),
+        }
         self.approvals: list[tuple[float, str, str]] = []  # (simulated seconds, service, gate id)
         self._stop = threading.Event()
 
@@ -117,6 +130,12 @@ class Emulator:
         self._time = compressed_time(self.clock)
         self._time.__enter__()
         self.plane.install()
+        if self.slack:
+            self.slack.start()
+            self.client("secretsmanager").create_secret(Name=SLACK_SECRET, SecretString=json.dumps(self.slack_secrets))
+        # Handlers cache clients, secrets and the notifier per process; each emulator starts afresh.
+        get_notifier.cache_clear()
+        parameters.clear_caches()
         self._deploy_stack()
         self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
         self._approver.start()
@@ -126,6 +145,8 @@ class Emulator:
         self.wait_idle()
         self._stop.set()
         self._approver.join(timeout=5)
+        if self.slack:
+            self.slack.stop()
         self._lambdas.__exit__(*exc_info)
         self.plane.uninstall()
         self._time.__exit__(*exc_info)
@@ -163,6 +184,7 @@ class Emulator:
             refs[spec.logical_id] = name
             self.dispatcher.register(name, spec)
             environment.update({k: v for k, v in spec.environment.items() if k not in _HANDLER_ENV})
+            environment.update(self._slack_env())
             self._create_event_rules(spec, arn)
         (machine,) = self.template.state_machines()
         definition = machine.definition_path.read_text()
@@ -180,6 +202,26 @@ class Emulator:
         self.store = Store(
             table=self.session.resource("dynamodb").Table(environment["TABLE_NAME"]), sfn=self.client("stepfunctions")
         )
+
+    def _slack_env(self) -> dict[str, str]:
+        if not self.slack:
+            return {"SLACK_SECRET_NAME": ""}
+        return {"SLACK_SECRET_NAME": SLACK_SECRET, "SLACK_API_URL": self.slack.base_url, "DEFAULT_APPROVERS": APPROVER}
+
+    def click(self, gate: dict[str, Any], action: str, user: str = APPROVER) -> dict[str, Any]:
+        """Click a button of the gate's Slack message: a signed request through the real callback."""
+        assert self.slack is not None, "the emulator runs without Slack"
+        body, headers = signed_interaction(
+            self.slack_secrets["signingSecret"],
+            user,
+            action,
+            gate["gateId"],
+            channel=gate.get("channel", "C0DEMO"),
+            ts=gate.get("ts", "0"),
+            response_url=self.slack.response_url(),
+        )
+        raw = self.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", json.dumps(http_api_event(body, headers)), {})
+        return json.loads(raw)
 
     def _create_tables(self) -> dict[str, str]:
         """Create the template's DynamoDB tables; returns their ``Ref`` values (table names)."""
@@ -216,12 +258,18 @@ class Emulator:
                 continue
             for service in list(self.services):
                 gate = self.store.open_gate_of(service)
-                if gate and gate["kind"] == "approval":
-                    try:
+                if not gate or gate["kind"] != "approval":
+                    continue
+                try:
+                    if self.slack and gate.get("channel"):
+                        if not gate.get("ts"):
+                            continue  # the message is not posted yet
+                        self.click(gate, "approve")
+                    else:
                         decide(self.store, gate["gateId"], "approve", "emulator:auto-approve", "demo")
-                        self.approvals.append((self.clock.elapsed, service, gate["gateId"]))
-                    except BlueGreenError:
-                        continue
+                    self.approvals.append((self.clock.elapsed, service, gate["gateId"]))
+                except BlueGreenError:
+                    continue
 
     # --- environment -----------------------------------------------------------------
     def seed_service(self, name: str = "demo-web", **kwargs: Any) -> DemoService:
@@ -282,7 +330,7 @@ class Emulator:
         self,
         execution_arn: str,
         on_state: Callable[[str, float], None] | None = None,
-        timeout: float = 60.0,
+        timeout: float = 120.0,
     ) -> ExecutionResult:
         sfn = self.client("stepfunctions")
         deadline = time.monotonic() + timeout

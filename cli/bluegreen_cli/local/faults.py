@@ -160,8 +160,15 @@ def run_suite(progress: Callable[[str], None] | None = None) -> FaultReport:
                 invariants.at_end(label)
                 emu.plane.unwatch(demo.name)
                 report.violations.extend(invariants.violations)
-                report.runs.append({"point": list(point), "persistent": persistent, "outcome": result.outcome,
-                                    "injected": seen[0], "violations": invariants.violations})
+                report.runs.append(
+                    {
+                        "point": list(point),
+                        "persistent": persistent,
+                        "outcome": result.outcome,
+                        "injected": seen[0],
+                        "violations": invariants.violations,
+                    }
+                )
                 if progress:
                     progress(f"{label}: {result.outcome}, {seen[0]} faults")
     return report

@@ -216,6 +216,7 @@ def seed_service(
         "healthWaitTimeoutSeconds": 300,
         "alarmNames": [alarm],
         "bakeSeconds": 120,
+        "slackChannel": "#deploys",
     }
     config.update(config_overrides or {})
     ssm.put_parameter(Name=parameter_name(name), Type="String", Value=json.dumps(config), Overwrite=True)

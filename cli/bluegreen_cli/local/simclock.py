@@ -23,8 +23,8 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoin
 from bluegreen import clock as workflow_clock
 
 REAL_PAUSE = 0.001  # yield the CPU a little on every simulated wait
-CALLBACK_STEPS = 500  # a waitForTaskToken timeout is crossed in at most this many clock steps
-CALLBACK_MIN_STEP = 2.0  # simulated seconds per step while a task waits for its token
+CALLBACK_MIN_STEP = 2.0  # simulated seconds per step while a task waits for its token...
+CALLBACK_GROWTH = 0.05  # ...growing by 5% of the time already waited: a year is crossed in ~350 steps
 
 
 class SimClock:
@@ -104,11 +104,11 @@ def compressed_time(sim: SimClock) -> Iterator[SimClock]:
 
     def callback_wait(self, timeout=None):  # noqa: ANN001 - moto's signature
         start = sim.elapsed
-        step = max(CALLBACK_MIN_STEP, (timeout or 3600.0) / CALLBACK_STEPS)
         while not self._notify_event.wait(REAL_PAUSE):
             waited = sim.elapsed - start
             if timeout is not None and waited >= timeout:
                 break
+            step = max(CALLBACK_MIN_STEP, waited * CALLBACK_GROWTH)
             sim.advance(min(step, timeout - waited) if timeout is not None else step)
         return self._outcome
 

@@ -12,7 +12,13 @@ from typing import TYPE_CHECKING, Any
 import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
-from botocore.exceptions import ClientError, ConnectionError, EndpointConnectionError
+from botocore.exceptions import (
+    ClientError,
+    ConnectionClosedError,
+    ConnectionError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from .errors import TransientAwsError
 
@@ -61,7 +67,7 @@ def transient_errors() -> Iterator[None]:
             operation = getattr(error, "operation_name", "AWS call")
             raise TransientAwsError(f"{operation} failed transiently: {error}") from error
         raise
-    except (ConnectionError, EndpointConnectionError) as error:
+    except (ConnectionError, EndpointConnectionError, ReadTimeoutError, ConnectionClosedError) as error:
         raise TransientAwsError(f"AWS endpoint unreachable: {error}") from error
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from .aws import transient_errors
+from botocore.exceptions import ClientError
+
+from .aws import error_code, transient_errors
 from .errors import ListenerRulesInvalid
 from .models import RuleSnapshot
 
@@ -13,8 +15,16 @@ HEALTHY = "healthy"
 
 
 def describe_rule(elbv2: Any, rule_arn: str) -> RuleSnapshot:
-    with transient_errors():
-        rules = elbv2.describe_rules(RuleArns=[rule_arn])["Rules"]
+    try:
+        with transient_errors():
+            rules = elbv2.describe_rules(RuleArns=[rule_arn])["Rules"]
+    except ClientError as error:
+        if error_code(error) in ("RuleNotFound", "RuleNotFoundException", "ValidationError"):
+            raise ListenerRulesInvalid(
+                f"Listener rule {rule_arn} does not exist ({error_code(error)}). Fix the rule ARN in the service "
+                f"configuration."
+            ) from error
+        raise
     if not rules:
         raise ListenerRulesInvalid(f"Listener rule {rule_arn} does not exist.")
     return RuleSnapshot(ruleArn=rule_arn, actions=rules[0]["Actions"], conditions=rules[0].get("Conditions", []))

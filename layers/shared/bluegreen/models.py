@@ -253,7 +253,6 @@ class FailureEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    service: Any = None  # the raw execution input's service, to release a lock Validate took
     context: DeploymentContext | None = None
     green: GreenTaskSet | None = None
     error: StepError | None = None
@@ -266,6 +265,8 @@ class CleanupEvent(BaseModel):
 
     state: FailureEvent
     executionArn: str
+    validationFailed: bool = False
+    input: dict[str, Any] | None = None  # the raw execution input, when Validate failed
 
 
 class FailureReport(Model):

@@ -285,9 +285,16 @@ class Store:
             gate = self.get_gate(gate_id)
             if gate:
                 with transient_errors():
-                    self.table.put_item(Item={"pk": f"SERVICE#{gate['service']}", "sk": "GATE", "gateId": gate_id,
-                                              "kind": gate["kind"], "executionArn": gate["executionArn"],
-                                              "ttl": gate["ttl"]})
+                    self.table.put_item(
+                        Item={
+                            "pk": f"SERVICE#{gate['service']}",
+                            "sk": "GATE",
+                            "gateId": gate_id,
+                            "kind": gate["kind"],
+                            "executionArn": gate["executionArn"],
+                            "ttl": gate["ttl"],
+                        }
+                    )
 
     def set_message(self, gate_id: str, channel: str, ts: str) -> None:
         with transient_errors():

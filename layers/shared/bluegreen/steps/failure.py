@@ -57,11 +57,12 @@ def _finish(
 def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
     event = request.state
     name, message = describe_error(event.error)
-    if event.context is None:
+    if request.validationFailed or event.context is None:
         # Validate failed: nothing was created. Release the lock if this execution took it.
-        if isinstance(event.service, str) and event.service:
-            store.record_end(event.service, request.executionArn, "failed", name, message)
-            store.release_lock(event.service, request.executionArn)
+        service = (request.input or {}).get("service")
+        if isinstance(service, str) and service:
+            store.record_end(service, request.executionArn, "failed", name, message)
+            store.release_lock(service, request.executionArn)
         return FailureReport(error=name, cause=message)
     context = event.context
     production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
