@@ -22,14 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
 
 from bluegreen import elbv2 as rules
-from aws_lambda_powertools.utilities import parameters
-
 from bluegreen.decisions import decide
-from bluegreen.notify import get_notifier
 from bluegreen.errors import BlueGreenError
+from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
 from .dataplane import DataPlane, Timing

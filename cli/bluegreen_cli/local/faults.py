@@ -20,6 +20,7 @@ service's lock is released.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -108,13 +109,17 @@ def _fault(point: tuple[str, str], persistent: bool) -> tuple[Callable[[Any], No
     seen = [0]
 
     def hook(call: Any) -> None:
-        if call.function == function and f"{call.service}:{call.operation}" == operation:
-            if persistent or seen[0] == 0:
-                seen[0] += 1
-                error = {"Error": {"Code": "ThrottlingException", "Message": "injected fault"}}
-                raise ClientError(error, call.operation)
+        at_point = call.function == function and f"{call.service}:{call.operation}" == operation
+        if at_point and (persistent or seen[0] == 0):
+            seen[0] += 1
+            error = {"Error": {"Code": "ThrottlingException", "Message": "injected fault"}}
+            raise ClientError(error, call.operation)
 
     return hook, seen
+
+
+def _check_after_call(invariants: Invariants, label: str, call: Any) -> None:
+    invariants.after_call(label)
 
 
 def discover_points(emu: Emulator) -> list[tuple[str, str]]:
@@ -140,7 +145,7 @@ def run_suite(progress: Callable[[str], None] | None = None) -> FaultReport:
                 invariants = Invariants(emu, demo.name)
                 hook, seen = _fault(point, persistent)
                 label = f"{point[0]} {point[1]} ({'persistent' if persistent else 'transient'})"
-                check = lambda call, label=label: invariants.after_call(label)  # noqa: E731
+                check = functools.partial(_check_after_call, invariants, label)
                 emu.recorder.before.append(hook)
                 emu.recorder.after.append(check)
                 try:
@@ -149,10 +154,9 @@ def run_suite(progress: Callable[[str], None] | None = None) -> FaultReport:
                     emu.recorder.before.remove(hook)
                     emu.recorder.after.remove(check)
                 report.injected += seen[0]
+                expected = "deployed"
                 if persistent:
                     expected = "cleaned_up" if point[0] in BEFORE_SWAP else "rolled_back"
-                else:
-                    expected = "deployed"
                 if result.outcome != expected:
                     invariants.violations.append(
                         f"{label}: ended {result.outcome} ({result.error}: {result.cause}), expected {expected}"
