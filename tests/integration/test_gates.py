@@ -248,3 +248,69 @@ def test_stale_lock_is_taken_over(emulator):
 
     assert result.status == "SUCCEEDED", result.cause
     assert "Taking over a stale deployment lock" in emulator.log_stream.getvalue()
+
+
+# --- Slack --------------------------------------------------------------------------------
+def _blocks_actions(blocks: list | None) -> list[dict]:
+    return [element for block in blocks or [] if block.get("type") == "actions" for element in block["elements"]]
+
+
+def test_slack_approval_message_buttons_and_thread(emulator):
+    # The default emulator approves by clicking Approve in Slack (a signed request to the real callback).
+    demo = emulator.seed_service()
+    result = emulator.run(demo.name, "v2")
+    assert result.status == "SUCCEEDED", result.cause
+    slack = emulator.slack
+
+    posts = slack.calls_to("chat.postMessage")
+    root = posts[0]
+    assert "Deploying demo-web v2" in root.args["text"] and "thread_ts" not in root.args
+    gate_posts = [c for c in posts if _blocks_actions(c.args.get("blocks"))]
+    approval = next(
+        c for c in gate_posts if {b["action_id"] for b in _blocks_actions(c.args["blocks"])} == {"approve", "reject"}
+    )
+    gate_id = _blocks_actions(approval.args["blocks"])[0]["value"]
+    assert gate_id.startswith("ap-")  # the button carries the short id, never the task token
+    # After the click the approval message is updated in place: decided by the user, no buttons left
+    update = next(c for c in slack.calls_to("chat.update") if "Approved" in c.args["text"])
+    assert not _blocks_actions(update.args["blocks"])
+    assert emulator.store.get_gate(gate_id)["decidedBy"] == "slack:U0DEMO"
+    # Milestones go to the deployment's thread
+    thread = [c.args["text"] for c in posts if c.args.get("thread_ts")]
+    assert any("approval" in text for text in thread)
+    assert any(text.startswith("Deployed v2") for text in thread)
+
+
+def test_click_by_someone_not_on_the_allowlist_changes_nothing(manual):
+    demo = manual.seed_service()
+    arn = manual.start(demo.name, "v2")
+    wait_until(lambda: (manual.store.open_gate_of(demo.name) or {}).get("ts"))
+    gate = manual.store.open_gate_of(demo.name)
+
+    answer = manual.click(gate, "approve", user="U0INTRUDER")
+
+    assert answer["statusCode"] == 200
+    assert manual.store.get_gate(gate["gateId"])["status"] == "PENDING"
+    refusal = manual.slack.responses()[-1]
+    assert "not allowed" in refusal.args["text"].lower() or "not on" in refusal.args["text"].lower()
+    manual.click(gate, "approve")
+    assert manual.wait(arn).status == "SUCCEEDED"
+
+
+def test_slack_down_never_blocks_a_deployment(manual):
+    demo = manual.seed_service()
+    manual.slack.fail_next(1000)
+    arn = manual.start(demo.name, "v2")
+    with manual.clock.hold():  # nobody is in a hurry: keep the 7-day approval from running out meanwhile
+        gate = wait_for_gate(manual, demo.name, "approval")
+        wait_until(lambda: manual.store.get_gate(gate["gateId"]).get("notificationError"))
+        decide(manual.store, gate["gateId"], "approve", "iam:ops")  # what `bluegreen approve` does
+    result = manual.wait(arn)
+
+    assert result.status == "SUCCEEDED", result.cause
+    approval_output = next(
+        e
+        for e in result.events
+        if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "AwaitApproval"
+    )
+    assert "Slack message failed" in approval_output["stateExitedEventDetails"]["output"]

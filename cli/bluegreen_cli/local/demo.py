@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, TextIO
+
+from bluegreen.decisions import decide
 
 from .emulator import Emulator, ExecutionResult
 
@@ -16,6 +19,8 @@ class Scenario:
     tag: str
     expected_outcome: str
     description: str
+    click: tuple[str, str] | None = None  # (gate kind, button) the operator clicks in Slack; else auto-approve
+    config: dict[str, Any] | None = None
 
 
 SCENARIOS = {
@@ -24,12 +29,52 @@ SCENARIOS = {
         "v2-broken", "cleaned_up", "v2-broken never passes health checks: green deleted, production untouched"
     ),
     "alarm": Scenario("v2-5xx", "rolled_back", "v2-5xx fires the 5xx alarm during the bake: rules restored, blue back"),
+    "reject": Scenario(
+        "v2", "cleaned_up", "someone clicks Reject in Slack: green deleted, production untouched", ("approval", "reject")
+    ),
+    "manual-rollback": Scenario(
+        "v2",
+        "rolled_back",
+        "someone clicks Roll back in Slack during the bake: rules restored, blue back",
+        ("bake", "rollback"),
+        {"bakeSeconds": 3600},
+    ),
 }
+
+
+def _operator(emu: Emulator, service: str, kind: str, action: str, out: TextIO) -> None:
+    """Click ``action`` on the ``kind`` gate's Slack message once it is posted (the approval is auto-approved)."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        gate = emu.store.open_gate_of(service)
+        if gate and gate["kind"] == kind and gate.get("ts"):
+            print(f"  [t+{emu.clock.elapsed:5.0f}s] (operator clicks {action.capitalize()} on {gate['gateId']})", file=out)
+            emu.click(gate, action)
+            return
+        time.sleep(0.005)
+
+
+def _interactive(emu: Emulator, service: str, out: TextIO) -> None:
+    """Wait for the operator to type approve / reject at the prompt."""
+    while True:
+        gate = emu.store.open_gate_of(service)
+        if gate and gate["kind"] == "approval":
+            break
+        time.sleep(0.01)
+    print(f"Approval {gate['gateId']} pending. Test it at {gate.get('testUrl')}.", file=out)
+    while True:
+        answer = input("approve / reject [reason]? ").strip()
+        action, _, reason = answer.partition(" ")
+        if action in ("approve", "reject"):
+            decide(emu.store, gate["gateId"], action, "cli:interactive", reason)
+            return
+        print("type 'approve' or 'reject <reason>'", file=out)
 
 
 def summarize(emu: Emulator, scenario: str, service: str, result: ExecutionResult, wall: float) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "scenario": scenario,
+        "slackCalls": [c.method for c in emu.slack.calls] if emu.slack else [],
         "status": result.status,
         "outcome": result.outcome,
         "expectedOutcome": SCENARIOS[scenario].expected_outcome,
@@ -59,12 +104,22 @@ def summarize(emu: Emulator, scenario: str, service: str, result: ExecutionResul
     return summary
 
 
-def run_demo(scenario: str, as_json: bool = False, out: TextIO = sys.stdout, verbose: bool = False) -> int:
+def run_demo(
+    scenario: str, as_json: bool = False, out: TextIO = sys.stdout, verbose: bool = False, interactive: bool = False
+) -> int:
     spec = SCENARIOS[scenario]
     started = time.monotonic()
     log_stream = sys.stderr if verbose else None
-    with Emulator(log_stream=log_stream) as emu:
-        demo = emu.seed_service()
+    auto_approve = not interactive and (spec.click is None or spec.click[0] != "approval")
+    with Emulator(log_stream=log_stream, auto_approve=auto_approve) as emu:
+        demo = emu.seed_service(config_overrides=spec.config)
+        helper = None
+        if interactive:
+            helper = threading.Thread(target=_interactive, args=(emu, demo.name, out), daemon=True)
+        elif spec.click:
+            helper = threading.Thread(target=_operator, args=(emu, demo.name, *spec.click, out), daemon=True)
+        if helper:
+            helper.start()
         print(f"Scenario '{scenario}': {spec.description}", file=out)
         print(f"Deploying {demo.name}: {demo.repository}:v1 -> {demo.repository}:{spec.tag}", file=out)
 
@@ -74,13 +129,18 @@ def run_demo(scenario: str, as_json: bool = False, out: TextIO = sys.stdout, ver
         result = emu.run(demo.name, spec.tag, on_state=on_state)
         summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started)
 
+    for at, service, gate_id in emu.approvals:
+        print(f"  approval {gate_id} approved in Slack at t+{at:.0f}s", file=out)
     print(f"Execution {result.status}: outcome {result.outcome}", file=out)
     if result.status != "SUCCEEDED":
         print(f"  {result.error}: {result.cause}", file=out)
     for group, weight in summary["productionWeights"].items():
         print(f"  production -> {group.split(':')[-1]} weight {weight}", file=out)
     if summary["rollbackReactionSeconds"] is not None:
-        print(f"  rollback reaction: {summary['rollbackReactionSeconds']}s from alarm to production restored", file=out)
+        trigger = "alarm" if scenario != "manual-rollback" else "click"
+        print(
+            f"  rollback reaction: {summary['rollbackReactionSeconds']}s from {trigger} to production restored", file=out
+        )
     for task_set in summary["taskSets"]:
         print(f"  task set {task_set['id']} {task_set['status']} image {task_set['imageTag']}", file=out)
     print(

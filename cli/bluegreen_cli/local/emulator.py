@@ -111,6 +111,7 @@ class Emulator:
             "signingSecret": os.environ.get("SLACK_SIGNING_SECRET", "emulator-signing-secret"),
         }
         self.approvals: list[tuple[float, str, str]] = []  # (simulated seconds, service, gate id)
+        self.clicks: list[tuple[float, str, str]] = []  # (simulated seconds, service, action)
         self._stop = threading.Event()
 
     # --- lifecycle -------------------------------------------------------------------
@@ -210,6 +211,7 @@ class Emulator:
     def click(self, gate: dict[str, Any], action: str, user: str = APPROVER) -> dict[str, Any]:
         """Click a button of the gate's Slack message: a signed request through the real callback."""
         assert self.slack is not None, "the emulator runs without Slack"
+        self.clicks.append((self.clock.elapsed, gate["service"], action))
         body, headers = signed_interaction(
             self.slack_secrets["signingSecret"],
             user,
@@ -219,7 +221,8 @@ class Emulator:
             ts=gate.get("ts", "0"),
             response_url=self.slack.response_url(),
         )
-        raw = self.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", json.dumps(http_api_event(body, headers)), {})
+        with self.clock.hold():  # the click takes no simulated time
+            raw = self.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", json.dumps(http_api_event(body, headers)), {})
         return json.loads(raw)
 
     def _create_tables(self) -> dict[str, str]:
@@ -359,11 +362,11 @@ class Emulator:
         )
 
     def rollback_reaction(self, service: str) -> float | None:
-        """Simulated seconds from the alarm going to ALARM to production restored by Rollback."""
+        """Simulated seconds from the alarm going to ALARM (or the Roll back click) to production restored."""
         demo = self.services[service]
-        fired = next(
-            (at for at, name, state in self.plane.alarm_changes if name == demo.alarm_name and state == "ALARM"), None
-        )
+        triggers = [at for at, name, state in self.plane.alarm_changes if name == demo.alarm_name and state == "ALARM"]
+        triggers += [at for at, svc, action in self.clicks if svc == service and action == "rollback"]
+        fired = min(triggers) if triggers else None
         restored = next(
             (
                 c.at

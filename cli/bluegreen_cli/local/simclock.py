@@ -32,6 +32,8 @@ class SimClock:
         self._start = start or datetime.now(UTC).replace(microsecond=0)
         self._offset = 0.0
         self._lock = threading.Lock()
+        self._released = threading.Condition()
+        self._holds = 0
         self.listeners: list[Callable[[], None]] = []
 
     def now(self) -> datetime:
@@ -43,7 +45,21 @@ class SimClock:
         with self._lock:
             return self._offset
 
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[None]:
+        """Stop time while an outside actor (a click in Slack) is being processed."""
+        with self._released:
+            self._holds += 1
+        try:
+            yield
+        finally:
+            with self._released:
+                self._holds -= 1
+                self._released.notify_all()
+
     def advance(self, seconds: float) -> None:
+        with self._released:
+            self._released.wait_for(lambda: self._holds == 0)
         with self._lock:
             self._offset += max(0.0, float(seconds))
         for listener in list(self.listeners):

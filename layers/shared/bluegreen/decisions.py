@@ -61,6 +61,8 @@ def decide(store: Store, gate_id: str, action: str, actor: str, reason: str = ""
         with transient_errors():
             if outcome == "success":
                 output = {"action": action, "decidedBy": actor, "decidedAt": decided["decidedAt"], "reason": reason}
+                if decided.get("notificationError"):  # reported in the execution's history
+                    output["notificationError"] = decided["notificationError"]
                 store.sfn.send_task_success(taskToken=gate["taskToken"], output=json.dumps(output))
             else:
                 store.sfn.send_task_failure(

@@ -615,7 +615,7 @@ def handle_interaction(
 
 
 def _reason(action: Action) -> str:
-    return f"@{action.user_name} in Slack"
+    return f"via Slack (@{action.user_name})"
 
 
 def _kind_name(gate: Mapping[str, Any]) -> str:

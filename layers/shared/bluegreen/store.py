@@ -296,6 +296,14 @@ class Store:
                         }
                     )
 
+    def set_notification_error(self, gate_id: str, text: str) -> None:
+        with transient_errors():
+            self.table.update_item(
+                Key={"pk": f"GATE#{gate_id}", "sk": "GATE"},
+                UpdateExpression="SET notificationError = :t",
+                ExpressionAttributeValues={":t": text},
+            )
+
     def set_message(self, gate_id: str, channel: str, ts: str) -> None:
         with transient_errors():
             self.table.update_item(

@@ -69,6 +69,8 @@ def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: 
     production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
     deleted = _delete_green(clients, context, production_groups)
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
+    if suffix and not message.rstrip().endswith("."):
+        message = message.rstrip() + "."
     _finish(
         context,
         store,

@@ -57,7 +57,9 @@ def _post(notifier: SlackNotifier, store: Store, gate: dict[str, Any], attempts:
     logger.error(
         "Slack message for gate failed; answer it from the CLI", extra={"gateId": gate["gateId"], "error": str(error)}
     )
-    return f"Slack message failed: {error}"
+    text = f"Slack message failed after {attempts} attempts ({error}); answer with the bluegreen CLI"
+    store.set_notification_error(gate["gateId"], text)
+    return text
 
 
 def open_gate(event: GateEvent, store: Store, notifier: SlackNotifier) -> dict[str, Any]:
