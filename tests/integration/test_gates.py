@@ -301,8 +301,8 @@ def test_slack_down_never_blocks_a_deployment(manual):
     demo = manual.seed_service()
     manual.slack.fail_next(1000)
     arn = manual.start(demo.name, "v2")
-    with manual.clock.hold():  # nobody is in a hurry: keep the 7-day approval from running out meanwhile
-        gate = wait_for_gate(manual, demo.name, "approval")
+    gate = wait_for_gate(manual, demo.name, "approval")  # stored before the Slack message is tried
+    with manual.clock.hold():  # keep the 7-day approval from running out while Slack fails
         wait_until(lambda: manual.store.get_gate(gate["gateId"]).get("notificationError"))
         decide(manual.store, gate["gateId"], "approve", "iam:ops")  # what `bluegreen approve` does
     result = manual.wait(arn)
