@@ -35,6 +35,7 @@ from slack_sdk.http_retry import (
     RetryIntervalCalculator,
 )
 from slack_sdk.http_retry.builtin_handlers import ServerErrorRetryHandler
+from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryIntervalCalculator
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
@@ -130,6 +131,8 @@ def web_client(
     ``SLACK_API_URL`` points it at another Web API (the local fake Slack).
     """
     base_url = base_url or os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
+    if retry_interval is None and _is_loopback(base_url):
+        retry_interval = FixedValueRetryIntervalCalculator(0.01)  # a local fake Slack: no backoff needed
     client = WebClient(
         token=token if token is not None else get_slack_secrets().bot_token,
         base_url=base_url,
