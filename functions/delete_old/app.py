@@ -5,6 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bluegreen import clock
 from bluegreen.aws import get_clients, get_store
 from bluegreen.models import GreenEvent
 from bluegreen.notify import get_notifier
@@ -25,4 +26,7 @@ def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
         "Deployment finished", extra={"service": result.service, "image": event.context.image, "phase": "delete-old"}
     )
     metrics.add_metric(name="DeploymentsSucceeded", unit=MetricUnit.Count, value=1)
+    if event.context.startedAt:
+        duration = (clock.now() - event.context.startedAt).total_seconds()
+        metrics.add_metric(name="DeploymentDuration", unit=MetricUnit.Seconds, value=duration)
     return result.dump()

@@ -1,6 +1,7 @@
 """Swap state of the blue/green state machine (logic: bluegreen.steps)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -23,4 +24,6 @@ def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
         "Production switched to green",
         extra={"service": event.context.service, "image": event.context.image, "weights": result.productionWeights},
     )
+    if event.approval and "waitedSeconds" in event.approval:
+        metrics.add_metric(name="ApprovalWait", unit=MetricUnit.Seconds, value=event.approval["waitedSeconds"])
     return result.dump()

@@ -38,6 +38,15 @@ UNSCOPABLE_ACTIONS = frozenset(
         "ecs:RegisterTaskDefinition",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",
+        # Step Functions execution logging (vended log delivery).
+        "logs:CreateLogDelivery",
+        "logs:GetLogDelivery",
+        "logs:UpdateLogDelivery",
+        "logs:DeleteLogDelivery",
+        "logs:ListLogDeliveries",
+        "logs:PutResourcePolicy",
+        "logs:DescribeResourcePolicies",
+        "logs:DescribeLogGroups",
     }
 )
 

@@ -91,7 +91,12 @@ class ExecutionResult:
 
 class Emulator:
     def __init__(
-        self, timing: Timing | None = None, log_stream: Any = None, auto_approve: bool = True, slack: bool = True
+        self,
+        timing: Timing | None = None,
+        log_stream: Any = None,
+        auto_approve: bool = True,
+        slack: bool = True,
+        metrics: bool = False,
     ) -> None:
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
@@ -105,6 +110,7 @@ class Emulator:
         self._contexts: list[Any] = []
         self._saved_env: dict[str, str | None] = {}
         self.auto_approve = auto_approve
+        self.metrics = metrics  # print the handlers' CloudWatch EMF metrics to stdout, as Lambda would
         self.slack: FakeSlack | None = FakeSlack() if slack else None
         self.slack_secrets = {
             "botToken": os.environ.get("SLACK_BOT_TOKEN", "xoxb-emulator-token"),
@@ -170,7 +176,7 @@ class Emulator:
             {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": STACK}
         )
         refs.update(self._create_tables())
-        environment = dict(_HANDLER_ENV)
+        environment = dict(_HANDLER_ENV, POWERTOOLS_METRICS_DISABLED=str(not self.metrics).lower())
         for spec in self.template.functions(refs):
             name = f"{STACK}-{spec.logical_id}"
             arn = lam.create_function(

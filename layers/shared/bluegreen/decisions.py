@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -61,6 +62,8 @@ def decide(store: Store, gate_id: str, action: str, actor: str, reason: str = ""
         with transient_errors():
             if outcome == "success":
                 output = {"action": action, "decidedBy": actor, "decidedAt": decided["decidedAt"], "reason": reason}
+                created = datetime.fromisoformat(decided["createdAt"])
+                output["waitedSeconds"] = int((datetime.fromisoformat(decided["decidedAt"]) - created).total_seconds())
                 if decided.get("notificationError"):  # reported in the execution's history
                     output["notificationError"] = decided["notificationError"]
                 store.sfn.send_task_success(taskToken=gate["taskToken"], output=json.dumps(output))

@@ -164,6 +164,7 @@ class DeploymentContext(Model):
     testUrl: str | None = None
     requestedBy: str = "unknown"
     slackThread: SlackThread | None = None
+    startedAt: datetime | None = None
 
 
 class GreenTaskSet(Model):
@@ -225,6 +226,7 @@ class StepEvent(BaseModel):
     context: DeploymentContext
     green: GreenTaskSet | None = None
     swap: SwapResult | None = None
+    approval: dict[str, Any] | None = None  # the approver's answer (SendTaskSuccess output)
     error: StepError | None = None
 
 

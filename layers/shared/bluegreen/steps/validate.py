@@ -6,7 +6,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pydantic import ValidationError
 
-from .. import alarms, ecr, ecs, elbv2, notify
+from .. import alarms, clock, ecr, ecs, elbv2, notify
 from ..aws import AwsClients
 from ..config import load_service_config
 from ..errors import (
@@ -132,6 +132,7 @@ def run(
         savedRules=SavedRules(production=production, test=test),
         testUrl=elbv2.rule_url(test),
         requestedBy=request.requestedBy or "unknown",
+        startedAt=clock.now(),
     )
     thread = notify.start_thread(
         notifier,

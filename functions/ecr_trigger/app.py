@@ -1,0 +1,37 @@
+"""ECR pushes (EventBridge ``ECR Image Action``): start deployments of matching services (logic: bluegreen.trigger)."""
+
+import os
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.parser import ValidationError, event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bluegreen import trigger
+from bluegreen.aws import get_clients, get_ssm_provider
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+
+
+@event_parser(model=trigger.EcrImageActionEvent)
+def on_image_action(event: trigger.EcrImageActionEvent, context: LambdaContext) -> dict:
+    summary = trigger.on_image_action(event, get_ssm_provider(), get_clients().sfn, os.environ["STATE_MACHINE_ARN"])
+    return summary.as_dict()
+
+
+@logger.inject_lambda_context(correlation_id_path="id")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    try:
+        summary = on_image_action(event, context)
+    except ValidationError as error:
+        # Retrying a malformed event cannot help: drop it.
+        logger.warning("Malformed ECR event ignored", extra={"error": str(error)})
+        summary = trigger.TriggerSummary()
+        summary.ignore("malformed event")
+        summary = summary.as_dict()
+    metrics.add_metric(name="DeploymentsTriggered", unit=MetricUnit.Count, value=len(summary["started"]))
+    return summary
