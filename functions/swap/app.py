@@ -7,6 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.aws import get_clients
 from bluegreen.models import GreenEvent
+from bluegreen.notify import get_notifier
 from bluegreen.steps import swap
 
 logger = Logger()
@@ -19,9 +20,9 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=GreenEvent)
 def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
-    result = swap.run(event, get_clients())
+    result = swap.run(event, get_clients(), get_notifier())
     logger.info(
-        "Production switched to green",
+        "Production moved to green",
         extra={"service": event.context.service, "image": event.context.image, "weights": result.productionWeights},
     )
     if event.approval and "waitedSeconds" in event.approval:

@@ -14,7 +14,7 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 SCHEMA = json.loads((EVENTS / "execution-input.schema.json").read_text())
 
 
-@pytest.mark.parametrize("name", ["start-execution.json", "start-execution-with-digest.json"])
+@pytest.mark.parametrize("name", ["start-execution.json", "start-execution-with-digest.json", "start-execution-canary.json"])
 def test_sample_inputs_match_the_schema_and_the_parser(name):
     payload = json.loads((EVENTS / name).read_text())
     jsonschema.validate(payload, SCHEMA)
@@ -30,6 +30,8 @@ def test_sample_inputs_match_the_schema_and_the_parser(name):
         {"service": "web", "imageTag": "v1", "imageDigest": "md5:abc"},
         {"service": "", "imageTag": "v1"},
         {"service": "web", "imageTag": "-bad"},
+        {"service": "web", "imageTag": "v1", "trafficShift": {"type": "BLUE"}},
+        {"service": "web", "imageTag": "v1", "trafficShift": {"percent": 100}},
     ],
 )
 def test_schema_and_parser_refuse_the_same_inputs(payload):

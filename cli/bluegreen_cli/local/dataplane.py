@@ -77,6 +77,7 @@ class DataPlane:
         self._original_health_for = None
         self.alarm_changes: list[tuple[float, str, str]] = []  # (simulated seconds, alarm, new state)
         self.forced_alarms: set[str] = set()  # alarms held in ALARM whatever the traffic
+        self.alarm_min_weight = 1  # share of production (percent) at which an "alarm" image starts failing
 
     # --- wiring ----------------------------------------------------------------------
     def install(self) -> None:
@@ -149,9 +150,12 @@ class DataPlane:
                     self._stop(elb_backend, task_set_id)
                 self._reconcile_alarm(watched, now)
 
-    def _production_groups(self, elb_backend: Any, watched: WatchedService) -> set[str]:
+    def _production_groups(self, elb_backend: Any, watched: WatchedService) -> dict[str, int]:
+        """Target group -> share of production (percent)."""
         rule = elb_backend.describe_rules(listener_arn=None, rule_arns=[watched.production_rule_arn])[0]
-        return rules.receiving(rules.forward_weights([action.data for action in rule.actions]))
+        weights = rules.forward_weights([action.data for action in rule.actions])
+        total = sum(weights.values()) or 1
+        return {group: round(100 * weight / total) for group, weight in weights.items()}
 
     def _reconcile_task_set(self, ecs_backend, elb_backend, service, task_set, watched, production, now) -> None:  # noqa: ANN001
         state = self._task_sets.get(task_set.id)
@@ -198,7 +202,8 @@ class DataPlane:
         if task_set.stabilityStatus != stability:
             task_set.stabilityStatus = stability
             task_set.stabilityStatusAt = now
-        receives = target_group in production
+        # An "alarm" image breaks once it serves at least ``alarm_min_weight`` percent of production.
+        receives = production.get(target_group, 0) >= max(1, self.alarm_min_weight)
         state.production_since = (state.production_since or now) if receives else None
         task_set.bluegreen_behaviour = behaviour
 

@@ -21,6 +21,7 @@ class Scenario:
     description: str
     click: tuple[str, str] | None = None  # (gate kind, button) the operator clicks in Slack; else auto-approve
     config: dict[str, Any] | None = None
+    alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
 
 
 SCENARIOS = {
@@ -30,7 +31,10 @@ SCENARIOS = {
     ),
     "alarm": Scenario("v2-5xx", "rolled_back", "v2-5xx fires the 5xx alarm during the bake: rules restored, blue back"),
     "reject": Scenario(
-        "v2", "cleaned_up", "someone clicks Reject in Slack: green deleted, production untouched", ("approval", "reject")
+        "v2",
+        "cleaned_up",
+        "someone clicks Reject in Slack: green deleted, production untouched",
+        ("approval", "reject"),
     ),
     "manual-rollback": Scenario(
         "v2",
@@ -38,6 +42,19 @@ SCENARIOS = {
         "someone clicks Roll back in Slack during the bake: rules restored, blue back",
         ("bake", "rollback"),
         {"bakeSeconds": 3600},
+    ),
+    "canary": Scenario(
+        "v2",
+        "deployed",
+        "canary: 10% of production on v2 for 5 minutes, then 100%, bake, blue deleted",
+        config={"trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 300}},
+    ),
+    "linear-alarm": Scenario(
+        "v2-5xx",
+        "rolled_back",
+        "linear: +20% every 2 minutes; v2-5xx fails from 40%: rolled back from the partial weight in one call",
+        config={"trafficShift": {"type": "LINEAR", "percent": 20, "intervalSeconds": 120}},
+        alarm_min_weight=40,
     ),
 }
 
@@ -48,7 +65,9 @@ def _operator(emu: Emulator, service: str, kind: str, action: str, out: TextIO) 
     while time.monotonic() < deadline:
         gate = emu.store.open_gate_of(service)
         if gate and gate["kind"] == kind and gate.get("ts"):
-            print(f"  [t+{emu.clock.elapsed:5.0f}s] (operator clicks {action.capitalize()} on {gate['gateId']})", file=out)
+            print(
+                f"  [t+{emu.clock.elapsed:5.0f}s] (operator clicks {action.capitalize()} on {gate['gateId']})", file=out
+            )
             emu.click(gate, action)
             return
         time.sleep(0.005)
@@ -95,6 +114,7 @@ def summarize(emu: Emulator, scenario: str, service: str, result: ExecutionResul
                 if call.operation == "ModifyRule" and call.params.get("RuleArn") == production_rule
             ),
             "productionWeights": emu.production_weights(service),
+            "productionWeightSteps": emu.weight_steps(service),
             "taskSets": emu.task_sets(service),
             "rollbackReactionSeconds": emu.rollback_reaction(service),
             "simulatedSeconds": round(emu.clock.elapsed),
@@ -113,6 +133,7 @@ def run_demo(
     auto_approve = not interactive and (spec.click is None or spec.click[0] != "approval")
     with Emulator(log_stream=log_stream, auto_approve=auto_approve) as emu:
         demo = emu.seed_service(config_overrides=spec.config)
+        emu.plane.alarm_min_weight = spec.alarm_min_weight
         helper = None
         if interactive:
             helper = threading.Thread(target=_interactive, args=(emu, demo.name, out), daemon=True)
@@ -134,12 +155,17 @@ def run_demo(
     print(f"Execution {result.status}: outcome {result.outcome}", file=out)
     if result.status != "SUCCEEDED":
         print(f"  {result.error}: {result.cause}", file=out)
+    steps = summary["productionWeightSteps"]
+    if len(steps) > 1:
+        shown = ", ".join(f"t+{at:.0f}s {weight}%" for at, weight in steps)
+        print(f"  green's share of production, one ModifyRule each: {shown}", file=out)
     for group, weight in summary["productionWeights"].items():
         print(f"  production -> {group.split(':')[-1]} weight {weight}", file=out)
     if summary["rollbackReactionSeconds"] is not None:
         trigger = "alarm" if scenario != "manual-rollback" else "click"
         print(
-            f"  rollback reaction: {summary['rollbackReactionSeconds']}s from {trigger} to production restored", file=out
+            f"  rollback reaction: {summary['rollbackReactionSeconds']}s from {trigger} to production restored",
+            file=out,
         )
     for task_set in summary["taskSets"]:
         print(f"  task set {task_set['id']} {task_set['status']} image {task_set['imageTag']}", file=out)

@@ -228,7 +228,9 @@ class Emulator:
             response_url=self.slack.response_url(),
         )
         with self.clock.hold():  # the click takes no simulated time
-            raw = self.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", json.dumps(http_api_event(body, headers)), {})
+            raw = self.dispatcher.invoke(
+                f"{STACK}-SlackCallbackFunction", json.dumps(http_api_event(body, headers)), {}
+            )
         return json.loads(raw)
 
     def _create_tables(self) -> dict[str, str]:
@@ -366,6 +368,21 @@ class Emulator:
             states=[e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")],
             events=events,
         )
+
+    def weight_steps(self, service: str) -> list[tuple[float, int]]:
+        """(simulated seconds, green's percent of production) after each ModifyRule on the production rule."""
+        demo = self.services[service]
+        steps: list[tuple[float, int]] = []
+        green: str | None = None
+        for call in self.recorder.calls:
+            if call.operation != "ModifyRule" or call.params.get("RuleArn") != demo.production_rule_arn:
+                continue
+            weights = rules.forward_weights(call.params["Actions"])
+            total = sum(weights.values()) or 1
+            if green is None:  # the Swap lists green first in the weighted forward action
+                green = next(iter(weights))
+            steps.append((round(call.at, 3), round(100 * weights.get(green, 0) / total)))
+        return steps
 
     def rollback_reaction(self, service: str) -> float | None:
         """Simulated seconds from the alarm going to ALARM (or the Roll back click) to production restored."""

@@ -46,6 +46,7 @@ class ExecutionInput(BaseModel):
     imageTag: str
     imageDigest: str | None = None
     requestedBy: str | None = Field(default=None, max_length=200)
+    trafficShift: TrafficShift | None = None  # overrides the service's strategy for this execution
 
     @field_validator("service")
     @classmethod
@@ -89,6 +90,24 @@ class KeepOldConfig(Model):
     onTimeout: Literal["finish", "rollback"] = "finish"
 
 
+class TrafficShift(Model):
+    """How production moves to green: all at once, a canary step, or linear steps."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    type: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = "ALL_AT_ONCE"
+    percent: int = Field(default=10, ge=1, le=99)  # CANARY: the canary's share; LINEAR: added every step
+    intervalSeconds: int = Field(default=300, ge=1, le=86400)  # how long each partial step is watched
+
+    def schedule(self) -> list[int]:
+        """Green's production weight at each step; the last is always 100."""
+        if self.type == "CANARY":
+            return [self.percent, 100]
+        if self.type == "LINEAR":
+            return [*range(self.percent, 100, self.percent), 100]
+        return [100]
+
+
 class ServiceConfig(Model):
     """The configuration document of one deployable service (stored in SSM)."""
 
@@ -109,6 +128,7 @@ class ServiceConfig(Model):
     mutableTags: list[str] = Field(default_factory=lambda: list(DEFAULT_MUTABLE_TAGS))
     slackChannel: str | None = None
     tagPattern: str | None = None  # regex: ECR pushes of matching tags start a deployment (None: never)
+    trafficShift: TrafficShift = Field(default_factory=TrafficShift)
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
     keepOld: KeepOldConfig = Field(default_factory=KeepOldConfig)
 
@@ -185,11 +205,14 @@ class HealthReport(Model):
 
 
 class SwapResult(Model):
-    """Output of Swap, at ``$.swap``."""
+    """Output of Swap (and of each traffic shift step), at ``$.swap``."""
 
     swappedAt: datetime
     bakeDeadline: datetime
     productionWeights: dict[str, int]
+    step: int = 0  # index in the strategy's schedule
+    weight: int = 100  # green's share of production now
+    complete: bool = True  # production entirely on green, green primary, test rule on blue
 
 
 class BakeResult(Model):

@@ -39,6 +39,7 @@ def _details(event: GateEvent) -> dict[str, Any]:
         details["channel"] = context.config.slackChannel
     if event.swap:
         details["bakeSeconds"] = context.config.bakeSeconds
+        details["weight"] = event.swap.weight
     return details
 
 
@@ -87,17 +88,17 @@ def start_bake(event: GateEvent, clients: AwsClients, store: Store, notifier: Sl
     """Bake: store the token for the alarm handler, then catch alarms that are already firing."""
     context = event.context
     names = context.config.alarmNames
+    previous = store.open_gate_of(context.service)
+    if previous and previous["executionArn"] == context.executionArn and previous["taskToken"] != event.taskToken:
+        store.decide(previous["gateId"], "PASSED", "step-functions", "step passed")  # the previous shift step
+    partial = event.swap is not None and not event.swap.complete
+    seconds = context.config.trafficShift.intervalSeconds if partial else context.config.bakeSeconds
     gate = store.open_gate(
-        "bake",
-        context.service,
-        context.executionArn,
-        event.taskToken,
-        context.config.bakeSeconds,
-        _details(event),
-        alarm_names=names,
+        "bake", context.service, context.executionArn, event.taskToken, seconds, _details(event), alarm_names=names
     )
+    weight = event.swap.weight if event.swap else 100
     notify.milestone(
-        notifier, context, f"Production switched to {context.imageTag}; baking {context.config.bakeSeconds}s."
+        notifier, context, f"Production at {weight}% on {context.imageTag}; watching alarms for {seconds}s."
     )
     firing = alarms.alarms_in_alarm(clients.cloudwatch, names)
     if firing:

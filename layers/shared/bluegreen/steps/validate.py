@@ -58,6 +58,8 @@ def run(
         {"imageTag": request.imageTag, "requestedBy": request.requestedBy or "unknown"},
     )
     config = load_service_config(request.service, provider)
+    if request.trafficShift:
+        config = config.model_copy(update={"trafficShift": request.trafficShift})
     check_tag(config, request.imageTag)
     digest, repository_uri = ecr.resolve_digest(clients.ecr, config.repository, request.imageTag, request.imageDigest)
 
