@@ -150,7 +150,7 @@ def run_demo(
         result = emu.run(demo.name, spec.tag, on_state=on_state)
         summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started)
 
-    for at, service, gate_id in emu.approvals:
+    for at, _service, gate_id in emu.approvals:
         print(f"  approval {gate_id} approved in Slack at t+{at:.0f}s", file=out)
     print(f"Execution {result.status}: outcome {result.outcome}", file=out)
     if result.status != "SUCCEEDED":
