@@ -3,14 +3,100 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+from typing import Any
 
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    EndpointConnectionError,
+    NoCredentialsError,
+    NoRegionError,
+    PartialCredentialsError,
+    ProfileNotFound,
+)
+
+from .common import DEFAULT_INTERVAL, DEFAULT_STACK, STACK_ENV, CliError, UsageError
 from .local.demo import SCENARIOS
+
+EPILOG = f"""\
+The state machine and the deployments table are read from the outputs of the CloudFormation stack
+(--stack, default ${STACK_ENV} or {DEFAULT_STACK}) unless BLUEGREEN_STATE_MACHINE_ARN and BLUEGREEN_TABLE
+are set. Service configurations are read from SSM under $CONFIG_PREFIX (default /bluegreen/services).
+Exit status: 0 ok, 1 failed deployment or refused operation, 2 usage error (unknown service, missing image).
+"""
+
+POLL_HELP = f"seconds between polls while following (default {DEFAULT_INTERVAL:g})"
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def _seconds(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be positive")
+    return value
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="bluegreen", description="Blue/green deployments of ECS services.")
+    # AWS options are accepted before or after the command (bluegreen --region X status / bluegreen status --region X).
+    aws = argparse.ArgumentParser(add_help=False)
+    aws.add_argument("--region", default=argparse.SUPPRESS, help="AWS region (default: from the AWS config)")
+    aws.add_argument("--profile", default=argparse.SUPPRESS, help="AWS named profile")
+    aws.add_argument(
+        "--stack",
+        default=argparse.SUPPRESS,
+        help=f"name of the ecs-bluegreen stack (default: ${STACK_ENV} or {DEFAULT_STACK})",
+    )
+    aws.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help="show tracebacks")
+
+    parser = argparse.ArgumentParser(
+        prog="bluegreen",
+        description="Blue/green deployments of ECS services.",
+        parents=[aws],
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, help_text: str) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, description=help_text, parents=[aws])
+
+    deploy = command("deploy", "start a deployment of SERVICE to the image TAG")
+    deploy.add_argument("service", metavar="SERVICE")
+    deploy.add_argument("tag", metavar="TAG", help="image tag in the service's ECR repository")
+    deploy.add_argument("--digest", metavar="DIGEST", help="the sha256 digest TAG must resolve to")
+    deploy.add_argument("--follow", action="store_true", help="watch the deployment until it ends")
+    deploy.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
+
+    status = command("status", "the running or last deployment and the pending gate of each service")
+    status.add_argument("service", metavar="SERVICE", nargs="?", help="one service (default: all configured)")
+
+    history = command("history", "recent deployments of SERVICE and their outcomes")
+    history.add_argument("service", metavar="SERVICE")
+    history.add_argument("--limit", type=_positive, default=10, metavar="N", help="how many (default 10)")
+
+    for name, help_text in (
+        ("approve", "approve SERVICE's pending approval: production switches to green"),
+        ("reject", "reject SERVICE's pending approval: green is deleted, production untouched"),
+        ("rollback", "roll SERVICE back to the previous task set during the bake or the keep-old hold"),
+        ("finish", "end SERVICE's keep-old hold now: the old task set is deleted"),
+    ):
+        gate = command(name, help_text)
+        gate.add_argument("service", metavar="SERVICE")
+        if name != "finish":
+            gate.add_argument("--reason", default="", metavar="TEXT", help="recorded with the decision")
+
+    follow = command("follow", "watch a deployment until it ends (exit status 0 if it succeeded)")
+    follow.add_argument("execution_arn", metavar="EXECUTION_ARN")
+    follow.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
 
     local = commands.add_parser("local", help="the embedded AWS emulator (no AWS account needed)")
     local_commands = local.add_subparsers(dest="local_command", required=True)
@@ -18,16 +104,109 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--scenario", choices=sorted(SCENARIOS), default="happy")
     demo.add_argument("--json", action="store_true", help="print a JSON summary as the last line")
     demo.add_argument("--verbose", action="store_true", help="show the handlers' log lines on stderr")
+    demo.add_argument("--interactive", action="store_true", help="wait for you to approve or reject at a prompt")
+    serve = local_commands.add_parser("serve", help="run the emulator as an AWS endpoint on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=4566)
+    local_commands.add_parser("faults", help="inject a fault at every AWS call site of a deployment")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "local" and args.local_command == "demo":
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as stop:  # usage error or --help: argparse has printed it
+        return stop.code if isinstance(stop.code, int) else 0
+    if args.command == "local":
+        return _local(args)
+    return run_command(args)
+
+
+def _local(args: argparse.Namespace) -> int:
+    """The emulator commands (imported lazily: they load moto)."""
+    if args.local_command == "demo":
         from .local.demo import run_demo
 
-        return run_demo(args.scenario, as_json=args.json, verbose=args.verbose)
-    return 2
+        return run_demo(args.scenario, as_json=args.json, verbose=args.verbose, interactive=args.interactive)
+    if args.local_command == "serve":
+        from .local.serve import serve
+
+        return serve(args.port)
+    from .local.faults import main as faults
+
+    return faults()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    # The AWS options default to SUPPRESS so that a subcommand does not reset them: fill them in here.
+    for name in ("region", "profile", "stack"):
+        setattr(args, name, getattr(args, name, None))
+    args.debug = getattr(args, "debug", False)
+    try:
+        return _dispatch(args)
+    except CliError as error:
+        sys.stderr.write(error.line() + "\n")
+        return error.code
+    except KeyboardInterrupt:
+        return 130
+    except Exception as error:  # noqa: BLE001 - every failure is one readable line, never a traceback
+        code, line = describe_failure(error)
+        if args.debug:
+            traceback.print_exc()
+        sys.stderr.write(line + "\n")
+        return code
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    import boto3
+
+    from bluegreen.errors import BlueGreenError
+
+    from .operator import Clients, Operator
+
+    try:
+        session = boto3.session.Session(profile_name=args.profile, region_name=args.region)
+    except ProfileNotFound as error:
+        raise UsageError(f"AWS profile '{args.profile}' not found", "check --profile and ~/.aws/config") from error
+    stack = args.stack or os.environ.get(STACK_ENV) or DEFAULT_STACK
+    operator = Operator(Clients(session), stack=stack, interval=getattr(args, "interval", DEFAULT_INTERVAL))
+    try:
+        if args.command == "deploy":
+            arn = operator.deploy(args.service, args.tag, args.digest)
+            return operator.follow(arn) if args.follow else 0
+        if args.command == "status":
+            return operator.status(args.service)
+        if args.command == "history":
+            return operator.history(args.service, args.limit)
+        if args.command in ("approve", "reject", "rollback", "finish"):
+            return operator.answer(args.service, args.command, getattr(args, "reason", ""))
+        if args.command == "follow":
+            return operator.follow(args.execution_arn)
+    except BlueGreenError as error:  # e.g. TransientAwsError from the shared package
+        raise CliError(error.message, "try again") from error
+    raise UsageError(f"unknown command {args.command}")
+
+
+def describe_failure(error: Exception) -> tuple[int, str]:
+    """``(exit status, one line)`` for an unexpected failure: AWS access problems first."""
+    if isinstance(error, ProfileNotFound):
+        return 2, f"error: {error}; check --profile, AWS_PROFILE and ~/.aws/config"
+    if isinstance(error, NoRegionError):
+        return 2, "error: no AWS region configured; pass --region or set AWS_REGION"
+    if isinstance(error, NoCredentialsError | PartialCredentialsError):
+        return 1, "error: no AWS credentials found; configure them (aws configure, AWS_PROFILE or --profile)"
+    if isinstance(error, EndpointConnectionError):
+        return 1, f"error: {error}; check the network, the region and AWS_ENDPOINT_URL"
+    if isinstance(error, ClientError):
+        info: dict[str, Any] = error.response.get("Error", {})
+        code, message = info.get("Code", "Error"), " ".join(str(info.get("Message", "")).split())
+        hint = "check the IAM permissions of your identity" if "AccessDenied" in code else "try again"
+        if code in ("ExpiredToken", "ExpiredTokenException", "UnrecognizedClientException"):
+            hint = "refresh your AWS credentials"
+        return 1, f"error: {error.operation_name} failed: {code}: {message}; {hint}"
+    if isinstance(error, BotoCoreError):
+        return 1, f"error: {' '.join(str(error).split())}; check your AWS configuration"
+    text = " ".join(str(error).split())
+    return 1, f"error: unexpected {type(error).__name__}: {text}; rerun with --debug for details"
 
 
 if __name__ == "__main__":

@@ -33,6 +33,7 @@ def test_happy_deployment_moves_production_to_v2_and_deletes_v1(emulator):
         "ApprovalRequired",
         "AwaitApproval",
         "Swap",
+        "ShiftComplete",
         "Bake",
         "KeepOldEnabled",
         "DeleteOld",

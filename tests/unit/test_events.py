@@ -14,7 +14,9 @@ EVENTS = Path(__file__).resolve().parents[2] / "events"
 SCHEMA = json.loads((EVENTS / "execution-input.schema.json").read_text())
 
 
-@pytest.mark.parametrize("name", ["start-execution.json", "start-execution-with-digest.json", "start-execution-canary.json"])
+@pytest.mark.parametrize(
+    "name", ["start-execution.json", "start-execution-with-digest.json", "start-execution-canary.json"]
+)
 def test_sample_inputs_match_the_schema_and_the_parser(name):
     payload = json.loads((EVENTS / name).read_text())
     jsonschema.validate(payload, SCHEMA)

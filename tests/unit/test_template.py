@@ -139,6 +139,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "states:SendTaskFailure",
     },
+    "EcrTriggerFunction": {"ssm:GetParametersByPath", "states:StartExecution", "states:DescribeExecution"},
     "SlackCallbackFunction": {
         "dynamodb:PutItem",
         "dynamodb:GetItem",

@@ -97,6 +97,7 @@ class Emulator:
         auto_approve: bool = True,
         slack: bool = True,
         metrics: bool = False,
+        slack_api_url: str | None = None,
     ) -> None:
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
@@ -111,7 +112,9 @@ class Emulator:
         self._saved_env: dict[str, str | None] = {}
         self.auto_approve = auto_approve
         self.metrics = metrics  # print the handlers' CloudWatch EMF metrics to stdout, as Lambda would
-        self.slack: FakeSlack | None = FakeSlack() if slack else None
+        # A fake Slack Web API on 127.0.0.1, unless a real (or external) one is given.
+        self.slack: FakeSlack | None = FakeSlack() if slack and not slack_api_url else None
+        self.slack_api_url = slack_api_url
         self.slack_secrets = {
             "botToken": os.environ.get("SLACK_BOT_TOKEN", "xoxb-emulator-token"),
             "signingSecret": os.environ.get("SLACK_SIGNING_SECRET", "emulator-signing-secret"),
@@ -138,6 +141,7 @@ class Emulator:
         self.plane.install()
         if self.slack:
             self.slack.start()
+        if self.slack or self.slack_api_url:
             self.client("secretsmanager").create_secret(Name=SLACK_SECRET, SecretString=json.dumps(self.slack_secrets))
         # Handlers cache clients, secrets and the notifier per process; each emulator starts afresh.
         get_notifier.cache_clear()
@@ -210,13 +214,14 @@ class Emulator:
         )
 
     def _slack_env(self) -> dict[str, str]:
-        if not self.slack:
+        url = self.slack.base_url if self.slack else self.slack_api_url
+        if not url:
             return {"SLACK_SECRET_NAME": ""}
-        return {"SLACK_SECRET_NAME": SLACK_SECRET, "SLACK_API_URL": self.slack.base_url, "DEFAULT_APPROVERS": APPROVER}
+        return {"SLACK_SECRET_NAME": SLACK_SECRET, "SLACK_API_URL": url, "DEFAULT_APPROVERS": APPROVER}
 
     def click(self, gate: dict[str, Any], action: str, user: str = APPROVER) -> dict[str, Any]:
         """Click a button of the gate's Slack message: a signed request through the real callback."""
-        assert self.slack is not None, "the emulator runs without Slack"
+        assert self.slack or self.slack_api_url, "the emulator runs without Slack"
         self.clicks.append((self.clock.elapsed, gate["service"], action))
         body, headers = signed_interaction(
             self.slack_secrets["signingSecret"],
@@ -225,7 +230,7 @@ class Emulator:
             gate["gateId"],
             channel=gate.get("channel", "C0DEMO"),
             ts=gate.get("ts", "0"),
-            response_url=self.slack.response_url(),
+            response_url=self.slack.response_url() if self.slack else "https://hooks.slack.com/actions/T0/1/emulator",
         )
         with self.clock.hold():  # the click takes no simulated time
             raw = self.dispatcher.invoke(
@@ -271,7 +276,7 @@ class Emulator:
                 if not gate or gate["kind"] != "approval":
                     continue
                 try:
-                    if self.slack and gate.get("channel"):
+                    if (self.slack or self.slack_api_url) and gate.get("channel"):
                         if not gate.get("ts"):
                             continue  # the message is not posted yet
                         self.click(gate, "approve")

@@ -30,7 +30,9 @@ from aws_lambda_powertools import Logger
 from botocore.client import BaseClient
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import EmptyResult
+from moto.ecr.models import ECRBackend
 from moto.events.models import Rule as EventsRule
+from moto.events.models import events_backends
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from .template import FunctionSpec
@@ -194,6 +196,23 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
         )
         return EmptyResult()
 
+    def put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs):  # noqa: ANN001 - moto's
+        """As in AWS, a successful push is published to EventBridge (``ECR Image Action``)."""
+        image = original_put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs)
+        detail = {
+            "result": "SUCCESS",
+            "repository-name": repository_name,
+            "image-digest": image.get_image_digest(),
+            "action-type": "PUSH",
+            "image-tag": image_tag,
+        }
+        events_backends[self.account_id][self.region_name].put_events(
+            [{"Source": "aws.ecr", "DetailType": "ECR Image Action", "Detail": json.dumps(detail), "Resources": []}]
+        )
+        return image
+
+    original_put_image = ECRBackend.put_image
+    ECRBackend.put_image = put_image
     original_task_failure = StepFunctionResponse.send_task_failure
     StepFunctionResponse.send_task_failure = send_task_failure
     original_send = EventsRule.send_to_targets
@@ -209,6 +228,7 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
         LambdaSimpleBackend.invoke = original_invoke
         BaseClient._make_api_call = original_call
         EventsRule.send_to_targets = original_send
+        ECRBackend.put_image = original_put_image
         StepFunctionResponse.send_task_failure = original_task_failure
         LOG_SINK.target = None
         for key, value in saved_env.items():

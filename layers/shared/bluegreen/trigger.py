@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -115,10 +116,12 @@ def load_all_configs(provider: SSMProvider, max_age: int | None = None) -> dict[
     Invalid documents are skipped with a warning: one broken service must not stop the others.
     """
     prefix = config_prefix()
+    if max_age is None:  # the same cache lifetime as the other functions' configuration reads
+        max_age = int(os.environ.get("CONFIG_MAX_AGE", "60"))
     try:
         raw = provider.get_multiple(prefix, max_age=max_age, transform="json", decrypt=True)
     except GetParameterError as error:
-        cause = error.__cause__
+        cause = error.__cause__ or error.__context__
         if isinstance(cause, ClientError) and is_transient(cause):
             raise TransientAwsError(f"Reading {prefix} failed transiently: {cause}") from error
         raise

@@ -1,0 +1,132 @@
+"""``bluegreen local serve``: the embedded emulator as an AWS endpoint on 127.0.0.1.
+
+Any AWS client works against it (``aws --endpoint-url http://127.0.0.1:4566 ...``, boto3,
+the ``bluegreen`` CLI with ``AWS_ENDPOINT_URL``). The stack is deployed, the demo service is
+seeded, the simulated data plane runs, and the Slack interactivity callback answers at
+``/slack/interactions`` on the same port. Pushing an image to the demo repository
+(``ecr put-image``) starts a deployment the way EventBridge would.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any, TextIO
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.serving import make_server
+
+from .emulator import STACK, Emulator
+from .fake_slack import http_api_event
+
+SLACK_PATH = "/slack/interactions"
+DEMO_TAG_PATTERN = r"v\d+(\.\d+)*"  # pushes of v4, v4.1, ... to the demo repository deploy it
+
+
+def _slack_app(emu: Emulator) -> Callable[..., Iterable[bytes]]:
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length).decode("utf-8") if length else ""
+        headers = {
+            key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
+        }
+        if environ.get("CONTENT_TYPE"):
+            headers["content-type"] = environ["CONTENT_TYPE"]
+        event = json.dumps(http_api_event(body, headers, method=environ["REQUEST_METHOD"], path=SLACK_PATH))
+        with emu.clock.hold():
+            answer = json.loads(emu.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", event, {}))
+        status = int(answer.get("statusCode", 500))
+        start_response(f"{status} {HTTPStatus(status).phrase}", list((answer.get("headers") or {}).items()))
+        return [str(answer.get("body") or "").encode()]
+
+    return app
+
+
+def _application(emu: Emulator) -> Callable[..., Iterable[bytes]]:
+    moto_app = DomainDispatcherApplication(create_backend_app)
+    slack_app = _slack_app(emu)
+
+    def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == SLACK_PATH:
+            return slack_app(environ, start_response)
+        return moto_app(environ, start_response)
+
+    return app
+
+
+def _slack_settings(out: TextIO) -> dict[str, str]:
+    """SLACK_* from the environment, or the defaults the emulator picks (printed)."""
+    defaults = {
+        "SLACK_SIGNING_SECRET": "emulator-signing-secret",
+        "SLACK_BOT_TOKEN": "xoxb-emulator-token",
+    }
+    for name, value in defaults.items():
+        if not os.environ.get(name):
+            os.environ[name] = value
+            print(f"{name} not set: using {value}", file=out)
+    return {name: os.environ[name] for name in defaults}
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError as error:
+            if error.errno == errno.EADDRINUSE:
+                return False
+            raise
+    return True
+
+
+def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | None = None) -> int:
+    if not _port_free(port):
+        sys.stderr.write(f"error: port {port} on 127.0.0.1 is busy; stop what uses it or pick another with --port\n")
+        return 2
+    _slack_settings(out)
+    external_slack = os.environ.get("SLACK_API_URL")
+    auto_approve = os.environ.get("BLUEGREEN_AUTO_APPROVE") == "1"
+    with Emulator(auto_approve=auto_approve, slack_api_url=external_slack or None) as emu:
+        try:
+            server = make_server(
+                "127.0.0.1", port, _application(emu), threaded=True, request_handler=MotoRequestHandler
+            )
+        except SystemExit:  # werkzeug exits when the port was taken meanwhile
+            sys.stderr.write(f"error: port {port} on 127.0.0.1 is busy; pick another with --port\n")
+            return 2
+        demo = emu.seed_service(config_overrides={"tagPattern": DEMO_TAG_PATTERN})
+        endpoint = f"http://127.0.0.1:{port}"
+        slack = external_slack or (emu.slack.base_url if emu.slack else "none")
+        print(f"Emulator listening on {endpoint} (region us-east-1, any credentials)", file=out)
+        print(f"  state machine   {emu.state_machine_arn}", file=out)
+        print(f"  table           {emu.store.table.name}", file=out)
+        print(f"  demo service    {demo.name} (repository {demo.repository}, tags {', '.join(demo.digests)})", file=out)
+        print(f"  Slack callback  {endpoint}{SLACK_PATH}   Slack Web API {slack}", file=out)
+        print(f"  auto-approve    {'on' if auto_approve else 'off (BLUEGREEN_AUTO_APPROVE=1 turns it on)'}", file=out)
+        print("Use it with:", file=out)
+        print(f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1", file=out)
+        print(f"  export BLUEGREEN_STATE_MACHINE_ARN={emu.state_machine_arn}", file=out)
+        print(f"  export BLUEGREEN_TABLE={emu.store.table.name}", file=out)
+        print(f"  bluegreen deploy {demo.name} v2 --follow", file=out)
+        print("Ready. Ctrl-C to stop.", file=out, flush=True)
+        stop = threading.Thread(target=server.serve_forever, daemon=True)
+        stop.start()
+        if ready:
+            ready.set()
+        interrupted = threading.Event()
+        previous = signal.signal(signal.SIGTERM, lambda *_: interrupted.set())
+        try:
+            interrupted.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+            server.shutdown()
+            print("Stopped.", file=out)
+    return 0

@@ -1,0 +1,772 @@
+"""The operator commands of ``bluegreen``: deploy, status, history, gates and follow.
+
+Argument parsing lives in :mod:`bluegreen_cli.main`; everything here takes its AWS
+clients, the deployments :class:`~bluegreen.store.Store` and the output console
+as arguments, so tests (and the emulator) can substitute them.
+
+Errors a user can act on are raised as :class:`~bluegreen_cli.common.CliError` (exit
+status 1) or :class:`~bluegreen_cli.common.UsageError` (exit status 2), each with a
+one-line message and a hint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+from aws_lambda_powertools.utilities.parameters import SSMProvider
+from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+from botocore.exceptions import ClientError
+from pydantic import ValidationError
+from rich import box
+from rich.console import Console, Group
+from rich.live import Live
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+from bluegreen import clock, ecr
+from bluegreen.aws import error_code
+from bluegreen.config import config_prefix, load_service_config, parameter_name
+from bluegreen.decisions import ACTIONS, decide
+from bluegreen.errors import (
+    AlreadyDecided,
+    GateExpired,
+    ImageNotFound,
+    InvalidServiceConfig,
+    MutableTagRefused,
+    UnknownGate,
+    UnknownService,
+)
+from bluegreen.models import ExecutionInput, ServiceConfig
+from bluegreen.steps.validate import check_tag
+from bluegreen.store import Store
+
+from .common import (
+    DEFAULT_INTERVAL,
+    DEFAULT_STACK,
+    STACK_ENV,
+    STATE_MACHINE_ENV,
+    STATE_MACHINE_OUTPUT,
+    TABLE_ENV,
+    TABLE_OUTPUT,
+    CliError,
+    UsageError,
+)
+
+_NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
+# States that wait on a gate the user can answer (the gate id comes with the state's TaskSubmitted event).
+GATE_STATES = {"AwaitApproval": "approval", "Bake": "bake", "WatchStep": "bake", "HoldOld": "keep-old"}
+
+
+@dataclass(frozen=True)
+class TimedWait:
+    """A state that lasts up to a configured time: shown as a progress bar on a terminal."""
+
+    label: str
+    note: str  # for plain output; {duration} is the configured length
+    seconds: Callable[[dict[str, Any]], Any]  # from the service configuration the execution runs with
+    suffix: str  # {left} is the time left
+
+
+TIMED_WAITS = {
+    "WaitHealthy": TimedWait(
+        "waiting for healthy green",
+        "waiting for green to become healthy (timeout {duration})",
+        lambda config: config.get("healthWaitTimeoutSeconds"),
+        "timeout in {left}",
+    ),
+    "Bake": TimedWait(
+        "bake",
+        "baking {duration} with production on green",
+        lambda config: config.get("bakeSeconds"),
+        "{left} left",
+    ),
+    "WatchStep": TimedWait(
+        "traffic step",
+        "watching this traffic step for {duration}",
+        lambda config: (config.get("trafficShift") or {}).get("intervalSeconds"),
+        "next step in {left}",
+    ),
+}
+DONE_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+# --- AWS access --------------------------------------------------------------------------------
+class Clients:
+    """boto3 clients created on first use from one session (``--profile`` / ``--region``)."""
+
+    def __init__(self, session: Any) -> None:
+        self.session = session
+
+    @cached_property
+    def sfn(self) -> Any:
+        return self.session.client("stepfunctions")
+
+    @cached_property
+    def ssm(self) -> Any:
+        return self.session.client("ssm")
+
+    @cached_property
+    def ecr(self) -> Any:
+        return self.session.client("ecr")
+
+    @cached_property
+    def sts(self) -> Any:
+        return self.session.client("sts")
+
+    @cached_property
+    def cloudformation(self) -> Any:
+        return self.session.client("cloudformation")
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return self.session.resource("dynamodb")
+
+
+class StackOutputs:
+    """The stack's outputs, read once; ``BLUEGREEN_*`` environment variables take precedence."""
+
+    def __init__(self, cloudformation: Callable[[], Any], stack: str) -> None:
+        self._cloudformation = cloudformation
+        self.stack = stack
+        self._outputs: dict[str, str] | None = None
+
+    def get(self, key: str, env: str) -> str:
+        value = os.environ.get(env)
+        if value:
+            return value
+        if self._outputs is None:
+            try:
+                stacks = self._cloudformation().describe_stacks(StackName=self.stack)["Stacks"]
+            except ClientError as error:
+                if error_code(error) == "ValidationError" and "does not exist" in str(error):
+                    raise UsageError(
+                        f"stack '{self.stack}' not found",
+                        f"pass --stack (or set {STACK_ENV}), or set {STATE_MACHINE_ENV} and {TABLE_ENV}",
+                    ) from error
+                raise
+            self._outputs = {o["OutputKey"]: o["OutputValue"] for o in stacks[0].get("Outputs", [])}
+        if key not in self._outputs:
+            raise CliError(
+                f"stack '{self.stack}' has no output {key}",
+                f"is it the ecs-bluegreen stack? Otherwise set {env}",
+            )
+        return self._outputs[key]
+
+
+# --- execution history ---------------------------------------------------------------------------
+@dataclass
+class StateVisit:
+    name: str
+    entered: datetime
+    input: dict[str, Any] | None
+    gate: dict[str, Any] | None = None  # {"gateId", "kind"} of a waitForTaskToken gate state
+    exited: datetime | None = None
+
+
+@dataclass
+class ExecutionView:
+    """What an execution did so far, from DescribeExecution and GetExecutionHistory."""
+
+    arn: str
+    status: str
+    started: datetime
+    stopped: datetime | None
+    request: dict[str, Any]
+    visits: list[StateVisit] = field(default_factory=list)
+    error: str | None = None
+    cause: str | None = None
+    output: dict[str, Any] | None = None
+
+    @property
+    def service(self) -> str:
+        return str(self.request.get("service", "?"))
+
+    @property
+    def tag(self) -> str:
+        return str(self.request.get("imageTag", "?"))
+
+    @property
+    def current(self) -> StateVisit | None:
+        if self.status != "RUNNING" or not self.visits or self.visits[-1].exited:
+            return None
+        return self.visits[-1]
+
+    def config(self) -> dict[str, Any]:
+        """The service configuration the execution runs with (Validate puts it in ``context.config``)."""
+        for visit in reversed(self.visits):
+            config = ((visit.input or {}).get("context") or {}).get("config")
+            if isinstance(config, dict):
+                return config
+        return {}
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def parse_history(description: dict[str, Any], events: list[dict[str, Any]]) -> ExecutionView:
+    view = ExecutionView(
+        arn=description["executionArn"],
+        status=description["status"],
+        started=description["startDate"],
+        stopped=description.get("stopDate"),
+        request=_json(description.get("input")) or {},
+        error=description.get("error"),
+        cause=description.get("cause"),
+        output=_json(description.get("output")),
+    )
+    for event in sorted(events, key=lambda e: e["id"]):
+        kind = event["type"]
+        if kind.endswith("StateEntered"):
+            details = event.get("stateEnteredEventDetails", {})
+            view.visits.append(StateVisit(details.get("name", "?"), event["timestamp"], _json(details.get("input"))))
+        elif kind.endswith("StateExited") and view.visits:
+            view.visits[-1].exited = event["timestamp"]
+        elif kind == "TaskSubmitted" and view.visits:
+            # lambda:invoke.waitForTaskToken: the gate function's result ({"gateId", "kind"}) is the Payload.
+            output = _json(event.get("taskSubmittedEventDetails", {}).get("output")) or {}
+            payload = _json(output.get("Payload")) if isinstance(output, dict) else None
+            if isinstance(payload, dict) and payload.get("gateId"):
+                view.visits[-1].gate = {"gateId": payload["gateId"], "kind": payload.get("kind")}
+        elif kind == "ExecutionFailed":
+            details = event.get("executionFailedEventDetails", {})
+            view.error = view.error or details.get("error")
+            view.cause = view.cause or details.get("cause")
+    return view
+
+
+# --- formatting ------------------------------------------------------------------------------------
+def console_url(execution_arn: str) -> str:
+    region = execution_arn.split(":")[3]
+    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+
+
+def duration(seconds: float) -> str:
+    seconds = max(0, int(seconds))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    if days:
+        return f"{days}d{hours:02d}h"
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    if minutes:
+        return f"{minutes}m{secs:02d}s"
+    return f"{secs}s"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if isinstance(value, datetime):
+        return value
+    if not value:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def when(value: Any, now: datetime | None = None) -> str:
+    """``2025-06-16 09:54 UTC (5m ago)`` / ``(in 2h10m)``."""
+    moment = _parse_time(value)
+    if moment is None:
+        return "-"
+    now = now or clock.now()
+    delta = (now - moment).total_seconds()
+    relative = f"{duration(delta)} ago" if delta >= 0 else f"in {duration(-delta)}"
+    return f"{moment.astimezone(UTC):%Y-%m-%d %H:%M} UTC ({relative})"
+
+
+def identity(requested_by: Any) -> str:
+    """``user/jane`` or ``assumed-role/Deployer/jane`` for an IAM or STS ARN; anything else as is."""
+    text = str(requested_by or "unknown")
+    if text.startswith("arn:") and text.count(":") >= 5:
+        return text.split(":", 5)[5]
+    return text
+
+
+def shorten(text: str, limit: int) -> str:
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def make_console(stderr: bool = False) -> Console:
+    """Colours only on a terminal; elsewhere plain text, wide enough for ARNs and tables."""
+    console = Console(stderr=stderr, highlight=False, markup=False, emoji=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        console = Console(stderr=stderr, highlight=False, markup=False, emoji=False, width=160)
+    return console
+
+
+def _gate_commands(service: str, kind: str) -> str:
+    return {
+        "approval": f"bluegreen approve {service}  |  bluegreen reject {service} --reason TEXT",
+        "bake": f"bluegreen rollback {service} --reason TEXT",
+        "keep-old": f"bluegreen finish {service}  |  bluegreen rollback {service} --reason TEXT",
+    }.get(kind, "")
+
+
+_DECIDED = {
+    "APPROVED": "approved",
+    "REJECTED": "rejected",
+    "FINISHED": "finished",
+    "ROLLED_BACK": "rolled back",
+    "ALARM": "rolled back by an alarm",
+    "EXPIRED": "closed",
+    "PASSED": "passed",
+}
+
+
+def describe_gate_outcome(gate: dict[str, Any]) -> str:
+    verb = _DECIDED.get(gate["status"], gate["status"].lower())
+    who = gate.get("decidedBy", "")
+    by = f" by {who}" if who and who not in ("step-functions", "timeout") else ""
+    return f"{verb}{by} at {gate.get('decidedAt', '?')}"
+
+
+# --- the operations -----------------------------------------------------------------------------
+class Operator:
+    def __init__(
+        self,
+        clients: Any,
+        *,
+        stack: str = DEFAULT_STACK,
+        out: Console | None = None,
+        store: Store | None = None,
+        state_machine_arn: str | None = None,
+        interval: float = DEFAULT_INTERVAL,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.clients = clients
+        self.out = out or make_console()
+        self.outputs = StackOutputs(lambda: clients.cloudformation, stack)
+        self._store = store
+        self._state_machine_arn = state_machine_arn
+        self.interval = interval
+        self.sleep = sleep
+
+    # --- resolved lazily: each command touches only what it needs ---------------------------------
+    @property
+    def state_machine_arn(self) -> str:
+        if self._state_machine_arn is None:
+            self._state_machine_arn = self.outputs.get(STATE_MACHINE_OUTPUT, STATE_MACHINE_ENV)
+        return self._state_machine_arn
+
+    @property
+    def store(self) -> Store:
+        if self._store is None:
+            table = self.outputs.get(TABLE_OUTPUT, TABLE_ENV)
+            self._store = Store(table=self.clients.dynamodb.Table(table), sfn=self.clients.sfn)
+        return self._store
+
+    @cached_property
+    def caller_arn(self) -> str:
+        return self.clients.sts.get_caller_identity()["Arn"]
+
+    def print(self, *parts: Any, style: str | None = None) -> None:
+        self.out.print(*parts, style=style, soft_wrap=True)
+
+    # --- configuration ------------------------------------------------------------------------------
+    def load_config(self, service: str) -> ServiceConfig:
+        try:
+            return load_service_config(service, SSMProvider(boto3_client=self.clients.ssm), max_age=0)
+        except UnknownService as error:
+            raise self._unknown(service) from error
+        except InvalidServiceConfig as error:
+            raise CliError(
+                f"the configuration of '{service}' is invalid: {shorten(error.message, 300)}",
+                f"fix the SSM parameter {parameter_name(service)}",
+            ) from error
+        except GetParameterError as error:
+            raise CliError(f"cannot read {parameter_name(service)}: {error}", "check your AWS credentials") from error
+
+    def _unknown(self, service: str) -> UsageError:
+        return UsageError(
+            f"unknown service '{service}' (no SSM parameter {parameter_name(service)})",
+            "check the name or create its configuration",
+        )
+
+    def service_exists(self, service: str) -> bool:
+        try:
+            self.clients.ssm.get_parameter(Name=parameter_name(service))
+        except ClientError as error:
+            if error_code(error) == "ParameterNotFound":
+                return False
+            raise
+        return True
+
+    def configured_services(self) -> list[str]:
+        prefix = config_prefix()
+        names = []
+        for page in self.clients.ssm.get_paginator("get_parameters_by_path").paginate(Path=prefix):
+            names.extend(p["Name"][len(prefix) :].lstrip("/") for p in page.get("Parameters", []))
+        return sorted(names)
+
+    # --- deploy ---------------------------------------------------------------------------------------
+    def deploy(self, service: str, tag: str, digest: str | None = None) -> str:
+        try:
+            ExecutionInput(service=service, imageTag=tag, imageDigest=digest)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            field_name = ".".join(str(p) for p in problem["loc"])
+            text = str(problem["msg"]).removeprefix("Value error, ")
+            raise UsageError(
+                f"invalid {field_name} {problem.get('input')!r}: {text}", "see bluegreen deploy --help"
+            ) from error
+        config = self.load_config(service)
+        try:
+            check_tag(config, tag)
+        except MutableTagRefused as error:
+            raise UsageError(
+                f"tag '{tag}' is a moving tag and deployments must name one release",
+                "deploy an immutable tag (a version or commit id), or set allowMutableTags in its configuration",
+            ) from error
+        try:
+            resolved, _ = ecr.resolve_digest(self.clients.ecr, config.repository, tag)
+        except ImageNotFound as error:
+            raise UsageError(
+                f"image {config.repository}:{tag} not found in ECR (repository '{config.repository}')",
+                f"push it first, or check the tag (aws ecr describe-images --repository-name {config.repository})",
+            ) from error
+        if digest and digest != resolved:
+            raise UsageError(
+                f"tag {tag} points to {resolved}, not to {digest}",
+                "the tag was moved after the build: deploy the right tag, or omit --digest",
+            )
+        holder = self.store.lock_holder(service)
+        if holder and self._status_of(holder) == "RUNNING":
+            raise CliError(
+                f"'{service}' is already being deployed by {holder}",
+                f"wait for it (bluegreen follow {holder}) or stop it, then deploy again",
+            )
+        requested_by = self.caller_arn[:200]
+        request = ExecutionInput(service=service, imageTag=tag, imageDigest=resolved, requestedBy=requested_by)
+        arn = self.clients.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=self.execution_name(service, tag),
+            input=json.dumps(request.model_dump(mode="json", exclude_none=True)),
+        )["executionArn"]
+        self.print(f"Deploying {service}: {config.repository}:{tag} ({resolved}), requested by {requested_by}")
+        self.print(f"Execution: {arn}")
+        self.print(f"Console:   {console_url(arn)}")
+        return arn
+
+    @staticmethod
+    def execution_name(service: str, tag: str) -> str:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+        base = _NAME_UNSAFE.sub("-", f"{service}-{tag}")[:56]
+        return f"{base}-{stamp}-{secrets.token_hex(2)}"
+
+    def _status_of(self, execution_arn: str) -> str | None:
+        try:
+            return self.clients.sfn.describe_execution(executionArn=execution_arn)["status"]
+        except ClientError as error:
+            if error_code(error) == "ExecutionDoesNotExist":
+                return None
+            raise
+
+    def current_state(self, execution_arn: str) -> str | None:
+        """The state a running execution is in (newest ``StateEntered`` event)."""
+        events = self.clients.sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=100)[
+            "events"
+        ]
+        for event in sorted(events, key=lambda e: e["id"], reverse=True):
+            if event["type"].endswith("StateEntered"):
+                return event.get("stateEnteredEventDetails", {}).get("name")
+        return None
+
+    def view(self, execution_arn: str) -> ExecutionView:
+        sfn = self.clients.sfn
+        description = sfn.describe_execution(executionArn=execution_arn)
+        events: list[dict[str, Any]] = []
+        for page in sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn):
+            events.extend(page["events"])
+        return parse_history(description, events)
+
+    # --- status and history ---------------------------------------------------------------------------
+    def status(self, service: str | None = None) -> int:
+        if service:
+            if not self.service_exists(service) and not self.store.deployments(service, limit=1):
+                raise self._unknown(service)
+            names = [service]
+        else:
+            names = self.configured_services()
+            if not names:
+                self.print(f"No services are configured under {config_prefix()}.")
+                return 0
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in ("Service", "Deployment", "Image", "Requested by", "Since", "Pending gate"):
+            table.add_column(column, overflow="fold")
+        pending = []
+        now = clock.now()
+        for name in names:
+            latest = next(iter(self.store.deployments(name, limit=1)), None)
+            gate = self.store.open_gate_of(name)
+            if gate:
+                pending.append((name, gate))
+            gate_text = f"{gate['gateId']} {gate['kind']}, expires {when(gate['expiresAt'], now)}" if gate else "-"
+            if latest is None:
+                table.add_row(name, "never deployed", "-", "-", "-", gate_text)
+                continue
+            running = latest["status"] == "RUNNING"
+            since = latest["startedAt"] if running else latest.get("endedAt") or latest["startedAt"]
+            table.add_row(
+                name,
+                self._deployment_state(latest),
+                str(latest.get("imageTag", "?")),
+                identity(latest.get("requestedBy")),
+                when(since, now),
+                gate_text,
+            )
+        self.out.print(table)
+        for name, gate in pending:
+            self.print(f"{name}: {gate['kind']} {gate['gateId']} is waiting: {_gate_commands(name, gate['kind'])}")
+        return 0
+
+    def _deployment_state(self, item: dict[str, Any], with_error: bool = True) -> str:
+        if item["status"] != "RUNNING":
+            outcome = str(item["status"]).replace("_", " ")
+            return f"{outcome} ({item['error']})" if item.get("error") and with_error else outcome
+        status = self._status_of(item["executionArn"])
+        if status == "RUNNING":
+            return f"running: {self.current_state(item['executionArn']) or 'starting'}"
+        return (status or "unknown").lower().replace("_", " ")
+
+    def history(self, service: str, limit: int = 10) -> int:
+        items = self.store.deployments(service, limit=limit)
+        if not items:
+            if not self.service_exists(service):
+                raise self._unknown(service)
+            self.print(f"{service} has not been deployed with bluegreen yet.")
+            return 0
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table.add_column("Started (UTC)", no_wrap=True)
+        table.add_column("Image", overflow="fold")
+        table.add_column("Outcome", overflow="fold")
+        table.add_column("Took", no_wrap=True)
+        table.add_column("Requested by", overflow="fold")
+        table.add_column("Execution", no_wrap=True)
+        table.add_column("Details", no_wrap=True, overflow="ellipsis", max_width=60)
+        for item in items:
+            started, ended = _parse_time(item.get("startedAt")), _parse_time(item.get("endedAt"))
+            took = duration((ended - started).total_seconds()) if started and ended else "-"
+            details = f"{item['error']}: {item.get('cause', '')}" if item.get("error") else ""
+            table.add_row(
+                f"{started:%Y-%m-%d %H:%M}" if started else "-",
+                str(item.get("imageTag", "?")),
+                self._deployment_state(item, with_error=False),
+                took,
+                identity(item.get("requestedBy")),
+                item["executionArn"].rsplit(":", 1)[-1],
+                shorten(details, 200),
+            )
+        self.out.print(table)
+        return 0
+
+    # --- gates ------------------------------------------------------------------------------------------
+    def answer(self, service: str, action: str, reason: str = "") -> int:
+        kinds = ACTIONS[action][0]
+        gate = self.store.open_gate_of(service)
+        if gate is None or gate["kind"] not in kinds:
+            raise self._refusal(service, action, gate)
+        actor = f"iam:{self.caller_arn}"
+        try:
+            decision = decide(self.store, gate["gateId"], action, actor, reason)
+        except (AlreadyDecided, GateExpired, UnknownGate) as error:
+            raise CliError(shorten(error.message, 400), f"see bluegreen status {service}") from error
+        decided = decision.gate
+        tag = decided.get("imageTag", "?")
+        self.print(
+            {
+                "approve": f"Approved {decided['gateId']}: {service} {tag} goes to production (swap, then bake).",
+                "reject": f"Rejected {decided['gateId']}: {service} {tag} is not deployed; green is being deleted.",
+                "rollback": f"Rollback of {service} {tag} requested ({decided['gateId']}): production goes back to "
+                f"the previous task set.",
+                "finish": f"Finished {decided['gateId']}: the old task set of {service} is being deleted.",
+            }[action]
+        )
+        self.print(f"Follow: bluegreen follow {decided['executionArn']}")
+        return 0
+
+    def _refusal(self, service: str, action: str, open_gate: dict[str, Any] | None) -> CliError:
+        """Why there is nothing to ``action`` for the service, as precisely as the records allow."""
+        latest = next(iter(self.store.deployments(service, limit=1)), None)
+        if latest is None and open_gate is None and not self.service_exists(service):
+            return self._unknown(service)
+        kinds = ACTIONS[action][0]
+        wanted = " or ".join(kinds)
+        message = {
+            "rollback": f"nothing to roll back for '{service}': no bake or keep-old hold is open",
+            "finish": f"nothing to finish for '{service}': no keep-old hold is open",
+        }.get(action, f"no pending approval for '{service}'")
+        past = self._last_gate(latest, kinds) if latest else None
+        if past and past["status"] != "PENDING" and action in ("approve", "reject", "finish"):
+            message = (
+                f"{past['kind']} {past['gateId']} of {service} {past.get('imageTag', '')} was already "
+                f"{describe_gate_outcome(past)}"
+            )
+        elif past and past["status"] in ("ROLLED_BACK", "ALARM"):
+            message += f" ({past['kind']} {past['gateId']} was already {describe_gate_outcome(past)})"
+        if open_gate:
+            kind = open_gate["kind"]
+            hint = f"it is waiting at {kind} {open_gate['gateId']}: {_gate_commands(service, kind)}"
+        elif latest is None:
+            hint = f"no deployment of '{service}' is recorded yet"
+        elif latest["status"] == "RUNNING" and self._status_of(latest["executionArn"]) == "RUNNING":
+            state = self.current_state(latest["executionArn"]) or "starting"
+            hint = (
+                f"its deployment of {latest.get('imageTag')} is in {state}; the {wanted} gate opens later "
+                f"(bluegreen follow {latest['executionArn']})"
+            )
+        else:
+            hint = f"its last deployment ({latest.get('imageTag')}) ended {self._deployment_state(latest)}"
+            if action == "rollback" and latest["status"] == "deployed":
+                hint += f"; to go back to an earlier image, deploy its tag (bluegreen history {service})"
+        return CliError(message, hint)
+
+    def _last_gate(self, deployment: dict[str, Any], kinds: tuple[str, ...]) -> dict[str, Any] | None:
+        """The newest gate of ``kinds`` the deployment's execution opened (from its history)."""
+        try:
+            view = self.view(deployment["executionArn"])
+        except ClientError as error:
+            if error_code(error) == "ExecutionDoesNotExist":
+                return None
+            raise
+        for visit in reversed(view.visits):
+            if visit.gate and visit.gate.get("kind") in kinds:
+                return self.store.get_gate(visit.gate["gateId"])
+        return None
+
+    # --- follow --------------------------------------------------------------------------------------------
+    def follow(self, execution_arn: str) -> int:
+        if ":execution:" not in execution_arn or not execution_arn.startswith("arn:"):
+            raise UsageError(
+                f"'{execution_arn}' is not an execution ARN",
+                "pass the ARN bluegreen deploy printed (arn:aws:states:REGION:ACCOUNT:execution:MACHINE:NAME)",
+            )
+        try:
+            view = self.view(execution_arn)
+        except ClientError as error:
+            if error_code(error) in ("ExecutionDoesNotExist", "InvalidArn"):
+                raise UsageError(f"no execution {execution_arn}", "check the ARN and the region") from error
+            raise
+        self.print(f"Following {view.service} {view.tag}: {execution_arn}")
+        try:
+            view = self._follow_live(view) if self.out.is_terminal else self._follow_lines(view)
+        except KeyboardInterrupt:
+            self.print(f"Stopped following; the deployment goes on. Resume with: bluegreen follow {execution_arn}")
+            return 130
+        return self._result(view)
+
+    def _poll(self, view: ExecutionView) -> ExecutionView:
+        self.sleep(self.interval)
+        return self.view(view.arn)
+
+    def _follow_lines(self, view: ExecutionView) -> ExecutionView:
+        """Plain lines (pipes, CI logs): one per state entered, one per gate or wait."""
+        shown = 0
+        notes: set[tuple[int, str]] = set()
+        while True:
+            for index, visit in enumerate(view.visits[shown:], start=shown):
+                self.print(f"  [+{duration((visit.entered - view.started).total_seconds()):>6}] {visit.name}")
+                shown = index + 1
+            current = view.current
+            if current is not None:
+                index = len(view.visits) - 1
+                for key, note in self._notes(view, current):
+                    if (index, key) not in notes:
+                        notes.add((index, key))
+                        self.print(f"           {note}")
+            if view.status in DONE_STATUSES:
+                return view
+            view = self._poll(view)
+
+    def _notes(self, view: ExecutionView, visit: StateVisit) -> list[tuple[str, str]]:
+        notes = []
+        wait = TIMED_WAITS.get(visit.name)
+        seconds = wait.seconds(view.config()) if wait else None
+        if wait and seconds:
+            notes.append(("wait", wait.note.format(duration=duration(seconds))))
+        if visit.gate:
+            gate_id, kind = visit.gate["gateId"], visit.gate["kind"]
+            label = {"keep-old": "keep-old hold"}.get(kind, kind)
+            notes.append(("gate", f"{label} {gate_id}: {_gate_commands(view.service, kind)}"))
+        elif visit.name in ("AwaitApproval", "HoldOld"):
+            notes.append(("opening", f"{GATE_STATES[visit.name]} gate opening..."))
+        return notes
+
+    def _follow_live(self, view: ExecutionView) -> ExecutionView:
+        """A live view on a terminal: states, elapsed time, progress bars, the pending gate."""
+        with Live(self._render(view), console=self.out, refresh_per_second=4, transient=False) as live:
+            while view.status not in DONE_STATUSES:
+                view = self._poll(view)
+                live.update(self._render(view))
+        return view
+
+    def _render(self, view: ExecutionView) -> Group:
+        now = datetime.now(UTC)
+        end = view.stopped or now
+        header = Text.assemble(
+            (f"{view.service} {view.tag}", "bold"),
+            f"  {view.status}  ",
+            (f"{duration((end - view.started).total_seconds())} elapsed", "dim"),
+        )
+        states = Table.grid(padding=(0, 2))
+        for index, visit in enumerate(view.visits):
+            running = visit is view.current
+            took = duration(((visit.exited or end) - visit.entered).total_seconds())
+            if running:
+                mark = Text("▸", style="yellow bold")
+            elif view.status in DONE_STATUSES and view.status != "SUCCEEDED" and index == len(view.visits) - 1:
+                mark = Text("✗", style="red bold")
+            else:
+                mark = Text("✓", style="green")
+            states.add_row(mark, Text(visit.name, style="bold" if running else ""), Text(took, style="dim"))
+        parts: list[Any] = [header, states]
+        current = view.current
+        if current is not None:
+            wait = TIMED_WAITS.get(current.name)
+            seconds = wait.seconds(view.config()) if wait else None
+            if wait and seconds:
+                waited, total = (now - current.entered).total_seconds(), float(seconds)
+                parts.append(self._bar(wait.label, waited, total, wait.suffix.format(left=duration(total - waited))))
+            for key, note in self._notes(view, current):
+                if key != "wait":
+                    parts.append(Text(note, style="cyan"))
+        return Group(*parts)
+
+    @staticmethod
+    def _bar(label: str, done: float, total: float, suffix: str) -> Table:
+        grid = Table.grid(padding=(0, 1))
+        bar = ProgressBar(total=max(total, 1.0), completed=min(max(done, 0.0), total), width=40)
+        grid.add_row(Text(label), bar, Text(suffix))
+        return grid
+
+    def _result(self, view: ExecutionView) -> int:
+        took = duration(((view.stopped or datetime.now(UTC)) - view.started).total_seconds())
+        if view.status == "SUCCEEDED":
+            output = view.output or {}
+            self.print(f"Execution SUCCEEDED in {took}: {view.service} {view.tag} is in production.", style="green")
+            if output.get("taskSet"):
+                self.print(f"  task set {output['taskSet']} on {output.get('targetGroupArn', '?')}")
+            return 0
+        self.print(f"Execution {view.status} after {took}: {view.error or view.status}", style="red")
+        if view.cause:
+            self.print(f"  {view.cause}")
+        return 1

@@ -1,0 +1,141 @@
+"""`bluegreen local serve` driven from outside with the real AWS CLI (the awscli package)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+BIN = Path(sys.executable).parent
+MANIFEST = {
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    "config": {
+        "mediaType": "application/vnd.docker.container.image.v1+json",
+        "size": 1,
+        "digest": "sha256:" + "c" * 64,
+    },
+    "layers": [
+        {"mediaType": "application/vnd.docker.image.rootfs.diff.tar.gzip", "size": 1, "digest": "sha256:" + "d" * 64}
+    ],
+}
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BLUEGREEN_", "SLACK_"))}
+    env.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"})
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    port = _free_port()
+    process = subprocess.Popen(
+        [str(BIN / "bluegreen"), "local", "serve", "--port", str(port)],
+        env=_env(BLUEGREEN_AUTO_APPROVE="1"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines = []
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        lines.append(line)
+        if line.startswith("Ready.") or not line:
+            break
+    assert lines[-1].startswith("Ready."), "".join(lines)
+    arn = next(line.split()[-1] for line in lines if line.strip().startswith("state machine"))
+    yield {"url": f"http://127.0.0.1:{port}", "port": port, "arn": arn, "output": "".join(lines), "process": process}
+    process.terminate()
+    out, _ = process.communicate(timeout=30)
+    assert process.returncode == 0 and "Stopped." in out
+
+
+def aws(endpoint, *args: str) -> dict:
+    result = subprocess.run(
+        [str(BIN / "aws"), "--endpoint-url", endpoint["url"], "--output", "json", *args],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout or "{}")
+
+
+def wait_done(endpoint, execution_arn: str) -> dict:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        description = aws(endpoint, "stepfunctions", "describe-execution", "--execution-arn", execution_arn)
+        if description["status"] != "RUNNING":
+            return description
+        time.sleep(0.5)
+    raise AssertionError("execution still running")
+
+
+def test_start_execution_with_the_aws_cli_deploys(endpoint):
+    started = aws(
+        endpoint,
+        "stepfunctions", "start-execution", "--state-machine-arn", endpoint["arn"], "--name", "from-aws-cli",
+        "--input", json.dumps({"service": "demo-web", "imageTag": "v2"}),
+    )  # fmt: skip
+    assert wait_done(endpoint, started["executionArn"])["status"] == "SUCCEEDED"
+
+
+def test_pushing_an_image_through_the_endpoint_starts_a_deployment(endpoint):
+    before = aws(endpoint, "stepfunctions", "list-executions", "--state-machine-arn", endpoint["arn"])["executions"]
+    aws(
+        endpoint,
+        "ecr", "put-image", "--repository-name", "demo-web", "--image-tag", "v4",
+        "--image-manifest", json.dumps(MANIFEST),
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    new = []
+    while not new and time.monotonic() < deadline:
+        executions = aws(endpoint, "stepfunctions", "list-executions", "--state-machine-arn", endpoint["arn"])
+        new = [e for e in executions["executions"] if e["executionArn"] not in {b["executionArn"] for b in before}]
+        time.sleep(0.2)
+    assert len(new) == 1
+    description = wait_done(endpoint, new[0]["executionArn"])
+    assert json.loads(description["input"])["imageTag"] == "v4"
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+
+
+def test_the_slack_callback_refuses_unsigned_requests(endpoint):
+    request = urllib.request.Request(
+        endpoint["url"] + "/slack/interactions",
+        data=b"payload=%7B%7D",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+        method="POST",
+    )
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == 401
+
+
+def test_a_busy_port_is_reported_clearly(endpoint):
+    result = subprocess.run(
+        [str(BIN / "bluegreen"), "local", "serve", "--port", str(endpoint["port"])],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"port {endpoint['port']}" in result.stderr and "busy" in result.stderr
