@@ -107,3 +107,12 @@ def world() -> Any:
 def emulator() -> Any:
     with Emulator() as emu:
         yield emu
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Print the summary lines tests record (the fault-injection suite's), also from xdist workers."""
+    for outcome in ("passed", "failed"):
+        for report in terminalreporter.stats.get(outcome, []):
+            for name, value in getattr(report, "user_properties", []):
+                if name in ("summary", "violation"):
+                    terminalreporter.write_line(str(value))

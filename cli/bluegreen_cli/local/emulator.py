@@ -112,6 +112,7 @@ class Emulator:
         self._saved_env: dict[str, str | None] = {}
         self.auto_approve = auto_approve
         self.metrics = metrics  # print the handlers' CloudWatch EMF metrics to stdout, as Lambda would
+        self.dispatcher.discard_metrics = not metrics
         # A fake Slack Web API on 127.0.0.1, unless a real (or external) one is given.
         self.slack: FakeSlack | None = FakeSlack() if slack and not slack_api_url else None
         self.slack_api_url = slack_api_url

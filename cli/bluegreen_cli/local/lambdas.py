@@ -26,7 +26,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
 from botocore.client import BaseClient
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.core.responses import EmptyResult
@@ -110,6 +110,7 @@ class Dispatcher:
         self._functions: dict[str, FunctionSpec] = {}
         self._modules: dict[str, ModuleType] = {}
         self.invocations: Counter[str] = Counter()
+        self.discard_metrics = True
 
     def register(self, function_name: str, spec: FunctionSpec) -> None:
         self._functions[function_name] = spec
@@ -148,6 +149,11 @@ class Dispatcher:
             return json.dumps(payload).encode()
         finally:
             _state.function = None
+            if self.discard_metrics:
+                # Powertools keeps disabled metrics and prints them once 100 pile up: drop them.
+                for value in vars(self._module(spec)).values():
+                    if isinstance(value, Metrics):
+                        value.clear_metrics()
 
 
 @contextlib.contextmanager
