@@ -47,7 +47,7 @@ def endpoint():
     port = _free_port()
     process = subprocess.Popen(
         [str(BIN / "bluegreen"), "local", "serve", "--port", str(port)],
-        env=_env(BLUEGREEN_AUTO_APPROVE="1"),
+        env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -61,7 +61,8 @@ def endpoint():
             break
     assert lines[-1].startswith("Ready."), "".join(lines)
     arn = next(line.split()[-1] for line in lines if line.strip().startswith("state machine"))
-    yield {"url": f"http://127.0.0.1:{port}", "port": port, "arn": arn, "output": "".join(lines), "process": process}
+    table = next(line.split()[-1] for line in lines if line.strip().startswith("table"))
+    yield {"url": f"http://127.0.0.1:{port}", "port": port, "arn": arn, "table": table, "process": process}
     process.terminate()
     out, _ = process.communicate(timeout=30)
     assert process.returncode == 0 and "Stopped." in out
@@ -79,6 +80,22 @@ def aws(endpoint, *args: str) -> dict:
     return json.loads(result.stdout or "{}")
 
 
+def approve(endpoint, service: str = "demo-web") -> None:
+    """`bluegreen approve` against the endpoint, once the approval is pending."""
+    env = _env(
+        AWS_ENDPOINT_URL=endpoint["url"], BLUEGREEN_STATE_MACHINE_ARN=endpoint["arn"], BLUEGREEN_TABLE=endpoint["table"]
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        result = subprocess.run(
+            [str(BIN / "bluegreen"), "approve", service, "--reason", "e2e"], env=env, capture_output=True, text=True
+        )
+        if result.returncode == 0:
+            return
+        time.sleep(0.5)
+    raise AssertionError(f"could not approve: {result.stdout} {result.stderr}")
+
+
 def wait_done(endpoint, execution_arn: str) -> dict:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -89,12 +106,13 @@ def wait_done(endpoint, execution_arn: str) -> dict:
     raise AssertionError("execution still running")
 
 
-def test_start_execution_with_the_aws_cli_deploys(endpoint):
+def test_start_execution_with_the_aws_cli_then_bluegreen_approve_deploys(endpoint):
     started = aws(
         endpoint,
         "stepfunctions", "start-execution", "--state-machine-arn", endpoint["arn"], "--name", "from-aws-cli",
         "--input", json.dumps({"service": "demo-web", "imageTag": "v2"}),
     )  # fmt: skip
+    approve(endpoint)
     assert wait_done(endpoint, started["executionArn"])["status"] == "SUCCEEDED"
 
 
@@ -112,6 +130,7 @@ def test_pushing_an_image_through_the_endpoint_starts_a_deployment(endpoint):
         new = [e for e in executions["executions"] if e["executionArn"] not in {b["executionArn"] for b in before}]
         time.sleep(0.2)
     assert len(new) == 1
+    approve(endpoint)
     description = wait_done(endpoint, new[0]["executionArn"])
     assert json.loads(description["input"])["imageTag"] == "v4"
     assert description["status"] == "SUCCEEDED", description.get("cause")

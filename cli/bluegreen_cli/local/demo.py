@@ -131,7 +131,7 @@ def run_demo(
     started = time.monotonic()
     log_stream = sys.stderr if verbose else None
     auto_approve = not interactive and (spec.click is None or spec.click[0] != "approval")
-    with Emulator(log_stream=log_stream, auto_approve=auto_approve) as emu:
+    with Emulator(log_stream=log_stream, auto_approve=auto_approve, pace=60.0 if interactive else None) as emu:
         demo = emu.seed_service(config_overrides=spec.config)
         emu.plane.alarm_min_weight = spec.alarm_min_weight
         helper = None

@@ -98,6 +98,7 @@ class Emulator:
         slack: bool = True,
         metrics: bool = False,
         slack_api_url: str | None = None,
+        pace: float | None = None,
     ) -> None:
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
@@ -116,6 +117,7 @@ class Emulator:
         # A fake Slack Web API on 127.0.0.1, unless a real (or external) one is given.
         self.slack: FakeSlack | None = FakeSlack() if slack and not slack_api_url else None
         self.slack_api_url = slack_api_url
+        self.pace = pace  # waiting for an answer: at most this many simulated seconds per real second
         self.slack_secrets = {
             "botToken": os.environ.get("SLACK_BOT_TOKEN", "xoxb-emulator-token"),
             "signingSecret": os.environ.get("SLACK_SIGNING_SECRET", "emulator-signing-secret"),
@@ -137,7 +139,7 @@ class Emulator:
         mock.start()
         self._contexts.append(mock)
         self.session = boto3.session.Session(region_name=REGION)
-        self._time = compressed_time(self.clock)
+        self._time = compressed_time(self.clock, self.pace)
         self._time.__enter__()
         self.plane.install()
         if self.slack:

@@ -28,6 +28,7 @@ from .fake_slack import http_api_event
 
 SLACK_PATH = "/slack/interactions"
 DEMO_TAG_PATTERN = r"v\d+(\.\d+)*"  # pushes of v4, v4.1, ... to the demo repository deploy it
+PACE = 60.0  # while a deployment waits for an answer, one real second is a simulated minute
 
 
 def _slack_app(emu: Emulator) -> Callable[..., Iterable[bytes]]:
@@ -92,7 +93,7 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
     _slack_settings(out)
     external_slack = os.environ.get("SLACK_API_URL")
     auto_approve = os.environ.get("BLUEGREEN_AUTO_APPROVE") == "1"
-    with Emulator(auto_approve=auto_approve, slack_api_url=external_slack or None) as emu:
+    with Emulator(auto_approve=auto_approve, slack_api_url=external_slack or None, pace=PACE) as emu:
         try:
             server = make_server(
                 "127.0.0.1", port, _application(emu), threaded=True, request_handler=MotoRequestHandler
@@ -109,6 +110,7 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
         print(f"  demo service    {demo.name} (repository {demo.repository}, tags {', '.join(demo.digests)})", file=out)
         print(f"  Slack callback  {endpoint}{SLACK_PATH}   Slack Web API {slack}", file=out)
         print(f"  auto-approve    {'on' if auto_approve else 'off (BLUEGREEN_AUTO_APPROVE=1 turns it on)'}", file=out)
+        print(f"  time            waits for an answer run {PACE:.0f}x faster than real time", file=out)
         print("Use it with:", file=out)
         print(f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1", file=out)
         print(f"  export BLUEGREEN_STATE_MACHINE_ARN={emu.state_machine_arn}", file=out)

@@ -102,7 +102,7 @@ class _SimThreading:
 
 
 @contextlib.contextmanager
-def compressed_time(sim: SimClock) -> Iterator[SimClock]:
+def compressed_time(sim: SimClock, pace: float | None = None) -> Iterator[SimClock]:
     """Patch moto's waits and the workflow clock for the duration of the block.
 
     * ``Wait`` states and ``Retry`` intervals advance the clock by their duration at once;
@@ -120,12 +120,19 @@ def compressed_time(sim: SimClock) -> Iterator[SimClock]:
 
     def callback_wait(self, timeout=None):  # noqa: ANN001 - moto's signature
         start = sim.elapsed
-        while not self._notify_event.wait(REAL_PAUSE):
+        while True:
             waited = sim.elapsed - start
             if timeout is not None and waited >= timeout:
                 break
             step = max(CALLBACK_MIN_STEP, waited * CALLBACK_GROWTH)
-            sim.advance(min(step, timeout - waited) if timeout is not None else step)
+            if timeout is not None:
+                step = min(step, timeout - waited)
+            # With a pace, simulated time runs at most ``pace`` times faster than real time,
+            # so a person (or another process) has time to answer.
+            pause = REAL_PAUSE if pace is None else max(REAL_PAUSE, step / pace)
+            if self._notify_event.wait(pause):
+                break
+            sim.advance(step)
         return self._outcome
 
     wait_function.WaitFunction._wait_interval = _wait_interval

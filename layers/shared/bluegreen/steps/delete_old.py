@@ -49,7 +49,7 @@ def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNot
     notify.milestone(
         notifier,
         context,
-        f"Deployed {context.imageTag}: production on task set {green.id}; old task set {deleted} deleted.",
+        f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; old task set {deleted} deleted.",
     )
     return DeploymentResult(
         service=context.service,
