@@ -6,7 +6,7 @@ PYTHON := $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13.0/bin/python3.
 STAMP := $(VENV)/.installed
 SCENARIO ?= happy
 
-.PHONY: setup demo test lint format clean build validate
+.PHONY: setup demo test lint format clean build validate bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 not found" >&2; exit 1; }
@@ -34,6 +34,10 @@ validate: $(STAMP) ## sam validate --lint (no AWS account needed)
 
 build: $(STAMP) ## sam build for the python3.13 runtime
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)/bin/sam build
+
+bench: $(STAMP) ## benchmarks on the emulator -> docs/benchmarks.md, docs/canary-weights.png
+	$(VENV)/bin/python -m pip install --quiet -c constraints.txt -r bench/requirements.txt
+	$(VENV)/bin/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache

@@ -90,7 +90,9 @@ def _interactive(emu: Emulator, service: str, out: TextIO) -> None:
         print("type 'approve' or 'reject <reason>'", file=out)
 
 
-def summarize(emu: Emulator, scenario: str, service: str, result: ExecutionResult, wall: float) -> dict[str, Any]:
+def summarize(
+    emu: Emulator, scenario: str, service: str, result: ExecutionResult, wall: float, first_call: int = 0
+) -> dict[str, Any]:
     summary: dict[str, Any] = {
         "scenario": scenario,
         "slackCalls": [c.method for c in emu.slack.calls] if emu.slack else [],
@@ -107,10 +109,10 @@ def summarize(emu: Emulator, scenario: str, service: str, result: ExecutionResul
         {
             "states": result.states,
             "stateTransitions": result.state_transitions,
-            "apiCalls": emu.recorder.counts(),
+            "apiCalls": emu.recorder.counts(first_call),
             "productionRuleModifications": sum(
                 1
-                for call in emu.recorder.calls
+                for call in emu.recorder.calls[first_call:]
                 if call.operation == "ModifyRule" and call.params.get("RuleArn") == production_rule
             ),
             "productionWeights": emu.production_weights(service),
@@ -147,8 +149,9 @@ def run_demo(
         def on_state(name: str, elapsed: float) -> None:
             print(f"  [t+{elapsed:5.0f}s] {name}", file=out, flush=True)
 
+        first_call = len(emu.recorder.calls)  # seeding pushes images: the ECR trigger's calls are not the deployment's
         result = emu.run(demo.name, spec.tag, on_state=on_state)
-        summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started)
+        summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started, first_call)
 
     for at, _service, gate_id in emu.approvals:
         print(f"  approval {gate_id} approved in Slack at t+{at:.0f}s", file=out)

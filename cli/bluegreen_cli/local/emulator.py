@@ -17,6 +17,7 @@ import re
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,7 +76,8 @@ class ExecutionResult:
         """Billable transitions: every state entered, plus every retry of a task."""
         entered = sum(1 for e in self.events if e["type"].endswith("StateEntered"))
         tasks = sum(1 for e in self.events if e["type"] == "TaskStateEntered")
-        attempts = sum(1 for e in self.events if e["type"] == "LambdaFunctionScheduled")
+        # Lambda tasks log LambdaFunctionScheduled per attempt; callback (waitForTaskToken) tasks TaskScheduled.
+        attempts = sum(1 for e in self.events if e["type"] in ("LambdaFunctionScheduled", "TaskScheduled"))
         return entered + (attempts - tasks)
 
     @property
@@ -130,6 +132,8 @@ class Emulator:
     def __enter__(self) -> Emulator:
         # moto's interpreter logs every Fail state as a warning; the result says it better.
         logging.getLogger("moto").setLevel(logging.CRITICAL)
+        # Handlers without business metrics flush an empty set; Powertools warns each time.
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         for key in (*_ENV, *_UNSET):
             self._saved_env[key] = os.environ.get(key)
         os.environ.update(_ENV)
@@ -225,7 +229,6 @@ class Emulator:
     def click(self, gate: dict[str, Any], action: str, user: str = APPROVER) -> dict[str, Any]:
         """Click a button of the gate's Slack message: a signed request through the real callback."""
         assert self.slack or self.slack_api_url, "the emulator runs without Slack"
-        self.clicks.append((self.clock.elapsed, gate["service"], action))
         body, headers = signed_interaction(
             self.slack_secrets["signingSecret"],
             user,
@@ -236,6 +239,7 @@ class Emulator:
             response_url=self.slack.response_url() if self.slack else "https://hooks.slack.com/actions/T0/1/emulator",
         )
         with self.clock.hold():  # the click takes no simulated time
+            self.clicks.append((self.clock.elapsed, gate["service"], action))
             raw = self.dispatcher.invoke(
                 f"{STACK}-SlackCallbackFunction", json.dumps(http_api_event(body, headers)), {}
             )

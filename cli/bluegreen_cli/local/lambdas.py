@@ -85,8 +85,9 @@ class CallRecorder:
     before: list[Callable[[ApiCall], None]] = field(default_factory=list)
     after: list[Callable[[ApiCall], None]] = field(default_factory=list)
 
-    def counts(self) -> dict[str, int]:
-        return dict(sorted(Counter(f"{c.service}:{c.operation}" for c in self.calls).items()))
+    def counts(self, first: int = 0) -> dict[str, int]:
+        """Calls per ``service:Operation`` (from call number ``first`` on)."""
+        return dict(sorted(Counter(f"{c.service}:{c.operation}" for c in self.calls[first:]).items()))
 
 
 class FakeLambdaContext:

@@ -57,6 +57,14 @@ class SimClock:
                 self._holds -= 1
                 self._released.notify_all()
 
+    def advance_to(self, elapsed: float) -> None:
+        """Move the clock to ``elapsed`` simulated seconds (never backwards)."""
+        with self._lock:
+            now = self._offset
+        self.advance(max(0.0, elapsed - now))
+        with self._lock:  # floating point: land exactly on the deadline
+            self._offset = max(self._offset, elapsed)
+
     def advance(self, seconds: float) -> None:
         with self._released:
             self._released.wait_for(lambda: self._holds == 0)
@@ -89,9 +97,9 @@ class _SimThreading:
             def wait(self, timeout: float | None = None) -> bool:
                 if timeout is None:
                     return super().wait()
-                start = clock.elapsed
+                deadline = clock.elapsed + timeout
                 while not super().wait(0.002):
-                    if clock.elapsed - start >= timeout:
+                    if clock.elapsed >= deadline:
                         return False
                 return True
 
@@ -120,13 +128,18 @@ def compressed_time(sim: SimClock, pace: float | None = None) -> Iterator[SimClo
 
     def callback_wait(self, timeout=None):  # noqa: ANN001 - moto's signature
         start = sim.elapsed
+        deadline = None if timeout is None else start + timeout
         while True:
             waited = sim.elapsed - start
-            if timeout is not None and waited >= timeout:
+            if deadline is not None and sim.elapsed >= deadline:
                 break
             step = max(CALLBACK_MIN_STEP, waited * CALLBACK_GROWTH)
-            if timeout is not None:
-                step = min(step, timeout - waited)
+            if deadline is not None and step >= deadline - sim.elapsed:
+                pause = REAL_PAUSE if pace is None else max(REAL_PAUSE, (deadline - sim.elapsed) / pace)
+                if self._notify_event.wait(pause):
+                    break
+                sim.advance_to(deadline)
+                continue
             # With a pace, simulated time runs at most ``pace`` times faster than real time,
             # so a person (or another process) has time to answer.
             pause = REAL_PAUSE if pace is None else max(REAL_PAUSE, step / pace)
