@@ -11,7 +11,6 @@ from botocore.exceptions import ClientError
 from bluegreen import elbv2
 from bluegreen.errors import GreenNotHealthyYet
 from bluegreen.models import (
-    BakeEvent,
     CleanupEvent,
     DeploymentContext,
     GreenEvent,
@@ -124,10 +123,6 @@ def run_cleanup(world: Any, data: dict[str, Any], execution_arn: str = EXECUTION
 
 def run_rollback(world: Any, data: dict[str, Any]) -> Any:
     return failure.rollback(StepEvent.model_validate(data), world.clients, store_of(world), NullNotifier())
-
-
-def bake_event(context: DeploymentContext, green: GreenTaskSet, swap_result: SwapResult) -> BakeEvent:
-    return BakeEvent.model_validate(state_data(context, green, swap_result))
 
 
 @dataclass

@@ -81,10 +81,6 @@ class GreenNotHealthy(BlueGreenError):
 
 
 # --- Bake and rollback -------------------------------------------------------------
-class BakeInProgress(BlueGreenError):
-    """The bake is still running and no alarm fired; the state machine polls again."""
-
-
 class AlarmTriggered(BlueGreenError):
     """A configured CloudWatch alarm is in ALARM during the bake."""
 

@@ -215,13 +215,6 @@ class SwapResult(Model):
     complete: bool = True  # production entirely on green, green primary, test rule on blue
 
 
-class BakeResult(Model):
-    """Output of Bake, at ``$.bake``."""
-
-    passedAt: datetime
-    alarmsChecked: list[str]
-
-
 class StepError(BaseModel):
     """What a ``Catch`` puts at ``$.error``."""
 
@@ -265,12 +258,6 @@ class GreenEvent(StepEvent):
     """Payload of the states that need the green task set."""
 
     green: GreenTaskSet
-
-
-class BakeEvent(GreenEvent):
-    """Payload of Bake: production is on green since ``swap.swappedAt``."""
-
-    swap: SwapResult
 
 
 class FailureEvent(BaseModel):
