@@ -314,3 +314,12 @@ def test_slack_down_never_blocks_a_deployment(manual):
         if e["type"] == "TaskStateExited" and e["stateExitedEventDetails"]["name"] == "AwaitApproval"
     )
     assert "Slack message failed" in approval_output["stateExitedEventDetails"]["output"]
+
+
+def test_a_year_long_timeout_still_ends_far_into_simulated_time():
+    # Regression: with a large clock offset, floating-point steps towards a deadline used to stall forever.
+    with Emulator(auto_approve=False) as emu:
+        emu.clock.advance(400 * DAY)
+        demo = emu.seed_service(config_overrides={"approval": {"timeoutSeconds": 365 * DAY}})
+        result = emu.run(demo.name, "v2")
+    assert (result.status, result.error) == ("FAILED", "ApprovalTimedOut")
