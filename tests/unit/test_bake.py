@@ -55,3 +55,20 @@ def test_bake_handler_fails_at_once_when_an_alarm_is_already_firing(world, store
     # Then it fails with AlarmTriggered naming the alarm (the state machine rolls back)
     assert type(raised.value).__name__ == "AlarmTriggered"
     assert world.demo.alarm_name in str(raised.value)
+
+
+def test_a_retried_bake_keeps_its_gate_and_the_next_gate_closes_it(world, store, handler, lambda_context):
+    # Given the Bake task opened its gate
+    deployment = deploy_until_swapped(world, "v2")
+    first = handler.lambda_handler(deployment.state(kind="bake", taskToken=TASK_TOKEN), lambda_context)
+
+    # When Step Functions retries the same task (same token), the same gate answers
+    retried = handler.lambda_handler(deployment.state(kind="bake", taskToken=TASK_TOKEN), lambda_context)
+    assert retried["gateId"] == first["gateId"]
+    assert store.get_gate(first["gateId"])["status"] == "PENDING"
+
+    # When the deployment moves on to its next gate (another token), the bake gate is closed as passed
+    after = handler.lambda_handler(deployment.state(kind="bake", taskToken=TASK_TOKEN + "-next"), lambda_context)
+    assert after["gateId"] != first["gateId"]
+    assert store.get_gate(first["gateId"])["status"] == "PASSED"
+    assert store.open_gate_of(world.demo.name)["gateId"] == after["gateId"]

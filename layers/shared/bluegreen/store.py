@@ -177,8 +177,11 @@ class Store:
         alarm_names: list[str] | None = None,
     ) -> dict[str, Any]:
         existing = self.open_gate_of(service)
-        if existing and existing["executionArn"] == execution_arn and existing["taskToken"] == task_token:
-            return existing  # a retried invocation of the same task: same gate
+        if existing and existing["executionArn"] == execution_arn:
+            if existing["taskToken"] == task_token:
+                return existing  # a retried invocation of the same task: same gate
+            # The deployment moved on (bake after a traffic step, keep-old after the bake): that gate passed.
+            self.decide(existing["gateId"], "PASSED", "step-functions", f"{kind} started")
         now = clock.now()
         gate_id = new_gate_id(kind)
         expires = now + timedelta(seconds=timeout_seconds)

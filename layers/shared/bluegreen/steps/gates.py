@@ -45,7 +45,7 @@ def _details(event: GateEvent) -> dict[str, Any]:
 
 def _post(notifier: SlackNotifier, store: Store, gate: dict[str, Any], attempts: int) -> str | None:
     """Post the gate's message (with its buttons); returns an error text if Slack failed."""
-    if not gate.get("channel"):
+    if not gate.get("channel") or gate.get("ts"):  # no Slack, or already posted (a retried task)
         return None
     error: Exception | None = None
     for _ in range(attempts):
@@ -67,8 +67,6 @@ def open_gate(event: GateEvent, store: Store, notifier: SlackNotifier) -> dict[s
     """Approval and keep-old gates: store the token, post the message with buttons."""
     context = event.context
     config = context.config
-    # A keep-old hold follows the bake: its gate (if the bake timed out) is closed as passed.
-    store.close_open_gate(context.service, context.executionArn, "PASSED", "bake passed")
     timeout = config.approval.timeoutSeconds if event.kind == "approval" else config.keepOld.timeoutSeconds
     gate = store.open_gate(event.kind, context.service, context.executionArn, event.taskToken, timeout, _details(event))
     if event.kind == "approval":
@@ -88,9 +86,6 @@ def start_bake(event: GateEvent, clients: AwsClients, store: Store, notifier: Sl
     """Bake: store the token for the alarm handler, then catch alarms that are already firing."""
     context = event.context
     names = context.config.alarmNames
-    previous = store.open_gate_of(context.service)
-    if previous and previous["executionArn"] == context.executionArn and previous["taskToken"] != event.taskToken:
-        store.decide(previous["gateId"], "PASSED", "step-functions", "step passed")  # the previous shift step
     partial = event.swap is not None and not event.swap.complete
     seconds = context.config.trafficShift.intervalSeconds if partial else context.config.bakeSeconds
     gate = store.open_gate(
