@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.aws import get_clients
 from bluegreen.models import GreenEvent
-from bluegreen.steps import health
+from bluegreen.steps import check_health
 
 logger = Logger()
 tracer = Tracer()
@@ -18,4 +18,4 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=GreenEvent)
 def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
-    return health.run(event.context, event.green, get_clients()).dump()
+    return check_health.run(event.context, event.green, get_clients()).dump()

@@ -1,4 +1,4 @@
-"""Cleanup state: failure before the swap (logic: bluegreen.steps.failure)."""
+"""Cleanup state: failure before the swap (logic: bluegreen.steps.cleanup)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen.aws import get_clients, get_store
 from bluegreen.models import CleanupEvent
 from bluegreen.notify import get_notifier
-from bluegreen.steps import failure
+from bluegreen.steps import cleanup
 
 logger = Logger()
 tracer = Tracer()
@@ -20,7 +20,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=CleanupEvent)
 def lambda_handler(event: CleanupEvent, context: LambdaContext) -> dict:
-    report = failure.cleanup(event, get_clients(), get_store(), get_notifier())
+    report = cleanup.cleanup(event, get_clients(), get_store(), get_notifier())
     logger.warning("Deployment failed before the swap", extra={"error": report.error, "phase": "cleanup"})
     metric = "DeploymentsRejected" if report.error in ("Rejected", "ApprovalTimedOut") else "DeploymentsFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)

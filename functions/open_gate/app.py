@@ -1,4 +1,4 @@
-"""Approval and keep-old gates: store the task token, post the Slack buttons (logic: bluegreen.steps.gates)."""
+"""Approval and keep-old gates: store the task token, post the Slack buttons (logic: bluegreen.steps.open_gate)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen.aws import get_store
 from bluegreen.models import GateEvent
 from bluegreen.notify import get_notifier
-from bluegreen.steps import gates
+from bluegreen.steps import open_gate
 
 logger = Logger()
 tracer = Tracer()
@@ -19,7 +19,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=GateEvent)
 def lambda_handler(event: GateEvent, context: LambdaContext) -> dict:
-    result = gates.open_gate(event, get_store(), get_notifier())
+    result = open_gate.open_gate(event, get_store(), get_notifier())
     logger.info(
         "Gate opened", extra={"service": event.context.service, "gateId": result["gateId"], "phase": event.kind}
     )

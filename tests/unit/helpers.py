@@ -21,7 +21,7 @@ from bluegreen.models import (
     ValidateEvent,
 )
 from bluegreen.notify import NullNotifier
-from bluegreen.steps import create_green, delete_old, failure, health, swap, validate
+from bluegreen.steps import check_health, cleanup, create_green, delete_old, swap, validate
 from bluegreen.store import Store
 
 EXECUTION_NAME = "deploy-demo-web-v2-0001"
@@ -100,7 +100,7 @@ def wait_until_healthy(
     waited = 0.0
     while True:
         try:
-            return health.run(context, green, world.clients)
+            return check_health.run(context, green, world.clients)
         except GreenNotHealthyYet:
             if waited >= limit:
                 raise
@@ -118,11 +118,11 @@ def run_delete_old(world: Any, data: dict[str, Any]) -> Any:
 
 def run_cleanup(world: Any, data: dict[str, Any], execution_arn: str = EXECUTION_ARN) -> Any:
     request = CleanupEvent.model_validate({"state": data, "executionArn": execution_arn})
-    return failure.cleanup(request, world.clients, store_of(world), NullNotifier())
+    return cleanup.cleanup(request, world.clients, store_of(world), NullNotifier())
 
 
 def run_rollback(world: Any, data: dict[str, Any]) -> Any:
-    return failure.rollback(StepEvent.model_validate(data), world.clients, store_of(world), NullNotifier())
+    return cleanup.rollback(StepEvent.model_validate(data), world.clients, store_of(world), NullNotifier())
 
 
 @dataclass

@@ -13,7 +13,7 @@ from .. import clock, ecs, elbv2, notify
 from ..aws import AwsClients
 from ..models import GreenEvent, SwapResult
 from ..notify import NullNotifier, SlackNotifier
-from . import health
+from . import check_health
 
 
 def run(event: GreenEvent, clients: AwsClients, notifier: SlackNotifier | None = None) -> SwapResult:
@@ -27,7 +27,7 @@ def run(event: GreenEvent, clients: AwsClients, notifier: SlackNotifier | None =
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
     if elbv2.forward_weights(production.actions, production.ruleArn) != target:
         # Never send production to a target group without healthy targets.
-        health.require_healthy(clients, context, green)
+        check_health.require_healthy(clients, context, green)
         # The one call that moves this step's share of production, atomically.
         elbv2.modify_rule(
             clients.elbv2, config.productionRuleArn, elbv2.with_forward_weights(production.actions, target)
