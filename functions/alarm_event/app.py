@@ -1,4 +1,4 @@
-"""CloudWatch alarm state changes (EventBridge): fail the bakes that watch it (logic: bluegreen.steps.open_gate)."""
+"""CloudWatch alarm state changes (EventBridge): fail the bakes that watch it (logic: bluegreen.steps.alarm_event)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.aws import get_store
 from bluegreen.models import AlarmStateChangeEvent
-from bluegreen.steps import open_gate
+from bluegreen.steps import alarm_event
 
 logger = Logger()
 tracer = Tracer()
@@ -19,7 +19,7 @@ metrics = Metrics()
 @event_parser(model=AlarmStateChangeEvent)
 def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict:
     detail = event.detail
-    answered = open_gate.on_alarm(get_store(), detail.alarmName, detail.state.value, detail.state.reason)
+    answered = alarm_event.on_alarm(get_store(), detail.alarmName, detail.state.value, detail.state.reason)
     logger.info(
         "Alarm state change", extra={"alarm": detail.alarmName, "state": detail.state.value, "bakesFailed": answered}
     )

@@ -1,4 +1,4 @@
-"""Bake state: a waitForTaskToken task failed by alarms or a manual rollback (logic: bluegreen.steps.open_gate)."""
+"""Bake state: a waitForTaskToken task failed by alarms or a manual rollback (logic: bluegreen.steps.bake)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen.aws import get_clients, get_store
 from bluegreen.models import GateEvent
 from bluegreen.notify import get_notifier
-from bluegreen.steps import open_gate
+from bluegreen.steps import bake
 
 logger = Logger()
 tracer = Tracer()
@@ -19,4 +19,4 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=GateEvent)
 def lambda_handler(event: GateEvent, context: LambdaContext) -> dict:
-    return open_gate.start_bake(event, get_clients(), get_store(), get_notifier())
+    return bake.start_bake(event, get_clients(), get_store(), get_notifier())

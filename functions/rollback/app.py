@@ -1,4 +1,4 @@
-"""Rollback state: failure, alarm or manual rollback after the swap (logic: bluegreen.steps.cleanup)."""
+"""Rollback state: failure, alarm or manual rollback after the swap (logic: bluegreen.steps.rollback)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
@@ -8,7 +8,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen.aws import get_clients, get_store
 from bluegreen.models import StepEvent
 from bluegreen.notify import get_notifier
-from bluegreen.steps import cleanup
+from bluegreen.steps import rollback
 
 logger = Logger()
 tracer = Tracer()
@@ -20,7 +20,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=StepEvent)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict:
-    report = cleanup.rollback(event, get_clients(), get_store(), get_notifier())
+    report = rollback.rollback(event, get_clients(), get_store(), get_notifier())
     logger.warning(
         "Deployment rolled back", extra={"service": event.context.service, "cause": report.cause, "phase": "rollback"}
     )

@@ -21,7 +21,7 @@ from bluegreen.models import (
     ValidateEvent,
 )
 from bluegreen.notify import NullNotifier
-from bluegreen.steps import check_health, cleanup, create_green, delete_old, swap, validate
+from bluegreen.steps import check_health, cleanup, create_green, delete_old, rollback, swap, validate
 from bluegreen.store import Store
 
 EXECUTION_NAME = "deploy-demo-web-v2-0001"
@@ -122,7 +122,7 @@ def run_cleanup(world: Any, data: dict[str, Any], execution_arn: str = EXECUTION
 
 
 def run_rollback(world: Any, data: dict[str, Any]) -> Any:
-    return cleanup.rollback(StepEvent.model_validate(data), world.clients, store_of(world), NullNotifier())
+    return rollback.rollback(StepEvent.model_validate(data), world.clients, store_of(world), NullNotifier())
 
 
 @dataclass

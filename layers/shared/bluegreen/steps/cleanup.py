@@ -1,4 +1,4 @@
-"""Cleanup (before the swap) and Rollback (after it): end every failure in a clean state."""
+"""Cleanup (before the swap; Rollback after it is in :mod:`.rollback`): end every failure in a clean state."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 from .. import ecs, elbv2, notify
 from ..aws import AwsClients
-from ..errors import RollbackUnsafe, UnsafeDelete
-from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError, StepEvent
+from ..errors import UnsafeDelete
+from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError
 from ..notify import SlackNotifier
 from ..store import Store
 
@@ -80,35 +80,3 @@ def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: 
         f"Deployment of {context.imageTag} failed: {name}. {message}{suffix}",
     )
     return FailureReport(error=name, cause=message + suffix, deletedTaskSets=deleted)
-
-
-def rollback(event: StepEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
-    context = event.context
-    config = context.config
-    name, message = describe_error(event.error)
-    saved = context.savedRules
-
-    # Blue must still have healthy targets before production goes back to it.
-    descriptions = elbv2.target_health(clients.elbv2, context.blueTargetGroupArn)
-    if elbv2.healthy_count(descriptions) == 0:
-        raise RollbackUnsafe(
-            f"Cannot roll back: blue target group {context.blueTargetGroupArn} has "
-            f"{elbv2.describe_health(descriptions)}. Production was left on green; fix blue or roll forward."
-        )
-
-    restored = []
-    for snapshot in (saved.production, saved.test):  # production first, in one call
-        current = elbv2.describe_rule(clients.elbv2, snapshot.ruleArn)
-        if current.actions != snapshot.actions:
-            elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
-            restored.append(snapshot.ruleArn)
-
-    ecs.make_primary(clients.ecs, config, context.blue.arn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(saved.production.actions, saved.production.ruleArn))
-    deleted = _delete_green(clients, context, production_groups)
-    cause = (
-        f"Rolled back {context.service} to {context.blue.image or context.blue.taskDefinition} after "
-        f"{name}: {message.rstrip('.')}. Production rules restored; green task set deleted."
-    )
-    _finish(context, store, notifier, "rolled_back", name, cause)
-    return FailureReport(error="RolledBack", cause=cause, deletedTaskSets=deleted, restoredRules=restored)

@@ -1,4 +1,4 @@
-"""Gates: the approval, the event-driven bake and the keep-old hold (``waitForTaskToken`` tasks).
+"""Open gate: the approval and the keep-old hold (``waitForTaskToken`` tasks); the bake is in :mod:`.bake`.
 
 The task token is stored in the deployments table under a short gate id; Slack
 buttons and the CLI carry only that id. A gate is answered at most once
@@ -11,10 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .. import alarms, notify
-from ..aws import AwsClients
-from ..decisions import decide
-from ..errors import AlarmTriggered, AlreadyDecided, GateExpired, UnknownGate
+from .. import notify
 from ..models import GateEvent
 from ..notify import SlackNotifier
 from ..store import Store
@@ -80,43 +77,3 @@ def open_gate(event: GateEvent, store: Store, notifier: SlackNotifier) -> dict[s
     if slack_error:
         result["notification"] = slack_error
     return result
-
-
-def start_bake(event: GateEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> dict[str, Any]:
-    """Bake: store the token for the alarm handler, then catch alarms that are already firing."""
-    context = event.context
-    names = context.config.alarmNames
-    partial = event.swap is not None and not event.swap.complete
-    seconds = context.config.trafficShift.intervalSeconds if partial else context.config.bakeSeconds
-    gate = store.open_gate(
-        "bake", context.service, context.executionArn, event.taskToken, seconds, _details(event), alarm_names=names
-    )
-    weight = event.swap.weight if event.swap else 100
-    notify.milestone(
-        notifier, context, f"Production at {weight}% on {context.imageTag}; watching alarms for {seconds}s."
-    )
-    firing = alarms.alarms_in_alarm(clients.cloudwatch, names)
-    if firing:
-        alarm = firing[0]
-        reason = alarm.get("StateReason", "no reason given")
-        store.decide(gate["gateId"], "ALARM", f"alarm:{alarm['AlarmName']}", reason)
-        raise AlarmTriggered(f"Alarm {alarm['AlarmName']} was already in ALARM when the bake started: {reason}")
-    _post(notifier, store, gate, 1)
-    return {"gateId": gate["gateId"], "kind": "bake"}
-
-
-def on_alarm(store: Store, alarm_name: str, state: str, reason: str) -> list[str]:
-    """An alarm changed state: fail every bake watching it. Returns the gate ids answered."""
-    if state != "ALARM":
-        return []
-    answered = []
-    for gate in store.gates_watching(alarm_name):
-        try:
-            decide(store, gate["gateId"], "alarm", f"alarm:{alarm_name}", reason)
-            answered.append(gate["gateId"])
-        except (AlreadyDecided, GateExpired, UnknownGate) as error:  # the gate ended meanwhile: fine
-            logger.info(
-                "Alarm arrived for a gate that is no longer waiting",
-                extra={"gateId": gate["gateId"], "error": str(error)},
-            )
-    return answered
