@@ -4,13 +4,14 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_store
+from bluegreen.deps import Deps
 from bluegreen.models import AlarmStateChangeEvent
 from bluegreen.steps import alarm_event
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
@@ -19,8 +20,9 @@ metrics = Metrics()
 @event_parser(model=AlarmStateChangeEvent)
 def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict:
     detail = event.detail
-    answered = alarm_event.on_alarm(get_store(), detail.alarmName, detail.state.value, detail.state.reason)
+    result = alarm_event.run(event, deps)
     logger.info(
-        "Alarm state change", extra={"alarm": detail.alarmName, "state": detail.state.value, "bakesFailed": answered}
+        "Alarm state change",
+        extra={"alarm": detail.alarmName, "state": detail.state.value, "bakesFailed": result.bakesFailed},
     )
-    return {"alarm": detail.alarmName, "bakesFailed": answered}
+    return result.dump()

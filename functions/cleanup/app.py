@@ -5,14 +5,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_clients, get_store
+from bluegreen.deps import Deps
 from bluegreen.models import CleanupEvent
-from bluegreen.notify import get_notifier
 from bluegreen.steps import cleanup
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
@@ -20,7 +20,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=CleanupEvent)
 def lambda_handler(event: CleanupEvent, context: LambdaContext) -> dict:
-    report = cleanup.cleanup(event, get_clients(), get_store(), get_notifier())
+    report = cleanup.run(event, deps)
     logger.warning("Deployment failed before the swap", extra={"error": report.error, "phase": "cleanup"})
     metric = "DeploymentsRejected" if report.error in ("Rejected", "ApprovalTimedOut") else "DeploymentsFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)

@@ -5,14 +5,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_clients, get_store
+from bluegreen.deps import Deps
 from bluegreen.models import StepEvent
-from bluegreen.notify import get_notifier
 from bluegreen.steps import rollback
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="context.executionArn")
@@ -20,7 +20,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=StepEvent)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict:
-    report = rollback.rollback(event, get_clients(), get_store(), get_notifier())
+    report = rollback.run(event, deps)
     logger.warning(
         "Deployment rolled back", extra={"service": event.context.service, "cause": report.cause, "phase": "rollback"}
     )

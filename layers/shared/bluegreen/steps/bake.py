@@ -10,21 +10,25 @@ from typing import Any
 
 from .. import alarms, notify
 from ..aws import AwsClients
+from ..decisions import open_gate
+from ..deps import Deps
 from ..errors import AlarmTriggered
-from ..models import GateEvent
+from ..gates import GateKind, GateStatus
+from ..models import GateEvent, OpenedGate
 from ..notify import SlackNotifier
 from ..store import Store
 from .open_gate import _details, _post
 
 
-def start_bake(event: GateEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> dict[str, Any]:
+def run(event: GateEvent, deps: Deps) -> OpenedGate:
     """Bake: store the token for the alarm handler, then catch alarms that are already firing."""
+    clients, store, notifier = deps.clients, deps.store, deps.notifier
     context = event.context
     names = context.config.alarmNames
     partial = event.swap is not None and not event.swap.complete
     seconds = context.config.trafficShift.intervalSeconds if partial else context.config.bakeSeconds
-    gate = store.open_gate(
-        "bake", context.service, context.executionArn, event.taskToken, seconds, _details(event), alarm_names=names
+    gate = open_gate(
+        store, GateKind.BAKE, context.service, context.executionArn, event.taskToken, seconds, _details(event), names
     )
     weight = event.swap.weight if event.swap else 100
     notify.milestone(
@@ -34,7 +38,12 @@ def start_bake(event: GateEvent, clients: AwsClients, store: Store, notifier: Sl
     if firing:
         alarm = firing[0]
         reason = alarm.get("StateReason", "no reason given")
-        store.decide(gate["gateId"], "ALARM", f"alarm:{alarm['AlarmName']}", reason)
+        store.decide(gate.gateId, GateStatus.ALARM, f"alarm:{alarm['AlarmName']}", reason)
         raise AlarmTriggered(f"Alarm {alarm['AlarmName']} was already in ALARM when the bake started: {reason}")
     _post(notifier, store, gate, 1)
-    return {"gateId": gate["gateId"], "kind": "bake"}
+    return OpenedGate(gateId=gate.gateId, kind=GateKind.BAKE)
+
+
+def start_bake(event: GateEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> dict[str, Any]:
+    """Kept while the branches calling it are merged (issue #16): use :func:`run`."""
+    return run(event, Deps(clients=clients, store=store, notifier=notifier)).dump()

@@ -6,6 +6,7 @@ import json
 
 from .. import ecs, elbv2, notify
 from ..aws import AwsClients
+from ..deps import Deps
 from ..errors import UnsafeDelete
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError
 from ..notify import SlackNotifier
@@ -54,7 +55,8 @@ def _finish(
     notify.milestone(notifier, context, text)
 
 
-def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
+def run(request: CleanupEvent, deps: Deps) -> FailureReport:
+    clients, store, notifier = deps.clients, deps.store, deps.notifier
     event = request.state
     name, message = describe_error(event.error)
     if request.validationFailed or event.context is None:
@@ -80,3 +82,8 @@ def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: 
         f"Deployment of {context.imageTag} failed: {name}. {message}{suffix}",
     )
     return FailureReport(error=name, cause=message + suffix, deletedTaskSets=deleted)
+
+
+def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
+    """Kept while the branches calling it are merged (issue #16): use :func:`run`."""
+    return run(request, Deps(clients=clients, store=store, notifier=notifier))

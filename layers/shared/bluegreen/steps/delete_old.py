@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from .. import ecs, elbv2, notify
-from ..aws import AwsClients
+from ..deps import Deps
 from ..errors import UnsafeDelete
 from ..models import DeploymentResult, GreenEvent
-from ..notify import SlackNotifier
-from ..store import Store
 
 
-def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> DeploymentResult:
+def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
+    clients, store, notifier = deps.clients, deps.store, deps.notifier
     context, green = event.context, event.green
     config = context.config
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from .. import ecs, elbv2
 from ..aws import AwsClients
+from ..deps import Deps
 from ..errors import RollbackUnsafe
 from ..models import FailureReport, StepEvent
 from ..notify import SlackNotifier
@@ -11,7 +12,8 @@ from ..store import Store
 from .cleanup import _delete_green, _finish, describe_error
 
 
-def rollback(event: StepEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
+def run(event: StepEvent, deps: Deps) -> FailureReport:
+    clients, store, notifier = deps.clients, deps.store, deps.notifier
     context = event.context
     config = context.config
     name, message = describe_error(event.error)
@@ -41,3 +43,8 @@ def rollback(event: StepEvent, clients: AwsClients, store: Store, notifier: Slac
     )
     _finish(context, store, notifier, "rolled_back", name, cause)
     return FailureReport(error="RolledBack", cause=cause, deletedTaskSets=deleted, restoredRules=restored)
+
+
+def rollback(event: StepEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
+    """Kept while the branches calling it are merged (issue #16): use :func:`run`."""
+    return run(event, Deps(clients=clients, store=store, notifier=notifier))

@@ -10,13 +10,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .. import clock, ecs, elbv2, notify
-from ..aws import AwsClients
+from ..deps import Deps
 from ..models import GreenEvent, SwapResult
-from ..notify import NullNotifier, SlackNotifier
+from ..notify import NullNotifier
 from . import check_health
 
 
-def run(event: GreenEvent, clients: AwsClients, notifier: SlackNotifier | None = None) -> SwapResult:
+def run(event: GreenEvent, deps: Deps) -> SwapResult:
+    clients, notifier = deps.clients, deps.notifier
     context, green = event.context, event.green
     config = context.config
     schedule = config.trafficShift.schedule()

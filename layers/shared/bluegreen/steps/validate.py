@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pydantic import ValidationError
 
 from .. import alarms, clock, ecr, ecs, elbv2, notify
-from ..aws import AwsClients
 from ..config import load_service_config
+from ..deps import Deps
 from ..errors import (
     InvalidInput,
     InvalidServiceConfig,
@@ -20,8 +19,6 @@ from ..errors import (
     TestTargetGroupBusy,
 )
 from ..models import DeploymentContext, ExecutionInput, SavedRules, ServiceConfig, SlackThread, ValidateEvent
-from ..notify import SlackNotifier
-from ..store import Store
 
 logger = Logger(child=True)
 
@@ -46,9 +43,8 @@ def check_tag(config: ServiceConfig, tag: str) -> None:
         )
 
 
-def run(
-    event: ValidateEvent, clients: AwsClients, provider: SSMProvider, store: Store, notifier: SlackNotifier
-) -> DeploymentContext:
+def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
+    clients, provider, store, notifier = deps.clients, deps.ssm, deps.store, deps.notifier
     request = parse_input(event.input)
     # One deployment per service: taken first, released by every end state (Cleanup, Rollback, DeleteOld).
     store.acquire_lock(request.service, event.executionArn, logger)
