@@ -20,9 +20,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from ipaddress import ip_address
 from typing import Any, NamedTuple
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities import parameters
@@ -108,14 +107,11 @@ def retry_handlers(max_retries: int = 2, interval: RetryIntervalCalculator | Non
     ]
 
 
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
+def _retry_interval(interval: RetryIntervalCalculator | None) -> RetryIntervalCalculator | None:
+    """``interval``, else a fixed ``SLACK_RETRY_INTERVAL`` (seconds) when set, else slack_sdk's backoff."""
+    if interval is None and os.environ.get("SLACK_RETRY_INTERVAL"):
+        interval = FixedValueRetryIntervalCalculator(float(os.environ["SLACK_RETRY_INTERVAL"]))
+    return interval
 
 
 def web_client(
@@ -128,30 +124,22 @@ def web_client(
 ) -> WebClient:
     """A Slack Web API client with retries; the token defaults to the bot token from Secrets Manager.
 
-    ``SLACK_API_URL`` points it at another Web API (the local fake Slack).
+    ``SLACK_API_URL`` points it at another Web API (the emulator's fake Slack, which also sets
+    ``SLACK_RETRY_INTERVAL``).
     """
-    base_url = base_url or os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
-    if retry_interval is None and _is_loopback(base_url):
-        retry_interval = FixedValueRetryIntervalCalculator(0.01)  # a local fake Slack: no backoff needed
-    client = WebClient(
+    return WebClient(
         token=token if token is not None else get_slack_secrets().bot_token,
-        base_url=base_url,
+        base_url=base_url or os.environ.get("SLACK_API_URL") or DEFAULT_API_URL,
         timeout=timeout,
-        retry_handlers=retry_handlers(max_retries, retry_interval),
+        retry_handlers=retry_handlers(max_retries, _retry_interval(retry_interval)),
     )
-    if _is_loopback(base_url):
-        client.proxy = None  # an HTTPS_PROXY from the environment must not capture 127.0.0.1
-    return client
 
 
 def webhook_client(
     url: str, *, timeout: int = 3, retry_interval: RetryIntervalCalculator | None = None
 ) -> WebhookClient:
     """A client for a ``response_url`` (or an incoming webhook), with the same retries."""
-    client = WebhookClient(url, timeout=timeout, retry_handlers=retry_handlers(1, retry_interval))
-    if _is_loopback(url):
-        client.proxy = None
-    return client
+    return WebhookClient(url, timeout=timeout, retry_handlers=retry_handlers(1, _retry_interval(retry_interval)))
 
 
 # --- Block Kit -----------------------------------------------------------------------------
