@@ -93,6 +93,22 @@ def status_title(status: Any) -> str:
         return str(status).replace("_", " ").capitalize()
 
 
+def kind_label(kind: Any) -> str:
+    """In-sentence label of a kind, also for a value this version does not know."""
+    try:
+        return GateKind(str(kind)).label
+    except ValueError:
+        return str(kind)
+
+
+def status_past(status: Any) -> str:
+    """What the CLI says happened to a gate, also for a status this version does not know."""
+    try:
+        return GateStatus(str(status)).past
+    except ValueError:
+        return str(status).lower()
+
+
 class Gate(BaseModel):
     """One gate as stored in the deployments table (``GATE#{gateId}`` / ``GATE``)."""
 
