@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -21,6 +20,7 @@ from botocore.exceptions import (
 )
 
 from .errors import TransientAwsError
+from .settings import require
 
 if TYPE_CHECKING:
     from .store import Store
@@ -112,7 +112,7 @@ def get_store() -> Store:
     from .store import Store  # store imports this module
 
     clients = get_clients()
-    return Store(table=clients.dynamodb.Table(os.environ["TABLE_NAME"]), sfn=clients.sfn)
+    return Store(table=clients.dynamodb.Table(require("TABLE_NAME").tableName), sfn=clients.sfn)
 
 
 @functools.cache

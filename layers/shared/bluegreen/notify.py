@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import functools
-import os
 from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
 from .models import DeploymentContext
+from .settings import get_settings
 
 logger = Logger(child=True)
 
@@ -59,7 +59,7 @@ def start_thread(notifier: SlackNotifier, channel: str | None, text: str) -> tup
 @functools.cache
 def get_notifier() -> SlackNotifier:
     """The Slack notifier when the stack has a Slack secret configured, else a no-op."""
-    if not os.environ.get("SLACK_SECRET_NAME"):
+    if not get_settings().slackSecretName:
         return NullNotifier()
     from .slack import Notifier  # slack_sdk is only needed when Slack is configured
 

@@ -10,7 +10,6 @@ The messages are built in :mod:`bluegreen.slack_messages`, button clicks are ans
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from ipaddress import ip_address
@@ -32,11 +31,12 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.webhook import WebhookClient
 
 from .errors import BlueGreenError
+from .settings import DEFAULT_SLACK_API_URL, get_settings
 from .slack_messages import decided_blocks, decided_text, gate_blocks, gate_text
 
 logger = Logger(child=True)
 
-DEFAULT_API_URL = "https://slack.com/api/"
+DEFAULT_API_URL = DEFAULT_SLACK_API_URL
 SECRET_MAX_AGE = 300
 
 # Slack error codes worth retrying (besides HTTP 429 and 5xx).
@@ -72,7 +72,7 @@ def get_slack_secrets(name: str | None = None, max_age: int = SECRET_MAX_AGE) ->
 
     Cached by Powertools for ``max_age`` seconds in a warm Lambda.
     """
-    name = name or os.environ.get("SLACK_SECRET_NAME", "")
+    name = name or get_settings().slackSecretName
     if not name:
         raise SlackRefused("Slack is not configured: SLACK_SECRET_NAME is empty")
     value = parameters.get_secret(name, transform="json", max_age=max_age)
@@ -115,7 +115,7 @@ def web_client(
 
     ``SLACK_API_URL`` points it at another Web API (the local fake Slack).
     """
-    base_url = base_url or os.environ.get("SLACK_API_URL") or DEFAULT_API_URL
+    base_url = base_url or get_settings().slack_api_url
     if retry_interval is None and _is_loopback(base_url):
         retry_interval = FixedValueRetryIntervalCalculator(0.01)  # a local fake Slack: no backoff needed
     client = WebClient(

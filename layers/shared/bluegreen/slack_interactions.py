@@ -8,7 +8,6 @@ which sends at most one ``SendTaskSuccess`` / ``SendTaskFailure`` per gate.
 from __future__ import annotations
 
 import json
-import os
 import re
 import time
 from collections.abc import Iterable, Mapping
@@ -24,6 +23,7 @@ from .config import load_service_config
 from .decisions import decide
 from .errors import AlreadyDecided, BlueGreenError, GateExpired, NotAllowed, UnknownGate
 from .gates import GateKind, status_title
+from .settings import get_settings
 from .slack_messages import USER_ID, GateLike, _escape, _when, decided_text, outcome, who
 
 if TYPE_CHECKING:
@@ -131,7 +131,7 @@ def parse_action(body: str) -> Action:
 
 def default_approvers() -> list[str]:
     """The stack's fallback allowlist: comma-separated Slack user ids in ``DEFAULT_APPROVERS``."""
-    return [item.strip() for item in os.environ.get("DEFAULT_APPROVERS", "").split(",") if item.strip()]
+    return list(get_settings().defaultApprovers)
 
 
 _VERBS = {"approve": "approve", "reject": "reject", "finish": "finish", "rollback": "roll back"}
