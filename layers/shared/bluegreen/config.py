@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -45,7 +45,7 @@ def ssm_errors(name: str) -> Iterator[None]:
 def read_parameter(provider: SSMProvider, name: str, max_age: int | None = None) -> str:
     """One parameter's text, cached ``max_age`` seconds (default ``CONFIG_MAX_AGE``)."""
     with ssm_errors(name):
-        return provider.get(name, max_age=_max_age(max_age), decrypt=True)
+        return cast(str, provider.get(name, max_age=_max_age(max_age), decrypt=True))
 
 
 def read_parameters(provider: SSMProvider, path: str, max_age: int | None = None) -> dict[str, Any]:

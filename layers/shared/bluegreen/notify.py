@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
-from typing import Any, Protocol
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
+from .gates import GateLike
 from .models import DeploymentContext
 from .settings import get_settings
 
@@ -16,9 +17,9 @@ logger = Logger(child=True)
 class SlackNotifier(Protocol):
     def note(self, channel: str, thread_ts: str | None, text: str) -> str | None: ...
 
-    def post_gate(self, gate: dict[str, Any]) -> tuple[str, str]: ...
+    def post_gate(self, gate: GateLike) -> tuple[str, str]: ...
 
-    def update_gate(self, gate: dict[str, Any]) -> bool: ...
+    def update_gate(self, gate: GateLike) -> bool: ...
 
 
 class NullNotifier:
@@ -27,10 +28,10 @@ class NullNotifier:
     def note(self, channel: str, thread_ts: str | None, text: str) -> str | None:
         return None
 
-    def post_gate(self, gate: dict[str, Any]) -> tuple[str, str]:
+    def post_gate(self, gate: GateLike) -> tuple[str, str]:
         raise RuntimeError("no Slack notifier configured")
 
-    def update_gate(self, gate: dict[str, Any]) -> bool:
+    def update_gate(self, gate: GateLike) -> bool:
         return False
 
 

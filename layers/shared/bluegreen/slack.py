@@ -10,7 +10,7 @@ The messages are built in :mod:`bluegreen.slack_messages`, button clicks are ans
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from ipaddress import ip_address
 from typing import Any
@@ -31,6 +31,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.webhook import WebhookClient
 
 from .errors import BlueGreenError
+from .gates import GateLike
 from .settings import DEFAULT_SLACK_API_URL, get_settings
 from .slack_messages import decided_blocks, decided_text, gate_blocks, gate_text
 
@@ -171,7 +172,7 @@ class Notifier:
             self._client = self._client_factory()
         return self._client
 
-    def post_gate(self, gate: Mapping[str, Any]) -> tuple[str, str]:
+    def post_gate(self, gate: GateLike) -> tuple[str, str]:
         """Post the gate's message with its buttons to the gate's channel; returns ``(channel id, ts)``.
 
         Raises :class:`SlackUnavailable` (retry) or :class:`SlackRefused` (fix the configuration).
@@ -189,7 +190,7 @@ class Notifier:
             raise _post_error("chat.postMessage", error) from error
         return str(response["channel"]), str(response["ts"])
 
-    def update_gate(self, gate: Mapping[str, Any]) -> bool:
+    def update_gate(self, gate: GateLike) -> bool:
         """Replace the gate's message by its decided form (no buttons). Never raises; ``False`` on failure."""
         channel, ts = gate.get("channel"), gate.get("ts")
         if not channel or not ts:

@@ -22,9 +22,9 @@ from . import clock
 from .config import load_service_config
 from .decisions import decide
 from .errors import AlreadyDecided, BlueGreenError, GateExpired, NotAllowed, UnknownGate
-from .gates import GateKind, status_title
+from .gates import GateKind, GateLike, status_title
 from .settings import get_settings
-from .slack_messages import USER_ID, GateLike, _escape, _when, decided_text, outcome, who
+from .slack_messages import USER_ID, _escape, _when, decided_text, outcome, who
 
 if TYPE_CHECKING:
     from .slack import Notifier, SlackSecrets
@@ -120,8 +120,8 @@ def parse_action(body: str) -> Action:
         raise ValueError("button value is not a gate id")
     channel = payload.get("channel")
     channel_id = _text(channel.get("id") if isinstance(channel, dict) else None, "channel")
-    container = payload.get("container") if isinstance(payload.get("container"), dict) else {}
-    message = payload.get("message") if isinstance(payload.get("message"), dict) else {}
+    container = payload["container"] if isinstance(payload.get("container"), dict) else {}
+    message = payload["message"] if isinstance(payload.get("message"), dict) else {}
     message_ts = _text(container.get("message_ts") or message.get("ts"), "message ts")
     response_url = _text(payload.get("response_url"), "response_url")
     if not response_url.startswith(("https://", "http://")):

@@ -6,14 +6,12 @@ Buttons carry only the gate id; the task token stays in the deployments table.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .gates import Gate, GateKind, GateStatus, status_title
+from .gates import GateKind, GateLike, GateStatus, status_title
 
-GateLike = Gate | Mapping[str, Any]  # dict gates are still accepted (tests, branches being merged)
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 MAX_BUTTON_VALUE = 2000  # Slack's limit on a button's value
 
@@ -32,7 +30,7 @@ _CONFIRM = {
 
 def _title(kind: Any, default: str = "Gate") -> str:
     try:
-        return GateKind(str(kind)).title
+        return GateKind(str(kind)).slack_title
     except ValueError:
         return default
 
@@ -114,7 +112,7 @@ def _headline(gate: GateLike) -> str:
     )
 
 
-def _summary(gate: Mapping[str, Any], title: str) -> list[dict[str, Any]]:
+def _summary(gate: GateLike, title: str) -> list[dict[str, Any]]:
     service, tag = str(gate.get("service", "?")), _tag(gate)
     fields = [_mrkdwn(f"*Service*\n{_escape(service)}"), _mrkdwn(f"*Image tag*\n`{_escape(tag)}`")]
     if gate.get("imageDigest"):
@@ -137,7 +135,7 @@ def _summary(gate: Mapping[str, Any], title: str) -> list[dict[str, Any]]:
     ]
 
 
-def _button(gate: Mapping[str, Any], action: str, label: str, style: str) -> dict[str, Any]:
+def _button(gate: GateLike, action: str, label: str, style: str) -> dict[str, Any]:
     gate_id = str(gate["gateId"])
     if len(gate_id) > MAX_BUTTON_VALUE:
         raise ValueError("gate id too long for a Slack button value")
@@ -164,7 +162,7 @@ def gate_blocks(gate: GateLike) -> list[dict[str, Any]]:
     kind = gate["kind"]
     buttons = [_button(gate, action, label, style) for action, label, style in _BUTTONS[kind]]
     return [
-        *_summary(gate, GateKind(kind).title),
+        *_summary(gate, GateKind(kind).slack_title),
         {"type": "actions", "block_id": f"gate-{gate['gateId']}", "elements": buttons},
     ]
 
