@@ -27,7 +27,7 @@ test: $(STAMP) ## lint, type check, then every test but the slow matrices (fast,
 	$(VENV)/bin/python -m pytest -m "not matrix"
 
 test-fast: $(STAMP) ## the pure-function tier only (tests/fast: no moto, no emulator), under 30 s
-	$(VENV)/bin/python -m pytest -p no:xdist tests/fast
+	$(VENV)/bin/python -m pytest -n 0 --confcutdir=tests/fast tests/fast  # without tests/conftest.py (moto)
 
 test-matrix: $(STAMP) ## the slow matrices CI runs (fault injection, chaos)
 	$(VENV)/bin/python -m pytest -m matrix
