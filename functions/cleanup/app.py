@@ -7,11 +7,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.deps import Deps
 from bluegreen.models import CleanupEvent
+from bluegreen.settings import require
 from bluegreen.steps import cleanup
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("TABLE_NAME")  # cold start: a missing variable fails here, named
 deps = Deps()
 
 

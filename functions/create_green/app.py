@@ -6,11 +6,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.deps import Deps
 from bluegreen.models import StepEvent
+from bluegreen.settings import require
 from bluegreen.steps import create_green
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require()  # cold start: a malformed variable fails here, named
 deps = Deps()
 
 

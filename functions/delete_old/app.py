@@ -8,11 +8,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from bluegreen import clock
 from bluegreen.deps import Deps
 from bluegreen.models import GreenEvent
+from bluegreen.settings import require
 from bluegreen.steps import delete_old
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("TABLE_NAME")  # cold start: a missing variable fails here, named
 deps = Deps()
 
 

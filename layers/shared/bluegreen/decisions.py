@@ -114,7 +114,12 @@ def decide(store: Store, gate_id: str, action: str, actor: str, reason: str = ""
         with transient_errors():
             if outcome == "success":
                 decided_at = decided.decidedAt or ""
-                output = {"action": action, "decidedBy": actor, "decidedAt": decided_at, "reason": reason}
+                output: dict[str, Any] = {
+                    "action": action,
+                    "decidedBy": actor,
+                    "decidedAt": decided_at,
+                    "reason": reason,
+                }
                 created = datetime.fromisoformat(decided.createdAt)
                 output["waitedSeconds"] = int((datetime.fromisoformat(decided_at) - created).total_seconds())
                 if decided.notificationError:  # reported in the execution's history

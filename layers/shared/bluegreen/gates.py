@@ -7,7 +7,7 @@ and their human labels live here, in one place, for Slack, the CLI and the error
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -30,7 +30,7 @@ class GateKind(StrEnum):
         return _KIND_LABELS[self][1]
 
     @property
-    def title(self) -> str:
+    def slack_title(self) -> str:
         """A pending gate's Slack message title."""
         return _KIND_LABELS[self][2]
 
@@ -51,7 +51,7 @@ class GateStatus(StrEnum):
     PASSED = "PASSED"  # the deployment moved on (the bake or the traffic step's watch ran out)
 
     @property
-    def title(self) -> str:
+    def slack_title(self) -> str:
         """The decided Slack message's title: ``Approved``, ``Rolled back by an alarm``…"""
         return _STATUS_LABELS[self][0]
 
@@ -88,9 +88,25 @@ _STATUS_LABELS: dict[GateStatus, tuple[str, str]] = {
 def status_title(status: Any) -> str:
     """Slack title of a status, also for a value this version does not know."""
     try:
-        return GateStatus(str(status)).title
+        return GateStatus(str(status)).slack_title
     except ValueError:
         return str(status).replace("_", " ").capitalize()
+
+
+def kind_label(kind: Any) -> str:
+    """In-sentence label of a kind, also for a value this version does not know."""
+    try:
+        return GateKind(str(kind)).label
+    except ValueError:
+        return str(kind)
+
+
+def status_past(status: Any) -> str:
+    """What the CLI says happened to a gate, also for a status this version does not know."""
+    try:
+        return GateStatus(str(status)).past
+    except ValueError:
+        return str(status).lower()
 
 
 class Gate(BaseModel):
@@ -144,3 +160,5 @@ class Gate(BaseModel):
 
 
 _MISSING: Any = object()
+# What the message builders and notifiers accept: a Gate, or a gate as a plain mapping (tests, older callers).
+GateLike = Gate | Mapping[str, Any]

@@ -68,7 +68,7 @@ STATES: dict[str, Step] = {
 EVENT_FUNCTIONS: dict[str, str] = {
     "AlarmEventFunction": "bluegreen.steps.alarm_event",
     "EcrTriggerFunction": "bluegreen.trigger",
-    "SlackCallbackFunction": "bluegreen.slack",
+    "SlackCallbackFunction": "bluegreen.slack_interactions",
 }
 # The states that wait on a gate a person (or an alarm) answers, and its kind.
 GATE_STATES: dict[str, GateKind] = {step.state: step.gate for step in STATES.values() if step.gate}

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import json
 
-from .. import ecs, elbv2, notify
+from .. import ecs, elbv2, notify, policy
 from ..aws import AwsClients
 from ..deps import Deps
-from ..errors import UnsafeDelete
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError
 from ..notify import SlackNotifier
 from ..store import Store
@@ -32,14 +31,10 @@ def _delete_green(clients: AwsClients, context: DeploymentContext, production_gr
     config = context.config
     deleted = []
     for task_set in ecs.live_task_sets(clients.ecs, config):
-        if task_set.get("externalId") != context.executionName:
-            continue
-        if ecs.target_group_of(task_set) in production_groups or task_set["status"] == "PRIMARY":
-            raise UnsafeDelete(
-                f"Task set {task_set['id']} created by this deployment serves production; it was not deleted."
-            )
-        ecs.delete_task_set(clients.ecs, config, task_set["id"])
-        deleted.append(task_set["id"])
+        info = policy.TaskSetInfo.of(task_set)
+        if policy.may_delete_green(info, context.executionName, production_groups):
+            ecs.delete_task_set(clients.ecs, config, info.id)
+            deleted.append(info.id)
     return deleted
 
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from .. import ecs, elbv2
+from .. import ecs, elbv2, policy
 from ..aws import AwsClients
 from ..deps import Deps
-from ..errors import RollbackUnsafe
 from ..models import FailureReport, StepEvent
 from ..notify import SlackNotifier
 from ..store import Store
@@ -21,11 +20,9 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
 
     # Blue must still have healthy targets before production goes back to it.
     descriptions = elbv2.target_health(clients.elbv2, context.blueTargetGroupArn)
-    if elbv2.healthy_count(descriptions) == 0:
-        raise RollbackUnsafe(
-            f"Cannot roll back: blue target group {context.blueTargetGroupArn} has "
-            f"{elbv2.describe_health(descriptions)}. Production was left on green; fix blue or roll forward."
-        )
+    policy.check_rollback_safe(
+        context.blueTargetGroupArn, elbv2.healthy_count(descriptions), elbv2.describe_health(descriptions)
+    )
 
     restored = []
     for snapshot in (saved.production, saved.test):  # production first, in one call

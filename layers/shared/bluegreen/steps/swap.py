@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import clock, ecs, elbv2, notify
+from .. import clock, ecs, elbv2, notify, policy
 from ..deps import Deps
 from ..models import GreenEvent, SwapResult
 from ..notify import NullNotifier
@@ -21,9 +21,8 @@ def run(event: GreenEvent, deps: Deps) -> SwapResult:
     context, green = event.context, event.green
     config = context.config
     schedule = config.trafficShift.schedule()
-    step = 0 if event.swap is None else min(event.swap.step + 1, len(schedule) - 1)
-    weight = schedule[step]
-    target = {green.targetGroupArn: weight, context.blueTargetGroupArn: 100 - weight}
+    step, weight = policy.next_step(schedule, None if event.swap is None else event.swap.step)
+    target = policy.production_weights(green.targetGroupArn, context.blueTargetGroupArn, weight)
 
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
     if elbv2.forward_weights(production.actions, production.ruleArn) != target:

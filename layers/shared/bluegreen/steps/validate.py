@@ -5,18 +5,13 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from .. import alarms, clock, ecr, ecs, elbv2, notify
+from .. import alarms, clock, ecr, ecs, elbv2, notify, policy
 from ..config import load_service_config
 from ..deps import Deps
 from ..errors import (
     InvalidInput,
     InvalidServiceConfig,
-    ListenerRulesInvalid,
-    MultipleServingTaskSets,
     MutableTagRefused,
-    NoServingTaskSet,
-    NotExternalController,
-    TestTargetGroupBusy,
 )
 from ..models import DeploymentContext, ExecutionInput, SavedRules, ServiceConfig, SlackThread, ValidateEvent
 
@@ -60,13 +55,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
     digest, repository_uri = ecr.resolve_digest(clients.ecr, config.repository, request.imageTag, request.imageDigest)
 
     service = ecs.describe_service(clients.ecs, config)
-    controller = (service.get("deploymentController") or {}).get("type", "ECS")
-    if controller != "EXTERNAL":
-        raise NotExternalController(
-            f"ECS service {config.service} uses the {controller} deployment controller. Blue/green with this "
-            f"tool needs EXTERNAL, which can only be set when the service is created: recreate the service "
-            f"with deploymentController type EXTERNAL."
-        )
+    policy.check_controller(config.service, (service.get("deploymentController") or {}).get("type", "ECS"))
 
     missing = alarms.missing_alarms(clients.cloudwatch, config.alarmNames)
     if missing:
@@ -77,44 +66,15 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
 
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
     test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
-    configured = set(config.targetGroupArns)
-    if len(production_groups) != 1 or not production_groups <= configured:
-        raise ListenerRulesInvalid(
-            f"The production rule must forward to exactly one of the configured target groups; it forwards to "
-            f"{sorted(production_groups) or 'nothing'}. An earlier deployment may have stopped half-way: restore "
-            f"the rule, or fix 'targetGroupArns'."
-        )
-    blue_group = next(iter(production_groups))
-    green_group = next(arn for arn in config.targetGroupArns if arn != blue_group)
-    test_groups = elbv2.receiving(elbv2.forward_weights(test.actions, test.ruleArn))
-    if test_groups != {green_group}:
-        raise ListenerRulesInvalid(
-            f"The test rule must forward only to the idle target group {green_group}; it forwards to "
-            f"{sorted(test_groups) or 'nothing'}. Point the test rule at the target group production does not use."
-        )
+    blue_group, green_group = policy.check_routing(
+        elbv2.forward_weights(production.actions, production.ruleArn),
+        elbv2.forward_weights(test.actions, test.ruleArn),
+        config.targetGroupArns,
+    )
 
     task_sets = ecs.live_task_sets(clients.ecs, config)
-    busy = ecs.task_sets_on(task_sets, green_group)
-    if busy:
-        raise TestTargetGroupBusy(
-            f"The test target group {green_group} already has task set {busy[0]['id']} "
-            f"(externalId '{busy[0].get('externalId', '')}'). Another deployment is in progress or did not "
-            f"finish: let it end, or delete that task set, then deploy again."
-        )
-    serving = ecs.task_sets_on(task_sets, blue_group)
-    if len(serving) > 1:
-        ids = ", ".join(ts["id"] for ts in serving)
-        raise MultipleServingTaskSets(
-            f"{len(serving)} task sets ({ids}) serve production through {blue_group}; expected one. "
-            f"Delete the extra task sets so exactly one serves production, then deploy again."
-        )
-    if not serving:
-        raise NoServingTaskSet(
-            f"No task set serves production through {blue_group}. This tool copies the network setup of the "
-            f"serving task set and takes no subnets from input, so the first task set must be created with the "
-            f"service (see README, 'First deployment')."
-        )
+    blue = policy.serving_task_set([policy.TaskSetInfo.of(ts) for ts in task_sets], blue_group, green_group)
+    serving = [ts for ts in task_sets if ts["id"] == blue.id]
 
     context = DeploymentContext(
         executionArn=event.executionArn,
