@@ -101,7 +101,9 @@ class Emulator:
         metrics: bool = False,
         slack_api_url: str | None = None,
         pace: float | None = None,
+        parameters: dict[str, str] | None = None,
     ) -> None:
+        self.parameters = dict(parameters or {})  # template parameter values besides the defaults (issue 10)
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
         self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
@@ -183,6 +185,7 @@ class Emulator:
         iam, lam, sfn = self.client("iam"), self.client("lambda"), self.client("stepfunctions")
         role = iam.create_role(RoleName=f"{STACK}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         refs: dict[str, Any] = {k: v for k, v in self.template.parameter_defaults().items()}
+        refs.update(self.parameters)
         refs.update(
             {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": STACK}
         )

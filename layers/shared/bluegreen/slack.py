@@ -304,8 +304,15 @@ def gate_blocks(gate: Mapping[str, Any]) -> list[dict[str, Any]]:
     buttons = [_button(gate, action, label, style) for action, label, style in _BUTTONS[kind]]
     return [
         *_summary(gate, _TITLES[kind]),
+        *_plan_blocks(gate),
         {"type": "actions", "block_id": f"gate-{gate['gateId']}", "elements": buttons},
     ]
+
+
+def _plan_blocks(gate: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Issue 10: the release's plan (already bounded and escaped by bluegreen.plan.render_mrkdwn)."""
+    text = str(gate.get("planText") or "")
+    return [{"type": "section", "text": _mrkdwn(text)}] if text else []
 
 
 def outcome(gate: Mapping[str, Any]) -> str:
@@ -323,7 +330,7 @@ def outcome(gate: Mapping[str, Any]) -> str:
 def decided_blocks(gate: Mapping[str, Any]) -> list[dict[str, Any]]:
     """The message of a decided gate: same summary, no buttons, who decided and when."""
     title = _OUTCOMES.get(str(gate.get("status")), _TITLES.get(str(gate.get("kind")), "Gate"))
-    return [*_summary(gate, title), {"type": "section", "text": _mrkdwn(outcome(gate))}]
+    return [*_summary(gate, title), *_plan_blocks(gate), {"type": "section", "text": _mrkdwn(outcome(gate))}]
 
 
 def gate_text(gate: Mapping[str, Any]) -> str:

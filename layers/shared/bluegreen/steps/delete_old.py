@@ -58,4 +58,5 @@ def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNot
         taskSet=green.id,
         targetGroupArn=green.targetGroupArn,
         deletedTaskSet=deleted,
+        plan=context.plan,  # issue 10: the execution's output says what the release changed
     )

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pydantic import ValidationError
 
-from .. import alarms, clock, ecr, ecs, elbv2, notify
+from .. import alarms, clock, ecs, elbv2, notify, release
 from ..aws import AwsClients
 from ..config import load_service_config
 from ..errors import (
@@ -19,21 +21,32 @@ from ..errors import (
     NotExternalController,
     TestTargetGroupBusy,
 )
-from ..models import DeploymentContext, ExecutionInput, SavedRules, ServiceConfig, SlackThread, ValidateEvent
+from ..models import (
+    DeploymentContext,
+    ExecutionInput,
+    SavedRules,
+    ServiceConfig,
+    SlackThread,
+    TaskSetRef,
+    ValidateEvent,
+)
 from ..notify import SlackNotifier
+from ..plan import build_plan, render, routes
 from ..store import Store
 
 logger = Logger(child=True)
 
 
 def parse_input(raw: dict) -> ExecutionInput:
+    release.release_kind(raw)  # issue 10: exactly one description of the release (AmbiguousRelease)
     try:
         return ExecutionInput.model_validate(raw)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors())
         raise InvalidInput(
             f'Invalid execution input ({problems}). Expected {{"service": "<name>", "imageTag": "<tag>"}} '
-            f"with an optional imageDigest; see events/execution-input.schema.json."
+            f"with an optional imageDigest, or images, taskDefinition or taskDefinitionOverrides in place of "
+            f"imageTag; see events/execution-input.schema.json."
         ) from error
 
 
@@ -50,18 +63,19 @@ def run(
     event: ValidateEvent, clients: AwsClients, provider: SSMProvider, store: Store, notifier: SlackNotifier
 ) -> DeploymentContext:
     request = parse_input(event.input)
+    kind = release.release_kind(event.input)
     # One deployment per service: taken first, released by every end state (Cleanup, Rollback, DeleteOld).
     store.acquire_lock(request.service, event.executionArn, logger)
     store.record_start(
         request.service,
         event.executionArn,
-        {"imageTag": request.imageTag, "requestedBy": request.requestedBy or "unknown"},
+        {"imageTag": request.imageTag or kind, "release": kind, "requestedBy": request.requestedBy or "unknown"},
     )
     config = load_service_config(request.service, provider)
     if request.trafficShift:
         config = config.model_copy(update={"trafficShift": request.trafficShift})
-    check_tag(config, request.imageTag)
-    digest, repository_uri = ecr.resolve_digest(clients.ecr, config.repository, request.imageTag, request.imageDigest)
+    if request.imageTag:
+        check_tag(config, request.imageTag)
 
     service = ecs.describe_service(clients.ecs, config)
     controller = (service.get("deploymentController") or {}).get("type", "ECS")
@@ -120,27 +134,74 @@ def run(
             f"service (see README, 'First deployment')."
         )
 
+    # issue 10: green's whole task definition, checked before anything is registered.
+    registry = release.Registry(ecr=clients.ecr, ecs=clients.ecs)
+    blue_definition, blue_tags = registry.task_definition(serving[0]["taskDefinition"])
+    prepared = release.prepare(registry, config, request, kind, blue_definition, blue_tags)
+    balancer = (serving[0].get("loadBalancers") or [{}])[0]
+    release.check_definition(
+        prepared.definition,
+        config,
+        release.LaunchTarget.of(serving[0]),
+        config.containerPort or balancer.get("containerPort"),
+        os.environ.get("TASK_ROLE_NAME_PATTERN", "*"),
+        service.get("serviceArn", "::::").split(":")[4] or None,
+    )
+    blue_image = next(
+        (c["image"] for c in blue_definition["containerDefinitions"] if c["name"] == config.containerName), None
+    )
+    plan = build_plan(
+        request.service,
+        release.register_shape(blue_definition),
+        prepared.definition,
+        tags=prepared.image_tags,
+        route_plans=routes(
+            config.productionRuleArn, config.testRuleArn, blue_group, green_group, config.trafficShift.schedule()
+        ),
+        blue_tasks=ecs.desired_count(service, serving[0]),
+        green_tasks=ecs.desired_count(service, {}),
+        release=kind,
+        blue_arn=serving[0]["taskDefinition"],
+    )
+
     context = DeploymentContext(
         executionArn=event.executionArn,
         executionName=event.executionName,
         service=request.service,
-        imageTag=request.imageTag,
-        imageDigest=digest,
-        image=f"{repository_uri}@{digest}",
+        imageTag=prepared.main_tag,
+        imageDigest=prepared.main_digest,
+        image=prepared.main_image,
         config=config,
-        blue=ecs.to_ref(clients.ecs, serving[0], config.containerName),
+        blue=TaskSetRef(
+            id=serving[0]["id"],
+            arn=serving[0]["taskSetArn"],
+            taskDefinition=serving[0]["taskDefinition"],
+            targetGroupArn=blue_group,
+            image=blue_image,
+        ),
         blueTargetGroupArn=blue_group,
         greenTargetGroupArn=green_group,
         savedRules=SavedRules(production=production, test=test),
         testUrl=elbv2.rule_url(test),
         requestedBy=request.requestedBy or "unknown",
         startedAt=clock.now(),
+        release=kind,
+        greenDefinition=prepared.definition,
+        greenTags={k: v for k, v in prepared.tags.items() if not k.lower().startswith("aws:")},
+        plan=plan,
+    )
+    release.check_state_size(event.input, context.dump(), kind)
+    store.record_plan(
+        request.service,
+        event.executionArn,
+        {"imageTag": context.imageTag, "planSummary": plan.summary(), "planText": render(plan, 3500)},
     )
     thread = notify.start_thread(
         notifier,
         config.slackChannel,
         f"Deploying {context.service} {context.imageTag} ({context.imageDigest[:19]}…), "
-        f"requested by {context.requestedBy}. Blue: {context.blue.image or context.blue.taskDefinition}.",
+        f"requested by {context.requestedBy}. Blue: {context.blue.image or context.blue.taskDefinition}. "
+        f"Changes: {plan.summary()}.",
     )
     if thread:
         context.slackThread = SlackThread(channel=thread[0], ts=thread[1])
