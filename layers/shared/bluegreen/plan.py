@@ -304,12 +304,11 @@ def render(plan: Plan, limit: int | None = None, full_command: str | None = None
     text = "\n".join(lines)
     if limit is None or len(text) <= limit:
         return text
-    footer_for = lambda left: (
-        f"… {left} more line{'s' if left > 1 else ''}"
-        + (  # noqa: E731
-            f"; full plan: {full_command}" if full_command else ""
-        )
-    )
+
+    def footer_for(left: int) -> str:
+        more = f"… {left} more line{'s' if left > 1 else ''}"
+        return more + (f"; full plan: {full_command}" if full_command else "")
+
     kept: list[str] = []
     used = 0
     for index, line in enumerate(lines):
