@@ -18,6 +18,8 @@ SENSITIVE_NAME = re.compile(r"(?i)(pass(word|wd)?|secret|token|credential|privat
 # Task-level fields a plan compares (besides the containers).
 TASK_FIELDS = ("family", "cpu", "memory", "taskRoleArn", "executionRoleArn", "networkMode", "requiresCompatibilities")
 CONTAINER_FIELDS = ("cpu", "memory", "memoryReservation", "essential", "command", "entryPoint")
+# What ECS returns for a container field left out at registration: not a change.
+CONTAINER_DEFAULTS: dict[str, Any] = {"cpu": 0, "essential": True}
 SLACK_LIMIT = 2600  # characters of plan in a Slack section (3000 at most, leaving room for the footer)
 
 
@@ -131,12 +133,16 @@ def _diff_map(before: dict[str, str], after: dict[str, str], mask: bool) -> list
     return changes
 
 
-def _fields(before: dict[str, Any], after: dict[str, Any], names: tuple[str, ...]) -> list[FieldChange]:
-    return [
-        FieldChange(field=name, before=_text(before.get(name)), after=_text(after.get(name)))
-        for name in names
-        if _text(before.get(name)) != _text(after.get(name))
-    ]
+def _fields(
+    before: dict[str, Any], after: dict[str, Any], names: tuple[str, ...], defaults: dict[str, Any] | None = None
+) -> list[FieldChange]:
+    defaults = defaults or {}
+    changes = []
+    for name in names:
+        old, new = _text(before.get(name, defaults.get(name))), _text(after.get(name, defaults.get(name)))
+        if old != new:
+            changes.append(FieldChange(field=name, before=old, after=new))
+    return changes
 
 
 def _container(
@@ -164,7 +170,7 @@ def _container(
         secrets=_diff_map(_secrets(old), _secrets(green), mask=False),
         ports=ports_after,
         portsBefore=ports_before if blue is not None and ports_before != ports_after else None,
-        settings=_fields(old, green, CONTAINER_FIELDS) if blue is not None else [],
+        settings=_fields(old, green, CONTAINER_FIELDS, CONTAINER_DEFAULTS) if blue is not None else [],
     )
     if blue is not None and (
         plan.image or plan.environment or plan.secrets or plan.portsBefore is not None or plan.settings
