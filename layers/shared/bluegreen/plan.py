@@ -334,5 +334,5 @@ def render_mrkdwn(plan: Plan, limit: int = SLACK_LIMIT, full_command: str | None
         body = render(plan, budget, full_command).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
         if len(body) <= room or budget <= 200:
             break
-        budget -= len(body) - room  # escaping lengthened it: render shorter, keeping the footer
+        budget = max(200, budget * room // len(body) - 1)  # escaping lengthened it: render shorter, keep the footer
     return f"```\n{body[:room]}\n```"
