@@ -17,6 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .aws import error_code, transient_errors
+from .ecs import desired_count
 from .errors import (
     AmbiguousRelease,
     DigestMismatch,
@@ -34,6 +35,7 @@ from .errors import (
     UnknownContainer,
     UnpinnedImage,
 )
+from .plan import Plan, build_plan, routes
 from .release_models import IMAGE_DIGEST, REGISTERED, RELEASE_FIELDS, TaskDefinitionOverrides
 
 # Fields of DescribeTaskDefinition that RegisterTaskDefinition accepts back.
@@ -617,3 +619,45 @@ def check_definition(
     check_roles(definition, role_pattern, account)
     check_compatibility(definition, target)
     check_task_size(definition, target.fargate)
+
+
+def plan_release(
+    registry: Registry,
+    config: Any,
+    request: Any,
+    kind: str,
+    service: dict[str, Any],
+    serving: dict[str, Any],
+    blue_group: str,
+    green_group: str,
+    role_pattern: str,
+) -> tuple[PreparedRelease, Plan, dict[str, Any]]:
+    """Green's checked definition and the release's plan (Validate and ``bluegreen plan``); reads only.
+
+    Returns ``(prepared release, plan, blue's described task definition)``.
+    """
+    blue_definition, blue_tags = registry.task_definition(serving["taskDefinition"])
+    prepared = prepare(registry, config, request, kind, blue_definition, blue_tags)
+    balancer = (serving.get("loadBalancers") or [{}])[0]
+    check_definition(
+        prepared.definition,
+        config,
+        LaunchTarget.of(serving),
+        config.containerPort or balancer.get("containerPort"),
+        role_pattern,
+        service.get("serviceArn", "::::").split(":")[4] or None,
+    )
+    plan = build_plan(
+        config.service if not getattr(request, "service", None) else request.service,
+        register_shape(blue_definition),
+        prepared.definition,
+        tags=prepared.image_tags,
+        route_plans=routes(
+            config.productionRuleArn, config.testRuleArn, blue_group, green_group, config.trafficShift.schedule()
+        ),
+        blue_tasks=desired_count(service, serving),
+        green_tasks=desired_count(service, {}),
+        release=kind,
+        blue_arn=serving["taskDefinition"],
+    )
+    return prepared, plan, blue_definition

@@ -31,7 +31,7 @@ from ..models import (
     ValidateEvent,
 )
 from ..notify import SlackNotifier
-from ..plan import build_plan, render, routes
+from ..plan import render
 from ..store import Store
 
 logger = Logger(child=True)
@@ -136,32 +136,19 @@ def run(
 
     # issue 10: green's whole task definition, checked before anything is registered.
     registry = release.Registry(ecr=clients.ecr, ecs=clients.ecs)
-    blue_definition, blue_tags = registry.task_definition(serving[0]["taskDefinition"])
-    prepared = release.prepare(registry, config, request, kind, blue_definition, blue_tags)
-    balancer = (serving[0].get("loadBalancers") or [{}])[0]
-    release.check_definition(
-        prepared.definition,
+    prepared, plan, blue_definition = release.plan_release(
+        registry,
         config,
-        release.LaunchTarget.of(serving[0]),
-        config.containerPort or balancer.get("containerPort"),
+        request,
+        kind,
+        service,
+        serving[0],
+        blue_group,
+        green_group,
         os.environ.get("TASK_ROLE_NAME_PATTERN", "*"),
-        service.get("serviceArn", "::::").split(":")[4] or None,
     )
     blue_image = next(
         (c["image"] for c in blue_definition["containerDefinitions"] if c["name"] == config.containerName), None
-    )
-    plan = build_plan(
-        request.service,
-        release.register_shape(blue_definition),
-        prepared.definition,
-        tags=prepared.image_tags,
-        route_plans=routes(
-            config.productionRuleArn, config.testRuleArn, blue_group, green_group, config.trafficShift.schedule()
-        ),
-        blue_tasks=ecs.desired_count(service, serving[0]),
-        green_tasks=ecs.desired_count(service, {}),
-        release=kind,
-        blue_arn=serving[0]["taskDefinition"],
     )
 
     context = DeploymentContext(
