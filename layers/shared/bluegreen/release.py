@@ -627,37 +627,50 @@ def plan_release(
     request: Any,
     kind: str,
     service: dict[str, Any],
-    serving: dict[str, Any],
-    blue_group: str,
+    serving: dict[str, Any] | None,
+    blue_group: str | None,
     green_group: str,
     role_pattern: str,
-) -> tuple[PreparedRelease, Plan, dict[str, Any]]:
+    *,
+    base_reference: str | None = None,
+    launch: dict[str, Any] | None = None,
+) -> tuple[PreparedRelease, Plan, dict[str, Any] | None]:
     """Green's checked definition and the release's plan (Validate and ``bluegreen plan``); reads only.
 
-    Returns ``(prepared release, plan, blue's described task definition)``.
+    ``serving`` is the task set serving production. For a first deployment (``serving`` None) the release
+    patches ``base_reference`` (a registered task definition) if given, and ``launch`` (a task-set-like dict:
+    launchType or capacityProviderStrategy, networkConfiguration) says where green will run.
+    Returns ``(prepared release, plan, blue's described task definition or None)``.
     """
-    blue_definition, blue_tags = registry.task_definition(serving["taskDefinition"])
-    prepared = prepare(registry, config, request, kind, blue_definition, blue_tags)
-    balancer = (serving.get("loadBalancers") or [{}])[0]
+    blue_definition: dict[str, Any] | None = None
+    base, base_tags = None, None
+    if serving is not None:
+        blue_definition, base_tags = registry.task_definition(serving["taskDefinition"])
+        base = blue_definition
+    elif base_reference:
+        base, base_tags = registry.task_definition(base_reference)
+    prepared = prepare(registry, config, request, kind, base, base_tags)
+    template = serving if serving is not None else (launch or {})
+    balancer = (template.get("loadBalancers") or [{}])[0]
     check_definition(
         prepared.definition,
         config,
-        LaunchTarget.of(serving),
+        LaunchTarget.of(template),
         config.containerPort or balancer.get("containerPort"),
         role_pattern,
         service.get("serviceArn", "::::").split(":")[4] or None,
     )
     plan = build_plan(
-        config.service if not getattr(request, "service", None) else request.service,
-        register_shape(blue_definition),
+        request.service or config.service,
+        register_shape(blue_definition) if blue_definition else None,
         prepared.definition,
         tags=prepared.image_tags,
         route_plans=routes(
             config.productionRuleArn, config.testRuleArn, blue_group, green_group, config.trafficShift.schedule()
         ),
-        blue_tasks=desired_count(service, serving),
+        blue_tasks=desired_count(service, serving) if serving else 0,
         green_tasks=desired_count(service, {}),
         release=kind,
-        blue_arn=serving["taskDefinition"],
+        blue_arn=serving["taskDefinition"] if serving else None,
     )
     return prepared, plan, blue_definition

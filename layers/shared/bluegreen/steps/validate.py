@@ -148,7 +148,12 @@ def run(
         os.environ.get("TASK_ROLE_NAME_PATTERN", "*"),
     )
     blue_image = next(
-        (c["image"] for c in blue_definition["containerDefinitions"] if c["name"] == config.containerName), None
+        (
+            c["image"]
+            for c in (blue_definition or {}).get("containerDefinitions", [])
+            if c["name"] == config.containerName
+        ),
+        None,
     )
 
     context = DeploymentContext(
