@@ -32,15 +32,17 @@ from ..models import (
 )
 from ..notify import SlackNotifier
 from ..plan import render
+from ..release_models import RELEASE_FIELDS
 from ..store import Store
 
 logger = Logger(child=True)
 
 
 def parse_input(raw: dict) -> ExecutionInput:
-    release.release_kind(raw)  # issue 10: exactly one description of the release (AmbiguousRelease)
+    if isinstance(raw, dict) and sum(raw.get(name) is not None for name in RELEASE_FIELDS) > 1:
+        release.release_kind(raw)  # issue 10: exactly one description of the release (AmbiguousRelease)
     try:
-        return ExecutionInput.model_validate(raw)
+        request = ExecutionInput.model_validate(raw)
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'input'}: {e['msg']}" for e in error.errors())
         raise InvalidInput(
@@ -48,6 +50,8 @@ def parse_input(raw: dict) -> ExecutionInput:
             f"with an optional imageDigest, or images, taskDefinition or taskDefinitionOverrides in place of "
             f"imageTag; see events/execution-input.schema.json."
         ) from error
+    release.release_kind(raw)  # none given: InvalidInput saying what to give
+    return request
 
 
 def check_tag(config: ServiceConfig, tag: str) -> None:
