@@ -255,3 +255,21 @@ def test_bad_release_fails_in_validate_and_changes_nothing(emu, case, make, erro
     # ... and the history says why (an input that names no single release is refused before it is recorded)
     records = emu.store.deployments(demo.name)
     assert [(r["status"], r["error"]) for r in records] == ([] if error == "AmbiguousRelease" else [("failed", error)])
+
+
+def test_an_input_above_the_step_functions_limit_never_starts(emu):
+    # Given an inline task definition larger than StartExecution accepts (256 KiB)
+    demo = emu.seed_service(sidecar=True)
+    definition = _blue_definition(emu, demo.name)
+    _containers(definition)["web"]["environment"] += [{"name": f"P{i}", "value": "x" * 1000} for i in range(300)]
+    before, revisions = snapshot(emu, demo.name), _revisions(emu)
+
+    # When it is started, then AWS (and the emulator) refuse the input itself
+    from botocore.exceptions import ClientError
+
+    with pytest.raises(ClientError) as refused:
+        emu.start(demo.name, "big", raw_input={"service": demo.name, "taskDefinition": definition})
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    # ... and nothing changed
+    assert (snapshot(emu, demo.name), _revisions(emu)) == (before, revisions)
+    assert emu.store.lock_holder(demo.name) is None

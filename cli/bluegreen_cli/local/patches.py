@@ -8,8 +8,10 @@ from typing import Any
 
 from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend
+from moto.stepfunctions.exceptions import AWSError
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-from bluegreen.release import FARGATE_SIZES, TAG_LIMIT
+from bluegreen.release import FARGATE_SIZES, STATE_LIMIT, TAG_LIMIT
 
 
 # --- issue 10 (h10a): whole releases: task definitions registered as AWS would accept them ----------
@@ -39,8 +41,24 @@ def task_definition_rules() -> Iterator[None]:
             raise InvalidParameterException("Tag keys with the aws: prefix are reserved for AWS use.")
         return original(self, family, container_definitions, *args, **kwargs)
 
+    original_start = StepFunctionsParserBackend.start_execution
+
+    # moto gap: moto starts an execution with any input. AWS's StartExecution takes at most 262,144 bytes
+    # (UTF-8) of input (API reference, StartExecution, "input": length constraints) and refuses more with a
+    # ValidationException, so an oversized inline task definition never starts an execution.
+    def start_execution(self: Any, state_machine_arn: str, name: Any = None, execution_input: Any = None, *args: Any):
+        if execution_input is not None and len(str(execution_input).encode()) > STATE_LIMIT:
+            raise AWSError(
+                f"1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have "
+                f"length less than or equal to {STATE_LIMIT}",
+                "ValidationException",
+            )
+        return original_start(self, state_machine_arn, name, execution_input, *args)
+
     EC2ContainerServiceBackend.register_task_definition = register_task_definition
+    StepFunctionsParserBackend.start_execution = start_execution
     try:
         yield
     finally:
         EC2ContainerServiceBackend.register_task_definition = original
+        StepFunctionsParserBackend.start_execution = original_start
