@@ -51,6 +51,7 @@ from bluegreen.models import ExecutionInput, ServiceConfig
 from bluegreen.plan import Plan
 from bluegreen.plan import render as render_plan
 from bluegreen.release import release_kind
+from bluegreen.release_models import RELEASE_FIELDS
 from bluegreen.steps.validate import check_tag
 from bluegreen.store import Store
 
@@ -206,7 +207,9 @@ class ExecutionView:
 
     @property
     def tag(self) -> str:
-        return str(self.request.get("imageTag", "?"))
+        if self.request.get("imageTag"):
+            return str(self.request["imageTag"])
+        return release_label(self.request) if any(k in self.request for k in RELEASE_FIELDS) else "?"
 
     @property
     def current(self) -> StateVisit | None:

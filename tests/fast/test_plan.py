@@ -125,3 +125,18 @@ def test_render_escapes_mrkdwn_and_stays_within_the_limit():
     assert len(text) <= 1500
     assert "<" not in text.replace("&lt;", "")
     assert text.rstrip("`\n").endswith("full plan: bluegreen status web")
+
+
+def test_the_approval_message_carries_the_plan_block():
+    from bluegreen.slack import decided_blocks, gate_blocks
+
+    plan_text = render_mrkdwn(build_plan("web", blue(), blue()), full_command="bluegreen status web")
+    gate = {"gateId": "ap-abcdefgh", "kind": "approval", "service": "web", "imageTag": "v2", "planText": plan_text}
+    blocks = gate_blocks(gate)
+    assert {"type": "section", "text": {"type": "mrkdwn", "text": plan_text}} in blocks
+    assert blocks[-1]["type"] == "actions"  # the buttons come after the plan
+    assert {"type": "section", "text": {"type": "mrkdwn", "text": plan_text}} in decided_blocks(
+        {**gate, "status": "APPROVED", "decidedBy": "slack:U123", "decidedAt": "2026-01-01T00:00:00+00:00"}
+    )
+    without = gate_blocks({k: v for k, v in gate.items() if k != "planText"})
+    assert len(without) == len(blocks) - 1
