@@ -141,8 +141,9 @@ def test_overrides_refuse_unknown_containers_and_variables_and_secret_values():
             TaskDefinitionOverrides.model_validate({"containers": {"web": {"removeEnvironment": ["NOPE"]}}}),
             None,
         )
-    with pytest.raises(ValueError, match="never the secret's value"):
-        TaskDefinitionOverrides.model_validate({"containers": {"web": {"secrets": {"DB": "hunter2 with spaces"}}}})
+    for value in ("hunter2", "hunter2 with spaces", "arn:aws:iam::123456789012:role/x"):
+        with pytest.raises(ValueError, match="never the secret's value"):
+            TaskDefinitionOverrides.model_validate({"containers": {"web": {"secrets": {"DB": value}}}})
 
 
 @pytest.mark.parametrize(

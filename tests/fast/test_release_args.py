@@ -10,7 +10,7 @@ import pytest
 from bluegreen_cli.common import UsageError
 from bluegreen_cli.release_args import MAX_INLINE_BYTES, add_release_arguments, label, release_input
 
-SSM_ARN = "arn:aws:ssm:us-east-1:1:parameter/db"
+SSM_ARN = "arn:aws:ssm:us-east-1:123456789012:parameter/db"
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -40,7 +40,7 @@ def parse(*argv: str) -> argparse.Namespace:
                 }
             },
         ),
-        (["--secret", "web:DB=arn:aws:ssm:us-east-1:1:parameter/db"],
+        (["--secret", "web:DB=arn:aws:ssm:us-east-1:123456789012:parameter/db"],
          {"taskDefinitionOverrides": {"containers": {"web": {"secrets": {"DB": SSM_ARN}}}}}),
     ],
 )  # fmt: skip

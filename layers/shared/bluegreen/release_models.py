@@ -20,10 +20,9 @@ IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 IMAGE_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
 CONTAINER_NAME = re.compile(r"^[A-Za-z0-9_-]{1,255}$")
 ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,254}$")
-# A secret's valueFrom: a Secrets Manager secret or SSM parameter ARN, or an SSM parameter name/path.
-VALUE_FROM = re.compile(
-    r"^(arn:aws[a-z-]*:(secretsmanager|ssm):[A-Za-z0-9:/_+=.@,-]+|/?[A-Za-z0-9_.-][A-Za-z0-9/_.-]*)$"
-)
+# A secret's valueFrom in an override: the ARN of a Secrets Manager secret or an SSM parameter. (ECS also takes
+# a bare parameter name, but a bare word cannot be told apart from a pasted secret value: overrides want the ARN.)
+VALUE_FROM = re.compile(r"^arn:aws[a-z-]*:(secretsmanager|ssm):[a-z0-9-]+:\d{12}:[A-Za-z0-9:/_+=.@,-]+$")
 # A registered task definition: family:revision or its ARN (a bare family would mean "latest": refused).
 REGISTERED = re.compile(
     r"^([A-Za-z0-9_-]{1,255}:[1-9][0-9]*|arn:aws[a-z-]*:ecs:[a-z0-9-]+:\d{12}:task-definition/.+:\d+)$"
