@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
 from .aws import error_code, transient_errors
 from .errors import InvalidServiceConfig, ServiceNotFound
 from .models import ServiceConfig, TaskSetRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
 
 LIVE_STATUSES = ("PRIMARY", "ACTIVE")
 
@@ -36,7 +39,7 @@ _REGISTER_FIELDS = (
 )
 
 
-def describe_service(ecs: Any, config: ServiceConfig) -> dict[str, Any]:
+def describe_service(ecs: ECSClient, config: ServiceConfig) -> dict[str, Any]:
     try:
         with transient_errors():
             response = ecs.describe_services(cluster=config.cluster, services=[config.service])
@@ -49,14 +52,14 @@ def describe_service(ecs: Any, config: ServiceConfig) -> dict[str, Any]:
         raise ServiceNotFound(
             f"ECS service {config.service} in cluster {config.cluster} does not exist or is not ACTIVE."
         )
-    return services[0]
+    return cast(dict[str, Any], services[0])
 
 
-def live_task_sets(ecs: Any, config: ServiceConfig) -> list[dict[str, Any]]:
+def live_task_sets(ecs: ECSClient, config: ServiceConfig) -> list[dict[str, Any]]:
     """Task sets that run tasks (PRIMARY or ACTIVE; DRAINING ones are on their way out)."""
     with transient_errors():
         task_sets = ecs.describe_task_sets(cluster=config.cluster, service=config.service)["taskSets"]
-    return [ts for ts in task_sets if ts.get("status") in LIVE_STATUSES]
+    return [cast(dict[str, Any], ts) for ts in task_sets if ts.get("status") in LIVE_STATUSES]
 
 
 def target_group_of(task_set: dict[str, Any]) -> str | None:
@@ -80,7 +83,7 @@ def desired_count(service: dict[str, Any], task_set: dict[str, Any]) -> int:
     return max(1, math.ceil(service.get("desiredCount", 1) * float(scale["value"]) / 100))
 
 
-def to_ref(ecs: Any, task_set: dict[str, Any], container_name: str | None = None) -> TaskSetRef:
+def to_ref(ecs: ECSClient, task_set: dict[str, Any], container_name: str | None = None) -> TaskSetRef:
     image = container_image(ecs, task_set["taskDefinition"], container_name) if container_name else None
     return TaskSetRef(
         id=task_set["id"],
@@ -91,12 +94,12 @@ def to_ref(ecs: Any, task_set: dict[str, Any], container_name: str | None = None
     )
 
 
-def describe_task_definition(ecs: Any, arn: str) -> dict[str, Any]:
+def describe_task_definition(ecs: ECSClient, arn: str) -> dict[str, Any]:
     with transient_errors():
-        return ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        return cast(dict[str, Any], ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"]))
 
 
-def container_image(ecs: Any, task_definition_arn: str, container_name: str) -> str | None:
+def container_image(ecs: ECSClient, task_definition_arn: str, container_name: str) -> str | None:
     definition = describe_task_definition(ecs, task_definition_arn)["taskDefinition"]
     for container in definition["containerDefinitions"]:
         if container["name"] == container_name:
@@ -105,7 +108,7 @@ def container_image(ecs: Any, task_definition_arn: str, container_name: str) -> 
 
 
 def register_with_image(
-    ecs: Any, base_task_definition: str, container_name: str, image: str, tags: dict[str, str]
+    ecs: ECSClient, base_task_definition: str, container_name: str, image: str, tags: dict[str, str]
 ) -> str:
     """Register a new revision of ``base_task_definition`` with only ``container_name``'s image replaced."""
     described = describe_task_definition(ecs, base_task_definition)
@@ -129,7 +132,7 @@ def register_with_image(
 
 
 def create_task_set_like(
-    ecs: Any,
+    ecs: ECSClient,
     config: ServiceConfig,
     template: dict[str, Any],
     task_definition: str,
@@ -159,15 +162,15 @@ def create_task_set_like(
     elif template.get("launchType"):
         arguments["launchType"] = template["launchType"]
     with transient_errors():
-        return ecs.create_task_set(**arguments)["taskSet"]
+        return cast(dict[str, Any], ecs.create_task_set(**arguments)["taskSet"])
 
 
-def make_primary(ecs: Any, config: ServiceConfig, task_set_arn: str) -> None:
+def make_primary(ecs: ECSClient, config: ServiceConfig, task_set_arn: str) -> None:
     with transient_errors():
         ecs.update_service_primary_task_set(cluster=config.cluster, service=config.service, primaryTaskSet=task_set_arn)
 
 
-def delete_task_set(ecs: Any, config: ServiceConfig, task_set_id: str) -> None:
+def delete_task_set(ecs: ECSClient, config: ServiceConfig, task_set_id: str) -> None:
     try:
         with transient_errors():
             ecs.delete_task_set(cluster=config.cluster, service=config.service, taskSet=task_set_id, force=True)
