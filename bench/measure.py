@@ -6,12 +6,15 @@ dataclasses; :mod:`bench.report` turns them into ``docs/benchmarks.md``; :mod:`b
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
+import shutil
 import statistics
 import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -440,6 +443,7 @@ class ImportTiming:
     function: str
     runs_us: list[int]
     children: list[tuple[str, int]]  # heaviest direct imports of app.py (median run)
+    without_bytecode_us: list[int] = field(default_factory=list)  # the same with a layer of sources only
 
     @property
     def median_us(self) -> int:
@@ -464,40 +468,188 @@ def _parse_importtime(stderr: str) -> tuple[int, list[tuple[str, int]]]:
     return lines[index][2], sorted(children, key=lambda c: -c[1])
 
 
-def run_imports(runs: int) -> list[ImportTiming]:
+# The SDK the python3.13 Lambda runtime provides (boto3 with its dependencies); the layer ships none of it.
+RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+
+
+@dataclass
+class LayerBuild:
+    """The shared layer built by its own Makefile (as ``sam build`` does), for this machine's platform."""
+
+    python: Path  # the layer's python/ folder (on Lambda: /opt/python)
+    sources: Path  # the same without bytecode (what a wheel-unpacking build ships)
+    runtime_sdk: Path  # boto3 + botocore as the runtime provides them (with bytecode, as in the runtime)
+    total_bytes: int
+    bytecode_bytes: int
+    zipped_bytes: int
+    packages: list[tuple[str, int]]  # (top-level folder, bytes), largest first
+
+
+def _tree_bytes(path: Path, only: str | None = None) -> int:
+    return sum(f.stat().st_size for f in path.rglob(only or "*") if f.is_file())
+
+
+def build_layer(workdir: Path) -> LayerBuild:
+    """``make build-SharedLayer`` into ``workdir`` plus the runtime's SDK beside it (both from the registry)."""
+    layer = workdir / "layer"
+    subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-s",
+            "-f",
+            str(ROOT / "layers" / "shared" / "Makefile"),
+            "build-SharedLayer",
+            f"ARTIFACTS_DIR={layer}",
+            f"PYTHON={sys.executable}",
+            "PIP_PLATFORM=",  # this machine's wheels, to import them here
+        ],
+        check=True,
+    )
+    python = layer / "python"
+    sources = workdir / "layer-sources"
+    shutil.copytree(python, sources, ignore=shutil.ignore_patterns("__pycache__"))
+    runtime_sdk = workdir / "runtime-sdk"
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in RUNTIME_SDK]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
+        + ["--target", str(runtime_sdk), *pins],
+        check=True,
+    )
+    archive = workdir / "layer.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for file in sorted(python.rglob("*")):
+            zipped.write(file, Path("python") / file.relative_to(python))
+    packages = sorted(
+        ((entry.name, _tree_bytes(entry) if entry.is_dir() else entry.stat().st_size) for entry in python.iterdir()),
+        key=lambda item: -item[1],
+    )
+    return LayerBuild(
+        python=python,
+        sources=sources,
+        runtime_sdk=runtime_sdk,
+        total_bytes=_tree_bytes(python),
+        bytecode_bytes=_tree_bytes(python, "*.pyc"),
+        zipped_bytes=archive.stat().st_size,
+        packages=[p for p in packages if not p[0].endswith((".dist-info", "-stubs"))],
+    )
+
+
+def _import_samples(code_dir: Path, layer: Path, runtime_sdk: Path, runs: int) -> list[tuple[int, list]]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        # Lambda's search path: the function (/var/task), the layer (/opt/python), the runtime's SDK.
+        "PYTHONPATH": os.pathsep.join([str(code_dir), str(layer), str(runtime_sdk)]),
+        # /var/task and /opt are read-only in Lambda: only the bytecode that was shipped is used.
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # What Lambda sets, so Powertools behaves as in AWS (the Tracer is active: Tracing: Active).
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "AWS_LAMBDA_FUNCTION_NAME": f"bluegreen-{code_dir.name}",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "POWERTOOLS_SERVICE_NAME": "bluegreen",
+        "POWERTOOLS_METRICS_NAMESPACE": "BlueGreenDeployments",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "TABLE_NAME": "bluegreen-DeploymentsTable",
+        "CONFIG_PREFIX": "/bluegreen/services",
+    }
+    samples: list[tuple[int, list[tuple[str, int]]]] = []
+    for attempt in range(runs + 1):  # the first run warms the file cache
+        done = subprocess.run(
+            # -S: no site-packages of this virtualenv, only what Lambda would have on its path.
+            [sys.executable, "-S", "-X", "importtime", "-c", "import app"],
+            env=env,
+            cwd=code_dir,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if done.returncode != 0:
+            raise RuntimeError(f"importing {code_dir / 'app.py'} failed:\n{done.stderr[-2000:]}")
+        if attempt:
+            samples.append(_parse_importtime(done.stderr))
+    return sorted(samples, key=lambda s: s[0])
+
+
+def run_imports(runs: int, layer: LayerBuild) -> list[ImportTiming]:
     timings = []
     for app in sorted((ROOT / "functions").glob("*/app.py")):
         code_dir = app.parent
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "PYTHONPATH": os.pathsep.join([str(code_dir), str(ROOT / "layers" / "shared")]),
-            # What Lambda sets, so Powertools behaves as in AWS (the Tracer is active: Tracing: Active).
-            "LAMBDA_TASK_ROOT": str(code_dir),
-            "AWS_LAMBDA_FUNCTION_NAME": f"bluegreen-{code_dir.name}",
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "POWERTOOLS_SERVICE_NAME": "bluegreen",
-            "POWERTOOLS_METRICS_NAMESPACE": "BlueGreenDeployments",
-            "POWERTOOLS_LOG_LEVEL": "INFO",
-            "TABLE_NAME": "bluegreen-DeploymentsTable",
-            "CONFIG_PREFIX": "/bluegreen/services",
-        }
-        samples: list[tuple[int, list[tuple[str, int]]]] = []
-        for attempt in range(runs + 1):  # the first run warms the file cache and writes .pyc files
-            done = subprocess.run(
-                [sys.executable, "-X", "importtime", "-c", "import app"],
-                env=env,
-                cwd=code_dir,
-                capture_output=True,
-                text=True,
-                check=False,
-            )
-            if done.returncode != 0:
-                raise RuntimeError(f"importing {app} failed:\n{done.stderr[-2000:]}")
-            if attempt:
-                samples.append(_parse_importtime(done.stderr))
-        samples.sort(key=lambda s: s[0])
+        samples = _import_samples(code_dir, layer.python, layer.runtime_sdk, runs)
+        without = _import_samples(code_dir, layer.sources, layer.runtime_sdk, runs)
         median_children = samples[len(samples) // 2][1]
-        timings.append(ImportTiming(code_dir.name, [s[0] for s in samples], median_children[:3]))
-        say(f"  {code_dir.name:<15} median {statistics.median(s[0] for s in samples) / 1000:7.1f} ms")
+        timing = ImportTiming(code_dir.name, [s[0] for s in samples], median_children[:3], [s[0] for s in without])
+        timings.append(timing)
+        say(
+            f"  {code_dir.name:<15} median {timing.median_us / 1000:7.1f} ms "
+            f"({statistics.median(timing.without_bytecode_us) / 1000:.1f} ms without the layer's bytecode)"
+        )
     return timings
+
+
+# --- 5. start-up of the CLI ----------------------------------------------------------------------
+@dataclass
+class Startup:
+    """Wall seconds of whole commands, run in turn with a baseline (A B A B ...) after one warm-up each."""
+
+    label: str
+    runs_s: list[float]
+    baseline: str
+    baseline_runs_s: list[float]
+    moto_loaded: bool
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.runs_s)
+
+    @property
+    def baseline_median_s(self) -> float:
+        return statistics.median(self.baseline_runs_s)
+
+    @property
+    def ratio(self) -> float:
+        """Median of the run-by-run ratios, so a drift of the machine's speed cancels out."""
+        return statistics.median(a / b for a, b in zip(self.runs_s, self.baseline_runs_s, strict=True))
+
+
+def _timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def aws_cli() -> str | None:
+    """The AWS CLI of this environment (the dev extra installs it), else one on PATH."""
+    beside = Path(sys.executable).parent / "aws"
+    return str(beside) if beside.exists() else shutil.which("aws")
+
+
+def run_startup(runs: int) -> list[Startup]:
+    aws = aws_cli()
+    if aws is None:
+        say("  no AWS CLI found: start-up not measured")
+        return []
+    baseline = [aws, "--version"]
+    commands = {
+        "`bluegreen --help`": "import sys; from bluegreen_cli.main import main; main(['--help'])",
+        "modules of `bluegreen status` (and every command against AWS)": (
+            "import bluegreen_cli.main, bluegreen_cli.operator"
+        ),
+    }
+    results = []
+    for label, code in commands.items():
+        command = [sys.executable, "-c", code]
+        _timed(command), _timed(baseline)  # warm-up: file cache, .pyc
+        mine, theirs = [], []
+        for _ in range(runs):
+            mine.append(_timed(command))
+            theirs.append(_timed(baseline))
+        probe = subprocess.run(
+            [sys.executable, "-c", f"{code}\nimport sys\nprint(any(m.split('.')[0] == 'moto' for m in sys.modules))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        results.append(Startup(label, mine, "aws --version", theirs, probe.stdout.strip().endswith("True")))
+        say(f"  {label}: median {1000 * results[-1].median_s:.0f} ms, {results[-1].ratio:.2f}x `aws --version`")
+    return results

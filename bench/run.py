@@ -15,11 +15,23 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
 
-from .measure import ROOT, SCENARIOS, ScenarioRun, run_clicks, run_holds, run_imports, run_scenario, say
+from .measure import (
+    ROOT,
+    SCENARIOS,
+    ScenarioRun,
+    build_layer,
+    run_clicks,
+    run_holds,
+    run_imports,
+    run_scenario,
+    run_startup,
+    say,
+)
 from .report import SLACK_LIMIT_S, days, draw_chart, write_doc
 
 
@@ -29,14 +41,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--docs", type=Path, default=ROOT / "docs", help="output folder (default: docs/)")
     parser.add_argument("--clicks", type=int, default=20, help="fresh approvals to click (default 20)")
     parser.add_argument("--import-runs", type=int, default=5, help="measured imports per handler (default 5)")
+    parser.add_argument("--startup-runs", type=int, default=7, help="measured CLI start-ups per command (default 7)")
     args = parser.parse_args(argv)
     # Handlers without business metrics flush an empty set (as in pyproject's pytest filterwarnings).
     warnings.filterwarnings("ignore", "No application metrics to publish", UserWarning)
     started = time.perf_counter()
     checks: list[tuple[str, bool]] = []
 
-    say(f"Cold imports of the handlers ({args.import_runs} runs each after one warm-up):")
-    imports = run_imports(args.import_runs)
+    say("Start-up of the CLI beside `aws --version`:")
+    startup = run_startup(args.startup_runs)
+    for run in startup:
+        checks.append((f"{run.label} loads no moto", not run.moto_loaded))
+    if startup:  # the operator commands load boto3 as `aws` loads botocore: their ratio is reported, not checked
+        help_run = startup[0]
+        checks.append(
+            (f"{help_run.label} starts no slower than `aws --version` ({help_run.ratio:.2f}x)", help_run.ratio <= 1.0)
+        )
+
+    say("The shared layer, built by its Makefile:")
+    with tempfile.TemporaryDirectory(prefix="bench-layer-") as workdir:
+        layer = build_layer(Path(workdir))
+        say(f"  {layer.total_bytes / 1e6:.1f} MB unzipped ({layer.bytecode_bytes / 1e6:.1f} MB bytecode)")
+        say(f"Cold imports of the handlers ({args.import_runs} runs each after one warm-up):")
+        imports = run_imports(args.import_runs, layer)
 
     say("Scenarios:")
     scenarios: dict[str, ScenarioRun] = {}
@@ -110,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = args.docs / "benchmarks.md"
     draw_chart(scenarios, chart)
     total = time.perf_counter() - started
-    write_doc(doc, chart, scenarios, holds, clicks, imports, checks, total)
+    write_doc(doc, chart, scenarios, holds, clicks, imports, checks, total, layer, startup)
     say(f"Wrote {doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc} and {chart.name} in {total:.0f}s")
     failed = [text for text, ok in checks if not ok]
     for text in failed:

@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
@@ -23,6 +22,8 @@ from botocore.exceptions import (
 from .errors import TransientAwsError
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
     from .store import Store
 
 # Standard mode retries throttling and 5xx with backoff inside the SDK; what still
@@ -118,4 +119,8 @@ def get_store() -> Store:
 @functools.cache
 def get_ssm_provider() -> SSMProvider:
     """Powertools SSM provider (with its cache) over the shared SSM client."""
+    # Imported here: the parameters package loads every provider (DynamoDB, AppConfig...), and most
+    # handlers read no parameter (cold start, #16).
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
     return SSMProvider(boto3_client=get_clients().ssm)
