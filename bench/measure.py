@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -555,20 +556,28 @@ def _import_samples(code_dir: Path, layer: Path, runtime_sdk: Path, runs: int) -
     }
     samples: list[tuple[int, list[tuple[str, int]]]] = []
     for attempt in range(runs + 1):  # the first run warms the file cache
-        done = subprocess.run(
-            # -S: no site-packages of this virtualenv, only what Lambda would have on its path.
-            [sys.executable, "-S", "-X", "importtime", "-c", "import app"],
-            env=env,
-            cwd=code_dir,
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        # -S: no site-packages of this virtualenv, only what Lambda would have on its path.
+        bare = _child_cpu_us([sys.executable, "-S", "-c", "pass"], env, code_dir)
+        done, cpu_us = _child_run([sys.executable, "-S", "-X", "importtime", "-c", "import app"], env, code_dir)
         if done.returncode != 0:
             raise RuntimeError(f"importing {code_dir / 'app.py'} failed:\n{done.stderr[-2000:]}")
         if attempt:
-            samples.append(_parse_importtime(done.stderr))
+            _, children = _parse_importtime(done.stderr)
+            samples.append((max(0, cpu_us - bare), children))
     return sorted(samples, key=lambda s: s[0])
+
+
+def _child_run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.CompletedProcess, int]:
+    """Run ``command``; its CPU time (user + system, microseconds) from the kernel's accounting."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return done, int(1e6 * cpu)
+
+
+def _child_cpu_us(command: list[str], env: dict[str, str], cwd: Path) -> int:
+    return _child_run(command, env, cwd)[1]
 
 
 def run_imports(runs: int, layer: LayerBuild) -> list[ImportTiming]:

@@ -254,7 +254,7 @@ def _headline_table(
                 f"{statistics.median(fresh_ms):.0f} ms (Slack's limit: 3,000 ms)",
             ],
             [
-                "Heaviest handler cold import (median, as deployed: layer with bytecode, runtime's boto3)",
+                "Heaviest handler cold import (median CPU ms, as deployed: layer with bytecode, runtime's boto3)",
                 f"{heaviest.function}: {heaviest.median_us / 1000:.0f} ms "
                 f"({statistics.median(heaviest.without_bytecode_us) / 1000:.0f} ms without the layer's bytecode)",
             ],
@@ -517,11 +517,11 @@ def _imports_table(imports: list[ImportTiming]) -> list[str]:
     return table(
         [
             "Function",
-            "Median ms",
-            "Min ms",
-            "Max ms",
-            "Without the layer's bytecode, median ms",
-            "Heaviest direct imports (cumulative ms, median run)",
+            "Median CPU ms",
+            "Min CPU ms",
+            "Max CPU ms",
+            "Without the layer's bytecode, median CPU ms",
+            "Heaviest direct imports (cumulative wall ms, median run)",
         ],
         [
             [
