@@ -18,7 +18,7 @@ from .common import DEFAULT_INTERVAL, DEFAULT_STACK, STACK_ENV, CliError, UsageE
 from .local.scenarios import SCENARIOS
 
 # Distributions of the ``local`` extra: without them ``bluegreen local`` says how to install it.
-LOCAL_EXTRA_MODULES = ("moto", "samtranslator", "werkzeug")
+LOCAL_EXTRA_MODULES = ("moto", "samtranslator", "werkzeug", "flask", "flask_cors")
 LOCAL_EXTRA_HINT = "error: bluegreen local needs the emulator: pip install 'ecs-bluegreen[local]'"
 
 EPILOG = f"""\
