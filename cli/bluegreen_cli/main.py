@@ -19,7 +19,7 @@ from .local.scenarios import SCENARIOS
 from .release_args import add_release_arguments, release_input
 
 # Distributions of the ``local`` extra: without them ``bluegreen local`` says how to install it.
-LOCAL_EXTRA_MODULES = ("moto", "samtranslator", "werkzeug")
+LOCAL_EXTRA_MODULES = ("moto", "samtranslator", "werkzeug", "flask", "flask_cors")
 LOCAL_EXTRA_HINT = "error: bluegreen local needs the emulator: pip install 'ecs-bluegreen[local]'"
 
 EPILOG = f"""\
