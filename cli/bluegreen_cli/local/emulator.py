@@ -34,7 +34,7 @@ from bluegreen.errors import BlueGreenError
 from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
-from . import iam
+from . import iam, patches
 from .dataplane import DataPlane, Timing
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .lambdas import CallRecorder, Dispatcher, installed
@@ -182,6 +182,8 @@ class Emulator:
         get_notifier.cache_clear()
         parameters.clear_caches()
         self._deploy_stack()
+        self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
+        self._patches.__enter__()
         self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
         self._approver.start()
         return self
@@ -192,6 +194,7 @@ class Emulator:
         self._approver.join(timeout=5)
         if self.slack:
             self.slack.stop()
+        self._patches.__exit__(*exc_info)
         self._lambdas.__exit__(*exc_info)
         self.plane.uninstall()
         self._time.__exit__(*exc_info)

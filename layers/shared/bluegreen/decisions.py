@@ -28,6 +28,18 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str, str]] = {
     "rollback": (("bake", "keep-old"), "ROLLED_BACK", "ManualRollback"),
     "alarm": (("bake",), "ALARM", "AlarmTriggered"),
 }
+# Issue 11: Step Functions refuses a SendTaskFailure cause over 32,768 characters (error: 256). A reason is
+# recorded with the gate, in the cause and in the approval's output: bounded where it enters (CLI, Slack).
+MAX_REASON = 1000
+SFN_CAUSE_MAX = 32_768
+_ELLIPSIS = "… (truncated)"
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, saying so."""
+    return text if len(text) <= limit else text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
+
+
 _GONE = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist")
 
 
@@ -46,6 +58,7 @@ def describe_decided(gate: dict[str, Any]) -> str:
 
 def decide(store: Store, gate_id: str, action: str, actor: str, reason: str = "") -> Decision:
     kinds, status, outcome = ACTIONS[action]
+    reason = bounded(reason, MAX_REASON)
     gate = store.get_gate(gate_id)
     if gate is None or gate["kind"] not in kinds:
         raise UnknownGate(f"No {' or '.join(kinds)} gate with id {gate_id}: it is unknown or has expired.")
@@ -90,4 +103,4 @@ def _cause(action: str, actor: str, reason: str) -> str:
         "rollback": f"Rollback requested by {actor}",
         "alarm": f"Alarm {actor.removeprefix('alarm:')} went to ALARM",
     }[action]
-    return f"{text}: {reason}" if reason else text
+    return bounded(f"{text}: {reason}" if reason else text, SFN_CAUSE_MAX)
