@@ -34,7 +34,7 @@ from bluegreen.errors import BlueGreenError
 from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
-from . import iam, patches
+from . import iam, metrics, patches
 from .dataplane import DataPlane, Timing
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .lambdas import CallRecorder, Dispatcher, installed
@@ -184,6 +184,7 @@ class Emulator:
         self._deploy_stack()
         self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
         self._patches.__enter__()
+        metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
         self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
         self._approver.start()
         return self
@@ -194,6 +195,7 @@ class Emulator:
         self._approver.join(timeout=5)
         if self.slack:
             self.slack.stop()
+        metrics.STATE_CHANGE_LISTENERS.remove(self._alarm_changed)
         self._patches.__exit__(*exc_info)
         self._lambdas.__exit__(*exc_info)
         self.plane.uninstall()
@@ -205,6 +207,10 @@ class Emulator:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+
+    def _alarm_changed(self, alarm_name: str, state: str) -> None:
+        """Every alarm state change (evaluation or SetAlarmState), in simulated seconds: rollback reaction."""
+        self.plane.alarm_changes.append((self.clock.elapsed, alarm_name, state))
 
     def client(self, name: str) -> Any:
         return self.session.client(name)

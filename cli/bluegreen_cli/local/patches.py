@@ -11,12 +11,17 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from moto.cloudwatch.responses import CloudWatchResponse
 from moto.ecs.exceptions import InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.elbv2.exceptions import ValidationError
 from moto.elbv2.models import ELBv2Backend
 from moto.stepfunctions.exceptions import ValidationException
 from moto.stepfunctions.responses import StepFunctionResponse
+
+from bluegreen import clock
+
+from . import metrics
 
 # --- issue 11: limits AWS enforces ----------------------------------------------------------
 SFN_ERROR_MAX = 256  # SendTaskFailure error
@@ -94,6 +99,7 @@ def installed() -> Iterator[None]:
     original_modify_rule = ELBv2Backend.modify_rule
     original_task_failure = StepFunctionResponse.send_task_failure
     original_task_success = StepFunctionResponse.send_task_success
+    original_set_alarm_state = CloudWatchResponse.set_alarm_state
 
     def register_task_definition(self, family, container_definitions, *args, **kwargs):  # noqa: ANN001 - moto's
         _check_task_definition_tags(kwargs.get("tags"))
@@ -130,7 +136,18 @@ def installed() -> Iterator[None]:
             raise ValidationException(f"1 validation error detected: 'output' must be at most {SFN_OUTPUT_MAX} bytes")
         return original_task_success(self)
 
+    def set_alarm_state(self):  # noqa: ANN001 - moto's
+        # moto gap: moto's SetAlarmState changes the state but publishes nothing; CloudWatch publishes every state
+        # change to EventBridge (CloudWatch Alarm State Change), one made with SetAlarmState included.
+        alarm = self.cloudwatch_backend.alarms.get(self._get_param("AlarmName"))
+        previous = alarm.state_value if alarm is not None else None
+        result = original_set_alarm_state(self)
+        if alarm is not None and alarm.state_value != previous:
+            metrics.publish_state_change(self.current_account, self.region, alarm, previous, clock.now())
+        return result
+
     EC2ContainerServiceBackend.register_task_definition = register_task_definition
+    CloudWatchResponse.set_alarm_state = set_alarm_state
     ELBv2Backend.create_rule = create_rule
     ELBv2Backend.modify_rule = modify_rule
     StepFunctionResponse.send_task_failure = send_task_failure
@@ -143,5 +160,6 @@ def installed() -> Iterator[None]:
         ELBv2Backend.modify_rule = original_modify_rule
         StepFunctionResponse.send_task_failure = original_task_failure
         StepFunctionResponse.send_task_success = original_task_success
+        CloudWatchResponse.set_alarm_state = original_set_alarm_state
         with _LOCK:
             _OIDC_SECRETS.clear()
