@@ -216,6 +216,7 @@ class DataPlane:
 
     def _reconcile_alarm(self, watched: WatchedService, now: datetime) -> None:
         """ALB metrics from the simulated traffic and CloudWatch alarms evaluated over them (see metrics.py)."""
+        # moto gap: moto never evaluates an alarm (nor publishes ALB metrics): metrics.py does, in simulated time.
         if "metrics" not in self.__dict__:
             self.metrics = AlbMetrics(self)
         self.metrics.force_pending()

@@ -215,7 +215,8 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
     saved_env = {key: os.environ.get(key) for key in environment}
 
     def invoke(self, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001 - moto's signature
-        """The state machine invokes a function: its role must allow it (moto's Step Functions checks nothing)."""
+        """The state machine invokes a function: its role must allow it."""
+        # moto gap: moto's Step Functions invokes a function without checking the state machine's role.
         if dispatcher.authorize_invoke and not dispatcher.authorize_invoke(function_name):
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": "AccessDeniedException", "errorMessage": "lambda:InvokeFunction"}).encode()
@@ -230,7 +231,7 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
         for hook in dispatcher.recorder.before:
             hook(call)
         dispatcher.recorder.calls.append(call)
-        if dispatcher.authorize:
+        if dispatcher.authorize:  # moto gap: moto checks no IAM policy; the emulator checks the function's own
             dispatcher.authorize(function, call.service, operation_name, api_params)
         result = original_call(self, operation_name, api_params)
         for hook in dispatcher.recorder.after:
