@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from .. import ecs, elbv2, notify
 from ..aws import AwsClients
-from ..errors import UnsafeDelete
+from ..errors import PrimaryNotSwitchedYet, UnsafeDelete
 from ..models import DeploymentResult, GreenEvent
 from ..notify import SlackNotifier
 from ..store import Store
+from . import health
 
 
 def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> DeploymentResult:
@@ -34,8 +35,15 @@ def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNot
     doomed = [ts for group in sorted(test_groups) for ts in ecs.task_sets_on(task_sets, group)]
     deleted: str | None = None
     for task_set in doomed:
-        if task_set["status"] == "PRIMARY" or task_set["id"] == green.id:
-            raise UnsafeDelete(f"Task set {task_set['id']} behind the test rule is primary; nothing was deleted.")
+        if task_set["id"] == green.id:
+            raise UnsafeDelete(f"Task set {task_set['id']} behind the test rule is green; nothing was deleted.")
+        if task_set["status"] == "PRIMARY":
+            # Production forwards only to green, which Swap made primary: ECS has not shown it yet.
+            raise PrimaryNotSwitchedYet(
+                f"Task set {task_set['id']} behind the test rule is still shown as primary; nothing was deleted yet."
+            )
+    # A green that keeps crashing is rolled back while blue still exists (GreenCrashLooping -> Rollback).
+    health.green_verdict(clients, context, green)
     # Bookkeeping first, so a failure here still leaves blue in place for a rollback. The lock can go
     # before the delete: a deployment started meanwhile finds blue on the test target group and refuses.
     closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")

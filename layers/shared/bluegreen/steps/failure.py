@@ -6,7 +6,7 @@ import json
 
 from .. import ecs, elbv2, notify
 from ..aws import AwsClients
-from ..errors import RollbackUnsafe, UnsafeDelete
+from ..errors import PrimaryNotSwitchedYet, RollbackUnsafe, UnsafeDelete
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError, StepEvent
 from ..notify import SlackNotifier
 from ..store import Store
@@ -33,9 +33,14 @@ def _delete_green(clients: AwsClients, context: DeploymentContext, production_gr
     for task_set in ecs.live_task_sets(clients.ecs, config):
         if task_set.get("externalId") != context.executionName:
             continue
-        if ecs.target_group_of(task_set) in production_groups or task_set["status"] == "PRIMARY":
+        if ecs.target_group_of(task_set) in production_groups:
             raise UnsafeDelete(
                 f"Task set {task_set['id']} created by this deployment serves production; it was not deleted."
+            )
+        if task_set["status"] == "PRIMARY":
+            # Production no longer forwards to it: ECS has not shown the switch to blue yet (retried briefly).
+            raise PrimaryNotSwitchedYet(
+                f"Task set {task_set['id']} created by this deployment is still shown as primary; not deleted yet."
             )
         ecs.delete_task_set(clients.ecs, config, task_set["id"])
         deleted.append(task_set["id"])
@@ -103,7 +108,8 @@ def rollback(event: StepEvent, clients: AwsClients, store: Store, notifier: Slac
             elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
             restored.append(snapshot.ruleArn)
 
-    ecs.make_primary(clients.ecs, config, context.blue.arn)
+    if not ecs.is_primary(clients.ecs, config, context.blue.id):  # a retried rollback skips the no-op switch
+        ecs.make_primary(clients.ecs, config, context.blue.arn)
     production_groups = elbv2.receiving(elbv2.forward_weights(saved.production.actions, saved.production.ruleArn))
     deleted = _delete_green(clients, context, production_groups)
     cause = (
