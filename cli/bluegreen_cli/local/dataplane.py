@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,6 +106,22 @@ class WatchedService:
     port: int
 
 
+class _LiveHealth(Mapping):
+    def __init__(self, plane: DataPlane) -> None:
+        self.plane = plane
+
+    def __getitem__(self, key: tuple[str, str]) -> tuple[str, str | None]:
+        if key not in self.plane.targets:
+            raise KeyError(key)
+        return self.plane.state_of(*key)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(list(self.plane.targets))
+
+    def __len__(self) -> int:
+        return len(self.plane.targets)
+
+
 class DataPlane:
     def __init__(self, clock: SimClock, account: str, region: str, timing: Timing | None = None) -> None:
         self.clock = clock
@@ -174,10 +191,9 @@ class DataPlane:
 
     # --- target states -----------------------------------------------------------------
     @property
-    def health(self) -> dict[tuple[str, str], tuple[str, str | None]]:
-        """(tg, ip) -> (state, reason) of every simulated target, right now."""
-        with self._lock:
-            return {key: self.state_of(*key) for key in self.targets}
+    def health(self) -> Mapping[tuple[str, str], tuple[str, str | None]]:
+        """(tg, ip) -> (state, reason) of every simulated target, computed when read."""
+        return _LiveHealth(self)
 
     def _health_check_time(self, target_group: Any) -> tuple[float, float]:
         """(seconds until the first check, seconds until healthy) for a target registered now."""
@@ -389,21 +405,25 @@ class DataPlane:
     def _state(self, task_set_id: str) -> _TaskSetState:
         return self._task_sets[task_set_id]
 
-    def crash_task(self, task_set_id: str, index: int = 0, reason: str = CRASH_REASON) -> str:
+    def crash_task(self, task_set_id: str, index: int = 0, reason: str = CRASH_REASON) -> str | None:
         """A running task of the task set exits; ECS replaces it (new address) and its target drains."""
         with self._lock:
             state = self._state(task_set_id)
             running = [sim for sim in state.tasks if sim.running] or state.tasks
+            if not running:
+                return None
             sim = running[index % len(running)]
             self._stop_task(state, sim, reason, self.clock.now(), "EssentialContainerExited")
             self.events.append((self.clock.elapsed, f"task {sim.ip} of {task_set_id} stopped: {reason}"))
         self.reconcile()
         return sim.ip
 
-    def flap(self, task_set_id: str, seconds: float = 30.0, index: int = 0) -> str:
+    def flap(self, task_set_id: str, seconds: float = 30.0, index: int = 0) -> str | None:
         """One target of the task set fails its health checks for a while, then recovers."""
         with self._lock:
             state = self._state(task_set_id)
+            if not state.ips:
+                return None
             ip = state.ips[index % len(state.ips)]
             target = self.targets[(state.target_group, ip)]
             target.flapping_until = self.clock.now() + timedelta(seconds=seconds)
