@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bluegreen import elbv2
 
 from .helpers import snapshot
@@ -37,21 +39,30 @@ def _assert_deployed_on(emulator, demo, tag: str, target_group: str) -> None:
     assert emulator.store.open_gate_of(demo.name) is None
 
 
-def test_a_redeploy_right_after_a_cleanup_does_not_wait_for_the_old_targets_to_drain(emulator):
-    # Given a failed deployment whose green targets now drain for 300 s in the test target group
+@pytest.mark.parametrize(
+    ("first", "first_outcome", "next_group"),
+    [("v2-broken", "cleaned_up", 1), ("v2-5xx", "rolled_back", 1), ("v2", "deployed", 0)],
+    ids=["after-cleanup", "after-rollback", "after-delete"],
+)
+def test_a_redeploy_right_after_an_end_does_not_wait_for_the_old_targets_to_drain(
+    emulator, first, first_outcome, next_group
+):
+    # Given a deployment that just ended: the task set it deleted left its targets draining for 300 s
+    # in the target group the next green will use
     demo = emulator.seed_service(config_overrides={"healthWaitTimeoutSeconds": 120, **NO_APPROVAL})
-    assert emulator.run(demo.name, "v2-broken").outcome == "cleaned_up"
-    draining = [s for (tg, _), (s, _) in emulator.plane.health.items() if tg == demo.target_groups[1]]
+    assert emulator.run(demo.name, first).outcome == first_outcome
+    group = demo.target_groups[next_group]
+    draining = [state for (tg, _), (state, _) in emulator.plane.health.items() if tg == group]
     assert draining and set(draining) == {"draining"}
     started = emulator.clock.elapsed
 
-    # When the next release is deployed into the same target group at once
-    result = emulator.run(demo.name, "v2")
+    # When the next release is deployed into that target group at once
+    result = emulator.run(demo.name, "v3")
 
     # Then green is judged by its own targets: it is deployed without waiting for the drain
     assert result.status == "SUCCEEDED", result.cause
     assert emulator.clock.elapsed - started < 300
-    _assert_deployed_on(emulator, demo, "v2", demo.target_groups[1])
+    _assert_deployed_on(emulator, demo, "v3", group)
 
 
 def test_a_green_task_replaced_during_the_canary_neither_fails_the_step_nor_rolls_back(emulator):
