@@ -42,7 +42,7 @@ SCENARIOS: dict[str, tuple[dict[str, Any], dict[str, tuple[str, int]]]] = {
             "keepOld": {"enabled": True, "timeoutSeconds": 60, "onTimeout": "finish"},
         },
         {
-            "health wait": ("CheckHealthFunction", 1),
+            "health wait": ("CheckHealthFunction", 2),  # the 2nd poll: green's tasks exist
             "approval": ("OpenGateFunction", 1),
             "swap": ("SwapFunction", 1),
             "bake": ("BakeFunction", 1),
