@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from botocore.exceptions import ClientError
 
 from bluegreen import elbv2
 
@@ -162,3 +163,27 @@ def test_new_targets_start_initial_and_deleted_ones_drain_for_the_deregistration
 
     # Then the targets are gone
     assert elb.describe_target_health(TargetGroupArn=demo.target_groups[1])["TargetHealthDescriptions"] == []
+
+
+def test_create_green_retried_after_a_lost_response_does_not_create_a_second_task_set(emulator):
+    # Given CreateTaskSet's first response is lost, and ECS lists the new task set only 3 s later,
+    # so the retried CreateGreen does not find it by externalId
+    demo = emulator.seed_service(config_overrides=NO_APPROVAL)
+    lost = [0]
+
+    def lose_response(call: Any) -> None:
+        if call.operation == "CreateTaskSet" and not lost[0]:
+            lost[0] += 1
+            error = {"Error": {"Code": "ThrottlingException", "Message": "response lost"}}
+            raise ClientError(error, call.operation)
+
+    emulator.recorder.after.append(lose_response)
+
+    # When the deployment runs
+    result = emulator.run(demo.name, "v2")
+
+    # Then the retry's CreateTaskSet (same clientToken) returns the task set the first one created
+    assert result.status == "SUCCEEDED", result.cause
+    creates = [c for c in emulator.recorder.calls if c.operation == "CreateTaskSet"]
+    assert len(creates) == 2 and creates[0].params["clientToken"] == creates[1].params["clientToken"]
+    _assert_deployed_on(emulator, demo, "v2", demo.target_groups[1])
