@@ -6,8 +6,9 @@ test that uses bare moto sees moto as it is.
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -137,19 +138,14 @@ class Issue11Patches:
         backend.update_service_primary_task_set = update_service_primary_task_set
         backend.list_tasks = list_tasks
 
-    def unfiltered(self) -> Any:
-        patches = self
-
-        class _Unfiltered:
-            def __enter__(self) -> None:
-                self.saved = patches.window
-                patches.window = ConsistencyWindow()
-
-            def __exit__(self, *exc: object) -> None:
-                saved = self.saved
-                patches.window = saved
-
-        return _Unfiltered()
+    @contextlib.contextmanager
+    def unfiltered(self) -> Iterator[None]:
+        """moto's own lookups (inside a call) see every task set, whatever the consistency window shows."""
+        saved, self.window = self.window, ConsistencyWindow()
+        try:
+            yield
+        finally:
+            self.window = saved
 
     def uninstall(self) -> None:
         for name, original in self._saved.items():
