@@ -142,22 +142,20 @@ class ChaosReport:
 
 
 class _PhaseTrigger:
-    """Runs the event right before the first API call of the phase's function invocation."""
+    """Runs the event right before the first API call of the phase's ``nth`` function invocation."""
 
-    def __init__(self, function: str, nth: int, inject: Callable[[], bool]) -> None:
-        self.function, self.nth, self.inject = function, nth, inject
-        self.invocations: dict[str, int] = {}
-        self.last: str | None = None
+    def __init__(self, emu: Emulator, function: str, nth: int, inject: Callable[[], bool]) -> None:
+        self.emu, self.function, self.nth, self.inject = emu, function, nth, inject
+        self.baseline = emu.dispatcher.invocations[function]  # invocations of earlier runs
         self.fired = False
         self.injected = False
 
     def __call__(self, call: Any) -> None:
-        if call.function != self.last:
-            self.last = call.function
-            self.invocations[call.function] = self.invocations.get(call.function, 0) + 1
-            if not self.fired and call.function == self.function and self.invocations[call.function] == self.nth:
-                self.fired = True
-                self.injected = self.inject()
+        if self.fired or call.function != self.function:
+            return
+        if self.emu.dispatcher.invocations[self.function] - self.baseline == self.nth:
+            self.fired = True
+            self.injected = self.inject()
 
 
 def _never_delete_serving(invariants: Invariants, label: str, call: Any) -> None:
@@ -192,7 +190,7 @@ def run_suite(progress: Callable[[str], None] | None = None, scenarios: list[str
                     target = Target(emu, demo.name, demo.cluster, demo.target_groups[1], demo.target_groups[0])
                     label = f"{scenario} / {phase} / {event_name}"
                     invariants = Invariants(emu, demo.name)
-                    trigger = _PhaseTrigger(function, nth, functools.partial(inject, target))
+                    trigger = _PhaseTrigger(emu, function, nth, functools.partial(inject, target))
                     guard = functools.partial(_never_delete_serving, invariants, label)
                     check = functools.partial(_after, invariants, label)
                     parameters.clear_caches()
