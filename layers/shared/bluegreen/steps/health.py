@@ -70,12 +70,6 @@ def green_verdict(clients: AwsClients, context: DeploymentContext, green: GreenT
     return verdict
 
 
-def green_status(clients: AwsClients, context: DeploymentContext, green: GreenTaskSet) -> tuple[bool, str, int, int]:
-    """``(healthy, summary, healthy_targets, desired)`` for the green task set right now."""
-    verdict = green_verdict(clients, context, green)
-    return verdict.healthy, verdict.summary, verdict.healthyTargets, verdict.desired
-
-
 def run(context: DeploymentContext, green: GreenTaskSet, clients: AwsClients) -> HealthReport:
     verdict = green_verdict(clients, context, green)
     if verdict.healthy:
