@@ -17,6 +17,8 @@ hook where the CloudWatch metrics model (issue 11, item 3) adds it, with its exp
 from __future__ import annotations
 
 import functools
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -133,6 +135,7 @@ class ChaosReport:
     spurious_rollbacks: list[str] = field(default_factory=list)
     violations: list[str] = field(default_factory=list)
     debris: list[str] = field(default_factory=list)
+    not_injected: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
@@ -156,6 +159,34 @@ class _PhaseTrigger:
         if self.emu.dispatcher.invocations[self.function] - self.baseline == self.nth:
             self.fired = True
             self.injected = self.inject()
+
+
+class _ApprovalHold:
+    """Stops simulated time from the approval gate's opening until the auto-approver has clicked.
+
+    On a loaded machine the approver thread can lag; without the hold the approval's timeout could
+    pass in simulated time before it clicks. Data-plane events are the subject here, not timeouts.
+    """
+
+    def __init__(self, emu: Emulator, service: str) -> None:
+        self.emu, self.service = emu, service
+        self.started = False
+
+    def __call__(self, call: Any) -> None:
+        if self.started or call.function != "OpenGateFunction":
+            return
+        self.started = True
+        hold = self.emu.clock.hold()
+        hold.__enter__()
+        approvals = len(self.emu.approvals)
+
+        def release() -> None:
+            deadline = time.monotonic() + 120
+            while len(self.emu.approvals) == approvals and time.monotonic() < deadline:
+                time.sleep(0.005)
+            hold.__exit__(None, None, None)
+
+        threading.Thread(target=release, name="chaos-approval-hold", daemon=True).start()
 
 
 def _never_delete_serving(invariants: Invariants, label: str, call: Any) -> None:
@@ -191,21 +222,25 @@ def run_suite(progress: Callable[[str], None] | None = None, scenarios: list[str
                     label = f"{scenario} / {phase} / {event_name}"
                     invariants = Invariants(emu, demo.name)
                     trigger = _PhaseTrigger(emu, function, nth, functools.partial(inject, target))
+                    approval = _ApprovalHold(emu, demo.name)
                     guard = functools.partial(_never_delete_serving, invariants, label)
                     check = functools.partial(_after, invariants, label)
                     parameters.clear_caches()
                     get_notifier.cache_clear()
-                    emu.recorder.before.extend([trigger, guard])
+                    emu.recorder.before.extend([trigger, guard, approval])
                     emu.recorder.after.append(check)
                     try:
                         result = emu.run(demo.name, "v2")
                     finally:
                         emu.recorder.before.remove(trigger)
                         emu.recorder.before.remove(guard)
+                        emu.recorder.before.remove(approval)
                         emu.recorder.after.remove(check)
                         emu.plane.consistency_delay = FAST.consistency_delay
                     report.runs += 1
                     report.events += int(trigger.injected)
+                    if not trigger.injected:
+                        report.not_injected.append(label)
                     if result.outcome != expected:
                         text = f"{label}: ended {result.outcome} ({result.error}: {(result.cause or '')[:300]})"
                         if result.outcome == "rolled_back" or expected == "deployed":
@@ -227,12 +262,15 @@ def run_suite(progress: Callable[[str], None] | None = None, scenarios: list[str
 
 
 def main() -> int:
-    report = run_suite()
+    report = run_suite(progress=lambda line: print(f"  {line}", flush=True))  # noqa: T201 - command output
     for line in report.spurious_rollbacks:
         print(f"SPURIOUS {line}")  # noqa: T201 - command output
     for line in report.violations:
         print(f"VIOLATION {line}")  # noqa: T201
     for line in report.debris:
         print(f"DEBRIS {line}")  # noqa: T201
+    for line in report.not_injected:
+        print(f"NOT INJECTED {line}")  # noqa: T201
     print(report.summary())  # noqa: T201 - command output
-    return 0 if not (report.spurious_rollbacks or report.violations or report.debris) else 1
+    failed = report.spurious_rollbacks or report.violations or report.debris or report.not_injected
+    return 0 if not failed else 1
