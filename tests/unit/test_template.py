@@ -81,11 +81,15 @@ EXPECTED_ACTIONS = {
     "CheckHealthFunction": {
         "ecs:DescribeServices",
         "ecs:DescribeTaskSets",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeTargetHealth",
     },
     "SwapFunction": {
         "ecs:DescribeServices",
         "ecs:DescribeTaskSets",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:ModifyRule",
@@ -104,6 +108,10 @@ EXPECTED_ACTIONS = {
     "DeleteOldFunction": {
         "elasticloadbalancing:DescribeRules",
         "ecs:DescribeTaskSets",
+        "ecs:DescribeServices",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
+        "elasticloadbalancing:DescribeTargetHealth",
         "ecs:DeleteTaskSet",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
