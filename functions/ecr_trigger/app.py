@@ -8,7 +8,8 @@ from aws_lambda_powertools.utilities.parser import ValidationError, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import trigger
-from bluegreen.aws import get_clients, get_ssm_provider
+from bluegreen.aws import get_clients, get_ssm_provider, get_store
+from bluegreen.notify import get_notifier
 
 logger = Logger()
 tracer = Tracer()
@@ -17,7 +18,14 @@ metrics = Metrics()
 
 @event_parser(model=trigger.EcrImageActionEvent)
 def on_image_action(event: trigger.EcrImageActionEvent, context: LambdaContext) -> dict:
-    summary = trigger.on_image_action(event, get_ssm_provider(), get_clients().sfn, os.environ["STATE_MACHINE_ARN"])
+    summary = trigger.on_image_action(
+        event,
+        get_ssm_provider(),
+        get_clients().sfn,
+        os.environ["STATE_MACHINE_ARN"],
+        store=get_store(),
+        notifier=get_notifier(),
+    )
     return summary.as_dict()
 
 

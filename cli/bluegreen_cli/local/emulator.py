@@ -32,6 +32,7 @@ from bluegreen.errors import BlueGreenError
 from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
+from . import patches
 from .dataplane import DataPlane, Timing
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .lambdas import CallRecorder, Dispatcher, installed
@@ -101,6 +102,7 @@ class Emulator:
         metrics: bool = False,
         slack_api_url: str | None = None,
         pace: float | None = None,
+        execution_timeout: float | None = patches.ONE_YEAR_SECONDS,
     ) -> None:
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
@@ -127,6 +129,8 @@ class Emulator:
         self.approvals: list[tuple[float, str, str]] = []  # (simulated seconds, service, gate id)
         self.clicks: list[tuple[float, str, str]] = []  # (simulated seconds, service, action)
         self._stop = threading.Event()
+        # Step Functions ends a Standard execution after one year (simulated seconds; tests may shorten it).
+        self.execution_timeout = execution_timeout
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> Emulator:
@@ -145,6 +149,8 @@ class Emulator:
         self.session = boto3.session.Session(region_name=REGION)
         self._time = compressed_time(self.clock, self.pace)
         self._time.__enter__()
+        self._patches = patches.installed(lambda: self.execution_timeout)
+        self._patches.__enter__()
         self.plane.install()
         if self.slack:
             self.slack.start()
@@ -166,6 +172,7 @@ class Emulator:
             self.slack.stop()
         self._lambdas.__exit__(*exc_info)
         self.plane.uninstall()
+        self._patches.__exit__(*exc_info)
         self._time.__exit__(*exc_info)
         for mock in reversed(self._contexts):
             mock.stop()
@@ -365,6 +372,8 @@ class Emulator:
                     on_state(event["stateEnteredEventDetails"]["name"], self.clock.elapsed)
                 seen = len(entered)
             if description["status"] != "RUNNING":
+                # The status-change event's targets (ExecutionEndedFunction) run once it has ended.
+                patches.DELIVERIES.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Execution {execution_arn} still running after {timeout}s of wall time")
@@ -427,5 +436,6 @@ class Emulator:
         while time.monotonic() < deadline:
             running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")["executions"]
             if not running:
+                patches.DELIVERIES.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
                 return
             time.sleep(0.05)

@@ -26,6 +26,19 @@ def describe_error(error: StepError | None) -> tuple[str, str]:
     return error.Error, cause or error.Error
 
 
+def _requeue_push(store: Store, raw: dict, name: str, message: str) -> None:
+    """issue 12: a push that lost the race for the lock waits for the running deployment instead of being lost."""
+    if name != "DeploymentInProgress" or raw.get("requestedBy") != "ecr-push" or not raw.get("imageDigest"):
+        return
+    release = {
+        "imageTag": str(raw.get("imageTag")),
+        "imageDigest": str(raw["imageDigest"]),
+        "requestedBy": "ecr-push",
+        "waitingFor": message[:500],
+    }
+    store.put_pending(str(raw["service"]), release)
+
+
 def _delete_green(clients: AwsClients, context: DeploymentContext, production_groups: set[str]) -> list[str]:
     """Delete every task set this execution created (found by externalId), never one production uses."""
     config = context.config
@@ -59,10 +72,12 @@ def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: 
     name, message = describe_error(event.error)
     if request.validationFailed or event.context is None:
         # Validate failed: nothing was created. Release the lock if this execution took it.
-        service = (request.input or {}).get("service")
+        raw = request.input if isinstance(request.input, dict) else {}
+        service = raw.get("service")
         if isinstance(service, str) and service:
             store.record_end(service, request.executionArn, "failed", name, message)
             store.release_lock(service, request.executionArn)
+            _requeue_push(store, raw, name, message)
         return FailureReport(error=name, cause=message)
     context = event.context
     production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
