@@ -289,7 +289,8 @@ def queue_release(
         "waitingFor": running,
     }
     superseded = store.put_pending(request.service, release)
-    text = f"{request.service}: push of {request.imageTag} waits for the running deployment ({running.rsplit(':', 1)[-1]})."
+    running_name = running.rsplit(":", 1)[-1]
+    text = f"{request.service}: push of {request.imageTag} waits for the running deployment ({running_name})."
     if superseded:
         text += f" It supersedes {superseded.get('imageTag')}, which was waiting and will not be deployed."
         logger.warning(
