@@ -19,7 +19,7 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.events.models import events_backends
 from moto.stepfunctions.parser.asl.component.program import program as program_module
 from moto.stepfunctions.parser.asl.eval.environment import Environment
-from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
@@ -143,15 +143,16 @@ def installed(execution_timeout: Callable[[], float | None] | None = None) -> It
     patch(StepFunctionsParserBackend, "start_execution", start_execution)
 
     # moto gap: StopExecution of an execution waiting for a task token ends it FAILED (the interrupted wait
-    # is reported as an error that overwrites the stopped state) and the wait may go on. AWS ends it ABORTED
-    # at once and runs no further state: the stop wins over any later error or timeout, and the waits end.
+    # is reported as an error that overwrites the stopped state) and the wait may go on; the same for a
+    # timeout. AWS ends it ABORTED (TIMED_OUT) at once and runs no further state: the end wins over any
+    # later error, and the waits end.
     original_set_error = Environment.set_error
     original_set_timed_out = Environment.set_timed_out
     original_set_stop = Environment.set_stop
 
     def set_error(self, error):  # noqa: ANN001 - moto's signature
-        if isinstance(self._program_state, ProgramStopped):
-            return
+        if isinstance(self._program_state, ProgramStopped | ProgramTimedOut):
+            return  # the execution already ended; the interrupted wait's error is not an end
         original_set_error(self, error)
 
     def set_timed_out(self):  # noqa: ANN001 - moto's signature
