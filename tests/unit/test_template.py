@@ -172,6 +172,7 @@ EXPECTED_ACTIONS = {
         "ssm:GetParameter",
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
+        "lambda:InvokeFunction",
         SLACK,
     },
 }

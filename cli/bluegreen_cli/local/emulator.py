@@ -233,7 +233,9 @@ class Emulator:
             return {"SLACK_SECRET_NAME": ""}
         return {"SLACK_SECRET_NAME": SLACK_SECRET, "SLACK_API_URL": url, "DEFAULT_APPROVERS": APPROVER}
 
-    def click(self, gate: dict[str, Any], action: str, user: str = APPROVER) -> dict[str, Any]:
+    def click(
+        self, gate: dict[str, Any], action: str, user: str = APPROVER, wait_follow_up: bool = True
+    ) -> dict[str, Any]:
         """Click a button of the gate's Slack message: a signed request through the real callback."""
         assert self.slack or self.slack_api_url, "the emulator runs without Slack"
         body, headers = signed_interaction(
@@ -250,6 +252,8 @@ class Emulator:
             raw = self.dispatcher.invoke(
                 f"{STACK}-SlackCallbackFunction", json.dumps(http_api_event(body, headers)), {}
             )
+        if wait_follow_up:  # the message update runs asynchronously after the answer (as in AWS)
+            patches.DELIVERIES.wait_idle(timeout=30)
         return json.loads(raw)
 
     def _create_tables(self) -> dict[str, str]:
@@ -426,6 +430,17 @@ class Emulator:
     def run(self, service: str, tag: str, **kwargs: Any) -> ExecutionResult:
         on_state = kwargs.pop("on_state", None)
         return self.wait(self.start(service, tag, **kwargs), on_state=on_state)
+
+    def stop_running(self, timeout: float = 2.0) -> int:
+        """StopExecution every running execution (they end ABORTED and are cleaned up); returns how many."""
+        if not self.state_machine_arn:
+            return 0
+        sfn = self.client("stepfunctions")
+        running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")["executions"]
+        for execution in running:
+            sfn.stop_execution(executionArn=execution["executionArn"], cause="bluegreen local serve stopped")
+        self.wait_idle(timeout)
+        return len(running)
 
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Let running executions finish before moto is torn down."""

@@ -165,6 +165,16 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
     saved_env = {key: os.environ.get(key) for key in environment}
 
     def invoke(self, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001 - moto's signature
+        if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
+            # As in AWS, an asynchronous invocation returns at once (202) and runs on its own.
+            from .patches import DELIVERIES
+
+            def run() -> None:
+                with DELIVERIES.delivering():
+                    dispatcher.invoke(function_name, body, {})
+
+            threading.Thread(target=run, name=f"async-{function_name}", daemon=True).start()
+            return b""
         return dispatcher.invoke(function_name, body, response_headers)
 
     def make_api_call(self, operation_name, api_params):  # noqa: ANN001 - botocore's signature

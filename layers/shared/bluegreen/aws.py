@@ -119,3 +119,9 @@ def get_store() -> Store:
 def get_ssm_provider() -> SSMProvider:
     """Powertools SSM provider (with its cache) over the shared SSM client."""
     return SSMProvider(boto3_client=get_clients().ssm)
+
+
+@functools.cache
+def lambda_client() -> Any:
+    """Lambda client (issue 12: the Slack callback invokes itself asynchronously for the slow Slack calls)."""
+    return boto3.session.Session().client("lambda", config=BOTO_CONFIG)
