@@ -451,6 +451,9 @@ class Emulator:
         while time.monotonic() < deadline:
             running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")["executions"]
             if not running:
+                # An execution's end event may start another one (a pending release): look again after it.
                 patches.DELIVERIES.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
-                return
+                again = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
+                if not again["executions"]:
+                    return
             time.sleep(0.05)

@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict
 
-from .. import elbv2, trigger
+from .. import ecs, elbv2, trigger
 from ..aws import AwsClients
 from ..models import CleanupEvent, DeploymentContext, FailureEvent, Model, StepError, StepEvent
 from ..notify import SlackNotifier
@@ -35,7 +35,7 @@ from . import failure
 logger = Logger(child=True)
 
 UNCAUGHT_ENDS = ("ABORTED", "TIMED_OUT", "FAILED")
-Action = Literal["nothing", "release", "cleanup", "rollback"]
+Action = Literal["nothing", "release", "cleanup", "rollback", "finish"]
 
 
 class ExecutionStatusDetail(BaseModel):
@@ -82,6 +82,8 @@ def plan(status: str, deployment_status: str | None, has_context: bool, producti
     """
     if status not in UNCAUGHT_ENDS:
         return "nothing"
+    if deployment_status == "deployed" and has_context:
+        return "finish"  # stopped inside DeleteOld, after it recorded the end: the old task set may remain
     if deployment_status is not None and deployment_status != "RUNNING":
         return "nothing"  # the Catch path (or an earlier delivery) already ended it
     if not has_context:
@@ -115,6 +117,24 @@ def _production_moved(clients: AwsClients, context: DeploymentContext) -> bool:
     return False
 
 
+def _finish_delete_old(clients: AwsClients, context: DeploymentContext) -> list[str]:
+    """Delete what DeleteOld left behind the test rule: only task sets production does not use, never primary."""
+    config = context.config
+    production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
+    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
+    test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
+    test_groups = elbv2.receiving(elbv2.forward_weights(test.actions, test.ruleArn)) - production_groups
+    deleted = []
+    task_sets = ecs.live_task_sets(clients.ecs, config)
+    for group in sorted(test_groups):
+        for task_set in ecs.task_sets_on(task_sets, group):
+            if task_set["status"] == "PRIMARY":
+                continue
+            ecs.delete_task_set(clients.ecs, config, task_set["id"])
+            deleted.append(task_set["id"])
+    return deleted
+
+
 def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
     detail = event.detail
     report = EndedReport(executionArn=detail.executionArn, status=detail.status)
@@ -129,7 +149,7 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
     context = DeploymentContext.model_validate_json(raw_context) if raw_context else None
     status = (deployment or {}).get("status")
     moved = False
-    if context is not None and detail.status in UNCAUGHT_ENDS and status in (None, "RUNNING"):
+    if context is not None and detail.status in UNCAUGHT_ENDS and status in (None, "RUNNING"):  # Swap ran?
         moved = _production_moved(deps.clients, context)
     report.action = plan(detail.status, status, context is not None, moved)
     why = _why(detail)
@@ -141,6 +161,8 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
         request = CleanupEvent(state=FailureEvent(context=context, error=why), executionArn=detail.executionArn)
         done = failure.cleanup(request, deps.clients, deps.store, deps.notifier)
         report.deletedTaskSets = done.deletedTaskSets
+    elif report.action == "finish":
+        report.deletedTaskSets = _finish_delete_old(deps.clients, context)
     elif report.action == "rollback":
         done = failure.rollback(StepEvent(context=context, error=why), deps.clients, deps.store, deps.notifier)
         report.deletedTaskSets, report.restoredRules = done.deletedTaskSets, done.restoredRules
