@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.aws import get_clients, get_store
+from bluegreen.errors import CleanupFailed
 from bluegreen.models import CleanupEvent
 from bluegreen.notify import get_notifier
 from bluegreen.steps import failure
@@ -20,7 +21,8 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=CleanupEvent)
 def lambda_handler(event: CleanupEvent, context: LambdaContext) -> dict:
-    report = failure.cleanup(event, get_clients(), get_store(), get_notifier())
+    with failure.redrivable(CleanupFailed, "Cleanup"):
+        report = failure.cleanup(event, get_clients(), get_store(), get_notifier())
     logger.warning("Deployment failed before the swap", extra={"error": report.error, "phase": "cleanup"})
     metric = "DeploymentsRejected" if report.error in ("Rejected", "ApprovalTimedOut") else "DeploymentsFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)

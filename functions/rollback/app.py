@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.aws import get_clients, get_store
+from bluegreen.errors import RollbackFailed
 from bluegreen.models import StepEvent
 from bluegreen.notify import get_notifier
 from bluegreen.steps import failure
@@ -20,7 +21,8 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=StepEvent)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict:
-    report = failure.rollback(event, get_clients(), get_store(), get_notifier())
+    with failure.redrivable(RollbackFailed, "Rollback"):
+        report = failure.rollback(event, get_clients(), get_store(), get_notifier())
     logger.warning(
         "Deployment rolled back", extra={"service": event.context.service, "cause": report.cause, "phase": "rollback"}
     )

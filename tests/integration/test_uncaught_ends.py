@@ -12,7 +12,7 @@ from bluegreen.models import ExecutionInput
 from bluegreen_cli.local.dataplane import Timing
 from bluegreen_cli.local.emulator import Emulator
 from bluegreen_cli.local.seed import push_image
-from tests.integration.helpers import MUTATING, snapshot, wait_for_gate, wait_until
+from tests.integration.helpers import MUTATING, fail_call, snapshot, wait_for_gate, wait_until
 
 FAST = Timing(task_start=2, healthy_after=2, alarm_delay=2)
 DAY = 86400
@@ -249,3 +249,23 @@ def test_a_push_that_lost_the_race_for_the_lock_is_queued_not_lost(manual):
     manual.wait_idle()
     (live,) = manual.task_sets(demo.name)
     assert live["image"].endswith(digest5)
+
+
+# --- end tasks that fail for good ----------------------------------------------------------------
+def test_a_rollback_that_fails_for_good_ends_at_rollback_and_the_ended_path_restores_production():
+    with Emulator(timing=FAST) as emu:
+        # Given a deployment whose bake alarm fires, and a Rollback whose rule changes are refused
+        demo = emu.seed_service(config_overrides={"approval": {"required": False}, "bakeSeconds": 3600})
+        before = snapshot(emu, demo.name)
+        fail_call(emu, "ModifyRule", "AccessDenied", function="RollbackFunction")
+
+        # When the execution rolls back
+        result = emu.run(demo.name, "v2-5xx")
+
+        # Then it ends FAILED at the Rollback task itself (a redrive resumes there and runs Rollback again) ...
+        assert (result.status, result.error) == ("FAILED", "RollbackFailed")
+        assert result.states[-1] == "Rollback"
+        assert "redrive" in result.cause
+        # ... and the execution-ended path, not refused, restored production and left nothing behind
+        _assert_clean(emu, demo.name, before)
+        assert emu.store.deployments(demo.name)[0]["status"] == "rolled_back"

@@ -22,6 +22,7 @@ class Scenario:
     click: tuple[str, str] | None = None  # (gate kind, button) the operator clicks in Slack; else auto-approve
     config: dict[str, Any] | None = None
     alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
+    stop_at: str | None = None  # issue 12: the operator stops the execution (StopExecution) at this gate
 
 
 SCENARIOS = {
@@ -56,7 +57,27 @@ SCENARIOS = {
         config={"trafficShift": {"type": "LINEAR", "percent": 20, "intervalSeconds": 120}},
         alarm_min_weight=40,
     ),
+    "stopped": Scenario(
+        "v2",
+        "aborted",
+        "someone stops the execution during the bake (no Catch runs): the execution-ended path restores the rules, "
+        "blue back, green deleted, lock released",
+        config={"bakeSeconds": 3600},
+        stop_at="bake",
+    ),
 }
+
+
+def _stopper(emu: Emulator, service: str, kind: str, out: TextIO) -> None:
+    """StopExecution once the ``kind`` gate is open, as someone would from the console or the CLI."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        gate = emu.store.open_gate_of(service)
+        if gate and gate["kind"] == kind:
+            print(f"  [t+{emu.clock.elapsed:5.0f}s] (operator runs aws stepfunctions stop-execution)", file=out)
+            emu.client("stepfunctions").stop_execution(executionArn=gate["executionArn"], cause="demo: stopped")
+            return
+        time.sleep(0.005)
 
 
 def _operator(emu: Emulator, service: str, kind: str, action: str, out: TextIO) -> None:
@@ -141,6 +162,8 @@ def run_demo(
             helper = threading.Thread(target=_interactive, args=(emu, demo.name, out), daemon=True)
         elif spec.click:
             helper = threading.Thread(target=_operator, args=(emu, demo.name, *spec.click, out), daemon=True)
+        elif spec.stop_at:
+            helper = threading.Thread(target=_stopper, args=(emu, demo.name, spec.stop_at, out), daemon=True)
         if helper:
             helper.start()
         print(f"Scenario '{scenario}': {spec.description}", file=out)
@@ -152,11 +175,12 @@ def run_demo(
         first_call = len(emu.recorder.calls)  # seeding pushes images: the ECR trigger's calls are not the deployment's
         result = emu.run(demo.name, spec.tag, on_state=on_state)
         summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started, first_call)
+        summary["lockHeld"] = emu.store.lock_holder(demo.name) is not None
 
     for at, _service, gate_id in emu.approvals:
         print(f"  approval {gate_id} approved in Slack at t+{at:.0f}s", file=out)
     print(f"Execution {result.status}: outcome {result.outcome}", file=out)
-    if result.status != "SUCCEEDED":
+    if result.status != "SUCCEEDED" and (result.error or result.cause):
         print(f"  {result.error}: {result.cause}", file=out)
     steps = summary["productionWeightSteps"]
     if len(steps) > 1:
@@ -179,4 +203,5 @@ def run_demo(
     )
     if as_json:
         print(json.dumps(summary, default=str), file=out)
-    return 0 if result.outcome == spec.expected_outcome else 1
+    clean = not summary["lockHeld"] and len(summary["taskSets"]) == 1
+    return 0 if result.outcome == spec.expected_outcome and clean else 1

@@ -85,6 +85,8 @@ class ExecutionResult:
     def outcome(self) -> str:
         if self.status == "SUCCEEDED":
             return "deployed"
+        if self.status in ("ABORTED", "TIMED_OUT"):  # no Catch ran: ExecutionEndedFunction cleaned up
+            return self.status.lower().replace("_", "-")
         if self.error == "RolledBack":
             return "rolled_back"
         if self.status == "FAILED" and "Failed" in self.states:  # reached only through a cleanup

@@ -131,3 +131,12 @@ class GateExpired(BlueGreenError):
 
 class NotAllowed(BlueGreenError):
     """The user is not on the service's approver allowlist."""
+
+
+# --- issue 12: end tasks that fail for good, redrivable -----------------------------------------
+class CleanupFailed(BlueGreenError):
+    """Cleanup (or ValidationFailed) could not finish after its retries; redriving the execution re-runs it."""
+
+
+class RollbackFailed(BlueGreenError):
+    """Rollback could not finish after its retries; redriving the execution re-runs it."""

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 from .. import ecs, elbv2, notify
 from ..aws import AwsClients
-from ..errors import RollbackUnsafe, UnsafeDelete
+from ..errors import BlueGreenError, RollbackUnsafe, TransientAwsError, UnsafeDelete
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError, StepEvent
 from ..notify import SlackNotifier
 from ..store import Store
+
+
+@contextlib.contextmanager
+def redrivable(error_class: type[BlueGreenError], state: str) -> Iterator[None]:
+    """issue 12: the end tasks (Cleanup, Rollback) have no Catch: a failure ends the execution *at the task*,
+    named ``error_class``, so that RedriveExecution (which resumes at the unsuccessful state) runs it again.
+    Transient errors pass through unchanged: the state's Retry handles them first.
+    """
+    try:
+        yield
+    except TransientAwsError:
+        raise
+    except Exception as error:  # noqa: BLE001 - every other failure of the end task gets its redrivable name
+        raise error_class(
+            f"{state} could not complete: {type(error).__name__}: {error} Fix the cause, then redrive the "
+            f"execution (aws stepfunctions redrive-execution, within 14 days): it runs {state} again."
+        ) from error
 
 
 def describe_error(error: StepError | None) -> tuple[str, str]:
