@@ -210,8 +210,13 @@ def run_suite(progress: Callable[[str], None] | None = None, uncaught: bool = Tr
                 if progress:
                     progress(f"{label}: {result.outcome}, {seen[0]} faults")
         if uncaught:
-            report.uncaught = run_uncaught(emu, report.points)
-            report.violations.extend(report.uncaught.problems)
+            report.uncaught = UncaughtReport()
+            run_stops(emu, report.points, report.uncaught)
+            run_pushes(emu, report.uncaught)
+    if report.uncaught is not None:  # these need an emulator of their own (one at a time)
+        run_timeout(report.uncaught)
+        run_clicks(report.uncaught)
+        report.violations.extend(report.uncaught.problems)
     return report
 
 
@@ -367,15 +372,6 @@ def run_clicks(report: UncaughtReport, rounds: int = 4, clickers: int = 6) -> No
             if sum(text.startswith(("Approved:", "Rejected:")) for text in answers) != 1:
                 report.false_outcomes += 1
                 report.problems.append(f"click round {round_number}: not exactly one decision: {answers}")
-
-
-def run_uncaught(emu: Emulator, points: list[tuple[str, str]]) -> UncaughtReport:
-    report = UncaughtReport()
-    run_stops(emu, points, report)
-    run_pushes(emu, report)
-    run_timeout(report)
-    run_clicks(report)
-    return report
 
 
 def main(as_json: bool = False) -> int:
