@@ -400,6 +400,14 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     ("stepfunctions", "SendTaskSuccess"): _task_token("states:SendTaskSuccess"),
     ("stepfunctions", "SendTaskFailure"): _task_token("states:SendTaskFailure"),
     ("stepfunctions", "SendTaskHeartbeat"): _task_token("states:SendTaskHeartbeat"),
+    ("lambda", "Invoke"): lambda env, p: [
+        Request(
+            "lambda:InvokeFunction",
+            p["FunctionName"]
+            if p["FunctionName"].startswith("arn:")
+            else env.arn("lambda", f"function:{p['FunctionName']}"),
+        )
+    ],
     ("secretsmanager", "GetSecretValue"): lambda env, p: [
         Request("secretsmanager:GetSecretValue", env.lookup.secret_arn(p["SecretId"]))
     ],
