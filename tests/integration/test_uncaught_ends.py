@@ -163,8 +163,14 @@ def test_start_execution_without_a_name_gets_a_generated_one_each_time(manual):
 
     names = [arn.rsplit(":", 1)[-1] for arn in (first, second)]
     assert names[0] != names[1] and all(len(name) == 36 for name in names)  # UUIDs
-    assert manual.wait(second).error == "DeploymentInProgress"  # the second one ran (and waited its turn)
-    _stop(manual, first)
+    # Both ran: whichever took the service's lock first deploys, the other was refused (nothing lost by a name)
+    def status(arn: str) -> str:
+        return sfn.describe_execution(executionArn=arn)["status"]
+
+    wait_until(lambda: "FAILED" in (status(first), status(second)))
+    refused, running = (first, second) if status(first) == "FAILED" else (second, first)
+    assert manual.wait(refused).error == "DeploymentInProgress"
+    _stop(manual, running)
 
 
 # --- pushes during a deployment ------------------------------------------------------------------

@@ -125,6 +125,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
         SLACK,
     },
     "RollbackFunction": {

@@ -18,22 +18,27 @@ service's pending release (an image pushed while the deployment ran).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Literal
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict
 
-from .. import ecs, elbv2, trigger
+from .. import clock, ecs, elbv2, trigger
 from ..aws import AwsClients
 from ..deps import Deps
-from ..models import CleanupEvent, DeploymentContext, FailureEvent, Model, StepError, StepEvent
+from ..errors import PrimaryNotSwitchedYet
+from ..models import CleanupEvent, DeploymentContext, FailureEvent, FailureReport, Model, StepError, StepEvent
 from ..settings import get_settings
 from . import cleanup, rollback
 
 logger = Logger(child=True)
 
 UNCAUGHT_ENDS = ("ABORTED", "TIMED_OUT", "FAILED")
+# ECS can show a primary switch a few seconds late (PrimaryNotSwitchedYet, which the state machine retries):
+# here, outside the state machine, the cleanup waits for it briefly itself.
+LAG_ATTEMPTS, LAG_PAUSE_SECONDS = 5, 3.0
 Action = Literal["nothing", "release", "cleanup", "rollback", "finish"]
 
 
@@ -126,6 +131,18 @@ def _finish_delete_old(clients: AwsClients, context: DeploymentContext) -> list[
     return deleted
 
 
+def _patiently(step: Callable[[], FailureReport]) -> FailureReport:
+    """Run a cleanup step again while ECS has not shown the primary switch yet (a few seconds at most)."""
+    for attempt in range(1, LAG_ATTEMPTS + 1):
+        try:
+            return step()
+        except PrimaryNotSwitchedYet:
+            if attempt == LAG_ATTEMPTS:
+                raise
+            clock.sleep(LAG_PAUSE_SECONDS)
+    raise AssertionError("unreachable")
+
+
 def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
     detail = event.detail
     report = EndedReport(executionArn=detail.executionArn, status=detail.status)
@@ -151,12 +168,12 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
         deps.store.release_lock(service, detail.executionArn)
     elif report.action == "cleanup":
         request = CleanupEvent(state=FailureEvent(context=context, error=why), executionArn=detail.executionArn)
-        done = cleanup.run(request, deps)
+        done = _patiently(lambda: cleanup.run(request, deps))
         report.deletedTaskSets = done.deletedTaskSets
     elif report.action == "finish" and context is not None:
         report.deletedTaskSets = _finish_delete_old(deps.clients, context)
     elif report.action == "rollback":
-        done = rollback.run(StepEvent(context=context, error=why), deps)
+        done = _patiently(lambda: rollback.run(StepEvent(context=context, error=why), deps))
         report.deletedTaskSets, report.restoredRules = done.deletedTaskSets, done.restoredRules
     if report.action != "nothing":
         logger.warning(
