@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from .. import ecs, elbv2, notify, policy
 from ..aws import AwsClients
 from ..deps import Deps
-from ..errors import BlueGreenError, TransientAwsError
+from ..errors import BlueGreenError, PrimaryNotSwitchedYet, TransientAwsError
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError
 from ..notify import SlackNotifier
 from ..store import Store
@@ -19,11 +19,12 @@ from ..store import Store
 def redrivable(error_class: type[BlueGreenError], state: str) -> Iterator[None]:
     """issue 12: the end tasks (Cleanup, Rollback) have no Catch: a failure ends the execution *at the task*,
     named ``error_class``, so that RedriveExecution (which resumes at the unsuccessful state) runs it again.
-    Transient errors pass through unchanged: the state's Retry handles them first.
+    Errors the state's Retry handles (transient AWS errors, ECS not showing a primary switch yet) pass through
+    unchanged.
     """
     try:
         yield
-    except TransientAwsError:
+    except (TransientAwsError, PrimaryNotSwitchedYet):
         raise
     except Exception as error:  # noqa: BLE001 - every other failure of the end task gets its redrivable name
         raise error_class(
