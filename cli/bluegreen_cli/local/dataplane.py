@@ -33,6 +33,11 @@ from .simclock import SimClock
 HEALTHY, UNHEALTHY, ALARM = "healthy", "unhealthy", "alarm"
 
 
+def rolling_key(cluster: str, service: str) -> str:
+    """issue #10: the data plane's key for the tasks of a service on the ECS or CODE_DEPLOY controller."""
+    return f"rolling:{cluster}:{service}"
+
+
 @dataclass(frozen=True)
 class Timing:
     """Simulated seconds."""
@@ -144,6 +149,9 @@ class DataPlane:
                 for task_set in service.task_sets:
                     live_ids.add(task_set.id)
                     self._reconcile_task_set(ecs_backend, elb_backend, service, task_set, watched, production, now)
+                if (service.deployment_controller or {}).get("type") != "EXTERNAL" and service.load_balancers:
+                    live_ids.add(rolling_key(watched.cluster, watched.service))  # issue #10
+                    self._reconcile_rolling(elb_backend, service, watched, now)
                 key = f"{watched.cluster}:{watched.service}"
                 gone = [i for i, st in self._task_sets.items() if st.service == key and i not in live_ids]
                 for task_set_id in gone:
@@ -153,7 +161,10 @@ class DataPlane:
     def _production_groups(self, elb_backend: Any, watched: WatchedService) -> dict[str, int]:
         """Target group -> share of production (percent)."""
         rule = elb_backend.describe_rules(listener_arn=None, rule_arns=[watched.production_rule_arn])[0]
-        weights = rules.forward_weights([action.data for action in rule.actions])
+        actions = [action.data for action in rule.actions]
+        if not any(action.get("Type") == "forward" for action in actions):
+            return {}  # issue #10: a fixed response (nothing live yet)
+        weights = rules.forward_weights(actions)
         total = sum(weights.values()) or 1
         return {group: round(100 * weight / total) for group, weight in weights.items()}
 
@@ -206,6 +217,36 @@ class DataPlane:
         receives = production.get(target_group, 0) >= max(1, self.alarm_min_weight)
         state.production_since = (state.production_since or now) if receives else None
         task_set.bluegreen_behaviour = behaviour
+
+    def _reconcile_rolling(self, elb_backend: Any, service: Any, watched: WatchedService, now: datetime) -> None:
+        """issue #10: a service on the ECS (rolling) or CODE_DEPLOY controller runs its own tasks behind the
+        service's target group; scaling it down (or deleting it) deregisters them."""
+        key = rolling_key(watched.cluster, watched.service)
+        target_group = (service.load_balancers or [{}])[0].get("targetGroupArn")
+        state = self._task_sets.get(key)
+        if state is None:
+            state = self._task_sets[key] = _TaskSetState(created=now, target_group=target_group)
+        state.target_group = target_group
+        state.service = f"{watched.cluster}:{watched.service}"
+        desired = service.desired_count if service.status == "ACTIVE" else 0
+        age = (now - state.created).total_seconds()
+        started = age >= self.timing.task_start
+        if started and len(state.ips) < desired:
+            new_ips = [self._next_ip() for _ in range(desired - len(state.ips))]
+            elb_backend.register_targets(target_group, [{"Id": ip, "Port": watched.port} for ip in new_ips])
+            state.ips.extend(new_ips)
+        while len(state.ips) > desired:
+            ip = state.ips.pop()
+            if ip in elb_backend.target_groups[target_group].targets:
+                elb_backend.deregister_targets(target_group, [{"Id": ip}])
+            self.health.pop((target_group, ip), None)
+        healthy = age >= self.timing.task_start + self.timing.healthy_after
+        for ip in state.ips:
+            self.health[(target_group, ip)] = (
+                ("healthy", None) if healthy else ("initial", "Elb.RegistrationInProgress")
+            )
+        service.running_count = len(state.ips)
+        service.pending_count = max(0, desired - len(state.ips))
 
     def _stop(self, elb_backend: Any, task_set_id: str) -> None:
         state = self._task_sets.pop(task_set_id)

@@ -35,6 +35,7 @@ from bluegreen.store import Store
 from .dataplane import DataPlane, Timing
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .lambdas import CallRecorder, Dispatcher, installed
+from .patches import deployment_controller_rules
 from .seed import DemoService, seed_network, seed_service
 from .simclock import SimClock, compressed_time
 from .template import Template
@@ -142,6 +143,8 @@ class Emulator:
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
         self._contexts.append(mock)
+        self._controller_rules = deployment_controller_rules()  # issue #10
+        self._controller_rules.__enter__()
         self.session = boto3.session.Session(region_name=REGION)
         self._time = compressed_time(self.clock, self.pace)
         self._time.__enter__()
@@ -167,6 +170,7 @@ class Emulator:
         self._lambdas.__exit__(*exc_info)
         self.plane.uninstall()
         self._time.__exit__(*exc_info)
+        self._controller_rules.__exit__(*exc_info)
         for mock in reversed(self._contexts):
             mock.stop()
         for key, value in self._saved_env.items():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import clock, ecs
+from .. import clock, ecs, first_deploy
 from ..aws import AwsClients
 from ..errors import NoServingTaskSet
 from ..models import GreenTaskSet, StepEvent
@@ -19,7 +19,12 @@ def run(event: StepEvent, clients: AwsClients) -> GreenTaskSet:
 
     # Idempotent: a retry after a lost response finds the task set this execution created.
     green = ecs.find_by_external_id(task_sets, context.executionName)
+    if green is None and context.blue is None:  # issue #10: the first task set, from the configured network
+        green = first_deploy.create_green(
+            clients, context, {DEPLOYMENT_TAG: context.executionName[:256], "bluegreen:image-tag": context.imageTag}
+        )
     if green is None:
+        assert context.blue is not None
         blue = next((ts for ts in task_sets if ts["id"] == context.blue.id), None)
         if blue is None:
             raise NoServingTaskSet(

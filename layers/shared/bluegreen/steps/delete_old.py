@@ -49,7 +49,8 @@ def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNot
     notify.milestone(
         notifier,
         context,
-        f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; old task set {deleted} deleted.",
+        f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; "
+        + (f"old task set {deleted} deleted." if deleted else "no old task set to delete (first deployment)."),
     )
     return DeploymentResult(
         service=context.service,

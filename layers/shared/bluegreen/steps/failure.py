@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .. import ecs, elbv2, notify
+from .. import ecs, elbv2, first_deploy, notify
 from ..aws import AwsClients
 from ..errors import RollbackUnsafe, UnsafeDelete
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError, StepEvent
@@ -33,7 +33,9 @@ def _delete_green(clients: AwsClients, context: DeploymentContext, production_gr
     for task_set in ecs.live_task_sets(clients.ecs, config):
         if task_set.get("externalId") != context.executionName:
             continue
-        if ecs.target_group_of(task_set) in production_groups or task_set["status"] == "PRIMARY":
+        # A first deployment's green is primary (there is nothing else) but serves nothing once rules are restored.
+        primary = task_set["status"] == "PRIMARY" and context.blue is not None
+        if ecs.target_group_of(task_set) in production_groups or primary:
             raise UnsafeDelete(
                 f"Task set {task_set['id']} created by this deployment serves production; it was not deleted."
             )
@@ -66,7 +68,7 @@ def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: 
         return FailureReport(error=name, cause=message)
     context = event.context
     production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
+    production_groups = first_deploy.serving_groups(production)
     deleted = _delete_green(clients, context, production_groups)
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):
@@ -90,7 +92,7 @@ def rollback(event: StepEvent, clients: AwsClients, store: Store, notifier: Slac
 
     # Blue must still have healthy targets before production goes back to it.
     descriptions = elbv2.target_health(clients.elbv2, context.blueTargetGroupArn)
-    if elbv2.healthy_count(descriptions) == 0:
+    if elbv2.healthy_count(descriptions) == 0 and first_deploy.blue_must_be_healthy(context):
         raise RollbackUnsafe(
             f"Cannot roll back: blue target group {context.blueTargetGroupArn} has "
             f"{elbv2.describe_health(descriptions)}. Production was left on green; fix blue or roll forward."
@@ -103,11 +105,12 @@ def rollback(event: StepEvent, clients: AwsClients, store: Store, notifier: Slac
             elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
             restored.append(snapshot.ruleArn)
 
-    ecs.make_primary(clients.ecs, config, context.blue.arn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(saved.production.actions, saved.production.ruleArn))
+    if context.blue is not None:  # issue #10: a first deployment has no blue to make primary
+        ecs.make_primary(clients.ecs, config, context.blue.arn)
+    production_groups = first_deploy.serving_groups(saved.production)
     deleted = _delete_green(clients, context, production_groups)
     cause = (
-        f"Rolled back {context.service} to {context.blue.image or context.blue.taskDefinition} after "
+        f"Rolled back {context.service} to {first_deploy.describe_blue(context)} after "
         f"{name}: {message.rstrip('.')}. Production rules restored; green task set deleted."
     )
     _finish(context, store, notifier, "rolled_back", name, cause)

@@ -6,16 +6,14 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pydantic import ValidationError
 
-from .. import alarms, clock, ecr, ecs, elbv2, notify
+from .. import alarms, clock, ecr, ecs, elbv2, first_deploy, notify
 from ..aws import AwsClients
 from ..config import load_service_config
 from ..errors import (
     InvalidInput,
     InvalidServiceConfig,
-    ListenerRulesInvalid,
     MultipleServingTaskSets,
     MutableTagRefused,
-    NoServingTaskSet,
     NotExternalController,
     TestTargetGroupBusy,
 )
@@ -68,8 +66,9 @@ def run(
     if controller != "EXTERNAL":
         raise NotExternalController(
             f"ECS service {config.service} uses the {controller} deployment controller. Blue/green with this "
-            f"tool needs EXTERNAL, which can only be set when the service is created: recreate the service "
-            f"with deploymentController type EXTERNAL."
+            f"tool needs EXTERNAL, which can only be set when the service is created: move it without downtime "
+            f"with 'bluegreen adopt {config.service}' (see README, 'Adopting an existing service'), or create "
+            f"the service with deploymentController type EXTERNAL."
         )
 
     missing = alarms.missing_alarms(clients.cloudwatch, config.alarmNames)
@@ -81,22 +80,7 @@ def run(
 
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
     test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
-    configured = set(config.targetGroupArns)
-    if len(production_groups) != 1 or not production_groups <= configured:
-        raise ListenerRulesInvalid(
-            f"The production rule must forward to exactly one of the configured target groups; it forwards to "
-            f"{sorted(production_groups) or 'nothing'}. An earlier deployment may have stopped half-way: restore "
-            f"the rule, or fix 'targetGroupArns'."
-        )
-    blue_group = next(iter(production_groups))
-    green_group = next(arn for arn in config.targetGroupArns if arn != blue_group)
-    test_groups = elbv2.receiving(elbv2.forward_weights(test.actions, test.ruleArn))
-    if test_groups != {green_group}:
-        raise ListenerRulesInvalid(
-            f"The test rule must forward only to the idle target group {green_group}; it forwards to "
-            f"{sorted(test_groups) or 'nothing'}. Point the test rule at the target group production does not use."
-        )
+    blue_group, green_group = first_deploy.target_groups(config, production, test)
 
     task_sets = ecs.live_task_sets(clients.ecs, config)
     busy = ecs.task_sets_on(task_sets, green_group)
@@ -113,12 +97,10 @@ def run(
             f"{len(serving)} task sets ({ids}) serve production through {blue_group}; expected one. "
             f"Delete the extra task sets so exactly one serves production, then deploy again."
         )
-    if not serving:
-        raise NoServingTaskSet(
-            f"No task set serves production through {blue_group}. This tool copies the network setup of the "
-            f"serving task set and takes no subnets from input, so the first task set must be created with the "
-            f"service (see README, 'First deployment')."
-        )
+    first = None
+    if not serving:  # issue #10: a first deployment, from the configured network (else NoServingTaskSet)
+        first = first_deploy.check(clients, config, task_sets, production, blue_group, green_group)
+        config = first_deploy.first_config(config)
 
     context = DeploymentContext(
         executionArn=event.executionArn,
@@ -128,19 +110,20 @@ def run(
         imageDigest=digest,
         image=f"{repository_uri}@{digest}",
         config=config,
-        blue=ecs.to_ref(clients.ecs, serving[0], config.containerName),
+        blue=ecs.to_ref(clients.ecs, serving[0], config.containerName) if serving else None,
         blueTargetGroupArn=blue_group,
         greenTargetGroupArn=green_group,
         savedRules=SavedRules(production=production, test=test),
         testUrl=elbv2.rule_url(test),
         requestedBy=request.requestedBy or "unknown",
         startedAt=clock.now(),
+        firstDeployment=first,
     )
     thread = notify.start_thread(
         notifier,
         config.slackChannel,
         f"Deploying {context.service} {context.imageTag} ({context.imageDigest[:19]}…), "
-        f"requested by {context.requestedBy}. Blue: {context.blue.image or context.blue.taskDefinition}.",
+        f"requested by {context.requestedBy}. Blue: {first_deploy.describe_blue(context)}.",
     )
     if thread:
         context.slackThread = SlackThread(channel=thread[0], ts=thread[1])
