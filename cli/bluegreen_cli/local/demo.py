@@ -22,6 +22,7 @@ class Scenario:
     click: tuple[str, str] | None = None  # (gate kind, button) the operator clicks in Slack; else auto-approve
     config: dict[str, Any] | None = None
     alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
+    seed: dict[str, Any] | None = None  # issue #10: how the service is seeded (e.g. empty, no task set)
 
 
 SCENARIOS = {
@@ -55,6 +56,13 @@ SCENARIOS = {
         "linear: +20% every 2 minutes; v2-5xx fails from 40%: rolled back from the partial weight in one call",
         config={"trafficShift": {"type": "LINEAR", "percent": 20, "intervalSeconds": 120}},
         alarm_min_weight=40,
+    ),
+    "first-deploy": Scenario(  # issue #10
+        "v2",
+        "deployed",
+        "first deployment: an empty EXTERNAL service (production answers 503) gets its first task set from the "
+        "configured network; production points at it once it is healthy",
+        seed={"first_task_set": False, "production_action": "fixed-response"},
     ),
 }
 
@@ -116,6 +124,9 @@ def summarize(
                 if call.operation == "ModifyRule" and call.params.get("RuleArn") == production_rule
             ),
             "productionWeights": emu.production_weights(service),
+            "productionTaskSets": [  # issue #10: the task sets production forwards to now
+                ts["id"] for ts in emu.task_sets(service) if emu.production_weights(service).get(ts["targetGroupArn"])
+            ],
             "productionWeightSteps": emu.weight_steps(service),
             "taskSets": emu.task_sets(service),
             "rollbackReactionSeconds": emu.rollback_reaction(service),
@@ -134,7 +145,7 @@ def run_demo(
     log_stream = sys.stderr if verbose else None
     auto_approve = not interactive and (spec.click is None or spec.click[0] != "approval")
     with Emulator(log_stream=log_stream, auto_approve=auto_approve, pace=60.0 if interactive else None) as emu:
-        demo = emu.seed_service(config_overrides=spec.config)
+        demo = emu.seed_service(config_overrides=spec.config, **(spec.seed or {}))
         emu.plane.alarm_min_weight = spec.alarm_min_weight
         helper = None
         if interactive:
@@ -144,7 +155,8 @@ def run_demo(
         if helper:
             helper.start()
         print(f"Scenario '{scenario}': {spec.description}", file=out)
-        print(f"Deploying {demo.name}: {demo.repository}:v1 -> {demo.repository}:{spec.tag}", file=out)
+        current = f"{demo.repository}:v1" if demo.blue_task_set else "nothing (no task set yet)"
+        print(f"Deploying {demo.name}: {current} -> {demo.repository}:{spec.tag}", file=out)
 
         def on_state(name: str, elapsed: float) -> None:
             print(f"  [t+{elapsed:5.0f}s] {name}", file=out, flush=True)

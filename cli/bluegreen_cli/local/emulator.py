@@ -309,6 +309,8 @@ class Emulator:
 
     def production_weights(self, service: str) -> dict[str, int]:
         rule = self.client("elbv2").describe_rules(RuleArns=[self.services[service].production_rule_arn])["Rules"][0]
+        if not any(action["Type"] == "forward" for action in rule["Actions"]):
+            return {}  # issue #10: a fixed response, nothing live yet
         return rules.forward_weights(rule["Actions"])
 
     def rule_actions(self, rule_arn: str) -> list[dict[str, Any]]:
