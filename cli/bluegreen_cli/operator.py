@@ -120,6 +120,14 @@ class Clients:
         return self.session.client("ecr")
 
     @cached_property
+    def ecs(self) -> Any:  # issue #10: bluegreen adopt
+        return self.session.client("ecs")
+
+    @cached_property
+    def elbv2(self) -> Any:  # issue #10: bluegreen adopt
+        return self.session.client("elbv2")
+
+    @cached_property
     def sts(self) -> Any:
         return self.session.client("sts")
 
