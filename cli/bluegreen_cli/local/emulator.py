@@ -9,6 +9,7 @@ Usage (tests, the demo, the benchmark)::
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -32,7 +33,7 @@ from bluegreen.errors import BlueGreenError
 from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
-from .dataplane import DataPlane, Timing
+from .dataplane import DataPlane, Timing, WatchedService
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .lambdas import CallRecorder, Dispatcher, installed
 from .patches import deployment_controller_rules
@@ -306,6 +307,13 @@ class Emulator:
         )
         self.services[name] = service
         return service
+
+    def watch_adopted(self, old: str, new: str) -> DemoService:
+        """issue #10: simulate (and auto-approve) the EXTERNAL service ``bluegreen adopt`` creates next to ``old``."""
+        demo = dataclasses.replace(self.services[old], name=new, blue_task_set="")
+        self.services[new] = demo
+        self.plane.watch(WatchedService(demo.cluster, new, demo.production_rule_arn, demo.alarm_name, 8080))
+        return demo
 
     def production_weights(self, service: str) -> dict[str, int]:
         rule = self.client("elbv2").describe_rules(RuleArns=[self.services[service].production_rule_arn])["Rules"][0]
