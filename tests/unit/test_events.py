@@ -46,3 +46,10 @@ def test_schema_and_parser_refuse_the_same_inputs(payload):
 def test_sample_service_configuration_is_valid():
     config = ServiceConfig.model_validate(json.loads((EVENTS / "service-config.json").read_text()))
     assert config.bakeSeconds == 600
+
+
+def test_sample_first_deployment_configuration_is_valid():
+    # issue #10: the sample of a service without task set yet (network and base task definition)
+    config = ServiceConfig.model_validate(json.loads((EVENTS / "service-config-first-deploy.json").read_text()))
+    assert config.network is not None and config.network.launchType == "FARGATE"
+    assert config.taskDefinition == "web"
