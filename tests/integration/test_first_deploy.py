@@ -169,3 +169,51 @@ def test_first_deployment_of_a_rolling_service_is_refused_with_a_pointer_to_adop
     assert snapshot(emulator, legacy.name) == before
     assert not [c for c in emulator.recorder.calls if c.operation in MUTATING]
     assert emulator.store.lock_holder(legacy.name) is None
+
+
+def _register_bridge_mode(emu: Emulator, family: str) -> None:
+    emu.client("ecs").register_task_definition(
+        family=family,
+        networkMode="bridge",
+        containerDefinitions=[{"name": "web", "image": "web:v1", "memory": 256}],
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "words"),
+    [
+        ({"taskDefinition": "no-such-family"}, "InvalidServiceConfig", "does not exist"),
+        ({"containerName": "api"}, "InvalidServiceConfig", "no container named 'api'"),
+        ({"taskDefinition": "bridge-web"}, "InvalidServiceConfig", "awsvpc"),
+    ],
+)
+def test_first_deployment_with_an_unusable_base_task_definition_is_refused(emulator, overrides, error, words):
+    # Given an empty EXTERNAL service whose base task definition cannot carry the first task set
+    _register_bridge_mode(emulator, "bridge-web")
+    demo = emulator.seed_service("fresh", first_task_set=False, config_overrides=overrides)
+    before = snapshot(emulator, demo.name)
+
+    # When v2 is deployed
+    result = emulator.run(demo.name, "v2")
+
+    # Then Validate refuses with a cause that says what to fix, and nothing changed
+    assert result.error == error and words in result.cause
+    assert snapshot(emulator, demo.name) == before
+    assert not [c for c in emulator.recorder.calls if c.operation in MUTATING]
+    assert emulator.store.lock_holder(demo.name) is None
+
+
+def test_first_deployment_onto_a_test_target_group_with_foreign_targets_is_refused(emulator):
+    # Given an empty EXTERNAL service whose test target group has a target registered by someone else
+    demo = emulator.seed_service("fresh", first_task_set=False)
+    emulator.client("elbv2").register_targets(TargetGroupArn=demo.target_groups[1], Targets=[{"Id": "10.0.9.9"}])
+    before = snapshot(emulator, demo.name)
+
+    # When v2 is deployed
+    result = emulator.run(demo.name, "v2")
+
+    # Then it is refused (green would share its target group) and nothing changed
+    assert result.error == "TestTargetGroupBusy"
+    assert "not task sets of this service" in result.cause
+    assert snapshot(emulator, demo.name) == before
+    assert emulator.store.lock_holder(demo.name) is None
