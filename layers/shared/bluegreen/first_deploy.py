@@ -217,11 +217,19 @@ def check(
     return FirstDeployment(productionFixedResponse=fixed, previouslyServed=served)
 
 
-def create_green(clients: AwsClients, context: DeploymentContext, tags: dict[str, str]) -> dict[str, Any]:
-    """Register the release on the configured base task definition and create the first task set."""
+def create_green(
+    clients: AwsClients, context: DeploymentContext, tags: dict[str, str], task_definition: str | None = None
+) -> dict[str, Any]:
+    """Create the first task set from the configured network.
+
+    ``task_definition``: a revision the release already registered (a whole task definition given
+    with the release); by default the release's image is registered on the configured base
+    ``taskDefinition``.
+    """
     config = context.config
-    base = config.taskDefinition or ""
-    task_definition = ecs.register_with_image(clients.ecs, base, config.containerName, context.image, tags)
+    if task_definition is None:
+        base = config.taskDefinition or ""
+        task_definition = ecs.register_with_image(clients.ecs, base, config.containerName, context.image, tags)
     port = config.containerPort or container_port(
         ecs.describe_task_definition(clients.ecs, task_definition)["taskDefinition"], config.containerName
     )
