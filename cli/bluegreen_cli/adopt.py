@@ -228,6 +228,15 @@ class Adopter:
         production = elbv2.describe_rule(self.elbv2, production_rule)
         test = elbv2.describe_rule(self.elbv2, test_rule)
         new_name = new_name or f"{service}{SUFFIX}"
+        current = self._service(cluster, new_name)
+        if current is not None and (current.get("deploymentController") or {}).get("type") != "EXTERNAL":
+            raise CliError(f"service '{new_name}' exists and is not EXTERNAL", "pass another --new-name")
+        if current is not None and self._live_task_sets(cluster, new_name):
+            raise CliError(
+                f"service '{new_name}' already has a task set: its first deployment has run",
+                f"bluegreen status {new_name}; then bluegreen adopt {service} --cluster {cluster} --confirm",
+            )
+
         adoption = plan(old, definition, production, test, new_name, cluster, extra or {})
         idle = adoption.config.targetGroupArns[1]
         registered = [d for d in elbv2.target_health(self.elbv2, idle) if d["TargetHealth"]["State"] != "draining"]
@@ -249,7 +258,6 @@ class Adopter:
         if existing is None or overwrite:
             self.operator.clients.ssm.put_parameter(Name=name, Type="String", Value=text, Overwrite=overwrite)
 
-        current = self._service(cluster, new_name)
         if current is None:
             self.ecs.create_service(
                 cluster=cluster,
@@ -259,8 +267,6 @@ class Adopter:
                 tags=[{"key": "bluegreen:adopted-from", "value": old.arn}],
             )
             self.operator.print(f"Created EXTERNAL service {new_name} (no task set) in {cluster}.")
-        elif (current.get("deploymentController") or {}).get("type") != "EXTERNAL":
-            raise CliError(f"service '{new_name}' exists and is not EXTERNAL", "pass another --new-name")
         arn = self.operator.deploy(new_name, release_tag)
         self.operator.print(
             f"First deployment of {new_name} started: its task set starts behind {idle}; production moves to it "
@@ -276,11 +282,8 @@ class Adopter:
             raise UsageError(f"service '{service}' not found in cluster '{cluster}'", "it may already be deleted")
         production = elbv2.describe_rule(self.elbv2, config.productionRuleArn)
         groups = serving_groups(production)
-        task_sets = self.ecs.describe_task_sets(cluster=cluster, service=new_name)["taskSets"]
         new_groups = {
-            (ts.get("loadBalancers") or [{}])[0].get("targetGroupArn")
-            for ts in task_sets
-            if ts.get("status") in ("PRIMARY", "ACTIVE")
+            (ts.get("loadBalancers") or [{}])[0].get("targetGroupArn") for ts in self._live_task_sets(cluster, new_name)
         }
         old_group = describe_old(old).targetGroupArn
         if not groups or not groups <= new_groups or old_group in groups:
@@ -298,6 +301,10 @@ class Adopter:
             f"when you no longer need it; deploy with: bluegreen deploy {new_name} TAG"
         )
         return 0
+
+    def _live_task_sets(self, cluster: str, name: str) -> list[dict[str, Any]]:
+        task_sets = self.ecs.describe_task_sets(cluster=cluster, service=name)["taskSets"]
+        return [ts for ts in task_sets if ts.get("status") in ("PRIMARY", "ACTIVE")]
 
     def _parameter(self, name: str) -> str | None:
         try:

@@ -123,3 +123,27 @@ def test_adopt_confirm_before_production_moved_keeps_the_old_service(emulator):
     assert "keeps running" in refused.value.message
     (old,) = emulator.client("ecs").describe_services(cluster=legacy.cluster, services=["legacy"])["services"]
     assert old["desiredCount"] == 2
+
+
+def test_adopt_rerun_after_the_first_deployment_points_to_confirm(emulator):
+    # Given a rolling service already adopted (the new service serves production)
+    legacy = emulator.seed_service("legacy", deployment_controller="ECS")
+    emulator.watch_adopted("legacy", "legacy-bg")
+    adopter = Adopter(_operator(emulator))
+    assert (
+        emulator.wait(adopter.start("legacy", legacy.cluster, legacy.production_rule_arn, legacy.test_rule_arn)).status
+        == "SUCCEEDED"
+    )
+    executions = emulator.client("stepfunctions").list_executions(stateMachineArn=emulator.state_machine_arn)[
+        "executions"
+    ]
+
+    # When adopt is run again
+    with pytest.raises(CliError) as refused:
+        adopter.start("legacy", legacy.cluster, legacy.production_rule_arn, legacy.test_rule_arn)
+
+    # Then it is refused, pointing to --confirm, and starts nothing
+    assert "already has a task set" in refused.value.message and "--confirm" in refused.value.hint
+    sfn = emulator.client("stepfunctions")
+    assert sfn.list_executions(stateMachineArn=emulator.state_machine_arn)["executions"] == executions
+    assert len(executions) == 1
