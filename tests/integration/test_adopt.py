@@ -18,6 +18,7 @@ from bluegreen.config import parameter_name
 from bluegreen_cli.adopt import Adopter
 from bluegreen_cli.common import CliError
 from bluegreen_cli.local.emulator import Emulator
+from bluegreen_cli.main import main
 from bluegreen_cli.operator import Clients, Operator
 
 from .test_first_deploy import _health, _only_healthy, record_production_switches
@@ -147,3 +148,31 @@ def test_adopt_rerun_after_the_first_deployment_points_to_confirm(emulator):
     sfn = emulator.client("stepfunctions")
     assert sfn.list_executions(stateMachineArn=emulator.state_machine_arn)["executions"] == executions
     assert len(executions) == 1
+
+
+def test_bluegreen_adopt_command_from_start_to_confirm(monkeypatch, capsys):
+    with Emulator() as emu:
+        monkeypatch.setenv("BLUEGREEN_STATE_MACHINE_ARN", emu.state_machine_arn)
+        monkeypatch.setenv("BLUEGREEN_TABLE", emu.store.table.name)
+        legacy = emu.seed_service("legacy", deployment_controller="ECS")
+        emu.watch_adopted("legacy", "legacy-web")
+        base = ["adopt", "legacy", "--cluster", legacy.cluster, "--new-name", "legacy-web"]
+
+        # When adopt is called without the rules, it is a usage error
+        assert main(base) == 2
+        assert "--production-rule and --test-rule" in capsys.readouterr().err
+
+        # When it is called as documented and followed
+        rules = ["--production-rule", legacy.production_rule_arn, "--test-rule", legacy.test_rule_arn]
+        assert main([*base, *rules, "--follow", "--interval", "0.05"]) == 0
+        out = capsys.readouterr().out
+        # Then it printed the configuration document, created the service and deployed it
+        assert '"service": "legacy-web"' in out and "Created EXTERNAL service legacy-web" in out
+        (task_set,) = emu.task_sets("legacy-web")
+        assert task_set["status"] == "PRIMARY"
+
+        # When the adoption is confirmed, the old service goes to zero
+        assert main([*base, "--confirm"]) == 0
+        assert "legacy scaled to 0" in capsys.readouterr().out
+        (old,) = emu.client("ecs").describe_services(cluster=legacy.cluster, services=["legacy"])["services"]
+        assert old["desiredCount"] == 0
