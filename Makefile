@@ -6,7 +6,7 @@ PYTHON := $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13.0/bin/python3.
 STAMP := $(VENV)/.installed
 SCENARIO ?= happy
 
-.PHONY: setup demo test lint format clean build validate bench
+.PHONY: setup demo test test-fast test-matrix typecheck lint format clean build validate bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 not found" >&2; exit 1; }
@@ -20,10 +20,20 @@ setup: $(STAMP)
 demo: $(STAMP) ## run a full blue/green deployment on the embedded emulator
 	$(VENV)/bin/bluegreen local demo --scenario $(SCENARIO)
 
-test: $(STAMP) ## lint, then every test (unit, workflow on the emulator, template)
+test: $(STAMP) ## lint, type check, then every test but the slow matrices (fast, component, workflow, template)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/python -m pytest
+	$(VENV)/bin/mypy
+	$(VENV)/bin/python -m pytest -m "not matrix"
+
+test-fast: $(STAMP) ## the pure-function tier only (tests/fast: no moto, no emulator), under 30 s
+	$(VENV)/bin/python -m pytest -n 0 --confcutdir=tests/fast tests/fast  # without tests/conftest.py (moto)
+
+test-matrix: $(STAMP) ## the slow matrices CI runs (fault injection, chaos)
+	$(VENV)/bin/python -m pytest -m matrix
+
+typecheck: $(STAMP) ## mypy on the shared package, with the boto3 stubs
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

@@ -20,6 +20,9 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "BlueGreenDeployments",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "CONFIG_MAX_AGE": "0",
+        # What the template gives the functions, so a handler loads (it checks them at cold start).
+        "TABLE_NAME": "bluegreen-deployments",
+        "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bluegreen-deployment",
     }
 )
 for _key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):

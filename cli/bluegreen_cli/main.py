@@ -1,4 +1,10 @@
-"""Entry point of the ``bluegreen`` command."""
+"""Entry point of the ``bluegreen`` command.
+
+Start-up stays cheap: this module imports only the standard library and plain data
+(``common``, ``local.scenarios``). boto3 and the operator commands are imported when
+a command against AWS runs, the emulator (moto, the ``local`` extra) only for
+``bluegreen local ...``.
+"""
 
 from __future__ import annotations
 
@@ -8,18 +14,12 @@ import sys
 import traceback
 from typing import Any
 
-from botocore.exceptions import (
-    BotoCoreError,
-    ClientError,
-    EndpointConnectionError,
-    NoCredentialsError,
-    NoRegionError,
-    PartialCredentialsError,
-    ProfileNotFound,
-)
-
 from .common import DEFAULT_INTERVAL, DEFAULT_STACK, STACK_ENV, CliError, UsageError
-from .local.demo import SCENARIOS
+from .local.scenarios import SCENARIOS
+
+# Distributions of the ``local`` extra: without them ``bluegreen local`` says how to install it.
+LOCAL_EXTRA_MODULES = ("moto", "samtranslator", "werkzeug")
+LOCAL_EXTRA_HINT = "error: bluegreen local needs the emulator: pip install 'ecs-bluegreen[local]'"
 
 EPILOG = f"""\
 The state machine and the deployments table are read from the outputs of the CloudFormation stack
@@ -140,7 +140,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _local(args: argparse.Namespace) -> int:
-    """The emulator commands (imported lazily: they load moto)."""
+    """The emulator commands (imported lazily: they load moto, from the ``local`` extra)."""
+    try:
+        return _run_local(args)
+    except ModuleNotFoundError as error:
+        if (error.name or "").split(".")[0] not in LOCAL_EXTRA_MODULES:
+            raise
+        sys.stderr.write(LOCAL_EXTRA_HINT + "\n")
+        return 2
+
+
+def _run_local(args: argparse.Namespace) -> int:
     if args.local_command == "demo":
         from .local.demo import run_demo
 
@@ -176,6 +186,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def _dispatch(args: argparse.Namespace) -> int:
     import boto3
+    from botocore.exceptions import ProfileNotFound
 
     from bluegreen.errors import BlueGreenError
 
@@ -239,6 +250,16 @@ def _adopt(operator: Any, args: argparse.Namespace) -> int:
 
 def describe_failure(error: Exception) -> tuple[int, str]:
     """``(exit status, one line)`` for an unexpected failure: AWS access problems first."""
+    from botocore.exceptions import (
+        BotoCoreError,
+        ClientError,
+        EndpointConnectionError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+        ProfileNotFound,
+    )
+
     if isinstance(error, ProfileNotFound):
         return 2, f"error: {error}; check --profile, AWS_PROFILE and ~/.aws/config"
     if isinstance(error, NoRegionError):

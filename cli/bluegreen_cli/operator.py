@@ -46,7 +46,9 @@ from bluegreen.errors import (
     UnknownGate,
     UnknownService,
 )
+from bluegreen.gates import kind_label, status_past
 from bluegreen.models import ExecutionInput, ServiceConfig
+from bluegreen.steps import BAKE, GATE_STATES, STATES, WAIT_HEALTHY, WATCH_STEP
 from bluegreen.steps.validate import check_tag
 from bluegreen.store import Store
 
@@ -63,8 +65,10 @@ from .common import (
 )
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
-# States that wait on a gate the user can answer (the gate id comes with the state's TaskSubmitted event).
-GATE_STATES = {"AwaitApproval": "approval", "Bake": "bake", "WatchStep": "bake", "HoldOld": "keep-old"}
+# States that wait on a gate the user can answer (the gate id comes with the state's TaskSubmitted event):
+# GATE_STATES, from the steps table (bluegreen.steps), which a test ties to the state machine.
+# The gate states whose function opens the gate after the task starts (a note shows until it is open).
+OPENING_STATES = frozenset(state for state, step in STATES.items() if step.gate and step.module == "open_gate")
 
 
 @dataclass(frozen=True)
@@ -78,19 +82,19 @@ class TimedWait:
 
 
 TIMED_WAITS = {
-    "WaitHealthy": TimedWait(
+    WAIT_HEALTHY.state: TimedWait(
         "waiting for healthy green",
         "waiting for green to become healthy (timeout {duration})",
         lambda config: config.get("healthWaitTimeoutSeconds"),
         "timeout in {left}",
     ),
-    "Bake": TimedWait(
+    BAKE.state: TimedWait(
         "bake",
         "baking {duration} with production on green",
         lambda config: config.get("bakeSeconds"),
         "{left} left",
     ),
-    "WatchStep": TimedWait(
+    WATCH_STEP.state: TimedWait(
         "traffic step",
         "watching this traffic step for {duration}",
         lambda config: (config.get("trafficShift") or {}).get("intervalSeconds"),
@@ -322,27 +326,19 @@ def make_console(stderr: bool = False) -> Console:
     return console
 
 
+_NEEDS_REASON = ("reject", "rollback")
+
+
 def _gate_commands(service: str, kind: str) -> str:
-    return {
-        "approval": f"bluegreen approve {service}  |  bluegreen reject {service} --reason TEXT",
-        "bake": f"bluegreen rollback {service} --reason TEXT",
-        "keep-old": f"bluegreen finish {service}  |  bluegreen rollback {service} --reason TEXT",
-    }.get(kind, "")
+    """The commands that answer a gate of ``kind``, from the actions of :mod:`bluegreen.decisions`."""
+    actions = [action for action, (kinds, _, _) in ACTIONS.items() if kind in kinds and action != "alarm"]
+    return "  |  ".join(
+        f"bluegreen {action} {service}" + (" --reason TEXT" if action in _NEEDS_REASON else "") for action in actions
+    )
 
 
-_DECIDED = {
-    "APPROVED": "approved",
-    "REJECTED": "rejected",
-    "FINISHED": "finished",
-    "ROLLED_BACK": "rolled back",
-    "ALARM": "rolled back by an alarm",
-    "EXPIRED": "closed",
-    "PASSED": "passed",
-}
-
-
-def describe_gate_outcome(gate: dict[str, Any]) -> str:
-    verb = _DECIDED.get(gate["status"], gate["status"].lower())
+def describe_gate_outcome(gate: Any) -> str:
+    verb = status_past(gate["status"])
     who = gate.get("decidedBy", "")
     by = f" by {who}" if who and who not in ("step-functions", "timeout") else ""
     return f"{verb}{by} at {gate.get('decidedAt', '?')}"
@@ -713,9 +709,9 @@ class Operator:
             notes.append(("wait", wait.note.format(duration=duration(seconds))))
         if visit.gate:
             gate_id, kind = visit.gate["gateId"], visit.gate["kind"]
-            label = {"keep-old": "keep-old hold"}.get(kind, kind)
+            label = kind_label(kind)
             notes.append(("gate", f"{label} {gate_id}: {_gate_commands(view.service, kind)}"))
-        elif visit.name in ("AwaitApproval", "HoldOld"):
+        elif visit.name in OPENING_STATES:
             notes.append(("opening", f"{GATE_STATES[visit.name]} gate opening..."))
         return notes
 

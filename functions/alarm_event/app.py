@@ -1,16 +1,19 @@
-"""CloudWatch alarm state changes (EventBridge): fail the bakes that watch the alarm (logic: bluegreen.steps.gates)."""
+"""CloudWatch alarm state changes (EventBridge): fail the bakes that watch it (logic: bluegreen.steps.alarm_event)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_store
+from bluegreen.deps import Deps
 from bluegreen.models import AlarmStateChangeEvent
-from bluegreen.steps import gates
+from bluegreen.settings import require
+from bluegreen.steps import alarm_event
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("TABLE_NAME")  # cold start: a missing variable fails here, named
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="id")
@@ -19,8 +22,9 @@ metrics = Metrics()
 @event_parser(model=AlarmStateChangeEvent)
 def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict:
     detail = event.detail
-    answered = gates.on_alarm(get_store(), detail.alarmName, detail.state.value, detail.state.reason)
+    result = alarm_event.run(event, deps)
     logger.info(
-        "Alarm state change", extra={"alarm": detail.alarmName, "state": detail.state.value, "bakesFailed": answered}
+        "Alarm state change",
+        extra={"alarm": detail.alarmName, "state": detail.state.value, "bakesFailed": result.bakesFailed},
     )
-    return {"alarm": detail.alarmName, "bakesFailed": answered}
+    return result.dump()

@@ -1,17 +1,19 @@
-"""Bake state: a waitForTaskToken task failed by alarms or a manual rollback (logic: bluegreen.steps.gates)."""
+"""Bake state: a waitForTaskToken task failed by alarms or a manual rollback (logic: bluegreen.steps.bake)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_clients, get_store
+from bluegreen.deps import Deps
 from bluegreen.models import GateEvent
-from bluegreen.notify import get_notifier
-from bluegreen.steps import gates
+from bluegreen.settings import require
+from bluegreen.steps import bake
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("TABLE_NAME")  # cold start: a missing variable fails here, named
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="context.executionArn")
@@ -19,4 +21,4 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=GateEvent)
 def lambda_handler(event: GateEvent, context: LambdaContext) -> dict:
-    return gates.start_bake(event, get_clients(), get_store(), get_notifier())
+    return bake.run(event, deps).dump()

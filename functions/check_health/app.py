@@ -4,13 +4,16 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_clients
+from bluegreen.deps import Deps
 from bluegreen.models import GreenEvent
-from bluegreen.steps import health
+from bluegreen.settings import require
+from bluegreen.steps import check_health
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require()  # cold start: a malformed variable fails here, named
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="context.executionArn")
@@ -18,4 +21,4 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=GreenEvent)
 def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
-    return health.run(event.context, event.green, get_clients()).dump()
+    return check_health.run(event, deps).dump()

@@ -1,18 +1,20 @@
-"""Cleanup state: failure before the swap (logic: bluegreen.steps.failure)."""
+"""Cleanup state: failure before the swap (logic: bluegreen.steps.cleanup)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_clients, get_store
+from bluegreen.deps import Deps
 from bluegreen.models import CleanupEvent
-from bluegreen.notify import get_notifier
-from bluegreen.steps import failure
+from bluegreen.settings import require
+from bluegreen.steps import cleanup
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("TABLE_NAME")  # cold start: a missing variable fails here, named
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
@@ -20,7 +22,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=CleanupEvent)
 def lambda_handler(event: CleanupEvent, context: LambdaContext) -> dict:
-    report = failure.cleanup(event, get_clients(), get_store(), get_notifier())
+    report = cleanup.run(event, deps)
     logger.warning("Deployment failed before the swap", extra={"error": report.error, "phase": "cleanup"})
     metric = "DeploymentsRejected" if report.error in ("Rejected", "ApprovalTimedOut") else "DeploymentsFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)

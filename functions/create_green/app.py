@@ -4,13 +4,16 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_clients
+from bluegreen.deps import Deps
 from bluegreen.models import StepEvent
+from bluegreen.settings import require
 from bluegreen.steps import create_green
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require()  # cold start: a malformed variable fails here, named
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="context.executionArn")
@@ -18,7 +21,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=StepEvent)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict:
-    green = create_green.run(event, get_clients())
+    green = create_green.run(event, deps)
     logger.info(
         "Green task set ready",
         extra={"service": event.context.service, "image": event.context.image, "taskSet": green.id},

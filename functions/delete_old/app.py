@@ -6,14 +6,16 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import clock
-from bluegreen.aws import get_clients, get_store
+from bluegreen.deps import Deps
 from bluegreen.models import GreenEvent
-from bluegreen.notify import get_notifier
+from bluegreen.settings import require
 from bluegreen.steps import delete_old
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("TABLE_NAME")  # cold start: a missing variable fails here, named
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="context.executionArn")
@@ -21,7 +23,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=GreenEvent)
 def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
-    result = delete_old.run(event, get_clients(), get_store(), get_notifier())
+    result = delete_old.run(event, deps)
     logger.info(
         "Deployment finished", extra={"service": result.service, "image": event.context.image, "phase": "delete-old"}
     )

@@ -1,7 +1,5 @@
 """ECR pushes (EventBridge ``ECR Image Action``): start deployments of matching services (logic: bluegreen.trigger)."""
 
-import os
-
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import ValidationError, event_parser
@@ -9,15 +7,19 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import trigger
 from bluegreen.aws import get_clients, get_ssm_provider
+from bluegreen.settings import require
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("STATE_MACHINE_ARN")  # cold start: a missing variable fails here, named
 
 
 @event_parser(model=trigger.EcrImageActionEvent)
 def on_image_action(event: trigger.EcrImageActionEvent, context: LambdaContext) -> dict:
-    summary = trigger.on_image_action(event, get_ssm_provider(), get_clients().sfn, os.environ["STATE_MACHINE_ARN"])
+    summary = trigger.on_image_action(
+        event, get_ssm_provider(), get_clients().sfn, require("STATE_MACHINE_ARN").stateMachineArn
+    )
     return summary.as_dict()
 
 

@@ -1,17 +1,19 @@
-"""Approval and keep-old gates: store the task token, post the Slack buttons (logic: bluegreen.steps.gates)."""
+"""Approval and keep-old gates: store the task token, post the Slack buttons (logic: bluegreen.steps.open_gate)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_store
+from bluegreen.deps import Deps
 from bluegreen.models import GateEvent
-from bluegreen.notify import get_notifier
-from bluegreen.steps import gates
+from bluegreen.settings import require
+from bluegreen.steps import open_gate
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("TABLE_NAME")  # cold start: a missing variable fails here, named
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="context.executionArn")
@@ -19,8 +21,6 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=GateEvent)
 def lambda_handler(event: GateEvent, context: LambdaContext) -> dict:
-    result = gates.open_gate(event, get_store(), get_notifier())
-    logger.info(
-        "Gate opened", extra={"service": event.context.service, "gateId": result["gateId"], "phase": event.kind}
-    )
-    return result
+    result = open_gate.run(event, deps)
+    logger.info("Gate opened", extra={"service": event.context.service, "gateId": result.gateId, "phase": event.kind})
+    return result.dump()

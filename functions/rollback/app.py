@@ -1,18 +1,20 @@
-"""Rollback state: failure, alarm or manual rollback after the swap (logic: bluegreen.steps.failure)."""
+"""Rollback state: failure, alarm or manual rollback after the swap (logic: bluegreen.steps.rollback)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_clients, get_store
+from bluegreen.deps import Deps
 from bluegreen.models import StepEvent
-from bluegreen.notify import get_notifier
-from bluegreen.steps import failure
+from bluegreen.settings import require
+from bluegreen.steps import rollback
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("TABLE_NAME")  # cold start: a missing variable fails here, named
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="context.executionArn")
@@ -20,7 +22,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=StepEvent)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict:
-    report = failure.rollback(event, get_clients(), get_store(), get_notifier())
+    report = rollback.run(event, deps)
     logger.warning(
         "Deployment rolled back", extra={"service": event.context.service, "cause": report.cause, "phase": "rollback"}
     )

@@ -1,4 +1,4 @@
-"""Slack interactivity callback: button clicks on gate messages (logic: bluegreen.slack.handle_interaction)."""
+"""Slack interactivity callback: button clicks on gate messages (logic: bluegreen.slack_interactions)."""
 
 import json
 
@@ -9,11 +9,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.aws import get_ssm_provider, get_store
-from bluegreen.slack import Notifier, get_slack_secrets, handle_interaction, web_client
+from bluegreen.settings import require
+from bluegreen.slack import Notifier, get_slack_secrets, web_client
+from bluegreen.slack_interactions import handle_interaction
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("TABLE_NAME")  # cold start: a missing variable fails here, named
 app = APIGatewayHttpResolver()
 
 METRICS = {"decided": "GateDecisions", "invalid-signature": "SlackRequestsRefused", "error": "SlackInteractionErrors"}

@@ -5,14 +5,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_clients
+from bluegreen.deps import Deps
 from bluegreen.models import GreenEvent
-from bluegreen.notify import get_notifier
+from bluegreen.settings import require
 from bluegreen.steps import swap
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require()  # cold start: a malformed variable fails here, named
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="context.executionArn")
@@ -20,7 +22,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=GreenEvent)
 def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
-    result = swap.run(event, get_clients(), get_notifier())
+    result = swap.run(event, deps)
     logger.info(
         "Production moved to green",
         extra={"service": event.context.service, "image": event.context.image, "weights": result.productionWeights},

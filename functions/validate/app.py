@@ -5,14 +5,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_clients, get_ssm_provider, get_store
+from bluegreen.deps import Deps
 from bluegreen.models import ValidateEvent
-from bluegreen.notify import get_notifier
+from bluegreen.settings import require
 from bluegreen.steps import validate
 
 logger = Logger()
 tracer = Tracer()
 metrics = Metrics()
+require("TABLE_NAME")  # cold start: a missing variable fails here, named
+deps = Deps()
 
 
 @logger.inject_lambda_context(correlation_id_path="executionArn")
@@ -20,7 +22,7 @@ metrics = Metrics()
 @metrics.log_metrics
 @event_parser(model=ValidateEvent)
 def lambda_handler(event: ValidateEvent, context: LambdaContext) -> dict:
-    result = validate.run(event, get_clients(), get_ssm_provider(), get_store(), get_notifier())
+    result = validate.run(event, deps)
     logger.info("Validated deployment", extra={"service": result.service, "image": result.image, "phase": "validate"})
     metrics.add_metric(name="DeploymentsStarted", unit=MetricUnit.Count, value=1)
     return result.dump()

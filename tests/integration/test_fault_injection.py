@@ -1,8 +1,11 @@
 """Every AWS call site of a full deployment, failed once and failed for good: production is never stranded."""
 
+import pytest
+
 from bluegreen_cli.local import faults
 
 
+@pytest.mark.matrix
 def test_no_fault_strands_production(record_property):
     report = faults.run_suite()
 

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from bluegreen import elbv2
+from bluegreen.deps import Deps
 from bluegreen.errors import GreenNotHealthyYet
 from bluegreen.models import (
     CleanupEvent,
@@ -21,7 +22,7 @@ from bluegreen.models import (
     ValidateEvent,
 )
 from bluegreen.notify import NullNotifier
-from bluegreen.steps import create_green, delete_old, failure, health, swap, validate
+from bluegreen.steps import check_health, cleanup, create_green, delete_old, rollback, swap, validate
 from bluegreen.store import Store
 
 EXECUTION_NAME = "deploy-demo-web-v2-0001"
@@ -84,13 +85,18 @@ def store_of(world: Any) -> Store:
     return Store(table=world.clients.dynamodb.Table(TABLE_NAME), sfn=world.clients.sfn)
 
 
+def deps_of(world: Any) -> Deps:
+    """What the steps use, on the test's moto account, without Slack."""
+    return Deps(clients=world.clients, store=store_of(world), notifier=NullNotifier(), ssm=world.provider)
+
+
 def run_validate(world: Any, tag: str = "v2", name: str = EXECUTION_NAME, **fields: Any) -> DeploymentContext:
     event = ValidateEvent.model_validate(validate_payload({"service": "demo-web", "imageTag": tag, **fields}, name))
-    return validate.run(event, world.clients, world.provider, store_of(world), NullNotifier())
+    return validate.run(event, deps_of(world))
 
 
 def run_create_green(world: Any, context: DeploymentContext) -> GreenTaskSet:
-    return create_green.run(StepEvent.model_validate(state_data(context)), world.clients)
+    return create_green.run(StepEvent.model_validate(state_data(context)), deps_of(world))
 
 
 def wait_until_healthy(
@@ -100,7 +106,7 @@ def wait_until_healthy(
     waited = 0.0
     while True:
         try:
-            return health.run(context, green, world.clients)
+            return check_health.run(GreenEvent(context=context, green=green), deps_of(world))
         except GreenNotHealthyYet:
             if waited >= limit:
                 raise
@@ -109,20 +115,20 @@ def wait_until_healthy(
 
 
 def run_swap(world: Any, context: DeploymentContext, green: GreenTaskSet) -> SwapResult:
-    return swap.run(GreenEvent.model_validate(state_data(context, green)), world.clients)
+    return swap.run(GreenEvent.model_validate(state_data(context, green)), deps_of(world))
 
 
 def run_delete_old(world: Any, data: dict[str, Any]) -> Any:
-    return delete_old.run(GreenEvent.model_validate(data), world.clients, store_of(world), NullNotifier())
+    return delete_old.run(GreenEvent.model_validate(data), deps_of(world))
 
 
 def run_cleanup(world: Any, data: dict[str, Any], execution_arn: str = EXECUTION_ARN) -> Any:
     request = CleanupEvent.model_validate({"state": data, "executionArn": execution_arn})
-    return failure.cleanup(request, world.clients, store_of(world), NullNotifier())
+    return cleanup.run(request, deps_of(world))
 
 
 def run_rollback(world: Any, data: dict[str, Any]) -> Any:
-    return failure.rollback(StepEvent.model_validate(data), world.clients, store_of(world), NullNotifier())
+    return rollback.run(StepEvent.model_validate(data), deps_of(world))
 
 
 @dataclass

@@ -23,11 +23,12 @@ from typing import Any
 
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecs.models import ecs_backends
-from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup, elbv2_backends
+from moto.elbv2.models import elbv2_backends
 from moto.events.models import events_backends
 
 from bluegreen import elbv2 as rules
 
+from .patches import Patcher, simulate_target_health
 from .simclock import SimClock
 
 HEALTHY, UNHEALTHY, ALARM = "healthy", "unhealthy", "alarm"
@@ -79,30 +80,21 @@ class DataPlane:
         self._task_sets: dict[str, _TaskSetState] = {}
         self._lock = threading.RLock()
         self._ip_counter = 10
-        self._original_health_for = None
+        self._patcher: Any = None  # patches.Patcher while installed
         self.alarm_changes: list[tuple[float, str, str]] = []  # (simulated seconds, alarm, new state)
         self.forced_alarms: set[str] = set()  # alarms held in ALARM whatever the traffic
         self.alarm_min_weight = 1  # share of production (percent) at which an "alarm" image starts failing
 
     # --- wiring ----------------------------------------------------------------------
     def install(self) -> None:
-        plane = self
-        self._original_health_for = FakeTargetGroup.health_for
-
-        def health_for(tg: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) -> FakeHealthStatus:
-            known = plane.health.get((tg.arn, target["Id"]))
-            if known is None or target["Id"] not in tg.targets:
-                return plane._original_health_for(tg, target, ec2_backend)
-            state, reason = known
-            port = tg.targets[target["Id"]].get("Port", tg.port)
-            return FakeHealthStatus(target["Id"], port, tg.health_check_port, state, reason, None)
-
-        FakeTargetGroup.health_for = health_for
+        self._patcher = Patcher()
+        simulate_target_health(self._patcher, lambda tg, target: self.health.get((tg.arn, target["Id"])))
         self.clock.listeners.append(self.reconcile)
 
     def uninstall(self) -> None:
-        if self._original_health_for is not None:
-            FakeTargetGroup.health_for = self._original_health_for
+        if self._patcher is not None:
+            self._patcher.restore()
+            self._patcher = None
         if self.reconcile in self.clock.listeners:
             self.clock.listeners.remove(self.reconcile)
 

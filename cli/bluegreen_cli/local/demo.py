@@ -6,65 +6,14 @@ import json
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from typing import Any, TextIO
 
 from bluegreen.decisions import decide
 
 from .emulator import Emulator, ExecutionResult
+from .scenarios import SCENARIOS, Scenario
 
-
-@dataclass(frozen=True)
-class Scenario:
-    tag: str
-    expected_outcome: str
-    description: str
-    click: tuple[str, str] | None = None  # (gate kind, button) the operator clicks in Slack; else auto-approve
-    config: dict[str, Any] | None = None
-    alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
-    seed: dict[str, Any] | None = None  # issue #10: how the service is seeded (e.g. empty, no task set)
-
-
-SCENARIOS = {
-    "happy": Scenario("v2", "deployed", "v1 -> v2: green turns healthy, production swaps, bake passes, blue deleted"),
-    "unhealthy": Scenario(
-        "v2-broken", "cleaned_up", "v2-broken never passes health checks: green deleted, production untouched"
-    ),
-    "alarm": Scenario("v2-5xx", "rolled_back", "v2-5xx fires the 5xx alarm during the bake: rules restored, blue back"),
-    "reject": Scenario(
-        "v2",
-        "cleaned_up",
-        "someone clicks Reject in Slack: green deleted, production untouched",
-        ("approval", "reject"),
-    ),
-    "manual-rollback": Scenario(
-        "v2",
-        "rolled_back",
-        "someone clicks Roll back in Slack during the bake: rules restored, blue back",
-        ("bake", "rollback"),
-        {"bakeSeconds": 3600},
-    ),
-    "canary": Scenario(
-        "v2",
-        "deployed",
-        "canary: 10% of production on v2 for 5 minutes, then 100%, bake, blue deleted",
-        config={"trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 300}},
-    ),
-    "linear-alarm": Scenario(
-        "v2-5xx",
-        "rolled_back",
-        "linear: +20% every 2 minutes; v2-5xx fails from 40%: rolled back from the partial weight in one call",
-        config={"trafficShift": {"type": "LINEAR", "percent": 20, "intervalSeconds": 120}},
-        alarm_min_weight=40,
-    ),
-    "first-deploy": Scenario(  # issue #10
-        "v2",
-        "deployed",
-        "first deployment: an empty EXTERNAL service (production answers 503) gets its first task set from the "
-        "configured network; production points at it once it is healthy",
-        seed={"first_task_set": False, "production_action": "fixed-response"},
-    ),
-}
+__all__ = ["SCENARIOS", "Scenario", "run_demo", "summarize"]
 
 
 def _operator(emu: Emulator, service: str, kind: str, action: str, out: TextIO) -> None:

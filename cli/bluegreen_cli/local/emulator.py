@@ -21,7 +21,9 @@ import uuid
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from ipaddress import ip_address
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from aws_lambda_powertools.utilities import parameters
@@ -36,7 +38,7 @@ from bluegreen.store import Store
 from .dataplane import DataPlane, Timing, WatchedService
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .lambdas import CallRecorder, Dispatcher, installed
-from .patches import deployment_controller_rules
+from .patches import Patcher, enforce_deployment_controllers
 from .seed import DemoService, seed_network, seed_service
 from .simclock import SimClock, compressed_time
 from .template import Template
@@ -56,11 +58,23 @@ _ENV = {
     "MOTO_ACCOUNT_ID": ACCOUNT,
 }
 _UNSET = ("AWS_PROFILE", "AWS_ENDPOINT_URL", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE")
+_PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy")
+LOCAL_SLACK_RETRY_INTERVAL = "0.01"  # seconds between retries of a Slack on this machine
 _HANDLER_ENV = {
     "POWERTOOLS_TRACE_DISABLED": "true",
     "POWERTOOLS_METRICS_DISABLED": "true",
     "CONFIG_MAX_AGE": "0",
 }
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 @dataclass
@@ -144,8 +158,8 @@ class Emulator:
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
         self._contexts.append(mock)
-        self._controller_rules = deployment_controller_rules()  # issue #10
-        self._controller_rules.__enter__()
+        self._controller_rules = Patcher()  # issue #10: task sets only on EXTERNAL services
+        enforce_deployment_controllers(self._controller_rules)
         self.session = boto3.session.Session(region_name=REGION)
         self._time = compressed_time(self.clock, self.pace)
         self._time.__enter__()
@@ -171,7 +185,7 @@ class Emulator:
         self._lambdas.__exit__(*exc_info)
         self.plane.uninstall()
         self._time.__exit__(*exc_info)
-        self._controller_rules.__exit__(*exc_info)
+        self._controller_rules.restore()
         for mock in reversed(self._contexts):
             mock.stop()
         for key, value in self._saved_env.items():
@@ -229,7 +243,13 @@ class Emulator:
         url = self.slack.base_url if self.slack else self.slack_api_url
         if not url:
             return {"SLACK_SECRET_NAME": ""}
-        return {"SLACK_SECRET_NAME": SLACK_SECRET, "SLACK_API_URL": url, "DEFAULT_APPROVERS": APPROVER}
+        env = {"SLACK_SECRET_NAME": SLACK_SECRET, "SLACK_API_URL": url, "DEFAULT_APPROVERS": APPROVER}
+        if _is_loopback(url):
+            # A Slack on this machine: no backoff between retries, and no HTTP(S)_PROXY from the
+            # environment capturing 127.0.0.1 (slack_sdk reads them; an empty value means none).
+            env["SLACK_RETRY_INTERVAL"] = LOCAL_SLACK_RETRY_INTERVAL
+            env.update(dict.fromkeys(_PROXY_VARIABLES, ""))
+        return env
 
     def click(self, gate: dict[str, Any], action: str, user: str = APPROVER) -> dict[str, Any]:
         """Click a button of the gate's Slack message: a signed request through the real callback."""

@@ -27,14 +27,8 @@ from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
-from botocore.client import BaseClient
-from moto.awslambda_simple.models import LambdaSimpleBackend
-from moto.core.responses import EmptyResult
-from moto.ecr.models import ECRBackend
-from moto.events.models import Rule as EventsRule
-from moto.events.models import events_backends
-from moto.stepfunctions.responses import StepFunctionResponse
 
+from .patches import Patcher, pass_task_failure_cause, publish_ecr_pushes, run_lambda_handlers, wrap_api_calls
 from .template import FunctionSpec
 
 _state = threading.local()
@@ -160,83 +154,34 @@ class Dispatcher:
 @contextlib.contextmanager
 def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: Any) -> Iterator[Dispatcher]:
     """Route moto Lambda invocations to ``dispatcher`` and record handlers' AWS calls."""
-    original_invoke = LambdaSimpleBackend.invoke
-    original_call = BaseClient._make_api_call
     saved_env = {key: os.environ.get(key) for key in environment}
 
-    def invoke(self, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001 - moto's signature
-        return dispatcher.invoke(function_name, body, response_headers)
-
-    def make_api_call(self, operation_name, api_params):  # noqa: ANN001 - botocore's signature
+    def record(original_call, client, operation_name, api_params):  # noqa: ANN001 - botocore's signature
         function = getattr(_state, "function", None)
         if function is None:
-            return original_call(self, operation_name, api_params)
+            return original_call(client, operation_name, api_params)
         at = dispatcher.recorder.clock.elapsed if dispatcher.recorder.clock else 0.0
-        call = ApiCall(function, self.meta.service_model.service_name, operation_name, dict(api_params), at)
+        call = ApiCall(function, client.meta.service_model.service_name, operation_name, dict(api_params), at)
         for hook in dispatcher.recorder.before:
             hook(call)
         dispatcher.recorder.calls.append(call)
-        result = original_call(self, operation_name, api_params)
+        result = original_call(client, operation_name, api_params)
         for hook in dispatcher.recorder.after:
             hook(call)
         return result
 
-    def send_to_targets(rule, original_event, transform_input=True):  # noqa: ANN001 - moto's signature
-        """moto's EventBridge has no Lambda targets: invoke them here, like EventBridge would."""
-        if not rule.event_pattern.matches_event(original_event):
-            return
-        functions = [t for t in rule.targets if ":lambda:" in t["Arn"]]
-        for target in functions:
-            dispatcher.invoke(target["Arn"], json.dumps(original_event, default=str), {})
-        others = [t for t in rule.targets if t not in functions]
-        if others:
-            saved, rule.targets = rule.targets, others
-            try:
-                original_send(rule, original_event, transform_input)
-            finally:
-                rule.targets = saved
-
-    def send_task_failure(self):  # noqa: ANN001 - moto's signature
-        """moto's SendTaskFailure drops ``cause``; pass it on as AWS does."""
-        self.stepfunction_backend.send_task_failure(
-            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
-        )
-        return EmptyResult()
-
-    def put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs):  # noqa: ANN001 - moto's
-        """As in AWS, a successful push is published to EventBridge (``ECR Image Action``)."""
-        image = original_put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs)
-        detail = {
-            "result": "SUCCESS",
-            "repository-name": repository_name,
-            "image-digest": image.get_image_digest(),
-            "action-type": "PUSH",
-            "image-tag": image_tag,
-        }
-        events_backends[self.account_id][self.region_name].put_events(
-            [{"Source": "aws.ecr", "DetailType": "ECR Image Action", "Detail": json.dumps(detail), "Resources": []}]
-        )
-        return image
-
-    original_put_image = ECRBackend.put_image
-    ECRBackend.put_image = put_image
-    original_task_failure = StepFunctionResponse.send_task_failure
-    StepFunctionResponse.send_task_failure = send_task_failure
-    original_send = EventsRule.send_to_targets
-    LambdaSimpleBackend.invoke = invoke
-    BaseClient._make_api_call = make_api_call
-    EventsRule.send_to_targets = send_to_targets
+    patcher = Patcher()
+    publish_ecr_pushes(patcher)
+    pass_task_failure_cause(patcher)
+    run_lambda_handlers(patcher, dispatcher.invoke)
+    wrap_api_calls(patcher, record)
     os.environ.update(environment)
     # Handlers log through Powertools to stdout; in the emulator their lines go to ``log_stream``.
     LOG_SINK.target = log_stream
     try:
         yield dispatcher
     finally:
-        LambdaSimpleBackend.invoke = original_invoke
-        BaseClient._make_api_call = original_call
-        EventsRule.send_to_targets = original_send
-        ECRBackend.put_image = original_put_image
-        StepFunctionResponse.send_task_failure = original_task_failure
+        patcher.restore()
         LOG_SINK.target = None
         for key, value in saved_env.items():
             if value is None:

@@ -1,19 +1,222 @@
-"""Patches of moto internals where moto is more lenient than AWS (each says which gap it fills)."""
+"""Every patch of moto's internals the emulator needs, in one module.
+
+moto runs the real template, the real state machine and the real handlers, but it
+leaves gaps where AWS does something moto does not (or does it in real time). Each
+patch below fills one gap, says which in a ``# moto gap:`` comment, and is installed
+through a :class:`Patcher`, which restores exactly what it replaced.
+
+The patches reach into moto's private modules, so they are written for one moto
+version (:data:`MOTO_VERSION`, pinned by the ``local`` extra). Importing this module
+with another version installed fails at once with :class:`MotoVersionError` rather
+than with a wrong emulation later.
+"""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
+import importlib.metadata
+import json
+from collections.abc import Callable
 from typing import Any
 
-from moto.ecs.exceptions import InvalidParameterException
-from moto.ecs.models import EC2ContainerServiceBackend
+MOTO_VERSION = "5.2.5"
 
 
-# --- issue #10: deployment controllers (first deployment, adopt) ----------------------------------
-@contextlib.contextmanager
-def deployment_controller_rules() -> Iterator[None]:
-    """ECS task sets belong to EXTERNAL services, and an EXTERNAL controller is never switched in place."""
+class MotoVersionError(RuntimeError):
+    """The installed moto is not the one the emulator's patches were written for."""
+
+
+def check_moto_version(installed: str | None = None) -> None:
+    """Raise :class:`MotoVersionError` unless moto :data:`MOTO_VERSION` is installed."""
+    if installed is None:
+        try:
+            installed = importlib.metadata.version("moto")
+        except importlib.metadata.PackageNotFoundError:
+            installed = "none"
+    if installed != MOTO_VERSION:
+        raise MotoVersionError(
+            f"the bluegreen emulator patches moto {MOTO_VERSION} but moto {installed} is installed; "
+            f"install the pinned one: pip install 'ecs-bluegreen[local]' (moto=={MOTO_VERSION})"
+        )
+
+
+check_moto_version()
+
+# moto's internals, imported only once the version is known to match.
+from botocore.client import BaseClient  # noqa: E402
+from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: E402
+from moto.core.responses import EmptyResult  # noqa: E402
+from moto.ecr.models import ECRBackend  # noqa: E402
+from moto.ecs.exceptions import InvalidParameterException as EcsInvalidParameterException  # noqa: E402
+from moto.ecs.models import EC2ContainerServiceBackend  # noqa: E402
+from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup  # noqa: E402
+from moto.events.models import Rule as EventsRule  # noqa: E402
+from moto.events.models import events_backends  # noqa: E402
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl  # noqa: E402
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state  # noqa: E402
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function  # noqa: E402
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint  # noqa: E402
+from moto.stepfunctions.responses import StepFunctionResponse  # noqa: E402
+
+
+class Patcher:
+    """Replaces attributes and puts the originals back, last replaced first restored."""
+
+    def __init__(self) -> None:
+        self._saved: list[tuple[Any, str, Any]] = []
+
+    def replace(self, owner: Any, name: str, value: Any) -> Any:
+        """Set ``owner.name`` to ``value``; returns the original."""
+        original = getattr(owner, name)
+        self._saved.append((owner, name, original))
+        setattr(owner, name, value)
+        return original
+
+    def restore(self) -> None:
+        while self._saved:
+            owner, name, original = self._saved.pop()
+            setattr(owner, name, original)
+
+
+# --- Lambda, EventBridge, ECR, Step Functions (installed by lambdas.installed) ------------------
+Invoke = Callable[[str, "str | bytes | None", dict[str, str]], bytes]
+
+
+def run_lambda_handlers(patcher: Patcher, invoke: Invoke) -> None:
+    """Lambda invocations (from Step Functions and from EventBridge) run the stack's handlers via ``invoke``."""
+
+    # moto gap: the simple Lambda backend (use_docker: False) answers every Invoke with a canned
+    # payload; the emulator runs the function's real handler in this process instead.
+    def lambda_invoke(self, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001 - moto's
+        return invoke(function_name, body, response_headers)
+
+    patcher.replace(LambdaSimpleBackend, "invoke", lambda_invoke)
+
+    # moto gap: moto's EventBridge does not deliver events to Lambda targets; deliver them as
+    # EventBridge does and leave the other targets to moto.
+    original_send = EventsRule.send_to_targets
+
+    def send_to_targets(rule, original_event, transform_input=True):  # noqa: ANN001 - moto's signature
+        if not rule.event_pattern.matches_event(original_event):
+            return
+        functions = [t for t in rule.targets if ":lambda:" in t["Arn"]]
+        for target in functions:
+            invoke(target["Arn"], json.dumps(original_event, default=str), {})
+        others = [t for t in rule.targets if t not in functions]
+        if others:
+            saved, rule.targets = rule.targets, others
+            try:
+                original_send(rule, original_event, transform_input)
+            finally:
+                rule.targets = saved
+
+    patcher.replace(EventsRule, "send_to_targets", send_to_targets)
+
+
+def pass_task_failure_cause(patcher: Patcher) -> None:
+    # moto gap: moto's SendTaskFailure drops ``cause``; AWS passes it on to the execution.
+    def send_task_failure(self):  # noqa: ANN001 - moto's signature
+        self.stepfunction_backend.send_task_failure(
+            self._get_param("taskToken"), error=self._get_param("error"), cause=self._get_param("cause")
+        )
+        return EmptyResult()
+
+    patcher.replace(StepFunctionResponse, "send_task_failure", send_task_failure)
+
+
+def publish_ecr_pushes(patcher: Patcher) -> None:
+    # moto gap: moto's ECR publishes nothing to EventBridge; AWS sends ``ECR Image Action`` for a push.
+    original_put_image = ECRBackend.put_image
+
+    def put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs):  # noqa: ANN001 - moto's
+        image = original_put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs)
+        detail = {
+            "result": "SUCCESS",
+            "repository-name": repository_name,
+            "image-digest": image.get_image_digest(),
+            "action-type": "PUSH",
+            "image-tag": image_tag,
+        }
+        events_backends[self.account_id][self.region_name].put_events(
+            [{"Source": "aws.ecr", "DetailType": "ECR Image Action", "Detail": json.dumps(detail), "Resources": []}]
+        )
+        return image
+
+    patcher.replace(ECRBackend, "put_image", put_image)
+
+
+ApiCallWrapper = Callable[[Callable[..., Any], Any, str, dict[str, Any]], Any]
+
+
+def wrap_api_calls(patcher: Patcher, wrapper: ApiCallWrapper) -> None:
+    """Every botocore API call goes through ``wrapper(original, client, operation_name, api_params)``."""
+    # moto gap: moto keeps no record of who called which API (AWS has CloudTrail); the emulator
+    # records each handler's calls, and injects faults, around botocore's single call path.
+    original_call = BaseClient._make_api_call
+
+    def make_api_call(self, operation_name, api_params):  # noqa: ANN001 - botocore's signature
+        return wrapper(original_call, self, operation_name, api_params)
+
+    patcher.replace(BaseClient, "_make_api_call", make_api_call)
+
+
+# --- the data plane (installed by dataplane.DataPlane) --------------------------------------------
+HealthLookup = Callable[[FakeTargetGroup, dict[str, Any]], "tuple[str, str | None] | None"]
+
+
+def simulate_target_health(patcher: Patcher, lookup: HealthLookup) -> None:
+    """``DescribeTargetHealth`` answers what ``lookup(target_group, target)`` says, else what moto says."""
+    # moto gap: moto runs no containers and reports every registered target healthy; the
+    # simulated data plane decides each target's health (initial, healthy, unhealthy + reason).
+    original_health_for = FakeTargetGroup.health_for
+
+    def health_for(tg: FakeTargetGroup, target: dict[str, Any], ec2_backend: Any) -> FakeHealthStatus:
+        known = lookup(tg, target)
+        if known is None or target["Id"] not in tg.targets:
+            return original_health_for(tg, target, ec2_backend)
+        state, reason = known
+        port = tg.targets[target["Id"]].get("Port", tg.port)
+        return FakeHealthStatus(target["Id"], port, tg.health_check_port, state, reason, None)
+
+    patcher.replace(FakeTargetGroup, "health_for", health_for)
+
+
+# --- simulated time (installed by simclock.compressed_time) ---------------------------------------
+def simulate_time(
+    patcher: Patcher,
+    advance: Callable[[float], None],
+    callback_wait: Callable[[Any, float | None], None],
+    sleep_module: Any,
+    threading_module: Any,
+) -> None:
+    """Waits, retries, callback tasks and task timeouts of moto's interpreter run on the simulated clock.
+
+    ``callback_wait(notify_event, timeout)`` waits for a task token's answer in simulated time;
+    ``sleep_module`` and ``threading_module`` stand in for ``time`` and ``threading``.
+    """
+
+    # moto gap: a ``Wait`` state really sleeps; it moves the simulated clock instead.
+    def wait_interval(self, env, wait_seconds):  # noqa: ANN001 - moto's signature
+        if wait_seconds > 0 and env.is_running():
+            advance(wait_seconds)
+
+    patcher.replace(wait_function.WaitFunction, "_wait_interval", wait_interval)
+    # moto gap: ``Retry`` intervals really sleep (time.sleep in the retrier); they move the clock instead.
+    patcher.replace(retrier_decl, "time", sleep_module)
+
+    # moto gap: a ``waitForTaskToken`` task waits in real time and its timeout counts real seconds;
+    # simulated time passes while it waits (alarms fire, the timeout arrives in simulated time).
+    def wait(self, timeout=None):  # noqa: ANN001 - moto's signature
+        callback_wait(self._notify_event, timeout)
+        return self._outcome
+
+    patcher.replace(CallbackEndpoint, "wait", wait)
+    # moto gap: a task's ``TimeoutSeconds`` is a threading.Event wait in real seconds; count simulated ones.
+    patcher.replace(execute_state, "threading", threading_module)
+
+
+# --- deployment controllers (installed by the emulator; issue #10: first deployment, adopt) --------
+def enforce_deployment_controllers(patcher: Patcher) -> None:
+    """Task sets belong to EXTERNAL services, and no service is switched to or from EXTERNAL in place."""
     original_create_task_set = EC2ContainerServiceBackend.create_task_set
     original_update_service = EC2ContainerServiceBackend.update_service
 
@@ -24,15 +227,16 @@ def deployment_controller_rules() -> Iterator[None]:
         cluster = self._get_cluster(cluster_str)
         found = self.services.get(f"{cluster.name}:{service.split('/')[-1]}")
         if found is not None and (found.deployment_controller or {}).get("type") != "EXTERNAL":
-            raise InvalidParameterException(
+            raise EcsInvalidParameterException(
                 "Amazon ECS only supports task set management on services configured to use external "
                 "deployment controllers."
             )
         return original_create_task_set(self, service, cluster_str, *args, **kwargs)
 
     # moto gap: UpdateService sets any deploymentController. AWS documents in-place controller changes
-    # only between CODE_DEPLOY and ECS (the CodeDeploy -> ECS blue/green migration); a service is moved
-    # to or from EXTERNAL only by creating a new service (CloudFormation: "Update requires: Replacement").
+    # only between CODE_DEPLOY and ECS (the CodeDeploy -> ECS blue/green migration); a service moves to
+    # or from EXTERNAL only as a new service (CloudFormation: DeploymentController "Update requires:
+    # Replacement").
     def update_service(self: Any, service_properties: dict[str, Any]) -> Any:
         wanted = (service_properties.get("deployment_controller") or {}).get("type")
         if wanted:
@@ -40,15 +244,10 @@ def deployment_controller_rules() -> Iterator[None]:
             found = self.services.get(f"{cluster.name}:{service_properties['service'].split('/')[-1]}")
             current = (found.deployment_controller or {}).get("type", "ECS") if found else None
             if current and wanted != current and "EXTERNAL" in (wanted, current):
-                raise InvalidParameterException(
+                raise EcsInvalidParameterException(
                     f"Updating the deployment controller from {current} to {wanted} is not supported."
                 )
         return original_update_service(self, service_properties)
 
-    EC2ContainerServiceBackend.create_task_set = create_task_set
-    EC2ContainerServiceBackend.update_service = update_service
-    try:
-        yield
-    finally:
-        EC2ContainerServiceBackend.create_task_set = original_create_task_set
-        EC2ContainerServiceBackend.update_service = original_update_service
+    patcher.replace(EC2ContainerServiceBackend, "create_task_set", create_task_set)
+    patcher.replace(EC2ContainerServiceBackend, "update_service", update_service)

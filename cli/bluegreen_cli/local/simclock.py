@@ -1,7 +1,7 @@
 """Simulated time: Wait states and Retry intervals advance a clock instead of sleeping.
 
 moto's Step Functions interpreter really sleeps for ``Wait`` states and between
-retries. The emulator patches those two places so that a wait of N seconds moves
+retries. The emulator patches those places (:mod:`.patches`) so that a wait of N seconds moves
 the simulated clock N seconds forward and returns at once; the workflow code
 reads the same clock through :mod:`bluegreen.clock`. A deployment that would take
 twenty minutes runs in a second, with the same number of polls and transitions.
@@ -14,11 +14,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
-from moto.stepfunctions.parser.asl.component.state.exec import execute_state
-from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
-from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 
 from bluegreen import clock as workflow_clock
 
@@ -109,6 +104,29 @@ class _SimThreading:
         return getattr(threading, name)
 
 
+def wait_for_callback(sim: SimClock, answered: threading.Event, timeout: float | None, pace: float | None) -> None:
+    """Let simulated time pass while a ``waitForTaskToken`` task waits for ``answered`` (or its timeout)."""
+    start = sim.elapsed
+    deadline = None if timeout is None else start + timeout
+    while True:
+        waited = sim.elapsed - start
+        if deadline is not None and sim.elapsed >= deadline:
+            break
+        step = max(CALLBACK_MIN_STEP, waited * CALLBACK_GROWTH)
+        if deadline is not None and step >= deadline - sim.elapsed:
+            pause = REAL_PAUSE if pace is None else max(REAL_PAUSE, (deadline - sim.elapsed) / pace)
+            if answered.wait(pause):
+                break
+            sim.advance_to(deadline)
+            continue
+        # With a pace, simulated time runs at most ``pace`` times faster than real time,
+        # so a person (or another process) has time to answer.
+        pause = REAL_PAUSE if pace is None else max(REAL_PAUSE, step / pace)
+        if answered.wait(pause):
+            break
+        sim.advance(step)
+
+
 @contextlib.contextmanager
 def compressed_time(sim: SimClock, pace: float | None = None) -> Iterator[SimClock]:
     """Patch moto's waits and the workflow clock for the duration of the block.
@@ -117,47 +135,19 @@ def compressed_time(sim: SimClock, pace: float | None = None) -> Iterator[SimClo
     * a ``waitForTaskToken`` task makes time pass while it waits (in steps of at least 1 s),
       so the data plane moves on (alarms fire) and its timeout arrives in simulated time.
     """
-    original_wait = wait_function.WaitFunction._wait_interval
-    original_time = retrier_decl.time
-    original_callback_wait = CallbackEndpoint.wait
-    original_threading = execute_state.threading
+    from .patches import Patcher, simulate_time
 
-    def _wait_interval(self, env, wait_seconds):  # noqa: ANN001 - moto's signature
-        if wait_seconds > 0 and env.is_running():
-            sim.advance(wait_seconds)
-
-    def callback_wait(self, timeout=None):  # noqa: ANN001 - moto's signature
-        start = sim.elapsed
-        deadline = None if timeout is None else start + timeout
-        while True:
-            waited = sim.elapsed - start
-            if deadline is not None and sim.elapsed >= deadline:
-                break
-            step = max(CALLBACK_MIN_STEP, waited * CALLBACK_GROWTH)
-            if deadline is not None and step >= deadline - sim.elapsed:
-                pause = REAL_PAUSE if pace is None else max(REAL_PAUSE, (deadline - sim.elapsed) / pace)
-                if self._notify_event.wait(pause):
-                    break
-                sim.advance_to(deadline)
-                continue
-            # With a pace, simulated time runs at most ``pace`` times faster than real time,
-            # so a person (or another process) has time to answer.
-            pause = REAL_PAUSE if pace is None else max(REAL_PAUSE, step / pace)
-            if self._notify_event.wait(pause):
-                break
-            sim.advance(step)
-        return self._outcome
-
-    wait_function.WaitFunction._wait_interval = _wait_interval
-    retrier_decl.time = _SleepShim(sim)
-    CallbackEndpoint.wait = callback_wait
-    execute_state.threading = _SimThreading(sim)
+    patcher = Patcher()
+    simulate_time(
+        patcher,
+        advance=sim.advance,
+        callback_wait=lambda answered, timeout: wait_for_callback(sim, answered, timeout, pace),
+        sleep_module=_SleepShim(sim),
+        threading_module=_SimThreading(sim),
+    )
     workflow_clock.set_source(sim.now)
     try:
         yield sim
     finally:
-        wait_function.WaitFunction._wait_interval = original_wait
-        retrier_decl.time = original_time
-        CallbackEndpoint.wait = original_callback_wait
-        execute_state.threading = original_threading
+        patcher.restore()
         workflow_clock.set_source(None)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import boto3
 from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -21,8 +20,17 @@ from botocore.exceptions import (
 )
 
 from .errors import TransientAwsError
+from .settings import require
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the boto3 stubs are a dev dependency (make test runs mypy); Lambda does not need them
+    from mypy_boto3_cloudwatch import CloudWatchClient
+    from mypy_boto3_dynamodb import DynamoDBServiceResource
+    from mypy_boto3_ecr import ECRClient
+    from mypy_boto3_ecs import ECSClient
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+    from mypy_boto3_ssm import SSMClient
+    from mypy_boto3_stepfunctions import SFNClient
+
     from .store import Store
 
 # Standard mode retries throttling and 5xx with backoff inside the SDK; what still
@@ -77,13 +85,13 @@ def error_code(error: ClientError) -> str:
 
 @dataclass(frozen=True)
 class AwsClients:
-    ecs: Any
-    elbv2: Any
-    ecr: Any
-    cloudwatch: Any
-    ssm: Any
-    sfn: Any
-    dynamodb: Any  # boto3 DynamoDB service resource
+    ecs: ECSClient
+    elbv2: ElasticLoadBalancingv2Client
+    ecr: ECRClient
+    cloudwatch: CloudWatchClient
+    ssm: SSMClient
+    sfn: SFNClient
+    dynamodb: DynamoDBServiceResource
 
     @classmethod
     def create(cls, session: boto3.session.Session | None = None) -> AwsClients:
@@ -112,7 +120,7 @@ def get_store() -> Store:
     from .store import Store  # store imports this module
 
     clients = get_clients()
-    return Store(table=clients.dynamodb.Table(os.environ["TABLE_NAME"]), sfn=clients.sfn)
+    return Store(table=clients.dynamodb.Table(require("TABLE_NAME").tableName), sfn=clients.sfn)
 
 
 @functools.cache

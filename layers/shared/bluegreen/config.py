@@ -2,13 +2,16 @@
 
 One parameter per service: ``{CONFIG_PREFIX}/{service}`` (default prefix
 ``/bluegreen/services``). Read through Powertools parameters, cached for
-``CONFIG_MAX_AGE`` seconds in a warm Lambda.
+``CONFIG_MAX_AGE`` seconds in a warm Lambda. The two readers below are the one place that
+read SSM and translate its errors (one service here, all of them in :mod:`bluegreen.trigger`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
+from collections.abc import Iterator
+from typing import Any, cast
 
 from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
@@ -18,12 +21,41 @@ from pydantic import ValidationError
 from .aws import is_transient
 from .errors import InvalidServiceConfig, TransientAwsError, UnknownService
 from .models import ServiceConfig
+from .settings import DEFAULT_CONFIG_PREFIX, get_settings
 
-DEFAULT_PREFIX = "/bluegreen/services"
+DEFAULT_PREFIX = DEFAULT_CONFIG_PREFIX
 
 
 def config_prefix() -> str:
-    return os.environ.get("CONFIG_PREFIX", DEFAULT_PREFIX).rstrip("/")
+    return get_settings().configPrefix
+
+
+@contextlib.contextmanager
+def ssm_errors(name: str) -> Iterator[None]:
+    """Throttling and 5xx reading ``name`` become :class:`TransientAwsError` (the state machine retries)."""
+    try:
+        yield
+    except GetParameterError as error:
+        cause = error.__cause__ or error.__context__
+        if isinstance(cause, ClientError) and is_transient(cause):
+            raise TransientAwsError(f"Reading {name} failed transiently: {cause}") from error
+        raise
+
+
+def read_parameter(provider: SSMProvider, name: str, max_age: int | None = None) -> str:
+    """One parameter's text, cached ``max_age`` seconds (default ``CONFIG_MAX_AGE``)."""
+    with ssm_errors(name):
+        return cast(str, provider.get(name, max_age=_max_age(max_age), decrypt=True))
+
+
+def read_parameters(provider: SSMProvider, path: str, max_age: int | None = None) -> dict[str, Any]:
+    """Every parameter under ``path`` as JSON (``None`` where not JSON), by name relative to the path."""
+    with ssm_errors(path):
+        return provider.get_multiple(path, max_age=_max_age(max_age), transform="json", decrypt=True)
+
+
+def _max_age(max_age: int | None) -> int:
+    return get_settings().configMaxAge if max_age is None else max_age
 
 
 def parameter_name(service: str, prefix: str | None = None) -> str:
@@ -32,14 +64,9 @@ def parameter_name(service: str, prefix: str | None = None) -> str:
 
 def load_service_config(service: str, provider: SSMProvider, max_age: int | None = None) -> ServiceConfig:
     name = parameter_name(service)
-    if max_age is None:
-        max_age = int(os.environ.get("CONFIG_MAX_AGE", "60"))
     try:
-        raw = provider.get(name, max_age=max_age, decrypt=True)
+        raw = read_parameter(provider, name, max_age)
     except GetParameterError as error:
-        cause = error.__cause__ or error.__context__
-        if isinstance(cause, ClientError) and is_transient(cause):
-            raise TransientAwsError(f"Reading {name} failed transiently: {cause}") from error
         if "ParameterNotFound" in str(error):
             raise UnknownService(
                 f"No configuration for service '{service}': SSM parameter {name} does not exist. "

@@ -27,7 +27,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from . import ecs, elbv2
+from . import ecs, elbv2, policy
 from .aws import AwsClients, error_code
 from .errors import (
     InvalidServiceConfig,
@@ -65,35 +65,27 @@ def serving_groups(rule: RuleSnapshot) -> set[str]:
 def target_groups(config: ServiceConfig, production: RuleSnapshot, test: RuleSnapshot) -> tuple[str, str]:
     """``(blue, green)`` target groups from the live rules; raises ``ListenerRulesInvalid``.
 
-    ``blue`` is the target group production forwards to (or, when production answers with a
-    fixed response, the configured target group the test rule does not use); ``green`` is the
-    other one, and the test rule must forward only to it.
+    A forwarding production rule follows :func:`policy.check_routing`. When production answers with a
+    fixed response (before a first deployment), green is the configured target group the test rule
+    forwards to and ``blue`` the other one (where the test rule points once green is live).
     """
-    configured = set(config.targetGroupArns)
-    test_groups = elbv2.receiving(elbv2.forward_weights(test.actions, test.ruleArn))
-    if answers_fixed_response(production.actions):
-        if len(test_groups) != 1 or not test_groups <= configured:
-            raise ListenerRulesInvalid(
-                f"The production rule answers with a fixed response, so the test rule must forward to exactly one "
-                f"of the configured target groups (green); it forwards to {sorted(test_groups) or 'nothing'}."
-            )
-        green_group = next(iter(test_groups))
-        return next(arn for arn in config.targetGroupArns if arn != green_group), green_group
-    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
-    if len(production_groups) != 1 or not production_groups <= configured:
+    test_weights = elbv2.forward_weights(test.actions, test.ruleArn)
+    if not answers_fixed_response(production.actions):
+        production_weights = elbv2.forward_weights(production.actions, production.ruleArn)
+        return policy.check_routing(production_weights, test_weights, config.targetGroupArns)
+    test_groups = policy.receiving(test_weights)
+    if len(test_groups) != 1 or not test_groups <= set(config.targetGroupArns):
         raise ListenerRulesInvalid(
-            f"The production rule must forward to exactly one of the configured target groups; it forwards to "
-            f"{sorted(production_groups) or 'nothing'}. An earlier deployment may have stopped half-way: restore "
-            f"the rule, or fix 'targetGroupArns'."
+            f"The production rule answers with a fixed response, so the test rule must forward to exactly one "
+            f"of the configured target groups (green); it forwards to {sorted(test_groups) or 'nothing'}."
         )
-    blue_group = next(iter(production_groups))
-    green_group = next(arn for arn in config.targetGroupArns if arn != blue_group)
-    if test_groups != {green_group}:
-        raise ListenerRulesInvalid(
-            f"The test rule must forward only to the idle target group {green_group}; it forwards to "
-            f"{sorted(test_groups) or 'nothing'}. Point the test rule at the target group production does not use."
-        )
-    return blue_group, green_group
+    green_group = next(iter(test_groups))
+    return next(arn for arn in config.targetGroupArns if arn != green_group), green_group
+
+
+def is_first_deployment(task_sets: list[policy.TaskSetInfo], blue_group: str, green_group: str) -> bool:
+    """No task set on either target group: nothing serves production yet."""
+    return not policy.on_group(task_sets, blue_group) and not policy.on_group(task_sets, green_group)
 
 
 def first_config(config: ServiceConfig) -> ServiceConfig:

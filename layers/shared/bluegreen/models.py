@@ -9,6 +9,8 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .gates import GateKind
+
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
 IMAGE_DIGEST = re.compile(r"^sha256:[a-f0-9]{64}$")
@@ -294,7 +296,7 @@ class StepEvent(BaseModel):
 class GateEvent(StepEvent):
     """Payload of a ``waitForTaskToken`` gate (approval, bake, keep-old)."""
 
-    kind: Literal["approval", "bake", "keep-old"]
+    kind: GateKind
     taskToken: str
     green: GreenTaskSet
 
@@ -364,3 +366,19 @@ class AlarmStateChangeEvent(EventBridgeModel):
     """EventBridge ``CloudWatch Alarm State Change`` (source ``aws.cloudwatch``)."""
 
     detail: AlarmDetail
+
+
+# --- issue #16: outputs of the gate tasks and of the alarm handler ---------------------------------
+class OpenedGate(Model):
+    """Output of OpenGate and Bake (Step Functions ignores it: the gate's answer is the task's result)."""
+
+    gateId: str
+    kind: GateKind
+    notification: str | None = None  # why the Slack message could not be posted, if it could not
+
+
+class AlarmHandled(Model):
+    """Output of the alarm handler: the bakes an alarm failed."""
+
+    alarm: str
+    bakesFailed: list[str] = Field(default_factory=list)

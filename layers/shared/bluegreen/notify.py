@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import functools
-import os
-from typing import Any, Protocol
+from typing import Protocol
 
 from aws_lambda_powertools import Logger
 
+from .gates import GateLike
 from .models import DeploymentContext
+from .settings import get_settings
 
 logger = Logger(child=True)
 
@@ -16,9 +17,9 @@ logger = Logger(child=True)
 class SlackNotifier(Protocol):
     def note(self, channel: str, thread_ts: str | None, text: str) -> str | None: ...
 
-    def post_gate(self, gate: dict[str, Any]) -> tuple[str, str]: ...
+    def post_gate(self, gate: GateLike) -> tuple[str, str]: ...
 
-    def update_gate(self, gate: dict[str, Any]) -> bool: ...
+    def update_gate(self, gate: GateLike) -> bool: ...
 
 
 class NullNotifier:
@@ -27,10 +28,10 @@ class NullNotifier:
     def note(self, channel: str, thread_ts: str | None, text: str) -> str | None:
         return None
 
-    def post_gate(self, gate: dict[str, Any]) -> tuple[str, str]:
+    def post_gate(self, gate: GateLike) -> tuple[str, str]:
         raise RuntimeError("no Slack notifier configured")
 
-    def update_gate(self, gate: dict[str, Any]) -> bool:
+    def update_gate(self, gate: GateLike) -> bool:
         return False
 
 
@@ -59,7 +60,7 @@ def start_thread(notifier: SlackNotifier, channel: str | None, text: str) -> tup
 @functools.cache
 def get_notifier() -> SlackNotifier:
     """The Slack notifier when the stack has a Slack secret configured, else a no-op."""
-    if not os.environ.get("SLACK_SECRET_NAME"):
+    if not get_settings().slackSecretName:
         return NullNotifier()
     from .slack import Notifier  # slack_sdk is only needed when Slack is configured
 

@@ -27,15 +27,15 @@ from botocore.exceptions import ClientError
 from . import clock
 from .aws import error_code, transient_errors
 from .errors import DeploymentInProgress
+from .gates import Gate, GateKind, GateStatus
 
-PENDING = "PENDING"
-GATE_KINDS = ("approval", "bake", "keep-old")
+PENDING = GateStatus.PENDING
+GATE_KINDS = tuple(GateKind)
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
 
 
 def new_gate_id(kind: str) -> str:
-    prefix = {"approval": "ap", "bake": "bk", "keep-old": "ko"}[kind]
-    return f"{prefix}-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    return f"{GateKind(kind).prefix}-" + "".join(secrets.choice(_ALPHABET) for _ in range(8))
 
 
 def _iso(moment: datetime) -> str:
@@ -175,60 +175,47 @@ class Store:
         timeout_seconds: int,
         details: dict[str, Any],
         alarm_names: list[str] | None = None,
-    ) -> dict[str, Any]:
-        existing = self.open_gate_of(service)
-        if existing and existing["executionArn"] == execution_arn:
-            if existing["taskToken"] == task_token:
-                return existing  # a retried invocation of the same task: same gate
-            # The deployment moved on (bake after a traffic step, keep-old after the bake): that gate passed.
-            self.decide(existing["gateId"], "PASSED", "step-functions", f"{kind} started")
-        now = clock.now()
-        gate_id = new_gate_id(kind)
-        expires = now + timedelta(seconds=timeout_seconds)
-        gate = {
-            "pk": f"GATE#{gate_id}",
-            "sk": "GATE",
-            "gateId": gate_id,
-            "kind": kind,
-            "service": service,
-            "executionArn": execution_arn,
-            "taskToken": task_token,
-            "status": PENDING,
-            "createdAt": _iso(now),
-            "expiresAt": _iso(expires),
-            "ttl": int((expires + timedelta(days=30)).timestamp()),
-            "alarmNames": alarm_names or [],
-            **details,
-        }
+    ) -> Gate:
+        """Kept while the branches calling it are merged (issue #16): use :func:`bluegreen.decisions.open_gate`."""
+        from .decisions import open_gate  # the rule that supersedes a pending gate lives there
+
+        return open_gate(
+            self, GateKind(kind), service, execution_arn, task_token, timeout_seconds, details, alarm_names
+        )
+
+    def create_gate(self, gate: Gate) -> Gate:
+        """Store a new pending gate and make it the service's open gate (and the alarms' watcher)."""
+        ttl = int((datetime.fromisoformat(gate.expiresAt) + timedelta(days=30)).timestamp())
         with transient_errors():
-            self.table.put_item(Item=gate)
+            self.table.put_item(Item={"pk": f"GATE#{gate.gateId}", "sk": "GATE", "ttl": ttl, **gate.item()})
             self.table.put_item(
                 Item={
-                    "pk": f"SERVICE#{service}",
+                    "pk": f"SERVICE#{gate.service}",
                     "sk": "GATE",
-                    "gateId": gate_id,
-                    "kind": kind,
-                    "executionArn": execution_arn,
-                    "ttl": gate["ttl"],
+                    "gateId": gate.gateId,
+                    "kind": gate.kind.value,
+                    "executionArn": gate.executionArn,
+                    "ttl": ttl,
                 }
             )
-            for name in alarm_names or []:
+            for name in gate.alarmNames:
                 self.table.put_item(
                     Item={
                         "pk": f"ALARM#{name}",
-                        "sk": f"GATE#{gate_id}",
-                        "gateId": gate_id,
-                        "service": service,
-                        "ttl": gate["ttl"],
+                        "sk": f"GATE#{gate.gateId}",
+                        "gateId": gate.gateId,
+                        "service": gate.service,
+                        "ttl": ttl,
                     }
                 )
         return gate
 
-    def get_gate(self, gate_id: str) -> dict[str, Any] | None:
+    def get_gate(self, gate_id: str) -> Gate | None:
         with transient_errors():
-            return self.table.get_item(Key={"pk": f"GATE#{gate_id}", "sk": "GATE"}, ConsistentRead=True).get("Item")
+            item = self.table.get_item(Key={"pk": f"GATE#{gate_id}", "sk": "GATE"}, ConsistentRead=True).get("Item")
+        return Gate.model_validate(item) if item else None
 
-    def open_gate_of(self, service: str) -> dict[str, Any] | None:
+    def open_gate_of(self, service: str) -> Gate | None:
         """The service's pending gate, if any."""
         with transient_errors():
             pointer = self.table.get_item(Key={"pk": f"SERVICE#{service}", "sk": "GATE"}, ConsistentRead=True).get(
@@ -237,19 +224,19 @@ class Store:
         if not pointer:
             return None
         gate = self.get_gate(pointer["gateId"])
-        return gate if gate and gate["status"] == PENDING else None
+        return gate if gate and gate.pending else None
 
-    def gates_watching(self, alarm_name: str) -> list[dict[str, Any]]:
+    def gates_watching(self, alarm_name: str) -> list[Gate]:
         with transient_errors():
             items = self.table.query(KeyConditionExpression=Key("pk").eq(f"ALARM#{alarm_name}"))["Items"]
         gates = [self.get_gate(item["gateId"]) for item in items]
-        return [gate for gate in gates if gate and gate["status"] == PENDING]
+        return [gate for gate in gates if gate and gate.pending]
 
-    def decide(self, gate_id: str, status: str, actor: str, reason: str) -> dict[str, Any] | None:
+    def decide(self, gate_id: str, status: str, actor: str, reason: str) -> Gate | None:
         """Move a gate from PENDING to ``status`` once; ``None`` if it was no longer pending."""
         try:
             with transient_errors():
-                gate = self.table.update_item(
+                item = self.table.update_item(
                     Key={"pk": f"GATE#{gate_id}", "sk": "GATE"},
                     UpdateExpression="SET #s = :status, decidedBy = :actor, decidedAt = :at, reason = :reason",
                     ConditionExpression="#s = :pending",
@@ -263,6 +250,7 @@ class Store:
                     },
                     ReturnValues="ALL_NEW",
                 )["Attributes"]
+            gate = Gate.model_validate(item)
         except ClientError as error:
             if error_code(error) == "ConditionalCheckFailedException":
                 return None
@@ -290,12 +278,12 @@ class Store:
                 with transient_errors():
                     self.table.put_item(
                         Item={
-                            "pk": f"SERVICE#{gate['service']}",
+                            "pk": f"SERVICE#{gate.service}",
                             "sk": "GATE",
                             "gateId": gate_id,
-                            "kind": gate["kind"],
-                            "executionArn": gate["executionArn"],
-                            "ttl": gate["ttl"],
+                            "kind": gate.kind.value,
+                            "executionArn": gate.executionArn,
+                            "ttl": gate.get("ttl"),
                         }
                     )
 
@@ -315,23 +303,23 @@ class Store:
                 ExpressionAttributeValues={":c": channel, ":t": ts},
             )
 
-    def close_open_gate(self, service: str, execution_arn: str, status: str, reason: str) -> dict[str, Any] | None:
+    def close_open_gate(self, service: str, execution_arn: str, status: str, reason: str) -> Gate | None:
         """Close this execution's pending gate (e.g. after its timeout); returns it if one was closed."""
         gate = self.open_gate_of(service)
-        if not gate or gate["executionArn"] != execution_arn:
+        if not gate or gate.executionArn != execution_arn:
             return None
-        return self.decide(gate["gateId"], status, "step-functions", reason)
+        return self.decide(gate.gateId, status, "step-functions", reason)
 
-    def _forget(self, gate: dict[str, Any]) -> None:
+    def _forget(self, gate: Gate) -> None:
         with transient_errors():
             try:
                 self.table.delete_item(
-                    Key={"pk": f"SERVICE#{gate['service']}", "sk": "GATE"},
+                    Key={"pk": f"SERVICE#{gate.service}", "sk": "GATE"},
                     ConditionExpression="gateId = :g",
-                    ExpressionAttributeValues={":g": gate["gateId"]},
+                    ExpressionAttributeValues={":g": gate.gateId},
                 )
             except ClientError as error:
                 if error_code(error) != "ConditionalCheckFailedException":
                     raise
-            for name in gate.get("alarmNames") or []:
-                self.table.delete_item(Key={"pk": f"ALARM#{name}", "sk": f"GATE#{gate['gateId']}"})
+            for name in gate.alarmNames:
+                self.table.delete_item(Key={"pk": f"ALARM#{name}", "sk": f"GATE#{gate.gateId}"})

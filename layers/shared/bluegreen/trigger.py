@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parameters import SSMProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .aws import error_code, is_transient, transient_errors
-from .config import config_prefix
-from .errors import TransientAwsError
+from .aws import error_code, transient_errors
+from .config import config_prefix, read_parameters
 from .models import ExecutionInput, ServiceConfig
 
 logger = Logger(child=True)
@@ -116,15 +113,7 @@ def load_all_configs(provider: SSMProvider, max_age: int | None = None) -> dict[
     Invalid documents are skipped with a warning: one broken service must not stop the others.
     """
     prefix = config_prefix()
-    if max_age is None:  # the same cache lifetime as the other functions' configuration reads
-        max_age = int(os.environ.get("CONFIG_MAX_AGE", "60"))
-    try:
-        raw = provider.get_multiple(prefix, max_age=max_age, transform="json", decrypt=True)
-    except GetParameterError as error:
-        cause = error.__cause__ or error.__context__
-        if isinstance(cause, ClientError) and is_transient(cause):
-            raise TransientAwsError(f"Reading {prefix} failed transiently: {cause}") from error
-        raise
+    raw = read_parameters(provider, prefix, max_age)  # the same cache lifetime as the others
     configs: dict[str, ServiceConfig] = {}
     for name, document in sorted(raw.items()):
         if document is None:

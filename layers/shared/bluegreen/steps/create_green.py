@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .. import clock, ecs, first_deploy
-from ..aws import AwsClients
+from ..deps import Deps
 from ..errors import NoServingTaskSet
 from ..models import GreenTaskSet, StepEvent
 
 DEPLOYMENT_TAG = "bluegreen:execution"
 
 
-def run(event: StepEvent, clients: AwsClients) -> GreenTaskSet:
+def run(event: StepEvent, deps: Deps) -> GreenTaskSet:
+    clients = deps.clients
     context = event.context
     config = context.config
     task_sets = ecs.live_task_sets(clients.ecs, config)

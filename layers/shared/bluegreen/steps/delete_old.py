@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-from .. import ecs, elbv2, notify
-from ..aws import AwsClients
-from ..errors import UnsafeDelete
+from .. import ecs, elbv2, notify, policy
+from ..deps import Deps
 from ..models import DeploymentResult, GreenEvent
-from ..notify import SlackNotifier
-from ..store import Store
 
 
-def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> DeploymentResult:
+def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
+    clients, store, notifier = deps.clients, deps.store, deps.notifier
     context, green = event.context, event.green
     config = context.config
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
     test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
-    test_groups = elbv2.receiving(elbv2.forward_weights(test.actions, test.ruleArn))
-
-    if green.targetGroupArn not in production_groups:
-        raise UnsafeDelete(
-            f"Production does not forward to green ({green.targetGroupArn}), so the old task set is kept. "
-            f"Nothing was deleted; inspect the production rule."
-        )
-    overlap = test_groups & production_groups
-    if overlap:
-        raise UnsafeDelete(
-            f"Target group {sorted(overlap)[0]} behind the test rule also receives production traffic; "
-            f"nothing was deleted."
-        )
-
+    groups = policy.old_groups(
+        elbv2.forward_weights(production.actions, production.ruleArn),
+        elbv2.forward_weights(test.actions, test.ruleArn),
+        green.targetGroupArn,
+    )
     task_sets = ecs.live_task_sets(clients.ecs, config)
-    doomed = [ts for group in sorted(test_groups) for ts in ecs.task_sets_on(task_sets, group)]
+    doomed = policy.old_task_sets(groups, green.id, [policy.TaskSetInfo.of(ts) for ts in task_sets])
     deleted: str | None = None
-    for task_set in doomed:
-        if task_set["status"] == "PRIMARY" or task_set["id"] == green.id:
-            raise UnsafeDelete(f"Task set {task_set['id']} behind the test rule is primary; nothing was deleted.")
     # Bookkeeping first, so a failure here still leaves blue in place for a rollback. The lock can go
     # before the delete: a deployment started meanwhile finds blue on the test target group and refuses.
     closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")
@@ -44,8 +29,8 @@ def run(event: GreenEvent, clients: AwsClients, store: Store, notifier: SlackNot
     store.record_end(context.service, context.executionArn, "deployed")
     store.release_lock(context.service, context.executionArn)
     for task_set in doomed:
-        ecs.delete_task_set(clients.ecs, config, task_set["id"])
-        deleted = task_set["id"]
+        ecs.delete_task_set(clients.ecs, config, task_set.id)
+        deleted = task_set.id
     notify.milestone(
         notifier,
         context,

@@ -9,30 +9,30 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import clock, ecs, elbv2, first_deploy, notify
-from ..aws import AwsClients
+from .. import clock, ecs, elbv2, first_deploy, notify, policy
+from ..deps import Deps
 from ..models import GreenEvent, SwapResult
-from ..notify import NullNotifier, SlackNotifier
-from . import health
+from ..notify import NullNotifier
+from . import check_health
 
 
-def run(event: GreenEvent, clients: AwsClients, notifier: SlackNotifier | None = None) -> SwapResult:
+def run(event: GreenEvent, deps: Deps) -> SwapResult:
+    clients, notifier = deps.clients, deps.notifier
     context, green = event.context, event.green
     config = context.config
     schedule = config.trafficShift.schedule()
-    step = 0 if event.swap is None else min(event.swap.step + 1, len(schedule) - 1)
-    weight = schedule[step]
-    target = {green.targetGroupArn: weight, context.blueTargetGroupArn: 100 - weight}
+    step, weight = policy.next_step(schedule, None if event.swap is None else event.swap.step)
+    target = policy.production_weights(green.targetGroupArn, context.blueTargetGroupArn, weight)
 
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
     if first_deploy.answers_fixed_response(production.actions):  # issue #10: a first deployment, nothing served
-        health.require_healthy(clients, context, green)
+        check_health.require_healthy(clients, context, green)
         new_actions = first_deploy.forward_instead(production.actions, green.targetGroupArn)
         elbv2.modify_rule(clients.elbv2, config.productionRuleArn, new_actions)
         target = {green.targetGroupArn: 100}
     elif elbv2.forward_weights(production.actions, production.ruleArn) != target:
         # Never send production to a target group without healthy targets.
-        health.require_healthy(clients, context, green)
+        check_health.require_healthy(clients, context, green)
         # The one call that moves this step's share of production, atomically.
         elbv2.modify_rule(
             clients.elbv2, config.productionRuleArn, elbv2.with_forward_weights(production.actions, target)

@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from pydantic import ValidationError
 
-from .. import alarms, clock, ecr, ecs, elbv2, first_deploy, notify
-from ..aws import AwsClients
+from .. import alarms, clock, ecr, ecs, elbv2, first_deploy, notify, policy
 from ..config import load_service_config
+from ..deps import Deps
 from ..errors import (
     InvalidInput,
     InvalidServiceConfig,
-    MultipleServingTaskSets,
     MutableTagRefused,
-    NotExternalController,
-    TestTargetGroupBusy,
 )
 from ..models import DeploymentContext, ExecutionInput, SavedRules, ServiceConfig, SlackThread, ValidateEvent
-from ..notify import SlackNotifier
-from ..store import Store
 
 logger = Logger(child=True)
 
@@ -44,9 +38,8 @@ def check_tag(config: ServiceConfig, tag: str) -> None:
         )
 
 
-def run(
-    event: ValidateEvent, clients: AwsClients, provider: SSMProvider, store: Store, notifier: SlackNotifier
-) -> DeploymentContext:
+def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
+    clients, provider, store, notifier = deps.clients, deps.ssm, deps.store, deps.notifier
     request = parse_input(event.input)
     # One deployment per service: taken first, released by every end state (Cleanup, Rollback, DeleteOld).
     store.acquire_lock(request.service, event.executionArn, logger)
@@ -62,14 +55,7 @@ def run(
     digest, repository_uri = ecr.resolve_digest(clients.ecr, config.repository, request.imageTag, request.imageDigest)
 
     service = ecs.describe_service(clients.ecs, config)
-    controller = (service.get("deploymentController") or {}).get("type", "ECS")
-    if controller != "EXTERNAL":
-        raise NotExternalController(
-            f"ECS service {config.service} uses the {controller} deployment controller. Blue/green with this "
-            f"tool needs EXTERNAL, which can only be set when the service is created: move it without downtime "
-            f"with 'bluegreen adopt {config.service}' (see README, 'Adopting an existing service'), or create "
-            f"the service with deploymentController type EXTERNAL."
-        )
+    policy.check_controller(config.service, (service.get("deploymentController") or {}).get("type", "ECS"))
 
     missing = alarms.missing_alarms(clients.cloudwatch, config.alarmNames)
     if missing:
@@ -80,27 +66,19 @@ def run(
 
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
     test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
+    # issue #10: production may answer a fixed response before the first deployment
     blue_group, green_group = first_deploy.target_groups(config, production, test)
 
     task_sets = ecs.live_task_sets(clients.ecs, config)
-    busy = ecs.task_sets_on(task_sets, green_group)
-    if busy:
-        raise TestTargetGroupBusy(
-            f"The test target group {green_group} already has task set {busy[0]['id']} "
-            f"(externalId '{busy[0].get('externalId', '')}'). Another deployment is in progress or did not "
-            f"finish: let it end, or delete that task set, then deploy again."
-        )
-    serving = ecs.task_sets_on(task_sets, blue_group)
-    if len(serving) > 1:
-        ids = ", ".join(ts["id"] for ts in serving)
-        raise MultipleServingTaskSets(
-            f"{len(serving)} task sets ({ids}) serve production through {blue_group}; expected one. "
-            f"Delete the extra task sets so exactly one serves production, then deploy again."
-        )
+    infos = [policy.TaskSetInfo.of(ts) for ts in task_sets]
     first = None
-    if not serving:  # issue #10: a first deployment, from the configured network (else NoServingTaskSet)
+    if first_deploy.is_first_deployment(infos, blue_group, green_group):  # issue #10: nothing serves yet
         first = first_deploy.check(clients, config, task_sets, production, blue_group, green_group)
         config = first_deploy.first_config(config)
+        serving = []
+    else:
+        blue = policy.serving_task_set(infos, blue_group, green_group)
+        serving = [ts for ts in task_sets if ts["id"] == blue.id]
 
     context = DeploymentContext(
         executionArn=event.executionArn,

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from bluegreen import errors
-from bluegreen.steps import health
+from bluegreen.steps import check_health
 from tests.conftest import load_handler
 from tests.unit.helpers import aws_state, elapse, run_create_green, run_validate, state_data
 
@@ -43,7 +43,7 @@ def test_green_is_not_healthy_yet_while_targets_register(world, store):
     # When CheckHealth runs
     # Then it is still not healthy, and says why
     with pytest.raises(errors.GreenNotHealthyYet) as raised:
-        health.run(context, green, world.clients)
+        check_health.check(context, green, world.clients)
     assert "2/2 tasks running" in str(raised.value)
     assert "Elb.RegistrationInProgress" in str(raised.value)
 
@@ -70,7 +70,7 @@ def test_unhealthy_green_is_polled_until_the_deadline(world, store):
     # When CheckHealth runs
     # Then it still waits (the deadline has not passed)
     with pytest.raises(errors.GreenNotHealthyYet) as raised:
-        health.run(context, green, world.clients)
+        check_health.check(context, green, world.clients)
     assert "Target.ResponseCodeMismatch" in str(raised.value)
 
 

@@ -6,8 +6,9 @@ from typing import Any
 
 from .. import clock, ecs, elbv2
 from ..aws import AwsClients
+from ..deps import Deps
 from ..errors import GreenNotHealthy, GreenNotHealthyYet, HealthCheckTimeout
-from ..models import DeploymentContext, GreenTaskSet, HealthReport
+from ..models import DeploymentContext, GreenEvent, GreenTaskSet, HealthReport
 
 
 def green_status(clients: AwsClients, context: DeploymentContext, green: GreenTaskSet) -> tuple[bool, str, int, int]:
@@ -33,7 +34,11 @@ def green_status(clients: AwsClients, context: DeploymentContext, green: GreenTa
     return ok, summary, healthy, desired
 
 
-def run(context: DeploymentContext, green: GreenTaskSet, clients: AwsClients) -> HealthReport:
+def run(event: GreenEvent, deps: Deps) -> HealthReport:
+    return check(event.context, event.green, deps.clients)
+
+
+def check(context: DeploymentContext, green: GreenTaskSet, clients: AwsClients) -> HealthReport:
     healthy, summary, healthy_targets, desired = green_status(clients, context, green)
     if healthy:
         return HealthReport(healthyTargets=healthy_targets, desiredCount=desired)

@@ -1,0 +1,66 @@
+"""What a step may use (AWS clients, the deployments table, the Slack notifier, the SSM provider).
+
+Every step module exposes ``run(event, deps) -> Model``. A handler builds one :class:`Deps` at module
+level (nothing is created then); each dependency is made on first use and shared by the warm
+container through the cached ``get_*`` factories. Tests pass their own.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    from .aws import AwsClients
+    from .notify import SlackNotifier
+    from .store import Store
+
+
+class Deps:
+    """Dependencies of the steps; an argument left out comes from the process-wide factory."""
+
+    def __init__(
+        self,
+        *,
+        clients: AwsClients | None = None,
+        store: Store | None = None,
+        notifier: SlackNotifier | None = None,
+        ssm: SSMProvider | None = None,
+    ) -> None:
+        self._clients = clients
+        self._store = store
+        self._notifier = notifier
+        self._ssm = ssm
+
+    @property
+    def clients(self) -> AwsClients:
+        if self._clients is not None:
+            return self._clients
+        from .aws import get_clients
+
+        return get_clients()
+
+    @property
+    def store(self) -> Store:
+        if self._store is not None:
+            return self._store
+        from .aws import get_store
+
+        return get_store()
+
+    @property
+    def notifier(self) -> SlackNotifier:
+        if self._notifier is not None:
+            return self._notifier
+        from .notify import get_notifier
+
+        return get_notifier()
+
+    @property
+    def ssm(self) -> SSMProvider:
+        if self._ssm is not None:
+            return self._ssm
+        from .aws import get_ssm_provider
+
+        return get_ssm_provider()

@@ -1,0 +1,179 @@
+"""The workflow's decisions as pure functions over typed inputs: no AWS call, no clock.
+
+The steps read AWS, call these, then act on the answer; the tests in ``tests/fast`` check every rule
+with plain tables. A refusal raises the typed error the state machine routes (its cause says what to do).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from .errors import (
+    ListenerRulesInvalid,
+    MultipleServingTaskSets,
+    NoServingTaskSet,
+    NotExternalController,
+    RollbackUnsafe,
+    TestTargetGroupBusy,
+    UnsafeDelete,
+)
+
+
+class TaskSetInfo(BaseModel):
+    """What the decisions need of a live ECS task set."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    status: str  # PRIMARY or ACTIVE (live task sets only)
+    targetGroupArn: str | None = None
+    externalId: str = ""
+
+    @classmethod
+    def of(cls, task_set: Mapping[str, Any]) -> TaskSetInfo:
+        """From a ``DescribeTaskSets`` entry."""
+        balancers = task_set.get("loadBalancers") or []
+        return cls(
+            id=task_set["id"],
+            status=task_set.get("status", ""),
+            targetGroupArn=balancers[0].get("targetGroupArn") if balancers else None,
+            externalId=task_set.get("externalId") or "",
+        )
+
+
+def receiving(weights: Mapping[str, int]) -> set[str]:
+    """Target groups that receive traffic (weight above zero)."""
+    return {arn for arn, weight in weights.items() if weight > 0}
+
+
+def on_group(task_sets: Iterable[TaskSetInfo], target_group_arn: str) -> list[TaskSetInfo]:
+    return [ts for ts in task_sets if ts.targetGroupArn == target_group_arn]
+
+
+# --- Validate ----------------------------------------------------------------------------------------
+def check_controller(service: str, controller: str) -> None:
+    """Blue/green with task sets needs the EXTERNAL deployment controller."""
+    if controller != "EXTERNAL":
+        raise NotExternalController(
+            f"ECS service {service} uses the {controller} deployment controller. Blue/green with this "
+            f"tool needs EXTERNAL, which can only be set when the service is created: move it without downtime "
+            f"with 'bluegreen adopt {service}' (see README, 'Adopting an existing service'), or create "
+            f"the service with deploymentController type EXTERNAL."
+        )
+
+
+def check_routing(production: Mapping[str, int], test: Mapping[str, int], target_groups: list[str]) -> tuple[str, str]:
+    """``(blue, green)`` target groups from the rules' forward weights, or :class:`ListenerRulesInvalid`.
+
+    Production must forward to exactly one of the configured target groups (blue); the test rule only
+    to the other one (green).
+    """
+    production_groups = receiving(production)
+    if len(production_groups) != 1 or not production_groups <= set(target_groups):
+        raise ListenerRulesInvalid(
+            f"The production rule must forward to exactly one of the configured target groups; it forwards to "
+            f"{sorted(production_groups) or 'nothing'}. An earlier deployment may have stopped half-way: restore "
+            f"the rule, or fix 'targetGroupArns'."
+        )
+    blue_group = next(iter(production_groups))
+    green_group = next(arn for arn in target_groups if arn != blue_group)
+    test_groups = receiving(test)
+    if test_groups != {green_group}:
+        raise ListenerRulesInvalid(
+            f"The test rule must forward only to the idle target group {green_group}; it forwards to "
+            f"{sorted(test_groups) or 'nothing'}. Point the test rule at the target group production does not use."
+        )
+    return blue_group, green_group
+
+
+def serving_task_set(task_sets: list[TaskSetInfo], blue_group: str, green_group: str) -> TaskSetInfo:
+    """The one task set that serves production (blue); refuses a busy test group, several or none."""
+    busy = on_group(task_sets, green_group)
+    if busy:
+        raise TestTargetGroupBusy(
+            f"The test target group {green_group} already has task set {busy[0].id} "
+            f"(externalId '{busy[0].externalId}'). Another deployment is in progress or did not "
+            f"finish: let it end, or delete that task set, then deploy again."
+        )
+    serving = on_group(task_sets, blue_group)
+    if len(serving) > 1:
+        ids = ", ".join(ts.id for ts in serving)
+        raise MultipleServingTaskSets(
+            f"{len(serving)} task sets ({ids}) serve production through {blue_group}; expected one. "
+            f"Delete the extra task sets so exactly one serves production, then deploy again."
+        )
+    if not serving:
+        raise NoServingTaskSet(
+            f"No task set serves production through {blue_group}. A first deployment takes its network from "
+            f"'network' in the service configuration (see README, 'First deployment')."
+        )
+    return serving[0]
+
+
+# --- Swap --------------------------------------------------------------------------------------------
+def next_step(schedule: list[int], previous_step: int | None) -> tuple[int, int]:
+    """``(step, green's weight)`` after ``previous_step`` (``None``: the first); the last step repeats."""
+    step = 0 if previous_step is None else min(previous_step + 1, len(schedule) - 1)
+    return step, schedule[step]
+
+
+def production_weights(green_group: str, blue_group: str, weight: int) -> dict[str, int]:
+    """The production rule's forward weights with green at ``weight`` percent."""
+    return {green_group: weight, blue_group: 100 - weight}
+
+
+# --- DeleteOld ---------------------------------------------------------------------------------------
+def old_groups(production: Mapping[str, int], test: Mapping[str, int], green_group: str) -> list[str]:
+    """The target groups whose task sets DeleteOld removes: those behind the test rule, once production is
+    on green and none of them receives production traffic (else :class:`UnsafeDelete`)."""
+    production_groups, test_groups = receiving(production), receiving(test)
+    if green_group not in production_groups:
+        raise UnsafeDelete(
+            f"Production does not forward to green ({green_group}), so the old task set is kept. "
+            f"Nothing was deleted; inspect the production rule."
+        )
+    overlap = test_groups & production_groups
+    if overlap:
+        raise UnsafeDelete(
+            f"Target group {sorted(overlap)[0]} behind the test rule also receives production traffic; "
+            f"nothing was deleted."
+        )
+    return sorted(test_groups)
+
+
+def old_task_sets(groups: list[str], green_id: str, task_sets: list[TaskSetInfo]) -> list[TaskSetInfo]:
+    """The task sets on ``groups`` (from :func:`old_groups`); never the primary one nor green."""
+    doomed = [ts for group in groups for ts in on_group(task_sets, group)]
+    for task_set in doomed:
+        if task_set.status == "PRIMARY" or task_set.id == green_id:
+            raise UnsafeDelete(f"Task set {task_set.id} behind the test rule is primary; nothing was deleted.")
+    return doomed
+
+
+# --- Cleanup and Rollback ----------------------------------------------------------------------------
+def may_delete_green(
+    task_set: TaskSetInfo, execution_name: str, production_groups: set[str], first_deployment: bool = False
+) -> bool:
+    """Whether ``task_set`` is this execution's green (by externalId), refusing one that serves production.
+
+    A first deployment's green is primary (it is the only task set) yet, once the rules are restored,
+    serves nothing (issue #10); elsewhere a primary green is refused.
+    """
+    if task_set.externalId != execution_name:
+        return False
+    primary = task_set.status == "PRIMARY" and not first_deployment
+    if task_set.targetGroupArn in production_groups or primary:
+        raise UnsafeDelete(f"Task set {task_set.id} created by this deployment serves production; it was not deleted.")
+    return True
+
+
+def check_rollback_safe(blue_group: str, healthy_targets: int, health: str) -> None:
+    """Production goes back to blue only if blue has healthy targets."""
+    if healthy_targets == 0:
+        raise RollbackUnsafe(
+            f"Cannot roll back: blue target group {blue_group} has "
+            f"{health}. Production was left on green; fix blue or roll forward."
+        )

@@ -1,0 +1,263 @@
+"""Slack: the interactivity callback that answers the gates.
+
+A click is verified (Slack's request signature), parsed, checked against the
+service's approver allowlist and handed to :func:`bluegreen.decisions.decide`,
+which sends at most one ``SendTaskSuccess`` / ``SendTaskFailure`` per gate.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NamedTuple
+from urllib.parse import parse_qs
+
+from aws_lambda_powertools import Logger
+from slack_sdk.signature import Clock, SignatureVerifier
+
+from . import clock
+from .config import load_service_config
+from .decisions import decide
+from .errors import AlreadyDecided, BlueGreenError, GateExpired, NotAllowed, UnknownGate
+from .gates import GateKind, GateLike, status_title
+from .settings import get_settings
+from .slack_messages import USER_ID, _escape, _when, decided_text, outcome, who
+
+if TYPE_CHECKING:
+    from .slack import Notifier, SlackSecrets
+
+logger = Logger(child=True)
+
+SIGNATURE_WINDOW = 300  # seconds; Slack's recommendation, enforced by SignatureVerifier
+SLACK_ACTIONS = ("approve", "reject", "finish", "rollback")
+GATE_ID = re.compile(r"[a-z]{2}-[a-z0-9]{4,32}")
+
+
+# --- requests from Slack ---------------------------------------------------------------------
+class _FixedClock(Clock):
+    def __init__(self, now: float) -> None:
+        self._now = now
+
+    def now(self) -> float:
+        return self._now
+
+
+def verify_request(body: str, headers: Mapping[str, str], signing_secret: str, now: float | None = None) -> bool:
+    """Whether ``body`` carries a valid Slack signature made less than 5 minutes ago (header names any case)."""
+    normalized = {str(k).lower(): v for k, v in (headers or {}).items()}
+    timestamp = normalized.get("x-slack-request-timestamp")
+    signature = normalized.get("x-slack-signature")
+    if not timestamp or not signature or not str(timestamp).strip().isdigit():
+        return False
+    verifier = SignatureVerifier(signing_secret, clock=_FixedClock(time.time() if now is None else now))
+    return verifier.is_valid(body=body or "", timestamp=str(timestamp).strip(), signature=str(signature))
+
+
+def _signature_problem(headers: Mapping[str, str], now: float) -> str:
+    """Why a request failed verification, for the log line (never includes the secret or the signature)."""
+    normalized = {str(k).lower(): v for k, v in (headers or {}).items()}
+    timestamp = str(normalized.get("x-slack-request-timestamp") or "").strip()
+    if not timestamp or not normalized.get("x-slack-signature"):
+        return "missing signature headers"
+    if not timestamp.isdigit():
+        return "malformed timestamp"
+    if abs(now - int(timestamp)) > SIGNATURE_WINDOW:
+        return "stale timestamp"
+    return "signature mismatch"
+
+
+class Action(NamedTuple):
+    """One button click (``block_actions``)."""
+
+    user_id: str
+    user_name: str
+    action_id: str
+    gate_id: str
+    channel_id: str
+    message_ts: str
+    response_url: str
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not value:
+        raise ValueError(f"missing {what}")
+    return value
+
+
+def parse_action(body: str) -> Action:
+    """Parse Slack's ``payload=<block_actions JSON>`` form body; ``ValueError`` on anything malformed."""
+    try:
+        form = parse_qs(body or "", keep_blank_values=True, strict_parsing=True, max_num_fields=10)
+    except ValueError as error:
+        raise ValueError("body is not a form") from error
+    values = form.get("payload")
+    if not values or len(values) != 1:
+        raise ValueError("expected exactly one 'payload' field")
+    try:
+        payload = json.loads(values[0])
+    except ValueError as error:
+        raise ValueError("payload is not JSON") from error
+    if not isinstance(payload, dict) or payload.get("type") != "block_actions":
+        raise ValueError("payload is not a block_actions interaction")
+    user = payload.get("user")
+    if not isinstance(user, dict):
+        raise ValueError("missing user")
+    user_id = _text(user.get("id"), "user id")
+    if not USER_ID.fullmatch(user_id):
+        raise ValueError("malformed user id")
+    user_name = str(user.get("username") or user.get("name") or user_id)
+    actions = payload.get("actions")
+    if not isinstance(actions, list) or len(actions) != 1 or not isinstance(actions[0], dict):
+        raise ValueError("expected exactly one action")
+    action_id = _text(actions[0].get("action_id"), "action_id")
+    if action_id not in SLACK_ACTIONS:
+        raise ValueError("unknown action_id")
+    gate_id = _text(actions[0].get("value"), "button value")
+    if not GATE_ID.fullmatch(gate_id):
+        raise ValueError("button value is not a gate id")
+    channel = payload.get("channel")
+    channel_id = _text(channel.get("id") if isinstance(channel, dict) else None, "channel")
+    container = payload["container"] if isinstance(payload.get("container"), dict) else {}
+    message = payload["message"] if isinstance(payload.get("message"), dict) else {}
+    message_ts = _text(container.get("message_ts") or message.get("ts"), "message ts")
+    response_url = _text(payload.get("response_url"), "response_url")
+    if not response_url.startswith(("https://", "http://")):
+        raise ValueError("malformed response_url")
+    return Action(user_id, user_name, action_id, gate_id, channel_id, message_ts, response_url)
+
+
+def default_approvers() -> list[str]:
+    """The stack's fallback allowlist: comma-separated Slack user ids in ``DEFAULT_APPROVERS``."""
+    return list(get_settings().defaultApprovers)
+
+
+_VERBS = {"approve": "approve", "reject": "reject", "finish": "finish", "rollback": "roll back"}
+
+
+@dataclass
+class InteractionResult:
+    """What the callback answers: the HTTP status, a short message and the outcome (for metrics and logs)."""
+
+    status: int
+    message: str
+    outcome: str  # decided | invalid-signature | malformed | unknown | not-allowed | already-decided | expired | error
+    gate_id: str | None = None
+    action: str | None = None
+
+
+def handle_interaction(
+    body: str,
+    headers: Mapping[str, str],
+    *,
+    store: Any,
+    provider: Any,
+    notifier: Notifier,
+    secrets: SlackSecrets,
+    approvers_fallback: Iterable[str] | None = None,
+    now: float | None = None,
+) -> InteractionResult:
+    """Answer one button click. Every validly signed request gets 200; the user sees the outcome in Slack."""
+    now = time.time() if now is None else now
+    if not verify_request(body, headers, secrets.signing_secret, now):
+        logger.warning("Refused a Slack request", extra={"problem": _signature_problem(headers, now)})
+        return InteractionResult(401, "invalid signature", "invalid-signature")
+    try:
+        action = parse_action(body)
+    except ValueError as error:
+        logger.warning("Malformed Slack interaction", extra={"problem": str(error)})
+        return InteractionResult(400, "malformed Slack interaction", "malformed")
+    log = {"gateId": action.gate_id, "action": action.action_id, "user": action.user_id}
+
+    def answer(outcome_name: str, text: str) -> InteractionResult:
+        notifier.respond(action.response_url, text)
+        logger.info("Slack click answered", extra={**log, "outcome": outcome_name})
+        return InteractionResult(200, text, outcome_name, action.gate_id, action.action_id)
+
+    try:
+        gate = store.get_gate(action.gate_id)
+        if gate is None:
+            return answer("unknown", f"Gate `{action.gate_id}` is unknown or has expired. Nothing was changed.")
+        try:
+            _check_allowed(gate, action, provider, approvers_fallback)
+        except NotAllowed as error:
+            return answer("not-allowed", error.message)
+        try:
+            decision = decide(
+                store, action.gate_id, action.action_id, f"slack:{action.user_id}", reason=_reason(action)
+            )
+        except AlreadyDecided:
+            latest = store.get_gate(action.gate_id) or gate
+            notifier.update_gate(latest)  # the message may still show buttons (e.g. decided from the CLI)
+            return answer("already-decided", f"{_kind_name(latest)} `{action.gate_id}` was {_already(latest)}.")
+        except GateExpired as error:
+            latest = store.get_gate(action.gate_id) or gate
+            if latest.get("status") != "EXPIRED":
+                latest = {
+                    **latest,
+                    "status": "EXPIRED",
+                    "decidedBy": "step-functions",
+                    "decidedAt": clock.now().isoformat(timespec="seconds"),
+                    "reason": "the deployment is no longer waiting",
+                }
+            notifier.update_gate(latest)
+            return answer("expired", f"{error.message} Nothing was changed.")
+        except UnknownGate as error:
+            return answer("unknown", f"{error.message} Nothing was changed.")
+    except Exception:  # noqa: BLE001 - Slack gets 200 and a visible message; the details go to the log
+        logger.exception("Slack click failed", extra=log)
+        return answer(
+            "error", "Something went wrong and your click may not have been applied. Try again, or use the CLI."
+        )
+    updated = notifier.update_gate(decision.gate)
+    logger.info("Gate decided from Slack", extra={**log, "status": decision.gate.get("status")})
+    if not updated:
+        notifier.respond(action.response_url, f"{outcome(decision.gate)} (the message could not be updated).")
+    return InteractionResult(200, decided_text(decision.gate), "decided", action.gate_id, action.action_id)
+
+
+def _reason(action: Action) -> str:
+    return f"via Slack (@{action.user_name})"
+
+
+def _kind_name(gate: GateLike) -> str:
+    try:
+        return GateKind(str(gate.get("kind"))).noun
+    except ValueError:
+        return "Gate"
+
+
+def _already(gate: GateLike) -> str:
+    status = str(gate.get("status", "?"))
+    word = status_title(status).lower()
+    by = who(gate.get("decidedBy"))
+    return f"already {word}" + (f" by {by}" if by else "") + f" at {_when(gate.get('decidedAt'))}"
+
+
+def _check_allowed(gate: GateLike, action: Action, provider: Any, fallback: Iterable[str] | None) -> None:
+    """Raise :class:`NotAllowed` unless the user is on the service's approvers (or the stack's default list)."""
+    service = str(gate.get("service"))
+    try:
+        config = load_service_config(service, provider)
+    except BlueGreenError as error:
+        logger.warning("Cannot read the approvers of a service", extra={"service": service, "error": error.message})
+        raise NotAllowed(
+            f"Cannot check who may answer gates of *{_escape(service)}* right now ({type(error).__name__}). "
+            f"Nothing was changed."
+        ) from error
+    approvers = list(config.approval.approvers) or list(default_approvers() if fallback is None else fallback)
+    if action.user_id in approvers:
+        return
+    logger.warning("Slack user not on the approver list", extra={"service": service, "user": action.user_id})
+    verb = _VERBS[action.action_id]
+    if not approvers:
+        raise NotAllowed(
+            f"Nobody may {verb} deployments of *{_escape(service)}* from Slack: no approvers are configured. "
+            f"Nothing was changed."
+        )
+    listed = ", ".join(f"<@{user}>" for user in approvers[:10])
+    raise NotAllowed(
+        f"You are not allowed to {verb} deployments of *{_escape(service)}*. Ask one of {listed}. Nothing was changed."
+    )

@@ -1,0 +1,49 @@
+"""Bake and each canary/linear step: a ``waitForTaskToken`` gate that alarms fail and whose timeout passes it.
+
+The token is stored under a gate id for the alarm handler (:mod:`bluegreen.steps.alarm_event`) and the
+manual rollback; alarms already firing when the bake starts fail it at once.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import alarms, notify
+from ..aws import AwsClients
+from ..decisions import open_gate
+from ..deps import Deps
+from ..errors import AlarmTriggered
+from ..gates import GateKind, GateStatus
+from ..models import GateEvent, OpenedGate
+from ..notify import SlackNotifier
+from ..store import Store
+from .open_gate import _details, _post
+
+
+def run(event: GateEvent, deps: Deps) -> OpenedGate:
+    """Bake: store the token for the alarm handler, then catch alarms that are already firing."""
+    clients, store, notifier = deps.clients, deps.store, deps.notifier
+    context = event.context
+    names = context.config.alarmNames
+    partial = event.swap is not None and not event.swap.complete
+    seconds = context.config.trafficShift.intervalSeconds if partial else context.config.bakeSeconds
+    gate = open_gate(
+        store, GateKind.BAKE, context.service, context.executionArn, event.taskToken, seconds, _details(event), names
+    )
+    weight = event.swap.weight if event.swap else 100
+    notify.milestone(
+        notifier, context, f"Production at {weight}% on {context.imageTag}; watching alarms for {seconds}s."
+    )
+    firing = alarms.alarms_in_alarm(clients.cloudwatch, names)
+    if firing:
+        alarm = firing[0]
+        reason = alarm.get("StateReason", "no reason given")
+        store.decide(gate.gateId, GateStatus.ALARM, f"alarm:{alarm['AlarmName']}", reason)
+        raise AlarmTriggered(f"Alarm {alarm['AlarmName']} was already in ALARM when the bake started: {reason}")
+    _post(notifier, store, gate, 1)
+    return OpenedGate(gateId=gate.gateId, kind=GateKind.BAKE)
+
+
+def start_bake(event: GateEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> dict[str, Any]:
+    """Kept while the branches calling it are merged (issue #16): use :func:`run`."""
+    return run(event, Deps(clients=clients, store=store, notifier=notifier)).dump()

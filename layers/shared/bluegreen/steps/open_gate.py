@@ -1,0 +1,88 @@
+"""Open gate: the approval and the keep-old hold (``waitForTaskToken`` tasks); the bake is in :mod:`.bake`.
+
+The task token is stored in the deployments table under a short gate id; Slack
+buttons and the CLI carry only that id. A gate is answered at most once
+(:mod:`bluegreen.decisions`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from .. import notify
+from ..decisions import open_gate as open_pending_gate
+from ..deps import Deps
+from ..gates import Gate, GateKind
+from ..models import GateEvent, OpenedGate
+from ..notify import SlackNotifier
+from ..store import Store
+
+logger = Logger(child=True)
+SLACK_ATTEMPTS = 3
+
+
+def _details(event: GateEvent) -> dict[str, Any]:
+    context = event.context
+    details: dict[str, Any] = {
+        "imageTag": context.imageTag,
+        "imageDigest": context.imageDigest,
+        "image": context.image,
+        "executionName": context.executionName,
+        "requestedBy": context.requestedBy,
+        "greenTaskSet": event.green.id,
+    }
+    if context.testUrl:
+        details["testUrl"] = context.testUrl
+    if context.config.slackChannel:
+        details["channel"] = context.config.slackChannel
+    if event.swap:
+        details["bakeSeconds"] = context.config.bakeSeconds
+        details["weight"] = event.swap.weight
+    return details
+
+
+def _post(notifier: SlackNotifier, store: Store, gate: Gate, attempts: int) -> str | None:
+    """Post the gate's message (with its buttons); returns an error text if Slack failed."""
+    if not gate.channel or gate.ts:  # no Slack, or already posted (a retried task)
+        return None
+    error: Exception | None = None
+    for _ in range(attempts):
+        try:
+            channel, ts = notifier.post_gate(gate)
+            store.set_message(gate.gateId, channel, ts)
+            return None
+        except Exception as exc:  # noqa: BLE001 - reported below; the CLI can still answer the gate
+            error = exc
+    logger.error(
+        "Slack message for gate failed; answer it from the CLI", extra={"gateId": gate.gateId, "error": str(error)}
+    )
+    text = f"Slack message failed after {attempts} attempts ({error}); answer with the bluegreen CLI"
+    store.set_notification_error(gate.gateId, text)
+    return text
+
+
+def run(event: GateEvent, deps: Deps) -> OpenedGate:
+    """Approval and keep-old gates: store the token, post the message with buttons."""
+    store, notifier = deps.store, deps.notifier
+    context = event.context
+    config = context.config
+    kind = GateKind(event.kind)
+    timeout = config.approval.timeoutSeconds if kind == GateKind.APPROVAL else config.keepOld.timeoutSeconds
+    gate = open_pending_gate(
+        store, kind, context.service, context.executionArn, event.taskToken, timeout, _details(event)
+    )
+    if kind == GateKind.APPROVAL:
+        notify.milestone(notifier, context, f"Green is healthy: approval {gate.gateId} requested.")
+    else:
+        notify.milestone(
+            notifier, context, f"Bake passed. Old task set kept until Finish or Roll back ({gate.gateId})."
+        )
+    slack_error = _post(notifier, store, gate, SLACK_ATTEMPTS)
+    return OpenedGate(gateId=gate.gateId, kind=kind, notification=slack_error)
+
+
+def open_gate(event: GateEvent, store: Store, notifier: SlackNotifier) -> dict[str, Any]:
+    """Kept while the branches calling it are merged (issue #16): use :func:`run`."""
+    return run(event, Deps(store=store, notifier=notifier)).dump()

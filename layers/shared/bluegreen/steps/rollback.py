@@ -1,0 +1,49 @@
+"""Rollback (after the swap): restore the saved rules and blue, delete green, release the lock."""
+
+from __future__ import annotations
+
+from .. import ecs, elbv2, first_deploy, policy
+from ..aws import AwsClients
+from ..deps import Deps
+from ..models import FailureReport, StepEvent
+from ..notify import SlackNotifier
+from ..store import Store
+from .cleanup import _delete_green, _finish, describe_error
+
+
+def run(event: StepEvent, deps: Deps) -> FailureReport:
+    clients, store, notifier = deps.clients, deps.store, deps.notifier
+    context = event.context
+    config = context.config
+    name, message = describe_error(event.error)
+    saved = context.savedRules
+
+    # Blue must still have healthy targets before production goes back to it.
+    descriptions = elbv2.target_health(clients.elbv2, context.blueTargetGroupArn)
+    if first_deploy.blue_must_be_healthy(context):  # issue #10: not when production was never served
+        policy.check_rollback_safe(
+            context.blueTargetGroupArn, elbv2.healthy_count(descriptions), elbv2.describe_health(descriptions)
+        )
+
+    restored = []
+    for snapshot in (saved.production, saved.test):  # production first, in one call
+        current = elbv2.describe_rule(clients.elbv2, snapshot.ruleArn)
+        if current.actions != snapshot.actions:
+            elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
+            restored.append(snapshot.ruleArn)
+
+    if context.blue is not None:  # issue #10: a first deployment has no blue to make primary
+        ecs.make_primary(clients.ecs, config, context.blue.arn)
+    production_groups = first_deploy.serving_groups(saved.production)
+    deleted = _delete_green(clients, context, production_groups)
+    cause = (
+        f"Rolled back {context.service} to {first_deploy.describe_blue(context)} after "
+        f"{name}: {message.rstrip('.')}. Production rules restored; green task set deleted."
+    )
+    _finish(context, store, notifier, "rolled_back", name, cause)
+    return FailureReport(error="RolledBack", cause=cause, deletedTaskSets=deleted, restoredRules=restored)
+
+
+def rollback(event: StepEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
+    """Kept while the branches calling it are merged (issue #16): use :func:`run`."""
+    return run(event, Deps(clients=clients, store=store, notifier=notifier))

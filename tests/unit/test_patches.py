@@ -1,0 +1,90 @@
+"""Every patch of moto's internals lives in ``local/patches.py``, says its gap, and checks moto's version."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from bluegreen_cli.local import patches
+
+LOCAL = Path(patches.__file__).resolve().parent
+
+
+def _library_names(tree: ast.Module) -> set[str]:
+    """Names a module imports from moto or botocore."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] in ("moto", "botocore"):
+            names.update(alias.asname or alias.name for alias in node.names)
+        if isinstance(node, ast.Import):
+            names.update(a.asname or a.name for a in node.names if a.name.split(".")[0] in ("moto", "botocore"))
+    return names
+
+
+def _root(node: ast.expr) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def test_other_versions_of_moto_are_refused_loudly():
+    # Given a moto other than the one the patches were written for
+    # When the version is checked
+    with pytest.raises(patches.MotoVersionError) as refused:
+        patches.check_moto_version("5.3.0")
+    # Then the error names both versions and the fix
+    message = str(refused.value)
+    assert "5.3.0" in message and patches.MOTO_VERSION in message
+    assert "ecs-bluegreen[local]" in message
+
+
+def test_the_pinned_version_is_accepted():
+    # Given the installed moto (pinned by the `local` extra)
+    # When checked, Then nothing is raised
+    patches.check_moto_version()
+    patches.check_moto_version(patches.MOTO_VERSION)
+
+
+def test_no_other_emulator_module_patches_moto_or_botocore():
+    # Given every emulator module but patches.py
+    offenders = []
+    for path in sorted(LOCAL.glob("*.py")):
+        if path.name == "patches.py":
+            continue
+        tree = ast.parse(path.read_text())
+        library = _library_names(tree)
+        for node in ast.walk(tree):
+            # Then none assigns to an attribute of a class or module it imported from moto or botocore
+            targets = node.targets if isinstance(node, ast.Assign) else []
+            for target in targets:
+                if isinstance(target, ast.Attribute) and _root(target) in library:
+                    offenders.append(f"{path.name}:{node.lineno}")
+            # Nor uses setattr on one
+            is_setattr = isinstance(node, ast.Call) and getattr(node.func, "id", None) == "setattr" and node.args
+            if is_setattr and _root(node.args[0]) in library:
+                offenders.append(f"{path.name}:{node.lineno}")
+    assert offenders == []
+
+
+def test_every_patch_says_which_moto_gap_it_fills():
+    # Given patches.py
+    lines = [line.strip() for line in (LOCAL / "patches.py").read_text().splitlines()]
+    # Then there is a `# moto gap:` comment for every attribute it replaces
+    replaced = sum(line.startswith("patcher.replace(") for line in lines)
+    assert replaced == sum(line.startswith("# moto gap:") for line in lines) > 0
+
+
+def test_a_patcher_restores_what_it_replaced():
+    # Given an object patched twice
+    class Owner:
+        value = "original"
+
+    patcher = patches.Patcher()
+    assert patcher.replace(Owner, "value", "first") == "original"
+    patcher.replace(Owner, "value", "second")
+    # When restored
+    patcher.restore()
+    # Then the original is back
+    assert Owner.value == "original"
