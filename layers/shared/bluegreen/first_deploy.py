@@ -45,7 +45,6 @@ from .models import (
 )
 
 FIXED_RESPONSE = "fixed-response"
-_TERMINAL = ("forward", "fixed-response", "redirect")
 
 
 # --- pure decisions --------------------------------------------------------------------------
