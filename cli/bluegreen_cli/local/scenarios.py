@@ -15,6 +15,20 @@ class Scenario:
     config: dict[str, Any] | None = None
     alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
     seed: dict[str, Any] | None = None  # issue #10: how the service is seeded (e.g. empty, no task set)
+    release: dict[str, Any] | None = None  # issue 10: the release in place of imageTag (images, overrides...)
+    sidecar: bool = False  # seed the service with a sidecar (its own repository, env vars, a secret)
+
+
+# Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
+CONFIG_CHANGE = {
+    "taskDefinitionOverrides": {
+        "memory": "1024",
+        "containers": {
+            "web": {"environment": {"FEATURE_CHECKOUT": "on"}},
+            "log-router": {"image": "1.1"},
+        },
+    }
+}
 
 
 SCENARIOS = {
@@ -55,5 +69,12 @@ SCENARIOS = {
         "first deployment: an empty EXTERNAL service (production answers 503) gets its first task set from the "
         "configured network; production points at it once it is healthy",
         seed={"first_task_set": False, "production_action": "fixed-response"},
+    ),
+    "config-change": Scenario(
+        "config-change",
+        "deployed",
+        "one release changes an env var, the task memory and the sidecar's image: plan shown, approved, deployed",
+        release=CONFIG_CHANGE,
+        sidecar=True,
     ),
 }

@@ -27,6 +27,10 @@ NOT_LIVE_YET = {
     "Type": "fixed-response",
     "FixedResponseConfig": {"StatusCode": "503", "ContentType": "text/plain", "MessageBody": "not live yet"},
 }
+# Issue 10: the sidecar of a service seeded with ``sidecar=True`` (its own repository, env vars and a secret).
+SIDECAR = "log-router"
+SIDECAR_TAGS = ("1.0", "1.1")
+SECRET_VALUE = "demo-db-password-never-shown"  # the SSM parameter's value: must never appear anywhere
 
 
 @dataclass
@@ -108,6 +112,7 @@ def seed_service(
     deployment_controller: str = "EXTERNAL",
     first_task_set: bool = True,
     production_action: str = "forward",
+    sidecar: bool = False,
 ) -> DemoService:
     """Seed one deployable service (with its own rules, target groups, repository and alarm).
 
@@ -166,6 +171,38 @@ def seed_service(
     )["Role"]["Arn"]
     cluster = f"{name}-cluster"
     ecs.create_cluster(clusterName=cluster)
+    containers: list[dict[str, Any]] = [
+        {
+            "name": "web",
+            "image": f"{repository_uri}@{digests['v1']}",
+            "memory": 512,
+            "essential": True,
+            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+            "environment": [{"name": "STAGE", "value": "demo"}],
+        }
+    ]
+    extra: dict[str, Any] = {"network": network}
+    repositories: dict[str, str] = {}
+    if sidecar:  # issue 10: a second container with its own repository, env vars and a secret reference
+        sidecar_repo = f"{name}-{SIDECAR}"
+        sidecar_uri = ecr.create_repository(repositoryName=sidecar_repo)["repository"]["repositoryUri"]
+        sidecar_digests = {tag: push_image(ecr, sidecar_repo, tag) for tag in SIDECAR_TAGS}
+        ssm.put_parameter(Name=f"/{name}/db-password", Type="SecureString", Value=SECRET_VALUE)
+        secret_arn = f"arn:aws:ssm:{session.region_name}:{role.split(':')[4]}:parameter/{name}/db-password"
+        containers[0]["memory"] = 384
+        containers[0]["environment"].append({"name": "LOG_FORMAT", "value": "json"})
+        containers[0]["secrets"] = [{"name": "DB_PASSWORD", "valueFrom": secret_arn}]
+        containers.append(
+            {
+                "name": SIDECAR,
+                "image": f"{sidecar_uri}@{sidecar_digests['1.0']}",
+                "memory": 128,
+                "essential": False,
+                "environment": [{"name": "FLUSH_SECONDS", "value": "5"}],
+            }
+        )
+        repositories[SIDECAR] = sidecar_repo
+        extra.update({"sidecarRepository": sidecar_repo, "sidecarDigests": sidecar_digests, "secretArn": secret_arn})
     task_definition = ecs.register_task_definition(
         family=name,
         networkMode="awsvpc",
@@ -173,16 +210,7 @@ def seed_service(
         cpu="256",
         memory="512",
         executionRoleArn=role,
-        containerDefinitions=[
-            {
-                "name": "web",
-                "image": f"{repository_uri}@{digests['v1']}",
-                "memory": 512,
-                "essential": True,
-                "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-                "environment": [{"name": "STAGE", "value": "demo"}],
-            }
-        ],
+        containerDefinitions=containers,
     )["taskDefinition"]["taskDefinitionArn"]
     awsvpc = {
         "subnets": network["subnets"],
@@ -253,6 +281,8 @@ def seed_service(
     if deployment_controller == "EXTERNAL" and not first_task_set:  # issue #10: what the first task set needs
         config["network"] = {**awsvpc, "launchType": "FARGATE", "platformVersion": "1.4.0"}
         config["taskDefinition"] = name
+    if repositories:
+        config["repositories"] = repositories
     config.update(config_overrides or {})
     ssm.put_parameter(Name=parameter_name(name), Type="String", Value=json.dumps(config), Overwrite=True)
 
@@ -274,5 +304,5 @@ def seed_service(
         alarm_name=alarm,
         blue_task_set=blue,
         config=config,
-        extra={"network": network},
+        extra=extra,
     )

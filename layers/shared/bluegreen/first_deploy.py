@@ -205,7 +205,8 @@ def check(
         )
     fixed = answers_fixed_response(production.actions)
     served = False if fixed else elbv2.healthy_count(elbv2.target_health(clients.elbv2, blue_group)) > 0
-    return FirstDeployment(productionFixedResponse=fixed, previouslyServed=served)
+    port = container_port(definition, config.containerName)
+    return FirstDeployment(productionFixedResponse=fixed, previouslyServed=served, containerPort=port)
 
 
 def create_green(
@@ -221,9 +222,10 @@ def create_green(
     if task_definition is None:
         base = config.taskDefinition or ""
         task_definition = ecs.register_with_image(clients.ecs, base, config.containerName, context.image, tags)
-    port = config.containerPort or container_port(
-        ecs.describe_task_definition(clients.ecs, task_definition)["taskDefinition"], config.containerName
-    )
+    port = config.containerPort or (context.firstDeployment.containerPort if context.firstDeployment else None)
+    if port is None:
+        described = ecs.describe_task_definition(clients.ecs, task_definition)["taskDefinition"]
+        port = container_port(described, config.containerName)
     return ecs.create_task_set_like(
         clients.ecs,
         config,

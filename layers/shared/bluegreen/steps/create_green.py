@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import clock, ecs, first_deploy
+from .. import clock, ecs, first_deploy, release
 from ..deps import Deps
 from ..errors import NoServingTaskSet
 from ..models import GreenTaskSet, StepEvent
@@ -20,10 +20,14 @@ def run(event: StepEvent, deps: Deps) -> GreenTaskSet:
 
     # Idempotent: a retry after a lost response finds the task set this execution created.
     green = ecs.find_by_external_id(task_sets, context.executionName)
+    ours = {DEPLOYMENT_TAG: context.executionName[:256], "bluegreen:image-tag": context.imageTag[:256]}
     if green is None and context.blue is None:  # issue #10: the first task set, from the configured network
-        green = first_deploy.create_green(
-            clients, context, {DEPLOYMENT_TAG: context.executionName[:256], "bluegreen:image-tag": context.imageTag}
-        )
+        registered = None
+        if context.greenDefinition:
+            registered = ecs.register_definition(
+                clients.ecs, context.greenDefinition, release.green_tags(context.greenTags, ours)
+            )
+        green = first_deploy.create_green(clients, context, ours, registered)
     if green is None:
         assert context.blue is not None
         blue = next((ts for ts in task_sets if ts["id"] == context.blue.id), None)
@@ -32,13 +36,13 @@ def run(event: StepEvent, deps: Deps) -> GreenTaskSet:
                 f"Task set {context.blue.id} that served production at validation is gone; nothing to copy "
                 f"the network setup from. Deploy again."
             )
-        task_definition = ecs.register_with_image(
-            clients.ecs,
-            context.blue.taskDefinition,
-            config.containerName,
-            context.image,
-            {DEPLOYMENT_TAG: context.executionName[:256], "bluegreen:image-tag": context.imageTag},
-        )
+        if context.greenDefinition:  # issue 10: the whole release Validate computed and checked
+            tags = release.green_tags(context.greenTags, ours)
+            task_definition = ecs.register_definition(clients.ecs, context.greenDefinition, tags)
+        else:
+            task_definition = ecs.register_with_image(
+                clients.ecs, context.blue.taskDefinition, config.containerName, context.image, ours
+            )
         green = ecs.create_task_set_like(
             clients.ecs, config, blue, task_definition, context.greenTargetGroupArn, context.executionName
         )
