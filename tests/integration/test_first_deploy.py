@@ -217,3 +217,23 @@ def test_first_deployment_onto_a_test_target_group_with_foreign_targets_is_refus
     assert "not task sets of this service" in result.cause
     assert snapshot(emulator, demo.name) == before
     assert emulator.store.lock_holder(demo.name) is None
+
+
+def test_first_deployment_takes_a_whole_release_patched_onto_the_base_task_definition(emulator):
+    # Given an empty EXTERNAL service (production answers 503)
+    demo = emulator.seed_service("fresh", first_task_set=False, production_action="fixed-response")
+    release = {"images": {"web": "v3"}}
+
+    # When its first release names images (not imageTag)
+    result = emulator.wait(emulator.start(demo.name, "", raw_input={"service": demo.name, **release}))
+
+    # Then it goes live on a revision of the base task definition with that image, pinned by digest
+    assert result.status == "SUCCEEDED", (result.error, result.cause)
+    (task_set,) = emulator.task_sets(demo.name)
+    assert task_set["image"].endswith("@" + demo.digests["v3"]) and task_set["status"] == "PRIMARY"
+    ecs = emulator.client("ecs")
+    described = ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"][0]
+    assert (
+        ecs.describe_task_definition(taskDefinition=described["taskDefinition"])["taskDefinition"]["family"] == "fresh"
+    )
+    assert elbv2.receiving(emulator.production_weights(demo.name)) == {task_set["targetGroupArn"]}
