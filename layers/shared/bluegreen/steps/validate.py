@@ -113,6 +113,10 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         base_reference=config.taskDefinition if first else None,
         launch=launch,
     )
+    if first is not None and first.productionFixedResponse:  # issue #10: production answered a fixed response
+        plan.routes = [
+            route.model_copy(update={"before": {}}) if route.rule == "production" else route for route in plan.routes
+        ]
     blue_image = next(
         (
             c["image"]
