@@ -172,3 +172,16 @@ class IncompatibleTaskDefinition(BlueGreenError):
 
 class TaskDefinitionTooLarge(BlueGreenError):
     """An inline task definition would push the state data over the Step Functions payload limit."""
+
+
+# --- issue 11: the data plane (replaced tasks, crash loops, eventual consistency) ---------------
+class GreenRecovering(BlueGreenError):
+    """Green has some healthy targets but fewer than desired (a task is being replaced); retried briefly."""
+
+
+class GreenCrashLooping(BlueGreenError):
+    """Green's tasks keep stopping (the crash-loop circuit breaker); the cause lists their stopped reasons."""
+
+
+class PrimaryNotSwitchedYet(BlueGreenError):
+    """DescribeTaskSets still shows the previous primary (ECS is eventually consistent); retried briefly."""

@@ -32,8 +32,9 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
             elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
             restored.append(snapshot.ruleArn)
 
-    if context.blue is not None:  # issue #10: a first deployment has no blue to make primary
-        ecs.make_primary(clients.ecs, config, context.blue.arn)
+    # issue #10: a first deployment has no blue to make primary
+    if context.blue is not None and not ecs.is_primary(clients.ecs, config, context.blue.id):
+        ecs.make_primary(clients.ecs, config, context.blue.arn)  # a retried rollback skips the no-op switch
     production_groups = first_deploy.serving_groups(saved.production)
     deleted = delete_green(clients, context, production_groups)
     cause = (
