@@ -115,6 +115,24 @@ def build_parser() -> argparse.ArgumentParser:
                 help=f"recorded with the decision (at most {MAX_REASON} characters)",
             )
 
+    # issue #10: move a rolling / CodeDeploy service to this tool, side by side
+    adopt = command(
+        "adopt",
+        "move SERVICE (ECS or CODE_DEPLOY controller) to a new EXTERNAL service deployed by this tool, without "
+        "dropping traffic; then --confirm scales the old service to 0",
+    )
+    adopt.add_argument("service", metavar="SERVICE", help="the existing (old) service")
+    adopt.add_argument("--cluster", required=True, help="the cluster of SERVICE (the new service goes there too)")
+    adopt.add_argument("--production-rule", metavar="ARN", help="listener rule sending production to SERVICE")
+    adopt.add_argument("--test-rule", metavar="ARN", help="listener rule forwarding to the idle target group")
+    adopt.add_argument("--new-name", metavar="NAME", help="name of the new service (default SERVICE-bg)")
+    adopt.add_argument("--tag", metavar="TAG", help="image tag to deploy (default: the one SERVICE runs)")
+    adopt.add_argument("--config", metavar="FILE", help="JSON merged into the new service configuration")
+    adopt.add_argument("--overwrite", action="store_true", help="replace an existing configuration document")
+    adopt.add_argument("--confirm", action="store_true", help="scale SERVICE to 0 once production is on the new one")
+    adopt.add_argument("--follow", action="store_true", help="watch the first deployment until it ends")
+    adopt.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
+
     follow = command("follow", "watch a deployment until it ends (exit status 0 if it succeeded)")
     follow.add_argument("execution_arn", metavar="EXECUTION_ARN")
     follow.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
@@ -226,9 +244,42 @@ def _dispatch(args: argparse.Namespace) -> int:
             return operator.answer(args.service, args.command, getattr(args, "reason", ""))
         if args.command == "follow":
             return operator.follow(args.execution_arn)
+        if args.command == "adopt":
+            return _adopt(operator, args)
     except BlueGreenError as error:  # e.g. TransientAwsError from the shared package
         raise CliError(error.message, "try again") from error
     raise UsageError(f"unknown command {args.command}")
+
+
+def _adopt(operator: Any, args: argparse.Namespace) -> int:
+    """issue #10: ``bluegreen adopt`` (start, or ``--confirm``)."""
+    import json
+
+    from .adopt import Adopter
+
+    adopter = Adopter(operator)
+    if args.confirm:
+        return adopter.confirm(args.service, args.cluster, args.new_name)
+    if not args.production_rule or not args.test_rule:
+        raise UsageError("adopt needs --production-rule and --test-rule", "see bluegreen adopt --help")
+    extra = {}
+    if args.config:
+        try:
+            with open(args.config, encoding="utf-8") as handle:
+                extra = json.load(handle)
+        except (OSError, ValueError) as error:
+            raise UsageError(f"cannot read --config {args.config}: {error}", "pass a JSON object") from error
+    arn = adopter.start(
+        args.service,
+        args.cluster,
+        args.production_rule,
+        args.test_rule,
+        new_name=args.new_name,
+        tag=args.tag,
+        extra=extra,
+        overwrite=args.overwrite,
+    )
+    return operator.follow(arn) if args.follow else 0
 
 
 def describe_failure(error: Exception) -> tuple[int, str]:

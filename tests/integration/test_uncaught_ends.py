@@ -163,6 +163,7 @@ def test_start_execution_without_a_name_gets_a_generated_one_each_time(manual):
 
     names = [arn.rsplit(":", 1)[-1] for arn in (first, second)]
     assert names[0] != names[1] and all(len(name) == 36 for name in names)  # UUIDs
+
     # Both ran: whichever took the service's lock first deploys, the other was refused (nothing lost by a name)
     def status(arn: str) -> str:
         return sfn.describe_execution(executionArn=arn)["status"]

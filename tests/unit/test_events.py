@@ -77,3 +77,10 @@ def test_schema_and_parser_refuse_two_release_descriptions(payload):
         jsonschema.validate(payload, SCHEMA)
     with pytest.raises(AmbiguousRelease):
         parse_input(payload)
+
+
+def test_sample_first_deployment_configuration_is_valid():
+    # issue #10: the sample of a service without task set yet (network and base task definition)
+    config = ServiceConfig.model_validate(json.loads((EVENTS / "service-config-first-deploy.json").read_text()))
+    assert config.network is not None and config.network.launchType == "FARGATE"
+    assert config.taskDefinition == "web"

@@ -63,6 +63,7 @@ EXPECTED_ACTIONS = {
         "ecs:DescribeTaskSets",
         "ecs:DescribeTaskDefinition",
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetHealth",  # issue #10: first deployment
         "cloudwatch:DescribeAlarms",
         "dynamodb:GetItem",
         "dynamodb:PutItem",

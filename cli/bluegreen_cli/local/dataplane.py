@@ -51,6 +51,11 @@ CRASH_REASON = "Essential container in task exited"
 SCALE_IN_REASON = "Scaling activity initiated by (deployment {})"
 
 
+def rolling_key(cluster: str, service: str) -> str:
+    """issue #10: the data plane's key for the tasks of a service on the ECS or CODE_DEPLOY controller."""
+    return f"rolling:{cluster}:{service}"
+
+
 @dataclass(frozen=True)
 class Timing:
     """Simulated seconds."""
@@ -129,6 +134,7 @@ class DataPlane:
         self.behaviours: dict[str, str] = {}  # image digest -> behaviour
         self.services: list[WatchedService] = []
         self.targets: dict[tuple[str, str], _Target] = {}  # (tg, ip) -> target
+        self._rolling_ips: dict[str, list[str]] = {}  # issue #10: tasks of ECS/CODE_DEPLOY services, by rolling_key
         self._task_sets: dict[str, _TaskSetState] = {}
         self._lock = threading.RLock()
         self._ip_counter = 10
@@ -262,6 +268,9 @@ class DataPlane:
                 for task_set in service.task_sets:
                     live_ids.add(task_set.id)
                     self._reconcile_task_set(ecs_backend, elb_backend, service, task_set, watched, production, now)
+                if (service.deployment_controller or {}).get("type") != "EXTERNAL" and service.load_balancers:
+                    live_ids.add(rolling_key(watched.cluster, watched.service))  # issue #10
+                    self._reconcile_rolling(elb_backend, service, watched, now)
                 key = f"{watched.cluster}:{watched.service}"
                 gone = [i for i, st in self._task_sets.items() if st.service == key and i not in live_ids]
                 for task_set_id in gone:
@@ -272,7 +281,10 @@ class DataPlane:
     def _production_groups(self, elb_backend: Any, watched: WatchedService) -> dict[str, int]:
         """Target group -> share of production (percent)."""
         rule = elb_backend.describe_rules(listener_arn=None, rule_arns=[watched.production_rule_arn])[0]
-        weights = rules.forward_weights([action.data for action in rule.actions])
+        actions = [action.data for action in rule.actions]
+        if not any(action.get("Type") == "forward" for action in actions):
+            return {}  # issue #10: a fixed response (nothing live yet)
+        weights = rules.forward_weights(actions)
         total = sum(weights.values()) or 1
         return {group: round(100 * weight / total) for group, weight in weights.items()}
 
@@ -356,6 +368,31 @@ class DataPlane:
         receives = production.get(target_group, 0) >= max(1, self.alarm_min_weight)
         state.production_since = (state.production_since or now) if receives else None
         task_set.bluegreen_behaviour = behaviour
+
+    def _reconcile_rolling(self, elb_backend: Any, service: Any, watched: WatchedService, now: datetime) -> None:
+        """issue #10: a service on the ECS (rolling) or CODE_DEPLOY controller runs its own tasks behind the
+        service's target group; scaling it down (or deleting it) drains them."""
+        key = rolling_key(watched.cluster, watched.service)
+        target_group = (service.load_balancers or [{}])[0].get("targetGroupArn")
+        state = self._task_sets.get(key)
+        if state is None:
+            state = self._task_sets[key] = _TaskSetState(created=now, target_group=target_group)
+        state.target_group = target_group
+        state.service = f"{watched.cluster}:{watched.service}"
+        ips = self._rolling_ips.setdefault(key, [])
+        desired = service.desired_count if service.status == "ACTIVE" else 0
+        started = state.long_running or (now - state.created).total_seconds() >= self.timing.task_start
+        if started and target_group and len(ips) < desired:
+            new_ips = [self._next_ip() for _ in range(desired - len(ips))]
+            elb_backend.register_targets(target_group, [{"Id": ip, "Port": watched.port} for ip in new_ips])
+            registered = state.created if state.long_running else now
+            for ip in new_ips:
+                self.targets[(target_group, ip)] = _Target(registered=registered, behaviour=HEALTHY)
+            ips.extend(new_ips)
+        while len(ips) > desired:
+            self._drain(target_group, ips.pop(), now)
+        service.running_count = len(ips)
+        service.pending_count = max(0, desired - len(ips))
 
     def _stop_task(self, state: _TaskSetState, sim: _SimTask, reason: str, now: datetime, code: str) -> None:
         """ECS stops a task: its target drains for the target group's deregistration delay."""

@@ -92,6 +92,9 @@ def summarize(
                 if call.operation == "ModifyRule" and call.params.get("RuleArn") == production_rule
             ),
             "productionWeights": emu.production_weights(service),
+            "productionTaskSets": [  # issue #10: the task sets production forwards to now
+                ts["id"] for ts in emu.task_sets(service) if emu.production_weights(service).get(ts["targetGroupArn"])
+            ],
             "productionWeightSteps": emu.weight_steps(service),
             "taskSets": emu.task_sets(service),
             "rollbackReactionSeconds": emu.rollback_reaction(service),
@@ -110,7 +113,7 @@ def run_demo(
     log_stream = sys.stderr if verbose else None
     auto_approve = not interactive and (spec.click is None or spec.click[0] != "approval")
     with Emulator(log_stream=log_stream, auto_approve=auto_approve, pace=60.0 if interactive else None) as emu:
-        demo = emu.seed_service(config_overrides=spec.config, sidecar=spec.sidecar)
+        demo = emu.seed_service(config_overrides=spec.config, sidecar=spec.sidecar, **(spec.seed or {}))
         emu.plane.alarm_min_weight = spec.alarm_min_weight
         helper = None
         if interactive:
@@ -125,7 +128,8 @@ def run_demo(
         if spec.release:
             print(f"Deploying {demo.name}: {json.dumps(spec.release)}", file=out)
         else:
-            print(f"Deploying {demo.name}: {demo.repository}:v1 -> {demo.repository}:{spec.tag}", file=out)
+            current = f"{demo.repository}:v1" if demo.blue_task_set else "nothing (no task set yet)"
+            print(f"Deploying {demo.name}: {current} -> {demo.repository}:{spec.tag}", file=out)
 
         def on_state(name: str, elapsed: float) -> None:
             print(f"  [t+{elapsed:5.0f}s] {name}", file=out, flush=True)

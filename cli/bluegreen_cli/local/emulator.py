@@ -9,6 +9,7 @@ Usage (tests, the demo, the benchmark)::
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import logging
@@ -37,10 +38,10 @@ from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
 from . import iam, metrics, patches
-from .dataplane import DataPlane, Timing
+from .dataplane import DataPlane, Timing, WatchedService
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .lambdas import CallRecorder, Dispatcher, installed
-from .patches import task_definition_rules
+from .patches import Patcher, enforce_deployment_controllers, task_definition_rules
 from .seed import DemoService, seed_network, seed_service
 from .simclock import SimClock, compressed_time
 from .template import Template
@@ -192,6 +193,8 @@ class Emulator:
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
         self._contexts.append(mock)
+        self._controller_rules = Patcher()  # issue #10: task sets only on EXTERNAL services
+        enforce_deployment_controllers(self._controller_rules)
         self._task_definition_rules = task_definition_rules()  # issue 10
         self._task_definition_rules.__enter__()
         self.session = boto3.session.Session(region_name=REGION)
@@ -227,6 +230,7 @@ class Emulator:
         self.plane.uninstall()
         self._lifecycle.__exit__(*exc_info)
         self._time.__exit__(*exc_info)
+        self._controller_rules.restore()
         self._task_definition_rules.__exit__(*exc_info)
         for mock in reversed(self._contexts):
             mock.stop()
@@ -410,8 +414,17 @@ class Emulator:
         self.services[name] = service
         return service
 
+    def watch_adopted(self, old: str, new: str) -> DemoService:
+        """issue #10: simulate (and auto-approve) the EXTERNAL service ``bluegreen adopt`` creates next to ``old``."""
+        demo = dataclasses.replace(self.services[old], name=new, blue_task_set="")
+        self.services[new] = demo
+        self.plane.watch(WatchedService(demo.cluster, new, demo.production_rule_arn, demo.alarm_name, 8080))
+        return demo
+
     def production_weights(self, service: str) -> dict[str, int]:
         rule = self.client("elbv2").describe_rules(RuleArns=[self.services[service].production_rule_arn])["Rules"][0]
+        if not any(action["Type"] == "forward" for action in rule["Actions"]):
+            return {}  # issue #10: a fixed response, nothing live yet
         return rules.forward_weights(rule["Actions"])
 
     def rule_actions(self, rule_arn: str) -> list[dict[str, Any]]:

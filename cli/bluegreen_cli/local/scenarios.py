@@ -14,6 +14,7 @@ class Scenario:
     click: tuple[str, str] | None = None  # (gate kind, button) the operator clicks in Slack; else auto-approve
     config: dict[str, Any] | None = None
     alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
+    seed: dict[str, Any] | None = None  # issue #10: how the service is seeded (e.g. empty, no task set)
     release: dict[str, Any] | None = None  # issue 10: the release in place of imageTag (images, overrides...)
     sidecar: bool = False  # seed the service with a sidecar (its own repository, env vars, a secret)
     stop_at: str | None = None  # issue 12: the operator stops the execution (StopExecution) at this gate
@@ -67,6 +68,13 @@ SCENARIOS = {
         "linear: +20% every 2 minutes; v2-5xx fails from 40%: rolled back from the partial weight in one call",
         config={"trafficShift": {"type": "LINEAR", "percent": 20, "intervalSeconds": 120}},
         alarm_min_weight=40,
+    ),
+    "first-deploy": Scenario(  # issue #10
+        "v2",
+        "deployed",
+        "first deployment: an empty EXTERNAL service (production answers 503) gets its first task set from the "
+        "configured network; production points at it once it is healthy",
+        seed={"first_task_set": False, "production_action": "fixed-response"},
     ),
     "config-change": Scenario(
         "config-change",

@@ -11,7 +11,7 @@ from typing import Any
 
 from bluegreen.config import parameter_name
 
-from .dataplane import ALARM, CRASHLOOP, HEALTHY, UNHEALTHY, DataPlane, WatchedService
+from .dataplane import ALARM, CRASHLOOP, HEALTHY, UNHEALTHY, DataPlane, WatchedService, rolling_key
 
 # Tags pushed to the demo repository and how their containers behave.
 IMAGES = {
@@ -23,6 +23,11 @@ IMAGES = {
     "v2-crash": CRASHLOOP,
 }
 MOVING_TAG = "latest"  # points at v2; refused by default
+# issue #10: what a service's production rule answers before its first deployment (one way of two)
+NOT_LIVE_YET = {
+    "Type": "fixed-response",
+    "FixedResponseConfig": {"StatusCode": "503", "ContentType": "text/plain", "MessageBody": "not live yet"},
+}
 # Issue 10: the sidecar of a service seeded with ``sidecar=True`` (its own repository, env vars and a secret).
 SIDECAR = "log-router"
 SIDECAR_TAGS = ("1.0", "1.1")
@@ -106,9 +111,17 @@ def seed_service(
     priority: int = 10,
     config_overrides: dict[str, Any] | None = None,
     deployment_controller: str = "EXTERNAL",
+    first_task_set: bool = True,
+    production_action: str = "forward",
     sidecar: bool = False,
 ) -> DemoService:
-    """Seed one deployable service (with its own rules, target groups, repository and alarm)."""
+    """Seed one deployable service (with its own rules, target groups, repository and alarm).
+
+    issue #10: ``first_task_set=False`` leaves an EXTERNAL service empty (no task set) with ``network``
+    and ``taskDefinition`` in its configuration; ``production_action="fixed-response"`` makes the
+    production rule answer 503 until the first deployment. A service on another deployment controller
+    (ECS, CODE_DEPLOY) runs its tasks itself behind the first target group, as a rolling service does.
+    """
     network = network or seed_network(session, name)
     ecr, ecs, elbv2 = session.client("ecr"), session.client("ecs"), session.client("elbv2")
     cloudwatch, ssm, iam = session.client("cloudwatch"), session.client("ssm"), session.client("iam")
@@ -134,11 +147,14 @@ def seed_service(
         )["TargetGroups"][0]["TargetGroupArn"]
         for suffix in ("a", "b")
     ]
+    production_actions = [{"Type": "forward", "TargetGroupArn": target_groups[0]}]
+    if production_action == "fixed-response":
+        production_actions = [NOT_LIVE_YET]
     production_rule = elbv2.create_rule(
         ListenerArn=network["listener"],
         Priority=priority,
         Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"{name}.example.com"]}}],
-        Actions=[{"Type": "forward", "TargetGroupArn": target_groups[0]}],
+        Actions=production_actions,
     )["Rules"][0]["RuleArn"]
     test_rule = elbv2.create_rule(
         ListenerArn=network["listener"],
@@ -201,28 +217,44 @@ def seed_service(
         executionRoleArn=role,
         containerDefinitions=containers,
     )["taskDefinition"]["taskDefinitionArn"]
-    ecs.create_service(
-        cluster=cluster, serviceName=name, desiredCount=2, deploymentController={"type": deployment_controller}
-    )
-    blue = ecs.create_task_set(
-        cluster=cluster,
-        service=name,
-        taskDefinition=task_definition,
-        externalId="initial",
-        launchType="FARGATE",
-        platformVersion="1.4.0",
-        networkConfiguration={
-            "awsvpcConfiguration": {
-                "subnets": network["subnets"],
-                "securityGroups": [network["security_group"]],
-                "assignPublicIp": "DISABLED",
-            }
-        },
-        loadBalancers=[{"targetGroupArn": target_groups[0], "containerName": "web", "containerPort": 8080}],
-        scale={"unit": "PERCENT", "value": 100.0},
-    )["taskSet"]
-    ecs.update_service_primary_task_set(cluster=cluster, service=name, primaryTaskSet=blue["taskSetArn"])
-    blue = blue["id"]
+    awsvpc = {
+        "subnets": network["subnets"],
+        "securityGroups": [network["security_group"]],
+        "assignPublicIp": "DISABLED",
+    }
+    load_balancers = [{"targetGroupArn": target_groups[0], "containerName": "web", "containerPort": 8080}]
+    blue = ""
+    if deployment_controller != "EXTERNAL":
+        # A rolling (or CodeDeploy) service: the service itself carries the network and load balancer.
+        ecs.create_service(
+            cluster=cluster,
+            serviceName=name,
+            desiredCount=2,
+            taskDefinition=task_definition,
+            launchType="FARGATE",
+            platformVersion="1.4.0",
+            networkConfiguration={"awsvpcConfiguration": awsvpc},
+            loadBalancers=load_balancers,
+            deploymentController={"type": deployment_controller},
+        )
+    else:
+        ecs.create_service(
+            cluster=cluster, serviceName=name, desiredCount=2, deploymentController={"type": deployment_controller}
+        )
+    if deployment_controller == "EXTERNAL" and first_task_set:
+        created = ecs.create_task_set(
+            cluster=cluster,
+            service=name,
+            taskDefinition=task_definition,
+            externalId="initial",
+            launchType="FARGATE",
+            platformVersion="1.4.0",
+            networkConfiguration={"awsvpcConfiguration": awsvpc},
+            loadBalancers=load_balancers,
+            scale={"unit": "PERCENT", "value": 100.0},
+        )["taskSet"]
+        ecs.update_service_primary_task_set(cluster=cluster, service=name, primaryTaskSet=created["taskSetArn"])
+        blue = created["id"]
 
     alarm = f"{name}-5xx"
     # Issue 11: a metric alarm on the 5xx answered by the service's targets, in either target group (green and
@@ -274,12 +306,18 @@ def seed_service(
         "bakeSeconds": 120,
         "slackChannel": "#deploys",
     }
+    if deployment_controller == "EXTERNAL" and not first_task_set:  # issue #10: what the first task set needs
+        config["network"] = {**awsvpc, "launchType": "FARGATE", "platformVersion": "1.4.0"}
+        config["taskDefinition"] = name
     if repositories:
         config["repositories"] = repositories
     config.update(config_overrides or {})
     ssm.put_parameter(Name=parameter_name(name), Type="String", Value=json.dumps(config), Overwrite=True)
 
-    plane.mark_running(blue, cluster, name)
+    if blue:
+        plane.mark_running(blue, cluster, name)
+    elif deployment_controller != "EXTERNAL":
+        plane.mark_running(rolling_key(cluster, name), cluster, name)
     plane.watch(WatchedService(cluster, name, production_rule, alarm, 8080))
     plane.reconcile()
     return DemoService(

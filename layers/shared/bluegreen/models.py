@@ -121,6 +121,36 @@ class TrafficShift(Model):
         return [100]
 
 
+# --- issue #10: first deployment (a service with no task set yet) -----------------------
+class CapacityProviderItem(Model):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    capacityProvider: str
+    weight: int = Field(default=1, ge=0, le=1000)
+    base: int = Field(default=0, ge=0, le=100000)
+
+
+class NetworkConfig(Model):
+    """Where the first task set runs, given once: used only when no task set serves production."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    subnets: list[str] = Field(min_length=1, max_length=16)
+    securityGroups: list[str] = Field(default_factory=list, max_length=5)
+    assignPublicIp: Literal["ENABLED", "DISABLED"] = "DISABLED"
+    launchType: Literal["FARGATE", "EC2", "EXTERNAL"] | None = None
+    capacityProviderStrategy: list[CapacityProviderItem] | None = Field(default=None, min_length=1, max_length=20)
+    platformVersion: str | None = None
+
+    @model_validator(mode="after")
+    def _compute(self) -> NetworkConfig:
+        if self.launchType and self.capacityProviderStrategy:
+            raise ValueError("network: give launchType or capacityProviderStrategy, not both")
+        if not self.launchType and not self.capacityProviderStrategy:
+            self.launchType = "FARGATE"
+        return self
+
+
 class ServiceConfig(Model):
     """The configuration document of one deployable service (stored in SSM)."""
 
@@ -144,6 +174,9 @@ class ServiceConfig(Model):
     trafficShift: TrafficShift = Field(default_factory=TrafficShift)
     approval: ApprovalConfig = Field(default_factory=ApprovalConfig)
     keepOld: KeepOldConfig = Field(default_factory=KeepOldConfig)
+    # issue #10: the first deployment (no task set yet) takes its network and base task definition from here
+    network: NetworkConfig | None = None
+    taskDefinition: str | None = None  # family, family:revision or ARN the first task set's revision is based on
     # issue 10: the ECR repository of each other container (the load-balanced one uses 'repository')
     repositories: dict[str, str] = Field(default_factory=dict)
 
@@ -152,6 +185,10 @@ class ServiceConfig(Model):
 
     @model_validator(mode="after")
     def _distinct(self) -> ServiceConfig:
+        if self.network is not None and not self.taskDefinition:
+            raise ValueError(
+                "'network' needs 'taskDefinition' (a family, family:revision or ARN) for the first task set"
+            )
         if self.targetGroupArns[0] == self.targetGroupArns[1]:
             raise ValueError("targetGroupArns must name two different target groups")
         if self.productionRuleArn == self.testRuleArn:
@@ -195,8 +232,8 @@ class DeploymentContext(Model):
     imageDigest: str
     image: str
     config: ServiceConfig
-    blue: TaskSetRef
-    blueTargetGroupArn: str
+    blue: TaskSetRef | None = None  # None: a first deployment, nothing serves production yet (issue #10)
+    blueTargetGroupArn: str  # the target group the test rule points at once green is live
     greenTargetGroupArn: str
     savedRules: SavedRules
     testUrl: str | None = None
@@ -208,6 +245,15 @@ class DeploymentContext(Model):
     greenDefinition: dict[str, Any] | None = None  # RegisterTaskDefinition arguments, images pinned by digest
     greenTags: dict[str, str] = Field(default_factory=dict)  # tags copied from blue (no aws:, at most 50)
     plan: Plan | None = None
+    firstDeployment: FirstDeployment | None = None  # issue #10
+
+
+class FirstDeployment(Model):
+    """What Validate found before a first deployment (issue #10)."""
+
+    productionFixedResponse: bool = False  # the production rule answered with a fixed response
+    previouslyServed: bool = False  # production's target group had healthy targets (e.g. an adopted service)
+    containerPort: int | None = None  # the load-balanced container's port in the base task definition
 
 
 class GreenTaskSet(Model):

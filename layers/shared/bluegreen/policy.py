@@ -60,8 +60,9 @@ def check_controller(service: str, controller: str) -> None:
     if controller != "EXTERNAL":
         raise NotExternalController(
             f"ECS service {service} uses the {controller} deployment controller. Blue/green with this "
-            f"tool needs EXTERNAL, which can only be set when the service is created: recreate the service "
-            f"with deploymentController type EXTERNAL."
+            f"tool needs EXTERNAL, which can only be set when the service is created: move it without downtime "
+            f"with 'bluegreen adopt {service}' (see README, 'Adopting an existing service'), or create "
+            f"the service with deploymentController type EXTERNAL."
         )
 
 
@@ -107,9 +108,8 @@ def serving_task_set(task_sets: list[TaskSetInfo], blue_group: str, green_group:
         )
     if not serving:
         raise NoServingTaskSet(
-            f"No task set serves production through {blue_group}. This tool copies the network setup of the "
-            f"serving task set and takes no subnets from input, so the first task set must be created with the "
-            f"service (see README, 'First deployment')."
+            f"No task set serves production through {blue_group}. A first deployment takes its network from "
+            f"'network' in the service configuration (see README, 'First deployment')."
         )
     return serving[0]
 
@@ -160,13 +160,19 @@ def old_task_sets(groups: list[str], green_id: str, task_sets: list[TaskSetInfo]
 
 
 # --- Cleanup and Rollback ----------------------------------------------------------------------------
-def may_delete_green(task_set: TaskSetInfo, execution_name: str, production_groups: set[str]) -> bool:
-    """Whether ``task_set`` is this execution's green (by externalId), refusing one that serves production."""
+def may_delete_green(
+    task_set: TaskSetInfo, execution_name: str, production_groups: set[str], first_deployment: bool = False
+) -> bool:
+    """Whether ``task_set`` is this execution's green (by externalId), refusing one that serves production.
+
+    A first deployment's green is primary (it is the only task set) yet, once the rules are restored,
+    serves nothing (issue #10); elsewhere a primary green waits for ECS to show the switch to blue.
+    """
     if task_set.externalId != execution_name:
         return False
     if task_set.targetGroupArn in production_groups:
         raise UnsafeDelete(f"Task set {task_set.id} created by this deployment serves production; it was not deleted.")
-    if task_set.status == "PRIMARY":
+    if task_set.status == "PRIMARY" and not first_deployment:
         # Production no longer forwards to it: ECS has not shown the switch to blue yet (retried briefly, issue 11).
         raise PrimaryNotSwitchedYet(
             f"Task set {task_set.id} created by this deployment is still shown as primary; not deleted yet."

@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections.abc import Iterator
 
-from .. import ecs, elbv2, notify, policy
+from .. import ecs, elbv2, first_deploy, notify, policy
 from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import BlueGreenError, PrimaryNotSwitchedYet, TransientAwsError
@@ -66,7 +66,9 @@ def delete_green(clients: AwsClients, context: DeploymentContext, production_gro
     deleted = []
     for task_set in ecs.live_task_sets(clients.ecs, config):
         info = policy.TaskSetInfo.of(task_set)
-        if policy.may_delete_green(info, context.executionName, production_groups):
+        # issue #10: a first deployment's green is primary (there is nothing else) yet serves nothing once the
+        # rules are restored.
+        if policy.may_delete_green(info, context.executionName, production_groups, context.blue is None):
             ecs.delete_task_set(clients.ecs, config, info.id)
             deleted.append(info.id)
     return deleted
@@ -99,7 +101,7 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
         return FailureReport(error=name, cause=message)
     context = event.context
     production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
+    production_groups = first_deploy.serving_groups(production)  # issue #10: may be a fixed response
     deleted = delete_green(clients, context, production_groups)
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):

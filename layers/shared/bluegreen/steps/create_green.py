@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import clock, ecs, release
+from .. import clock, ecs, first_deploy, release
 from ..deps import Deps
 from ..errors import NoServingTaskSet
 from ..models import GreenTaskSet, StepEvent
@@ -20,14 +20,22 @@ def run(event: StepEvent, deps: Deps) -> GreenTaskSet:
 
     # Idempotent: a retry after a lost response finds the task set this execution created.
     green = ecs.find_by_external_id(task_sets, context.executionName)
+    ours = {DEPLOYMENT_TAG: context.executionName[:256], "bluegreen:image-tag": context.imageTag[:256]}
+    if green is None and context.blue is None:  # issue #10: the first task set, from the configured network
+        registered = None
+        if context.greenDefinition:
+            registered = ecs.register_definition(
+                clients.ecs, context.greenDefinition, release.green_tags(context.greenTags, ours)
+            )
+        green = first_deploy.create_green(clients, context, ours, registered)
     if green is None:
+        assert context.blue is not None
         blue = next((ts for ts in task_sets if ts["id"] == context.blue.id), None)
         if blue is None:
             raise NoServingTaskSet(
                 f"Task set {context.blue.id} that served production at validation is gone; nothing to copy "
                 f"the network setup from. Deploy again."
             )
-        ours = {DEPLOYMENT_TAG: context.executionName[:256], "bluegreen:image-tag": context.imageTag[:256]}
         if context.greenDefinition:  # issue 10: the whole release Validate computed and checked
             tags = release.green_tags(context.greenTags, ours)
             task_definition = ecs.register_definition(clients.ecs, context.greenDefinition, tags)

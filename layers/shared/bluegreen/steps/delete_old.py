@@ -37,7 +37,8 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     notify.milestone(
         notifier,
         context,
-        f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; old task set {deleted} deleted.",
+        f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; "
+        + (f"old task set {deleted} deleted." if deleted else "no old task set to delete (first deployment)."),
     )
     return DeploymentResult(
         service=context.service,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import ecs, elbv2, policy
+from .. import ecs, elbv2, first_deploy, policy
 from ..aws import AwsClients
 from ..deps import Deps
 from ..models import FailureReport, StepEvent
@@ -20,9 +20,10 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
 
     # Blue must still have healthy targets before production goes back to it.
     descriptions = elbv2.target_health(clients.elbv2, context.blueTargetGroupArn)
-    policy.check_rollback_safe(
-        context.blueTargetGroupArn, elbv2.healthy_count(descriptions), elbv2.describe_health(descriptions)
-    )
+    if first_deploy.blue_must_be_healthy(context):  # issue #10: not when production was never served
+        policy.check_rollback_safe(
+            context.blueTargetGroupArn, elbv2.healthy_count(descriptions), elbv2.describe_health(descriptions)
+        )
 
     restored = []
     for snapshot in (saved.production, saved.test):  # production first, in one call
@@ -31,12 +32,13 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
             elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
             restored.append(snapshot.ruleArn)
 
-    if not ecs.is_primary(clients.ecs, config, context.blue.id):  # a retried rollback skips the no-op switch
-        ecs.make_primary(clients.ecs, config, context.blue.arn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(saved.production.actions, saved.production.ruleArn))
+    # issue #10: a first deployment has no blue to make primary
+    if context.blue is not None and not ecs.is_primary(clients.ecs, config, context.blue.id):
+        ecs.make_primary(clients.ecs, config, context.blue.arn)  # a retried rollback skips the no-op switch
+    production_groups = first_deploy.serving_groups(saved.production)
     deleted = delete_green(clients, context, production_groups)
     cause = (
-        f"Rolled back {context.service} to {context.blue.image or context.blue.taskDefinition} after "
+        f"Rolled back {context.service} to {first_deploy.describe_blue(context)} after "
         f"{name}: {message.rstrip('.')}. Production rules restored; green task set deleted."
     )
     finish(context, store, notifier, "rolled_back", name, cause)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import clock, ecs, elbv2, notify, policy
+from .. import clock, ecs, elbv2, first_deploy, notify, policy
 from ..deps import Deps
 from ..models import GreenEvent, SwapResult
 from ..notify import NullNotifier
@@ -25,7 +25,12 @@ def run(event: GreenEvent, deps: Deps) -> SwapResult:
     target = policy.production_weights(green.targetGroupArn, context.blueTargetGroupArn, weight)
 
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
-    if elbv2.forward_weights(production.actions, production.ruleArn) != target:
+    if first_deploy.answers_fixed_response(production.actions):  # issue #10: a first deployment, nothing served
+        check_health.require_healthy(clients, context, green)
+        new_actions = first_deploy.forward_instead(production.actions, green.targetGroupArn)
+        elbv2.modify_rule(clients.elbv2, config.productionRuleArn, new_actions)
+        target = {green.targetGroupArn: 100}
+    elif elbv2.forward_weights(production.actions, production.ruleArn) != target:
         # Never send production to a target group without healthy targets.
         check_health.require_healthy(clients, context, green)
         # The one call that moves this step's share of production, atomically.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from .. import alarms, clock, ecs, elbv2, notify, policy, release
+from .. import alarms, clock, ecs, elbv2, first_deploy, notify, policy, release
 from ..config import load_service_config
 from ..deps import Deps
 from ..errors import (
@@ -132,15 +132,20 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
 
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
     test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
-    blue_group, green_group = policy.check_routing(
-        elbv2.forward_weights(production.actions, production.ruleArn),
-        elbv2.forward_weights(test.actions, test.ruleArn),
-        config.targetGroupArns,
-    )
+    # issue #10: production may answer a fixed response before the first deployment
+    blue_group, green_group = first_deploy.target_groups(config, production, test)
 
     task_sets = ecs.live_task_sets(clients.ecs, config)
-    blue = policy.serving_task_set([policy.TaskSetInfo.of(ts) for ts in task_sets], blue_group, green_group)
-    serving = [ts for ts in task_sets if ts["id"] == blue.id]
+    infos = [policy.TaskSetInfo.of(ts) for ts in task_sets]
+    first, launch = None, None
+    if first_deploy.is_first_deployment(infos, blue_group, green_group):  # issue #10: nothing serves yet
+        first = first_deploy.check(clients, config, task_sets, production, blue_group, green_group)
+        config = first_deploy.first_config(config)
+        launch = first_deploy.task_set_template(config, config.containerPort or first.containerPort)
+        serving = []
+    else:
+        blue = policy.serving_task_set(infos, blue_group, green_group)
+        serving = [ts for ts in task_sets if ts["id"] == blue.id]
 
     # issue 10: green's whole task definition, checked before anything is registered.
     registry = release.Registry(ecr=clients.ecr, ecs=clients.ecs)
@@ -150,11 +155,17 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         request,
         kind,
         service,
-        serving[0],
+        serving[0] if serving else None,
         blue_group,
         green_group,
         get_settings().taskRoleNamePattern,
+        base_reference=config.taskDefinition if first else None,
+        launch=launch,
     )
+    if first is not None and first.productionFixedResponse:  # issue #10: production answered a fixed response
+        plan.routes = [
+            route.model_copy(update={"before": {}}) if route.rule == "production" else route for route in plan.routes
+        ]
     blue_image = next(
         (
             c["image"]
@@ -178,7 +189,9 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
             taskDefinition=serving[0]["taskDefinition"],
             targetGroupArn=blue_group,
             image=blue_image,
-        ),
+        )
+        if serving
+        else None,  # issue #10: a first deployment
         blueTargetGroupArn=blue_group,
         greenTargetGroupArn=green_group,
         savedRules=SavedRules(production=production, test=test),
@@ -189,6 +202,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         greenDefinition=prepared.definition,
         greenTags={k: v for k, v in prepared.tags.items() if not k.lower().startswith("aws:")},
         plan=plan,
+        firstDeployment=first,
     )
     release.check_state_size(event.input, context.dump(), kind)
     store.record_plan(
@@ -200,7 +214,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         notifier,
         config.slackChannel,
         f"Deploying {context.service} {context.imageTag} ({context.imageDigest[:19]}…), "
-        f"requested by {context.requestedBy}. Blue: {context.blue.image or context.blue.taskDefinition}. "
+        f"requested by {context.requestedBy}. Blue: {first_deploy.describe_blue(context)}. "
         f"Changes: {plan.summary()}.",
     )
     if thread:

@@ -1,0 +1,100 @@
+"""issue #10: every AWS call site of a first deployment, failed once and failed for good.
+
+Same method as the fault-injection suite (``bluegreen_cli.local.faults``), on an empty EXTERNAL
+service whose production rule answers a fixed response: after every call the handlers make,
+production forwards only to target groups with healthy targets; at the end either the service
+is live on exactly one primary task set, or (cleanup, rollback) the rules are exactly as before,
+no task set is left, and the lock is free.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+import pytest
+from moto.ecs.models import ecs_backends
+from moto.elbv2.models import elbv2_backends
+
+from bluegreen.first_deploy import serving_groups
+from bluegreen.models import RuleSnapshot
+from bluegreen.notify import get_notifier
+from bluegreen_cli.local import faults
+from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator
+from bluegreen_cli.local.lambdas import CONTAINER_PARAMETERS
+
+from .helpers import snapshot
+
+SEED = {"first_task_set": False, "production_action": "fixed-response", "config_overrides": faults.CONFIG}
+
+
+def _production(emu: Emulator, rule_arn: str) -> set[str]:
+    """Where production goes, read from the moto backend (not counted as an API call)."""
+    rule = elbv2_backends[ACCOUNT][REGION].describe_rules(listener_arn=None, rule_arns=[rule_arn])[0]
+    return serving_groups(RuleSnapshot(ruleArn=rule_arn, actions=[action.data for action in rule.actions]))
+
+
+def _check(emu: Emulator, rule_arn: str, violations: list[str], label: str, call: Any) -> None:
+    for group in _production(emu, rule_arn):
+        targets = elbv2_backends[ACCOUNT][REGION].target_groups[group].targets
+        if not any(emu.plane.health.get((group, t), ("", None))[0] == "healthy" for t in targets):
+            violations.append(
+                f"{label}: after {call.operation}, production forwards to {group} without healthy targets"
+            )
+
+
+def _live(emu: Emulator, cluster: str, name: str) -> list[Any]:
+    service = ecs_backends[ACCOUNT][REGION].services[f"{cluster}:{name}"]
+    return [ts for ts in service.task_sets if ts.status in ("PRIMARY", "ACTIVE")]
+
+
+@pytest.mark.matrix
+def test_no_fault_strands_a_first_deployment():
+    violations: list[str] = []
+    with Emulator(timing=faults.FAST) as emu:
+        probe = emu.seed_service("probe", **SEED)
+        start = len(emu.recorder.calls)
+        assert emu.run(probe.name, "v2").status == "SUCCEEDED"
+        points = sorted({(c.function, f"{c.service}:{c.operation}") for c in emu.recorder.calls[start:]})
+        emu.plane.unwatch(probe.name)
+        assert ("CreateGreenFunction", "ecs:CreateTaskSet") in points and len(points) >= 20
+
+        for index, point in enumerate(points):
+            for persistent in (False, True):
+                demo = emu.seed_service(f"f{index}{'p' if persistent else 't'}", **SEED)
+                before = snapshot(emu, demo.name)
+                label = f"{point[0]} {point[1]} ({'persistent' if persistent else 'transient'})"
+                hook, seen = faults._fault(point, persistent)
+                check = functools.partial(_check, emu, demo.production_rule_arn, violations, label)
+                CONTAINER_PARAMETERS.clear_caches()  # so cached reads (the Slack secret) reach their call site again
+                get_notifier.cache_clear()
+                emu.recorder.before.append(hook)
+                emu.recorder.after.append(check)
+                try:
+                    result = emu.run(demo.name, "v2")
+                finally:
+                    emu.recorder.before.remove(hook)
+                    emu.recorder.after.remove(check)
+                expected = "deployed"
+                if persistent and not point[1].startswith(faults.BEST_EFFORT):
+                    expected = "cleaned_up" if point[0] in faults.BEFORE_SWAP else "rolled_back"
+                if result.outcome != expected:
+                    violations.append(f"{label}: ended {result.outcome} ({result.error}), expected {expected}")
+                live = _live(emu, demo.cluster, demo.name)
+                if result.outcome == "deployed":
+                    groups = {(ts.load_balancers or [{}])[0].get("targetGroupArn") for ts in live}
+                    if (
+                        len(live) != 1
+                        or live[0].status != "PRIMARY"
+                        or _production(emu, demo.production_rule_arn) != groups
+                    ):
+                        violations.append(f"{label}: deployed, but not live on exactly one primary task set")
+                elif snapshot(emu, demo.name) != before or live:
+                    violations.append(f"{label}: ended {result.outcome} with rules or task sets changed")
+                if emu.store.lock_holder(demo.name):
+                    violations.append(f"{label}: the deployment lock is still held")
+                if seen[0] == 0 and not point[1].startswith(faults.BEST_EFFORT):  # Slack clients may be cached
+                    violations.append(f"{label}: the fault was never injected")
+                emu.plane.unwatch(demo.name)
+
+    assert violations == []
