@@ -151,6 +151,17 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
 }
+# issue #15: the steps that publish a deployment milestone on EventBridge
+for _publisher in (
+    "ValidateFunction",
+    "CheckHealthFunction",
+    "OpenGateFunction",
+    "SwapFunction",
+    "DeleteOldFunction",
+    "CleanupFunction",
+    "RollbackFunction",
+):
+    EXPECTED_ACTIONS[_publisher] = EXPECTED_ACTIONS[_publisher] | {"events:PutEvents"}
 
 # Errors every Lambda Task must retry: the Lambda service's transient failures and our own
 # TransientAwsError (throttling and 5xx that outlived the SDK's retries).

@@ -41,7 +41,7 @@ from .emulator import ACCOUNT, REGION, Emulator
 # Functions that run before production is switched: a persistent fault there must end in cleanup.
 BEFORE_SWAP = {"ValidateFunction", "CreateGreenFunction", "CheckHealthFunction", "OpenGateFunction"}
 # Calls that only feed Slack notifications: a failure there must never stop a deployment.
-BEST_EFFORT = ("secretsmanager:",)
+BEST_EFFORT = ("secretsmanager:", "events:")  # events: issue #15, deployment events are best effort
 FAST = Timing(task_start=2, healthy_after=2, alarm_delay=2)
 CONFIG = {"bakeSeconds": 20, "approval": {"required": False}}
 

@@ -49,6 +49,10 @@ class ExecutionInput(BaseModel):
     imageDigest: str | None = None
     requestedBy: str | None = Field(default=None, max_length=200)
     trafficShift: TrafficShift | None = None  # overrides the service's strategy for this execution
+    # issue #15: a rollback to an earlier release (bluegreen rollback --to-previous) names the execution it
+    # undoes; its approval is skipped unless requireApproval is true.
+    rollbackOf: str | None = Field(default=None, min_length=1, max_length=2048)
+    requireApproval: bool | None = None
 
     @field_validator("service")
     @classmethod
@@ -187,6 +191,8 @@ class DeploymentContext(Model):
     requestedBy: str = "unknown"
     slackThread: SlackThread | None = None
     startedAt: datetime | None = None
+    rollbackOf: str | None = None  # issue #15: the execution whose release this deployment rolls back
+    imagePushedAt: datetime | None = None  # issue #15: ECR imagePushedAt, for the lead time
 
 
 class GreenTaskSet(Model):
@@ -215,6 +221,7 @@ class SwapResult(Model):
     step: int = 0  # index in the strategy's schedule
     weight: int = 100  # green's share of production now
     complete: bool = True  # production entirely on green, green primary, test rule on blue
+    firstShiftAt: datetime | None = None  # issue #15: when production first reached green (time to restore)
 
 
 class StepError(BaseModel):

@@ -141,18 +141,33 @@ class Store:
             )
 
     def record_end(
-        self, service: str, execution_arn: str, outcome: str, error: str | None = None, cause: str | None = None
+        self,
+        service: str,
+        execution_arn: str,
+        outcome: str,
+        error: str | None = None,
+        cause: str | None = None,
+        release: dict[str, Any] | None = None,
     ) -> None:
+        """``release`` (issue #15): what went to production (task definition, digest, times) for history and stats."""
         name = execution_arn.rsplit(":", 1)[-1]
         with transient_errors():
             pointer = self.table.get_item(Key={"pk": f"EXECUTION#{name}", "sk": "DEPLOYMENT"}).get("Item")
             if not pointer:
                 return
             values = {":o": outcome, ":at": _iso(clock.now()), ":e": error or "", ":c": (cause or "")[:2000]}
+            expression = "SET #s = :o, endedAt = :at, #e = :e, cause = :c"
+            names = {"#s": "status", "#e": "error"}
+            for index, (key, value) in enumerate(sorted((release or {}).items())):
+                if value is None:
+                    continue
+                names[f"#r{index}"] = key
+                values[f":r{index}"] = value
+                expression += f", #r{index} = :r{index}"
             self.table.update_item(
                 Key={"pk": f"SERVICE#{service}", "sk": pointer["deploymentKey"]},
-                UpdateExpression="SET #s = :o, endedAt = :at, #e = :e, cause = :c",
-                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
 

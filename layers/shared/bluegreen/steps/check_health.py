@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import clock, ecs, elbv2
+from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import GreenNotHealthy, GreenNotHealthyYet, HealthCheckTimeout
+from ..events import DetailType
 from ..models import DeploymentContext, GreenEvent, GreenTaskSet, HealthReport
 
 
@@ -35,7 +37,9 @@ def green_status(clients: AwsClients, context: DeploymentContext, green: GreenTa
 
 
 def run(event: GreenEvent, deps: Deps) -> HealthReport:
-    return check(event.context, event.green, deps.clients)
+    report = check(event.context, event.green, deps.clients)
+    deployment_events.emit(deps.events, DetailType.GREEN_HEALTHY, event.context, greenTaskSet=event.green.id)
+    return report
 
 
 def check(context: DeploymentContext, green: GreenTaskSet, clients: AwsClients) -> HealthReport:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 
 from .. import ecs, elbv2, notify
+from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import UnsafeDelete
+from ..events import DetailType
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError
 from ..notify import SlackNotifier
 from ..store import Store
@@ -44,13 +46,19 @@ def _delete_green(clients: AwsClients, context: DeploymentContext, production_gr
 
 
 def _finish(
-    context: DeploymentContext, store: Store, notifier: SlackNotifier, outcome: str, error: str, text: str
+    context: DeploymentContext,
+    store: Store,
+    notifier: SlackNotifier,
+    outcome: str,
+    error: str,
+    text: str,
+    release: dict[str, object] | None = None,
 ) -> None:
     """Close this execution's open gate (buttons removed), record the outcome, release the service's lock."""
     closed = store.close_open_gate(context.service, context.executionArn, "EXPIRED", "deployment ended")
     if closed:
         notifier.update_gate(closed)
-    store.record_end(context.service, context.executionArn, outcome, error, text)
+    store.record_end(context.service, context.executionArn, outcome, error, text, release)
     store.release_lock(context.service, context.executionArn)
     notify.milestone(notifier, context, text)
 
@@ -73,6 +81,13 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):
         message = message.rstrip() + "."
+    if name == "Rejected":  # the cause is "Rejected by <actor>: <reason>" (bluegreen.decisions)
+        who, _, why = message.removeprefix("Rejected by ").partition(": ")
+        deployment_events.emit(
+            deps.events, DetailType.REJECTED, context, who=who, why=why or None, outcome="cleaned_up"
+        )
+    else:
+        deployment_events.emit(deps.events, DetailType.FAILED, context, error=name, why=message, outcome="cleaned_up")
     _finish(
         context,
         store,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from .. import ecs, elbv2, notify
+from .. import events as deployment_events
 from ..deps import Deps
 from ..errors import UnsafeDelete
+from ..events import DetailType
 from ..models import DeploymentResult, GreenEvent
 
 
@@ -40,7 +44,7 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")
     if closed:
         notifier.update_gate(closed)
-    store.record_end(context.service, context.executionArn, "deployed")
+    store.record_end(context.service, context.executionArn, "deployed", release=release_record(event))
     store.release_lock(context.service, context.executionArn)
     for task_set in doomed:
         ecs.delete_task_set(clients.ecs, config, task_set["id"])
@@ -50,6 +54,7 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
         context,
         f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; old task set {deleted} deleted.",
     )
+    deployment_events.emit(deps.events, DetailType.SUCCEEDED, context, greenTaskSet=green.id, outcome="deployed")
     return DeploymentResult(
         service=context.service,
         imageTag=context.imageTag,
@@ -58,3 +63,20 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
         targetGroupArn=green.targetGroupArn,
         deletedTaskSet=deleted,
     )
+
+
+def release_record(event: GreenEvent) -> dict[str, Any]:
+    """What the deployments table keeps of a release in production (issue #15): ``--to-previous`` and stats."""
+    context, swap = event.context, event.swap
+    approval = event.approval or {}
+    return {
+        "imageDigest": context.imageDigest,
+        "image": context.image,
+        "taskDefinition": event.green.taskDefinition,
+        "containerName": context.config.containerName,
+        "imagePushedAt": context.imagePushedAt.isoformat(timespec="seconds") if context.imagePushedAt else None,
+        "firstShiftAt": swap.firstShiftAt.isoformat(timespec="seconds") if swap and swap.firstShiftAt else None,
+        "productionAt": swap.swappedAt.isoformat(timespec="seconds") if swap else None,
+        "approvalWaitSeconds": approval.get("waitedSeconds"),
+        "approvedBy": approval.get("decidedBy"),
+    }

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from .. import ecs, elbv2
+from .. import clock, ecs, elbv2
+from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import RollbackUnsafe
+from ..events import DetailType
 from ..models import FailureReport, StepEvent
 from ..notify import SlackNotifier
 from ..store import Store
@@ -18,6 +20,7 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
     config = context.config
     name, message = describe_error(event.error)
     saved = context.savedRules
+    deployment_events.emit(deps.events, DetailType.ROLLBACK_STARTED, context, error=name, why=message)
 
     # Blue must still have healthy targets before production goes back to it.
     descriptions = elbv2.target_health(clients.elbv2, context.blueTargetGroupArn)
@@ -41,7 +44,14 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
         f"Rolled back {context.service} to {context.blue.image or context.blue.taskDefinition} after "
         f"{name}: {message.rstrip('.')}. Production rules restored; green task set deleted."
     )
-    _finish(context, store, notifier, "rolled_back", name, cause)
+    release = {
+        "firstShiftAt": event.swap.firstShiftAt.isoformat(timespec="seconds")
+        if event.swap and event.swap.firstShiftAt
+        else None,
+        "restoredAt": clock.now().isoformat(timespec="seconds"),
+    }
+    _finish(context, store, notifier, "rolled_back", name, cause, release)
+    deployment_events.emit(deps.events, DetailType.ROLLED_BACK, context, error=name, why=message, outcome="rolled_back")
     return FailureReport(error="RolledBack", cause=cause, deletedTaskSets=deleted, restoredRules=restored)
 
 

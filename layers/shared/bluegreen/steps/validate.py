@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from .. import alarms, clock, ecr, ecs, elbv2, notify
+from .. import events as deployment_events
 from ..config import load_service_config
 from ..deps import Deps
 from ..errors import (
@@ -51,13 +52,18 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
     store.record_start(
         request.service,
         event.executionArn,
-        {"imageTag": request.imageTag, "requestedBy": request.requestedBy or "unknown"},
+        {"imageTag": request.imageTag, "requestedBy": request.requestedBy or "unknown", **_rollback_details(request)},
     )
     config = load_service_config(request.service, provider)
     if request.trafficShift:
         config = config.model_copy(update={"trafficShift": request.trafficShift})
-    check_tag(config, request.imageTag)
-    digest, repository_uri = ecr.resolve_digest(clients.ecr, config.repository, request.imageTag, request.imageDigest)
+    if request.rollbackOf and not request.requireApproval:  # issue #15: rollbacks skip the approval by default
+        config = config.model_copy(update={"approval": config.approval.model_copy(update={"required": False})})
+    if not request.rollbackOf:  # a rollback deploys a digest that was live; its tag may have moved since
+        check_tag(config, request.imageTag)
+    digest, repository_uri, pushed_at = ecr.resolve_image(
+        clients.ecr, config.repository, request.imageTag, request.imageDigest, pinned=bool(request.rollbackOf)
+    )
 
     service = ecs.describe_service(clients.ecs, config)
     controller = (service.get("deploymentController") or {}).get("type", "ECS")
@@ -131,6 +137,8 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         testUrl=elbv2.rule_url(test),
         requestedBy=request.requestedBy or "unknown",
         startedAt=clock.now(),
+        rollbackOf=request.rollbackOf,
+        imagePushedAt=pushed_at,
     )
     thread = notify.start_thread(
         notifier,
@@ -140,4 +148,13 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
     )
     if thread:
         context.slackThread = SlackThread(channel=thread[0], ts=thread[1])
+    why = f"rollback of {request.rollbackOf}" if request.rollbackOf else None
+    deployment_events.emit(deps.events, deployment_events.DetailType.STARTED, context, why=why)
     return context
+
+
+def _rollback_details(request: ExecutionInput) -> dict[str, object]:
+    """What the history says about a rollback to an earlier release (issue #15)."""
+    if not request.rollbackOf:
+        return {}
+    return {"rollbackOf": request.rollbackOf, "approvalSkipped": not request.requireApproval}
