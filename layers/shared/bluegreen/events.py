@@ -106,13 +106,13 @@ def detail_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://github.com/ecs-bluegreen/ecs-bluegreen/events/deployment-event.schema.json",
+        **schema,
         "description": (
             f"The 'detail' of the EventBridge events with source '{SOURCE}'; detail-type is one of "
             + ", ".join(f"'{t.value}'" for t in DetailType)
-            + ". Generated from bluegreen.events.DeploymentEventDetail."
+            + ". Generated from bluegreen.events.DeploymentEventDetail (python -m bluegreen.events)."
         ),
         "x-detail-types": [t.value for t in DetailType],
-        **schema,
     }
 
 
@@ -182,3 +182,9 @@ def get_publisher() -> EventPublisher:
     from .aws import BOTO_CONFIG
 
     return BusPublisher(boto3.client("events", config=BOTO_CONFIG), bus)
+
+
+if __name__ == "__main__":  # python -m bluegreen.events > events/deployment-event.schema.json
+    import sys
+
+    sys.stdout.write(json.dumps(detail_schema(), indent=2) + "\n")

@@ -67,6 +67,7 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     clients, store, notifier = deps.clients, deps.store, deps.notifier
     event = request.state
     name, message = describe_error(event.error)
+    stated = message  # as the decision or the error stated it (for the event)
     if request.validationFailed or event.context is None:
         # Validate failed: nothing was created. Release the lock if this execution took it.
         service = (request.input or {}).get("service")
@@ -82,12 +83,12 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     if suffix and not message.rstrip().endswith("."):
         message = message.rstrip() + "."
     if name == "Rejected":  # the cause is "Rejected by <actor>: <reason>" (bluegreen.decisions)
-        who, _, why = message.removeprefix("Rejected by ").partition(": ")
+        who, _, why = stated.removeprefix("Rejected by ").partition(": ")
         deployment_events.emit(
             deps.events, DetailType.REJECTED, context, who=who, why=why or None, outcome="cleaned_up"
         )
     else:
-        deployment_events.emit(deps.events, DetailType.FAILED, context, error=name, why=message, outcome="cleaned_up")
+        deployment_events.emit(deps.events, DetailType.FAILED, context, error=name, why=stated, outcome="cleaned_up")
     _finish(
         context,
         store,

@@ -1,0 +1,130 @@
+"""Releases, ``--to-previous`` and delivery metrics from a seeded deployment history (issue #15)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from bluegreen.history import delivery_stats, live_release, parse_since, previous_release, releases
+
+ARN = "arn:aws:states:us-east-1:123456789012:execution:bluegreen-deployment:"
+D0, D1, D4 = ("sha256:" + c * 64 for c in "014")
+NOW = datetime(2026, 1, 31, tzinfo=UTC)
+SINCE = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def item(name: str, status: str, started: str, service: str = "web", **fields: object) -> dict:
+    """A deployment item as DynamoDB returns it (ISO strings, Decimal numbers, empty error strings)."""
+    return {
+        "pk": f"SERVICE#{service}",
+        "sk": f"DEPLOYMENT#{started}#{name}",
+        "service": service,
+        "executionArn": ARN + name,
+        "status": status,
+        "startedAt": started,
+        "error": "",
+        **fields,
+    }
+
+
+HISTORY = [
+    item("r0", "deployed", "2025-12-01T10:00:00+00:00", imageTag="v0", imageDigest=D0, productionAt="2025-12-01T10:10:00+00:00"),
+    item(
+        "r1", "deployed", "2026-01-02T10:00:00+00:00", imageTag="v1", imageDigest=D1,
+        imagePushedAt="2026-01-02T09:00:00+00:00", firstShiftAt="2026-01-02T10:20:00+00:00",
+        productionAt="2026-01-02T10:20:00+00:00", endedAt="2026-01-02T10:30:00+00:00", approvalWaitSeconds=Decimal(600),
+    ),
+    item(
+        "r2", "rolled_back", "2026-01-05T10:00:00+00:00", imageTag="v2", firstShiftAt="2026-01-05T10:30:00+00:00",
+        restoredAt="2026-01-05T10:45:00+00:00", approvalWaitSeconds=Decimal(1200), error="AlarmTriggered",
+    ),
+    item("r3", "cleaned_up", "2026-01-06T10:00:00+00:00", imageTag="v3", error="Rejected"),
+    item(
+        "r4", "deployed", "2026-01-10T10:00:00+00:00", imageTag="v4", imageDigest=D4,
+        imagePushedAt="2026-01-10T08:00:00+00:00", firstShiftAt="2026-01-10T10:10:00+00:00",
+        productionAt="2026-01-10T10:20:00+00:00", approvalWaitSeconds=Decimal(300),
+    ),
+    item(
+        "r5", "deployed", "2026-01-10T12:00:00+00:00", imageTag="v1", imageDigest=D1, rollbackOf=ARN + "r4",
+        approvalSkipped=True, imagePushedAt="2026-01-02T09:00:00+00:00", firstShiftAt="2026-01-10T12:05:00+00:00",
+        productionAt="2026-01-10T12:05:00+00:00",
+    ),
+    item(
+        "a1", "deployed", "2026-01-15T10:00:00+00:00", service="api", imageTag="v9", imageDigest=D4,
+        imagePushedAt="2026-01-15T09:50:00+00:00", firstShiftAt="2026-01-15T10:00:00+00:00",
+        productionAt="2026-01-15T10:00:00+00:00",
+    ),
+]  # fmt: skip
+WEB = [i for i in HISTORY if i["service"] == "web"]
+
+
+def test_live_release_is_the_newest_deployed_one_even_if_it_was_a_rollback():
+    # Given web's history ending with a --to-previous deployment back to v1
+    # When the live release is looked up
+    live = live_release(releases(WEB))
+    # Then it is that rollback (r5, v1's digest)
+    assert (live.name, live.imageDigest) == ("r5", D1)
+
+
+def test_previous_skips_undone_releases_and_the_live_digest():
+    # Given r4 (v4) was undone by r5 and r1 runs the digest that is live again
+    # When --to-previous looks for the release to restore
+    previous = previous_release(releases(WEB))
+    # Then it restores v0 (r0): not the undone v4, not v1 that is already live
+    assert (previous.name, previous.imageTag, previous.imageDigest) == ("r0", "v0", D0)
+
+
+def test_previous_is_the_release_before_the_live_one():
+    # Given v1 then v4 deployed (before the rollback)
+    history = releases([i for i in WEB if i["executionArn"] != ARN + "r5"])
+    # Then v4 is live and --to-previous restores v1
+    assert live_release(history).name == "r4"
+    assert previous_release(history).name == "r1"
+
+
+@pytest.mark.parametrize(
+    "items",
+    [[], [WEB[1]], [WEB[2], WEB[3]]],
+    ids=["never deployed", "one release", "nothing deployed"],
+)
+def test_no_previous_release(items):
+    assert previous_release(releases(items)) is None
+
+
+def test_service_stats_match_the_known_answers():
+    # When web's delivery metrics over January are computed
+    stats = delivery_stats(HISTORY, SINCE, NOW, service="web")
+    # Then 5 deployments started in the window (r0 is older), 3 ended deployed: 0.1 a day over 30 days
+    assert (stats.deployments, stats.succeeded, stats.days, stats.deploymentsPerDay) == (5, 3, 30.0, 0.1)
+    # ... 4 reached production (not the rejected r3); r2 rolled back and r4 was undone: 2 of 4 failed
+    assert (stats.reachedProduction, stats.changeFailures, stats.changeFailureRate) == (4, 2, 0.5)
+    # ... restored after 15 min (r2's rollback) and 1h55 (r4 until r5 put v1 back)
+    assert stats.timeToRestoreSeconds.model_dump() == {"count": 2, "mean": 3900.0, "median": 3900.0}
+    # ... lead time 1h20 (r1) and 2h20 (r4); the rollback r5 redeploys an old image and is left out
+    assert stats.leadTimeSeconds.model_dump() == {"count": 2, "mean": 6600.0, "median": 6600.0}
+    # ... approvals waited 10 min, 20 min, 5 min
+    assert stats.approvalWaitSeconds.model_dump() == {"count": 3, "mean": 700.0, "median": 600.0}
+    assert stats.rollbacksToPrevious == 1
+
+
+def test_stack_stats_cover_every_service():
+    stats = delivery_stats(HISTORY, SINCE, NOW)
+    assert (stats.deployments, stats.succeeded, stats.reachedProduction, stats.changeFailures) == (6, 4, 5, 2)
+    assert stats.changeFailureRate == 0.4
+    assert stats.leadTimeSeconds.count == 3 and stats.leadTimeSeconds.median == 4800.0
+
+
+def test_empty_window_has_no_rates():
+    stats = delivery_stats(HISTORY, datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC))
+    assert (stats.deployments, stats.changeFailureRate, stats.leadTimeSeconds.mean) == (0, None, None)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("30d", datetime(2026, 1, 1, tzinfo=UTC)), ("12h", datetime(2026, 1, 30, 12, tzinfo=UTC)),
+     ("2w", datetime(2026, 1, 17, tzinfo=UTC)), ("2026-01-05", datetime(2026, 1, 5, tzinfo=UTC))],
+)  # fmt: skip
+def test_parse_since(text, expected):
+    assert parse_since(text, NOW) == expected
