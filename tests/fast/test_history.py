@@ -30,7 +30,10 @@ def item(name: str, status: str, started: str, service: str = "web", **fields: o
 
 
 HISTORY = [
-    item("r0", "deployed", "2025-12-01T10:00:00+00:00", imageTag="v0", imageDigest=D0, productionAt="2025-12-01T10:10:00+00:00"),
+    item(
+        "r0", "deployed", "2025-12-01T10:00:00+00:00", imageTag="v0", imageDigest=D0,
+        productionAt="2025-12-01T10:10:00+00:00",
+    ),
     item(
         "r1", "deployed", "2026-01-02T10:00:00+00:00", imageTag="v1", imageDigest=D1,
         imagePushedAt="2026-01-02T09:00:00+00:00", firstShiftAt="2026-01-02T10:20:00+00:00",
