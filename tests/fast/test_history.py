@@ -131,3 +131,22 @@ def test_empty_window_has_no_rates():
 )  # fmt: skip
 def test_parse_since(text, expected):
     assert parse_since(text, NOW) == expected
+
+
+def test_previous_is_the_image_the_live_release_replaced_when_none_is_recorded():
+    # Given one recorded release (v1) that replaced an image deployed before the tool recorded anything
+    first = item(
+        "f1", "deployed", "2026-01-02T10:00:00+00:00", imageTag="v1", imageDigest=D1,
+        replacedImage=f"123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{D0}",
+        replacedTaskDefinition="arn:aws:ecs:us-east-1:123456789012:task-definition/web:1",
+    )  # fmt: skip
+    # When --to-previous looks for the release to restore
+    previous = previous_release(releases([first]))
+    # Then it restores that image, pinned by digest, from the task definition it ran with
+    assert (previous.imageDigest, previous.taskDefinition) == (D0, first["replacedTaskDefinition"])
+    assert previous.executionArn == ""  # not a recorded release
+
+
+def test_previous_prefers_the_recorded_release_with_the_replaced_digest():
+    history = [WEB[0], {**WEB[1], "replacedImage": f"repo@{D0}"}]
+    assert previous_release(releases(history)).name == "r0"

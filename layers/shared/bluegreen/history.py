@@ -54,6 +54,8 @@ class Release(BaseModel):
     approvalWaitSeconds: float | None = None
     rollbackOf: str | None = None  # the execution whose release this deployment undid
     approvalSkipped: bool | None = None
+    replacedTaskDefinition: str | None = None  # what production ran before this release
+    replacedImage: str | None = None
 
     @field_validator(
         "startedAt", "endedAt", "imagePushedAt", "firstShiftAt", "productionAt", "restoredAt", mode="before"
@@ -94,18 +96,50 @@ def undone(history: list[Release]) -> set[str]:
 
 
 def previous_release(history: list[Release]) -> Release | None:
-    """What ``--to-previous`` restores: the newest earlier deployed release (another digest, not undone)."""
+    """What ``--to-previous`` restores.
+
+    The release the live one replaced (its digest recorded when it went live) -- the recorded
+    release with that digest when there is one -- or, for a live rollback, the newest earlier
+    deployed release with another digest that no rollback has undone.
+    """
     live = live_release(history)
     if live is None:
         return None
     gone = undone(history)
     older = [r for r in history if r.startedAt < live.startedAt or (r is not live and r.startedAt == live.startedAt)]
-    for release in older:
-        if release.status != DEPLOYED or release.executionArn in gone or not release.imageDigest:
-            continue
-        if release.imageDigest != live.imageDigest:
-            return release
-    return None
+    recorded = next(
+        (
+            r
+            for r in older
+            if r.status == DEPLOYED
+            and r.executionArn not in gone
+            and r.imageDigest
+            and r.imageDigest != live.imageDigest
+        ),
+        None,
+    )
+    replaced = _digest_of(live.replacedImage)
+    if live.rollbackOf or not replaced or replaced == live.imageDigest:
+        return recorded
+    if recorded and recorded.imageDigest == replaced:
+        return recorded
+    # Production ran an image before the first recorded release (or one deployed by other means).
+    return Release(
+        service=live.service,
+        executionArn="",
+        status=DEPLOYED,
+        startedAt=live.startedAt,
+        imageDigest=replaced,
+        image=live.replacedImage,
+        taskDefinition=live.replacedTaskDefinition,
+    )
+
+
+def _digest_of(image: str | None) -> str | None:
+    """``repo@sha256:...`` -> ``sha256:...`` (None for an image named by tag only)."""
+    if not image or "@sha256:" not in image:
+        return None
+    return image.rsplit("@", 1)[1]
 
 
 # --- delivery metrics ------------------------------------------------------------------------

@@ -180,6 +180,19 @@ class Store:
                 Limit=limit,
             )["Items"]
 
+    def deployments_since(self, service: str, since: datetime) -> list[dict[str, Any]]:
+        """Every deployment of ``service`` started at or after ``since``, oldest first (issue #15: stats)."""
+        condition = Key("pk").eq(f"SERVICE#{service}") & Key("sk").between(f"DEPLOYMENT#{_iso(since)}", "DEPLOYMENT#~")
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
+        while True:
+            with transient_errors():
+                page = self.table.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     # --- gates -------------------------------------------------------------------------
     def open_gate(
         self,

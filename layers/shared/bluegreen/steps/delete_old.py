@@ -79,4 +79,7 @@ def release_record(event: GreenEvent) -> dict[str, Any]:
         "productionAt": swap.swappedAt.isoformat(timespec="seconds") if swap else None,
         "approvalWaitSeconds": approval.get("waitedSeconds"),
         "approvedBy": approval.get("decidedBy"),
+        # what production ran before: --to-previous restores it even when no earlier release is recorded
+        "replacedTaskDefinition": context.blue.taskDefinition,
+        "replacedImage": context.blue.image,
     }

@@ -1,0 +1,134 @@
+"""``bluegreen rollback SERVICE --to-previous`` (issue #15): the previous release again, with one swap."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bluegreen import elbv2
+from bluegreen_cli.local.emulator import Emulator
+from bluegreen_cli.main import main
+
+pytestmark = pytest.mark.slow
+
+
+def _attach(emu: Emulator, monkeypatch: pytest.MonkeyPatch) -> Emulator:
+    for name in ("FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "COLUMNS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("BLUEGREEN_STATE_MACHINE_ARN", emu.state_machine_arn)
+    monkeypatch.setenv("BLUEGREEN_TABLE", emu.store.table.name)
+    return emu
+
+
+@pytest.fixture
+def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        yield _attach(emulator, monkeypatch)
+
+
+def cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    captured = capsys.readouterr()
+    assert "Traceback" not in captured.err
+    return code, captured.out, captured.err
+
+
+def executions(emu: Emulator) -> list[dict]:
+    return emu.client("stepfunctions").list_executions(stateMachineArn=emu.state_machine_arn)["executions"]
+
+
+def test_to_previous_restores_the_earlier_digest_with_one_swap_and_no_approval(emu, capsys):
+    # Given v1 -> v2 deployed (approved) and finished: v2 is live
+    demo = emu.seed_service()
+    deployed = emu.run(demo.name, "v2")
+    assert deployed.outcome == "deployed"
+    calls_before = len(emu.recorder.calls)
+    approvals_before = len(emu.approvals)
+
+    # When the operator rolls back to the previous release
+    code, out, err = cli(capsys, "rollback", demo.name, "--to-previous", "--reason", "checkout slow", "--follow")
+
+    # Then a new deployment put v1's digest back in production, through health gate, swap and bake
+    assert (code, err) == (0, ""), out
+    assert "back from v2 to v1" in out and "approval skipped" in out
+    (task_set,) = emu.task_sets(demo.name)
+    assert task_set["image"].endswith("@" + demo.digests["v1"])
+    assert task_set["status"] == "PRIMARY"
+    blue, green = demo.target_groups
+    assert emu.production_weights(demo.name) == {blue: 100, green: 0}
+    assert elbv2.forward_weights(emu.rule_actions(demo.test_rule_arn)) == {green: 1}
+    rollback = next(e for e in executions(emu) if e["executionArn"] != deployed.execution_arn)
+    result = emu.wait(rollback["executionArn"])
+    assert "AwaitApproval" not in result.states and {"WaitHealthy", "Swap", "Bake"} <= set(result.states)
+    assert len(emu.approvals) == approvals_before
+    # ... in exactly one ModifyRule on the production rule
+    production_calls = [
+        c
+        for c in emu.recorder.calls[calls_before:]
+        if c.operation == "ModifyRule" and c.params.get("RuleArn") == demo.production_rule_arn
+    ]
+    assert len(production_calls) == 1
+    # ... the history states it was a rollback with the approval skipped, and marks it live
+    (item,) = [i for i in emu.store.deployments(demo.name) if i["executionArn"] == rollback["executionArn"]]
+    assert (item["status"], item["rollbackOf"], item["approvalSkipped"]) == ("deployed", deployed.execution_arn, True)
+    assert item["imageDigest"] == demo.digests["v1"]
+    code, out, _ = cli(capsys, "history", demo.name)
+    assert code == 0
+    rollback_row = next(line for line in out.splitlines() if rollback["name"] in line)
+    assert "LIVE, rollback of" in rollback_row, out
+    assert "approval skipped" in out
+    # ... and the events tell the story of a rollback
+    started = emu.deployment_events(rollback["executionArn"])[0]["detail"]
+    assert started["rollbackOf"] == deployed.execution_arn
+
+
+def test_history_marks_live_and_what_to_previous_restores(emu, capsys):
+    demo = emu.seed_service()
+    first = emu.run(demo.name, "v2")
+    second = emu.run(demo.name, "v3")
+    assert (first.outcome, second.outcome) == ("deployed", "deployed")
+
+    code, out, _ = cli(capsys, "history", demo.name)
+
+    assert code == 0
+    row = {
+        arn.rsplit(":", 1)[-1]: line
+        for line in out.splitlines()
+        for arn in (first.execution_arn, second.execution_arn)
+        if arn.rsplit(":", 1)[-1] in line
+    }
+    assert "LIVE" in row[second.execution_arn.rsplit(":", 1)[-1]]
+    assert "previous (rollback --to-previous)" in row[first.execution_arn.rsplit(":", 1)[-1]]
+
+
+def test_no_earlier_release_is_refused_and_starts_nothing(emu, capsys):
+    # Given a service never deployed with bluegreen
+    demo = emu.seed_service()
+    # When rolling back to the previous release
+    code, out, err = cli(capsys, "rollback", demo.name, "--to-previous")
+    # Then one line says why, exit 1, and no execution was started
+    assert code == 1 and out == ""
+    assert err.count("\n") == 1 and err.startswith("error: cannot roll")
+    assert "no successful release" in err
+    assert executions(emu) == []
+
+
+def test_a_running_deployment_is_named_and_nothing_starts(emu, capsys):
+    # Given a deployment of v2 waiting for its approval
+    emu.auto_approve = False
+    demo = emu.seed_service()
+    arn = emu.start(demo.name, "v2")
+    from .helpers import wait_for_gate
+
+    wait_for_gate(emu, demo.name, "approval")
+    # When rolling back to the previous release
+    code, _, err = cli(capsys, "rollback", demo.name, "--to-previous")
+    # Then it is refused, naming the running deployment
+    assert code == 1 and arn in err and err.count("\n") == 1
+    assert len(executions(emu)) == 1
+    # (let the waiting deployment end)
+    from bluegreen.decisions import decide
+
+    decide(emu.store, emu.store.open_gate_of(demo.name)["gateId"], "reject", "test", "done")
+    emu.wait(arn)
