@@ -14,6 +14,7 @@ class Scenario:
     click: tuple[str, str] | None = None  # (gate kind, button) the operator clicks in Slack; else auto-approve
     config: dict[str, Any] | None = None
     alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
+    to_previous: bool = False  # issue #15: once deployed, `bluegreen rollback --to-previous` restores v1
 
 
 SCENARIOS = {
@@ -47,5 +48,13 @@ SCENARIOS = {
         "linear: +20% every 2 minutes; v2-5xx fails from 40%: rolled back from the partial weight in one call",
         config={"trafficShift": {"type": "LINEAR", "percent": 20, "intervalSeconds": 120}},
         alarm_min_weight=40,
+    ),
+    # issue #15
+    "rollback-to-previous": Scenario(
+        "v2",
+        "deployed",
+        "v1 -> v2 deployed and finished, then `bluegreen rollback --to-previous`: v1's digest back with one swap, "
+        "no approval",
+        to_previous=True,
     ),
 }
