@@ -869,7 +869,7 @@ class Operator:
                 "stack": overall.model_dump(mode="json"),
                 "services": {name: s.model_dump(mode="json") for name, s in per_service.items()},
             }
-            self.out.print_json(json.dumps(document))
+            self.print(json.dumps(document))
             return 0
         table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
         for column in (

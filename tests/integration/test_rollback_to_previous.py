@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -81,6 +82,14 @@ def test_to_previous_restores_the_earlier_digest_with_one_swap_and_no_approval(e
     # ... and the events tell the story of a rollback
     started = emu.deployment_events(rollback["executionArn"])[0]["detail"]
     assert started["rollbackOf"] == deployed.execution_arn
+    # ... and the stats count v2 as a change failure restored by the rollback
+    code, out, _ = cli(capsys, "stats", demo.name, "--json")
+    assert code == 0
+    stats = json.loads(out)["services"][demo.name]
+    assert (stats["succeeded"], stats["reachedProduction"], stats["changeFailures"]) == (2, 2, 1)
+    assert stats["changeFailureRate"] == 0.5 and stats["rollbacksToPrevious"] == 1
+    assert stats["timeToRestoreSeconds"]["count"] == 1 and stats["timeToRestoreSeconds"]["median"] > 0
+    assert stats["approvalWaitSeconds"]["count"] == 1  # v2 was approved; the rollback skipped it
 
 
 def test_history_marks_live_and_what_to_previous_restores(emu, capsys):
