@@ -564,8 +564,9 @@ class Operator:
         table.add_column("Requested by", overflow="fold")
         table.add_column("Execution", no_wrap=True)
         table.add_column("Details", no_wrap=True, overflow="ellipsis", max_width=60)
-        table.add_column("Release", overflow="fold")  # issue #15: live, what --to-previous restores
-        marks = self.release_marks(items)
+        marks = self.release_marks(items)  # issue #15: live, what --to-previous restores
+        if marks:
+            table.add_column("Release", overflow="fold")
         for item in items:
             started, ended = _parse_time(item.get("startedAt")), _parse_time(item.get("endedAt"))
             took = duration((ended - started).total_seconds()) if started and ended else "-"
@@ -578,7 +579,7 @@ class Operator:
                 identity(item.get("requestedBy")),
                 item["executionArn"].rsplit(":", 1)[-1],
                 shorten(details, 200),
-                marks.get(item["executionArn"], ""),
+                *([marks.get(item["executionArn"], "")] if marks else []),
             )
         self.out.print(table)
         return 0

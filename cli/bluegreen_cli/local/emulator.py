@@ -190,6 +190,7 @@ class Emulator:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        get_publisher.cache_clear()  # its client and bus were this emulator's
 
     def client(self, name: str) -> Any:
         return self.session.client(name)
