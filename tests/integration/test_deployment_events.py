@@ -146,3 +146,15 @@ def test_a_missing_bus_never_breaks_a_deployment(emulator, bus, monkeypatch):
     assert emulator.deployment_events(result.execution_arn) == []
     failures = [c for c in emulator.recorder.calls if c.operation == "PutEvents"]
     assert len(failures) == 6  # every milestone was attempted
+
+
+def test_a_release_failing_validation_still_ends_with_deployment_failed(emulator):
+    # Given a tag that is not in ECR
+    demo = emulator.seed_service()
+    result = emulator.run(demo.name, "v99")
+    # Then nothing started, and the bus learns that this execution failed, and why
+    assert (result.status, result.error) == ("FAILED", "ImageNotFound")
+    assert sequence(emulator, result.execution_arn) == ["Deployment Failed"]
+    failed = emulator.deployment_events(result.execution_arn)[0]["detail"]
+    assert (failed["service"], failed["imageTag"], failed["error"]) == (demo.name, "v99", "ImageNotFound")
+    assert "imageDigest" not in failed

@@ -62,8 +62,10 @@ class DeploymentEventDetail(BaseModel):
     executionName: str
     at: datetime = Field(description="when the milestone happened (ISO 8601, UTC)")
     imageTag: str
-    imageDigest: str
-    images: dict[str, str] = Field(description="container name -> image pinned by digest (repository@sha256:...)")
+    imageDigest: str | None = Field(default=None, description="absent only when validation failed before resolving it")
+    images: dict[str, str] = Field(
+        default_factory=dict, description="container name -> image pinned by digest (repository@sha256:...)"
+    )
     requestedBy: str = Field(description="who started the deployment (IAM identity, ecr-push, ...)")
     who: str | None = Field(default=None, description="who made this milestone happen (approver, rollback actor)")
     why: str | None = Field(default=None, description="the reason given, or the error that ended the deployment")
@@ -98,6 +100,33 @@ def detail_of(context: DeploymentContext, **fields: Any) -> DeploymentEventDetai
         rollbackOf=getattr(context, "rollbackOf", None),
         **fields,
     )
+
+
+def emit_validation_failed(
+    publisher: EventPublisher, execution_arn: str, request: dict[str, Any], error: str, why: str
+) -> bool:
+    """``Deployment Failed`` for an execution whose input or service failed validation (no context yet)."""
+    service, tag = request.get("service"), request.get("imageTag")
+    if not isinstance(service, str) or not service:
+        return False  # not even a service to tell anyone about
+    try:
+        detail = DeploymentEventDetail(
+            service=service,
+            executionArn=execution_arn,
+            executionName=execution_arn.rsplit(":", 1)[-1],
+            at=clock.now(),
+            imageTag=tag if isinstance(tag, str) else "?",
+            requestedBy=str(request.get("requestedBy") or "unknown"),
+            links=EventLinks(execution=console_url(execution_arn)),
+            error=error,
+            why=why,
+            outcome="failed",
+        )
+    except Exception:  # noqa: BLE001 - a malformed detail is a bug to log, not a failed deployment
+        logger.exception("Deployment event detail invalid", extra={"detailType": DetailType.FAILED.value})
+        metrics.add_metric(name=PUBLISH_FAILURES, unit=MetricUnit.Count, value=1)
+        return False
+    return publisher.publish(DetailType.FAILED, detail)
 
 
 def detail_schema() -> dict[str, Any]:

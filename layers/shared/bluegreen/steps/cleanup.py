@@ -74,6 +74,9 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
         if isinstance(service, str) and service:
             store.record_end(service, request.executionArn, "failed", name, message)
             store.release_lock(service, request.executionArn)
+            deployment_events.emit_validation_failed(
+                deps.events, request.executionArn, request.input or {}, name, message
+            )
         return FailureReport(error=name, cause=message)
     context = event.context
     production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
