@@ -33,7 +33,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from bluegreen import clock, ecr
+from bluegreen import clock, ecr, to_previous
 from bluegreen.aws import error_code
 from bluegreen.config import config_prefix, load_service_config, parameter_name
 from bluegreen.decisions import ACTIONS, decide
@@ -780,34 +780,22 @@ class Operator:
     def rollback_to_previous(self, service: str, reason: str = "", require_approval: bool = False) -> str:
         """Deploy the release before the live one again (its pinned digest); returns the execution ARN."""
         config = self.load_config(service)  # unknown service: exit 2
-        holder = self.store.lock_holder(service)
-        if holder and self._status_of(holder) == "RUNNING":
+        chosen = to_previous.plan(self.store, service, lambda arn: self._status_of(arn) == "RUNNING")
+        if isinstance(chosen, to_previous.Refusal):
+            if chosen.reason == "running":
+                raise CliError(
+                    f"{chosen.message}; nothing was started",
+                    f"wait for it (bluegreen follow {chosen.holder}); during its bake use bluegreen rollback {service}",
+                )
             raise CliError(
-                f"'{service}' is being deployed by {holder}; nothing was started",
-                f"wait for it (bluegreen follow {holder}); during its bake use bluegreen rollback {service}",
-            )
-        history = releases(self.store.deployments(service, limit=100))
-        live, previous = live_release(history), previous_release(history)
-        if live is None or previous is None:
-            what = "no successful release" if live is None else f"no successful release before {live.imageTag}"
-            raise CliError(
-                f"cannot roll '{service}' back to a previous release: {what} is recorded; nothing was started",
+                f"cannot roll '{service}' back to a previous release: {chosen.message}; nothing was started",
                 f"see bluegreen history {service}",
             )
+        live, previous = chosen.live, chosen.previous
         tag = previous.imageTag if previous.imageTag != "?" else self._tag_of(config.repository, previous.imageDigest)
-        request = ExecutionInput(
-            service=service,
-            imageTag=tag,
-            imageDigest=previous.imageDigest,
-            requestedBy=self.caller_arn[:200],
-            rollbackOf=live.executionArn,
-            requireApproval=True if require_approval else None,
+        arn = to_previous.start(
+            self.clients.sfn, self.state_machine_arn, service, chosen, tag, self.caller_arn, require_approval
         )
-        arn = self.clients.sfn.start_execution(
-            stateMachineArn=self.state_machine_arn,
-            name=self.execution_name(service, f"rollback-{tag}"),
-            input=json.dumps(request.model_dump(mode="json", exclude_none=True)),
-        )["executionArn"]
         approval = "with approval" if require_approval else "approval skipped (a rollback)"
         self.print(
             f"Rolling {service} back from {live.imageTag} to {tag} "

@@ -141,3 +141,64 @@ def test_a_running_deployment_is_named_and_nothing_starts(emu, capsys):
 
     decide(emu.store, emu.store.open_gate_of(demo.name)["gateId"], "reject", "test", "done")
     emu.wait(arn)
+
+
+def _to_previous_button(emu: Emulator) -> tuple[dict, dict]:
+    """(the chat.postMessage call, its button) of the message with a Roll back to previous button."""
+    for call in emu.slack.calls_to("chat.postMessage"):
+        for block in call.args.get("blocks") or []:
+            for element in block.get("elements", []):
+                if element.get("action_id") == "to_previous":
+                    return call, element
+    raise AssertionError("no Roll back to previous button was posted")
+
+
+def click(emu: Emulator, call, value: str, user: str = "U0DEMO") -> dict:
+    import json as _json
+
+    from bluegreen_cli.local.emulator import STACK
+    from bluegreen_cli.local.fake_slack import http_api_event, signed_interaction
+
+    response_url = emu.slack.response_url()
+    body, headers = signed_interaction(
+        emu.slack_secrets["signingSecret"], user, "to_previous", value, channel=call.args["channel"],
+        ts="1700000000.000200", response_url=response_url,
+    )  # fmt: skip
+    with emu.clock.hold():
+        _json.loads(
+            emu.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", _json.dumps(http_api_event(body, headers)), {})
+        )
+    return {"replies": [c.args for c in emu.slack.responses(response_url.rsplit("/", 1)[-1])]}
+
+
+def test_the_deployed_message_has_a_roll_back_to_previous_button_that_restores_v1(emu):
+    # Given v1 -> v2 deployed: the "deployed" message carries a button back to v1
+    demo = emu.seed_service()
+    deployed = emu.run(demo.name, "v2")
+    call, button = _to_previous_button(emu)
+    assert button["value"] == f"{demo.name}|{deployed.execution_arn.rsplit(':', 1)[-1]}"
+    # (v1 ran before the first recorded release: its tag is unknown, its digest is not)
+    assert button["text"]["text"] == f"Roll back to {demo.digests['v1'][:19]}…"
+
+    # When someone not on the approvers list clicks it, nothing starts
+    refused = click(emu, call, button["value"], user="U0INTRUDER")
+    assert "not allowed" in str(refused["replies"])
+    assert len(executions(emu)) == 1
+
+    # When an approver clicks it
+    started = click(emu, call, button["value"])
+    assert "Rolling" in str(started["replies"]) and "approval skipped" in str(started["replies"])
+    rollback = next(e for e in executions(emu) if e["executionArn"] != deployed.execution_arn)
+    result = emu.wait(rollback["executionArn"])
+
+    # Then v1's digest is back in production, without an approval, and the release says who asked
+    assert result.status == "SUCCEEDED" and "AwaitApproval" not in result.states
+    (task_set,) = emu.task_sets(demo.name)
+    assert task_set["image"].endswith("@" + demo.digests["v1"])
+    (item,) = [i for i in emu.store.deployments(demo.name) if i["executionArn"] == rollback["executionArn"]]
+    assert item["requestedBy"] == "slack:U0DEMO" and item["rollbackOf"] == deployed.execution_arn
+
+    # And a second click on the old message is refused: v2 is no longer the live release
+    again = click(emu, call, button["value"])
+    assert "no longer the live release" in str(again["replies"])
+    assert len(executions(emu)) == 2

@@ -38,7 +38,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.signature import Clock, SignatureVerifier
 from slack_sdk.webhook import WebhookClient
 
-from . import clock
+from . import clock, to_previous
 from .config import load_service_config
 from .decisions import decide
 from .errors import AlreadyDecided, BlueGreenError, GateExpired, NotAllowed, UnknownGate
@@ -48,7 +48,7 @@ logger = Logger(child=True)
 DEFAULT_API_URL = "https://slack.com/api/"
 SECRET_MAX_AGE = 300
 SIGNATURE_WINDOW = 300  # seconds; Slack's recommendation, enforced by SignatureVerifier
-SLACK_ACTIONS = ("approve", "reject", "finish", "rollback")
+SLACK_ACTIONS = ("approve", "reject", "finish", "rollback", "to_previous")  # to_previous: issue #15
 GATE_ID = re.compile(r"[a-z]{2}-[a-z0-9]{4,32}")
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 MAX_BUTTON_VALUE = 2000  # Slack's limit on a button's value
@@ -400,6 +400,17 @@ class Notifier:
             logger.warning("Slack chat.postMessage failed", extra={"channel": channel, "error": _describe(error)})
             return None
 
+    def post_blocks(self, channel: str, thread_ts: str | None, text: str, blocks: list[dict[str, Any]]) -> str | None:
+        """Post a message with ``blocks`` (e.g. a button) in the thread; returns its ts. Never raises."""
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            )
+            return str(response["ts"])
+        except Exception as error:  # noqa: BLE001 - best effort
+            logger.warning("Slack chat.postMessage failed", extra={"channel": channel, "error": _describe(error)})
+            return None
+
     def respond(self, response_url: str, text: str) -> bool:
         """Answer a click with a message only the clicking user sees. Never raises."""
         try:
@@ -502,8 +513,9 @@ def parse_action(body: str) -> Action:
     action_id = _text(actions[0].get("action_id"), "action_id")
     if action_id not in SLACK_ACTIONS:
         raise ValueError("unknown action_id")
-    gate_id = _text(actions[0].get("value"), "button value")
-    if not GATE_ID.fullmatch(gate_id):
+    gate_id = _text(actions[0].get("value"), "button value")  # to_previous: "service|execution name"
+    pattern = to_previous.BUTTON_VALUE if action_id == to_previous.ACTION_ID else GATE_ID
+    if not pattern.fullmatch(gate_id):
         raise ValueError("button value is not a gate id")
     channel = payload.get("channel")
     channel_id = _text(channel.get("id") if isinstance(channel, dict) else None, "channel")
@@ -521,7 +533,13 @@ def default_approvers() -> list[str]:
     return [item.strip() for item in os.environ.get("DEFAULT_APPROVERS", "").split(",") if item.strip()]
 
 
-_VERBS = {"approve": "approve", "reject": "reject", "finish": "finish", "rollback": "roll back"}
+_VERBS = {
+    "approve": "approve",
+    "reject": "reject",
+    "finish": "finish",
+    "rollback": "roll back",
+    "to_previous": "roll back",
+}
 
 
 @dataclass
@@ -563,6 +581,8 @@ def handle_interaction(
         logger.info("Slack click answered", extra={**log, "outcome": outcome_name})
         return InteractionResult(200, text, outcome_name, action.gate_id, action.action_id)
 
+    if action.action_id == to_previous.ACTION_ID:
+        return _to_previous(action, store, provider, approvers_fallback, answer)
     try:
         gate = store.get_gate(action.gate_id)
         if gate is None:
@@ -603,6 +623,67 @@ def handle_interaction(
     if not updated:
         notifier.respond(action.response_url, f"{outcome(decision.gate)} (the message could not be updated).")
     return InteractionResult(200, decided_text(decision.gate), "decided", action.gate_id, action.action_id)
+
+
+# --- issue #15: the "Roll back to previous" button on the deployed message ------------------------------
+def to_previous_blocks(text: str, service: str, execution_name: str, previous_tag: str) -> list[dict[str, Any]]:
+    """The "deployed" message with its *Roll back to <previous>* button."""
+    return [
+        {"type": "section", "text": _mrkdwn(_escape(text))},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": to_previous.ACTION_ID,
+                    "text": _plain(f"Roll back to {previous_tag}"),
+                    "value": to_previous.button_value(service, execution_name),
+                    "style": "danger",
+                    "confirm": {
+                        "title": _plain("Roll back?"),
+                        "text": _plain(
+                            f"Deploy {previous_tag} again (health gate, swap, bake; no approval).", limit=300
+                        ),
+                        "confirm": _plain("Roll back"),
+                        "deny": _plain("Cancel"),
+                    },
+                }
+            ],
+        },
+    ]
+
+
+def _to_previous(
+    action: Action,
+    store: Any,
+    provider: Any,
+    fallback: Iterable[str] | None,
+    answer: Callable[[str, str], InteractionResult],
+) -> InteractionResult:
+    """A click on *Roll back to previous*: same refusals as ``bluegreen rollback --to-previous``."""
+    match = to_previous.BUTTON_VALUE.fullmatch(action.gate_id)
+    service, execution = match["service"], match["execution"]
+    try:
+        _check_allowed({"service": service}, action, provider, fallback)
+    except NotAllowed as error:
+        return answer("not-allowed", error.message)
+    try:
+        chosen = to_previous.plan(store, service, store._is_running, expected_live=execution)
+        if isinstance(chosen, to_previous.Refusal):
+            return answer("refused", f"Cannot roll back: {_escape(chosen.message)}. Nothing was started.")
+        tag = chosen.previous.imageTag if chosen.previous.imageTag != "?" else "previous"
+        arn = to_previous.start(
+            store.sfn, os.environ["STATE_MACHINE_ARN"], service, chosen, tag, f"slack:{action.user_id}"
+        )
+    except Exception:  # noqa: BLE001 - Slack gets 200 and a visible message; the details go to the log
+        logger.exception("Slack rollback to previous failed", extra={"service": service})
+        return answer(
+            "error", "Something went wrong; nothing may have started. Use `bluegreen rollback --to-previous`."
+        )
+    return answer(
+        "rollback-started",
+        f"Rolling *{_escape(service)}* back to {_escape(tag)} (approval skipped): {arn.rsplit(':', 1)[-1]}.",
+    )
 
 
 def _reason(action: Action) -> str:

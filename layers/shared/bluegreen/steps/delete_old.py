@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import ecs, elbv2, notify
+from .. import ecs, elbv2, notify, to_previous
 from .. import events as deployment_events
 from ..deps import Deps
 from ..errors import UnsafeDelete
 from ..events import DetailType
-from ..models import DeploymentResult, GreenEvent
+from ..models import DeploymentContext, DeploymentResult, GreenEvent
+from ..notify import SlackNotifier
+from ..store import Store
 
 
 def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
@@ -49,11 +51,10 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     for task_set in doomed:
         ecs.delete_task_set(clients.ecs, config, task_set["id"])
         deleted = task_set["id"]
-    notify.milestone(
-        notifier,
-        context,
-        f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; old task set {deleted} deleted.",
+    text = (
+        f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; old task set {deleted} deleted."
     )
+    _announce(store, notifier, context, text)
     deployment_events.emit(deps.events, DetailType.SUCCEEDED, context, greenTaskSet=green.id, outcome="deployed")
     return DeploymentResult(
         service=context.service,
@@ -63,6 +64,22 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
         targetGroupArn=green.targetGroupArn,
         deletedTaskSet=deleted,
     )
+
+
+def _announce(store: Store, notifier: SlackNotifier, context: DeploymentContext, text: str) -> None:
+    """The "deployed" message; with a *Roll back to previous* button while a previous release is known (#15)."""
+    if context.slackThread is None:
+        return
+    chosen = to_previous.plan(store, context.service, running=lambda _holder: True)  # a new lock: no button
+    if not isinstance(chosen, to_previous.Plan) or chosen.live.executionArn != context.executionArn:
+        notify.milestone(notifier, context, text)
+        return
+    from ..slack import to_previous_blocks  # slack_sdk is only needed when Slack is configured
+
+    previous = chosen.previous  # its tag is unknown when it ran before the first recorded release
+    previous_tag = previous.imageTag if previous.imageTag != "?" else f"{(previous.imageDigest or '')[:19]}…"
+    blocks = to_previous_blocks(text, context.service, context.executionName, previous_tag)
+    notify.milestone_with_button(notifier, context, text, blocks)
 
 
 def release_record(event: GreenEvent) -> dict[str, Any]:
