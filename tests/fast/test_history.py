@@ -150,3 +150,34 @@ def test_previous_is_the_image_the_live_release_replaced_when_none_is_recorded()
 def test_previous_prefers_the_recorded_release_with_the_replaced_digest():
     history = [WEB[0], {**WEB[1], "replacedImage": f"repo@{D0}"}]
     assert previous_release(releases(history)).name == "r0"
+
+
+class FakeStore:
+    """The two reads ``to_previous.plan`` makes: the service's lock and its recent deployments."""
+
+    def __init__(self, items: list[dict], holder: str | None = None) -> None:
+        self.items, self.holder = items, holder
+
+    def lock_holder(self, service: str) -> str | None:
+        return self.holder
+
+    def deployments(self, service: str, limit: int = 20) -> list[dict]:
+        return [i for i in self.items if i["service"] == service][:limit]
+
+
+def test_to_previous_plan_and_its_refusals():
+    from bluegreen import to_previous
+
+    before_rollback = [i for i in WEB if i["executionArn"] != ARN + "r5"]
+    chosen = to_previous.plan(FakeStore(before_rollback), "web", running=lambda arn: False)
+    assert (chosen.live.name, chosen.previous.name) == ("r4", "r1")
+    # a running deployment is named; a stale lock (its execution ended) is not in the way
+    running = to_previous.plan(FakeStore(WEB, holder=ARN + "r9"), "web", running=lambda arn: True)
+    assert (running.reason, running.holder) == ("running", ARN + "r9")
+    assert isinstance(to_previous.plan(FakeStore(WEB, holder=ARN + "r9"), "web", lambda arn: False), to_previous.Plan)
+    # an old Slack message: the release it was posted under is no longer live
+    stale = to_previous.plan(FakeStore(WEB), "web", lambda arn: False, expected_live="r4")
+    assert stale.reason == "not-live" and "r5 is" in stale.message
+    assert to_previous.plan(FakeStore([]), "web", lambda arn: False).reason == "no-release"
+    assert to_previous.plan(FakeStore([WEB[1]]), "web", lambda arn: False).reason == "no-previous"
+    assert to_previous.BUTTON_VALUE.fullmatch(to_previous.button_value("web", "web-v2-1a2b"))

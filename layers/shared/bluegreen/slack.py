@@ -668,7 +668,7 @@ def _to_previous(
     except NotAllowed as error:
         return answer("not-allowed", error.message)
     try:
-        chosen = to_previous.plan(store, service, store._is_running, expected_live=execution)
+        chosen = to_previous.plan(store, service, store.is_running, expected_live=execution)
         if isinstance(chosen, to_previous.Refusal):
             return answer("refused", f"Cannot roll back: {_escape(chosen.message)}. Nothing was started.")
         tag = chosen.previous.imageTag if chosen.previous.imageTag != "?" else "previous"

@@ -107,6 +107,10 @@ class Store:
                 return False
             raise
 
+    def is_running(self, execution_arn: str) -> bool:
+        """Whether the execution still runs (issue #15: a rollback to previous is refused meanwhile)."""
+        return self._is_running(execution_arn)
+
     def _is_running(self, execution_arn: str) -> bool:
         try:
             with transient_errors():
