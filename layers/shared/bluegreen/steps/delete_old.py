@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools import Logger
+
 from .. import ecs, elbv2, notify, to_previous
 from .. import events as deployment_events
 from ..deps import Deps
@@ -12,6 +14,8 @@ from ..events import DetailType
 from ..models import DeploymentContext, DeploymentResult, GreenEvent
 from ..notify import SlackNotifier
 from ..store import Store
+
+logger = Logger(child=True)
 
 
 def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
@@ -70,7 +74,11 @@ def _announce(store: Store, notifier: SlackNotifier, context: DeploymentContext,
     """The "deployed" message; with a *Roll back to previous* button while a previous release is known (#15)."""
     if context.slackThread is None:
         return
-    chosen = to_previous.plan(store, context.service, running=lambda _holder: True)  # a new lock: no button
+    try:
+        chosen = to_previous.plan(store, context.service, running=lambda _holder: True)  # a new lock: no button
+    except Exception:  # noqa: BLE001 - the button is a convenience: the deployment is done either way
+        logger.exception("Could not look up the previous release for the Slack button")
+        chosen = None
     if not isinstance(chosen, to_previous.Plan) or chosen.live.executionArn != context.executionArn:
         notify.milestone(notifier, context, text)
         return
