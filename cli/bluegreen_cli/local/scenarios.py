@@ -16,6 +16,7 @@ class Scenario:
     alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
     release: dict[str, Any] | None = None  # issue 10: the release in place of imageTag (images, overrides...)
     sidecar: bool = False  # seed the service with a sidecar (its own repository, env vars, a secret)
+    to_previous: bool = False  # issue #15: once deployed, `bluegreen rollback --to-previous` restores v1
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -73,5 +74,13 @@ SCENARIOS = {
         "one release changes an env var, the task memory and the sidecar's image: plan shown, approved, deployed",
         release=CONFIG_CHANGE,
         sidecar=True,
+    ),
+    # issue #15
+    "rollback-to-previous": Scenario(
+        "v2",
+        "deployed",
+        "v1 -> v2 deployed and finished, then `bluegreen rollback --to-previous`: v1's digest back with one swap, "
+        "no approval",
+        to_previous=True,
     ),
 }

@@ -55,6 +55,10 @@ class ExecutionInput(BaseModel):
     images: dict[str, str] | None = None
     taskDefinition: dict[str, Any] | str | None = None
     taskDefinitionOverrides: TaskDefinitionOverrides | None = None
+    # issue #15: a rollback to an earlier release (bluegreen rollback --to-previous) names the execution it
+    # undoes; its approval is skipped unless requireApproval is true.
+    rollbackOf: str | None = Field(default=None, min_length=1, max_length=2048)
+    requireApproval: bool | None = None
 
     @field_validator("service")
     @classmethod
@@ -208,6 +212,8 @@ class DeploymentContext(Model):
     greenDefinition: dict[str, Any] | None = None  # RegisterTaskDefinition arguments, images pinned by digest
     greenTags: dict[str, str] = Field(default_factory=dict)  # tags copied from blue (no aws:, at most 50)
     plan: Plan | None = None
+    rollbackOf: str | None = None  # issue #15: the execution whose release this deployment rolls back
+    imagePushedAt: datetime | None = None  # issue #15: ECR imagePushedAt, for the lead time
 
 
 class GreenTaskSet(Model):
@@ -236,6 +242,7 @@ class SwapResult(Model):
     step: int = 0  # index in the strategy's schedule
     weight: int = 100  # green's share of production now
     complete: bool = True  # production entirely on green, green primary, test rule on blue
+    firstShiftAt: datetime | None = None  # issue #15: when production first reached green (time to restore)
 
 
 class StepError(BaseModel):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from .. import ecs, elbv2, notify, policy
+from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
+from ..events import DetailType
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError
 from ..notify import SlackNotifier
 from ..store import Store
@@ -39,13 +42,19 @@ def delete_green(clients: AwsClients, context: DeploymentContext, production_gro
 
 
 def finish(
-    context: DeploymentContext, store: Store, notifier: SlackNotifier, outcome: str, error: str, text: str
+    context: DeploymentContext,
+    store: Store,
+    notifier: SlackNotifier,
+    outcome: str,
+    error: str,
+    text: str,
+    release: Mapping[str, object] | None = None,
 ) -> None:
     """Close this execution's open gate (buttons removed), record the outcome, release the service's lock."""
     closed = store.close_open_gate(context.service, context.executionArn, "EXPIRED", "deployment ended")
     if closed:
         notifier.update_gate(closed)
-    store.record_end(context.service, context.executionArn, outcome, error, text)
+    store.record_end(context.service, context.executionArn, outcome, error, text, release)
     store.release_lock(context.service, context.executionArn)
     notify.milestone(notifier, context, text)
 
@@ -54,12 +63,16 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     clients, store, notifier = deps.clients, deps.store, deps.notifier
     event = request.state
     name, message = describe_error(event.error)
+    stated = message  # as the decision or the error stated it (for the event)
     if request.validationFailed or event.context is None:
         # Validate failed: nothing was created. Release the lock if this execution took it.
         service = (request.input or {}).get("service")
         if isinstance(service, str) and service:
             store.record_end(service, request.executionArn, "failed", name, message)
             store.release_lock(service, request.executionArn)
+            deployment_events.emit_validation_failed(
+                deps.events, request.executionArn, request.input or {}, name, message
+            )
         return FailureReport(error=name, cause=message)
     context = event.context
     production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
@@ -68,6 +81,13 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):
         message = message.rstrip() + "."
+    if name == "Rejected":  # the cause is "Rejected by <actor>: <reason>" (bluegreen.decisions)
+        who, _, why = stated.removeprefix("Rejected by ").partition(": ")
+        deployment_events.emit(
+            deps.events, DetailType.REJECTED, context, who=who, why=why or None, outcome="cleaned_up"
+        )
+    else:
+        deployment_events.emit(deps.events, DetailType.FAILED, context, error=name, why=stated, outcome="cleaned_up")
     finish(
         context,
         store,
