@@ -132,6 +132,21 @@ def build_parser() -> argparse.ArgumentParser:
     adopt.add_argument("--confirm", action="store_true", help="scale SERVICE to 0 once production is on the new one")
     adopt.add_argument("--follow", action="store_true", help="watch the first deployment until it ends")
     adopt.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
+    # issue #15: roll back to the previous release after it finished; delivery metrics
+    rollback = commands.choices["rollback"]
+    rollback.add_argument(
+        "--to-previous",
+        action="store_true",
+        help="after a release finished: deploy the previous successful release again (its pinned digest), "
+        "through the health gate, the swap and the bake; approval skipped unless --require-approval",
+    )
+    rollback.add_argument("--require-approval", action="store_true", help="with --to-previous: keep the approval")
+    rollback.add_argument("--follow", action="store_true", help="with --to-previous: watch it until it ends")
+    rollback.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
+    stats = command("stats", "delivery metrics: deployment frequency, change failure rate, time to restore, ...")
+    stats.add_argument("service", metavar="SERVICE", nargs="?", help="one service (default: every configured one)")
+    stats.add_argument("--since", default="30d", metavar="AGE", help="window: 30d, 12h, 2w or a date (default 30d)")
+    stats.add_argument("--json", action="store_true", help="print JSON")
 
     follow = command("follow", "watch a deployment until it ends (exit status 0 if it succeeded)")
     follow.add_argument("execution_arn", metavar="EXECUTION_ARN")
@@ -240,6 +255,11 @@ def _dispatch(args: argparse.Namespace) -> int:
             return operator.status(args.service)
         if args.command == "history":
             return operator.history(args.service, args.limit)
+        if args.command == "rollback" and args.to_previous:  # issue #15
+            arn = operator.rollback_to_previous(args.service, args.reason, args.require_approval)
+            return operator.follow(arn) if args.follow else 0
+        if args.command == "stats":  # issue #15
+            return operator.stats(args.service, args.since, args.json)
         if args.command in ("approve", "reject", "rollback", "finish"):
             return operator.answer(args.service, args.command, getattr(args, "reason", ""))
         if args.command == "follow":

@@ -33,7 +33,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from bluegreen import clock, ecr
+from bluegreen import clock, ecr, to_previous
 from bluegreen.aws import error_code
 from bluegreen.config import config_prefix, load_service_config, parameter_name
 from bluegreen.decisions import ACTIONS, decide
@@ -48,6 +48,7 @@ from bluegreen.errors import (
     UnknownService,
 )
 from bluegreen.gates import kind_label, status_past
+from bluegreen.history import delivery_stats, live_release, parse_since, previous_release, releases
 from bluegreen.models import ExecutionInput, ServiceConfig
 from bluegreen.plan import Plan
 from bluegreen.plan import render as render_plan
@@ -664,11 +665,14 @@ class Operator:
         table.add_column("Requested by", overflow="fold")
         table.add_column("Execution", no_wrap=True)
         table.add_column("Details", no_wrap=True, overflow="ellipsis", max_width=60)
+        marks = self.release_marks(items)  # issue #15: live, what --to-previous restores (first in Details)
         for item in items:
             started, ended = _parse_time(item.get("startedAt")), _parse_time(item.get("endedAt"))
             took = duration((ended - started).total_seconds()) if started and ended else "-"
             details = f"{item['error']}: {item.get('cause', '')}" if item.get("error") else ""
             details = details or str(item.get("planSummary") or "")  # issue 10: what the release changed
+            mark = marks.get(item["executionArn"])
+            details = f"{mark}; {details}" if mark and details else mark or details
             table.add_row(
                 f"{started:%Y-%m-%d %H:%M}" if started else "-",
                 str(item.get("imageTag", "?")),
@@ -872,3 +876,120 @@ class Operator:
         if view.cause:
             self.print(f"  {view.cause}")
         return 1
+
+    # --- issue #15: roll back to the previous release, delivery metrics -------------------------------
+    def rollback_to_previous(self, service: str, reason: str = "", require_approval: bool = False) -> str:
+        """Deploy the release before the live one again (its pinned digest); returns the execution ARN."""
+        config = self.load_config(service)  # unknown service: exit 2
+        chosen = to_previous.plan(self.store, service, lambda arn: self._status_of(arn) == "RUNNING")
+        if isinstance(chosen, to_previous.Refusal):
+            if chosen.reason == "running":
+                raise CliError(
+                    f"{chosen.message}; nothing was started",
+                    f"wait for it (bluegreen follow {chosen.holder}); during its bake use bluegreen rollback {service}",
+                )
+            raise CliError(
+                f"cannot roll '{service}' back to a previous release: {chosen.message}; nothing was started",
+                f"see bluegreen history {service}",
+            )
+        live, previous = chosen.live, chosen.previous
+        tag = previous.imageTag if previous.imageTag != "?" else self._tag_of(config.repository, previous.imageDigest)
+        arn = to_previous.start(
+            self.clients.sfn, self.state_machine_arn, service, chosen, tag, self.caller_arn, require_approval
+        )
+        approval = "with approval" if require_approval else "approval skipped (a rollback)"
+        self.print(
+            f"Rolling {service} back from {live.imageTag} to {tag} "
+            f"({config.repository}@{previous.imageDigest}), {approval}" + (f": {reason}" if reason else "")
+        )
+        self.print(f"Execution: {arn}")
+        self.print(f"Console:   {console_url(arn)}")
+        return arn
+
+    def _tag_of(self, repository: str, digest: str | None) -> str:
+        """A tag of the image ``digest`` (a label only: a rollback deploys the digest), else ``previous``."""
+        try:
+            details = self.clients.ecr.describe_images(repositoryName=repository, imageIds=[{"imageDigest": digest}])
+        except ClientError as error:
+            if error_code(error) in ("ImageNotFoundException", "RepositoryNotFoundException"):
+                raise CliError(
+                    f"the previous image {repository}@{digest} is no longer in ECR; nothing was started",
+                    "deploy an existing tag with bluegreen deploy",
+                ) from error
+            raise
+        tags = sorted((details["imageDetails"] or [{}])[0].get("imageTags") or [])
+        immutable = [t for t in tags if t.lower() not in {m.lower() for m in ("latest", "main", "stable")}]
+        return (immutable or tags or ["previous"])[0]
+
+    def release_marks(self, items: list[dict[str, Any]]) -> dict[str, str]:
+        """``executionArn -> mark`` for the history: live, what --to-previous restores, rollbacks."""
+        history = releases(items)
+        marks: dict[str, str] = {}
+        for release in history:
+            if release.rollbackOf:
+                skipped = ", approval skipped" if release.approvalSkipped else ""
+                marks[release.executionArn] = f"rollback of {release.rollbackOf.rsplit(':', 1)[-1]}{skipped}"
+        live, previous = live_release(history), previous_release(history)
+        if previous:
+            marks[previous.executionArn] = "previous (rollback --to-previous)"
+        if live:
+            marks[live.executionArn] = "LIVE" + (f", {marks[live.executionArn]}" if live.executionArn in marks else "")
+        return marks
+
+    def stats(self, service: str | None, since_text: str = "30d", as_json: bool = False) -> int:
+        now = clock.now()
+        try:
+            since = parse_since(since_text, now)
+        except ValueError as error:
+            raise UsageError(f"invalid --since '{since_text}'", "use 30d, 12h, 2w or a date (2026-01-31)") from error
+        if service:
+            if not self.service_exists(service) and not self.store.deployments(service, limit=1):
+                raise self._unknown(service)
+            names = [service]
+        else:
+            names = self.configured_services()
+        # Rollbacks after the window may undo a release of it: read from the window's start on.
+        items = [item for name in names for item in self.store.deployments_since(name, since)]
+        per_service = {name: delivery_stats(items, since, now, service=name) for name in names}
+        overall = delivery_stats(items, since, now)
+        if as_json:
+            document = {
+                "since": since.isoformat(),
+                "until": now.isoformat(),
+                "stack": overall.model_dump(mode="json"),
+                "services": {name: s.model_dump(mode="json") for name, s in per_service.items()},
+            }
+            self.print(json.dumps(document))
+            return 0
+        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for column in (
+            "Service",
+            "Deploys",
+            "Per day",
+            "Change failure rate",
+            "Time to restore (median)",
+            "Lead time (median)",
+            "Approval wait (median)",
+        ):
+            table.add_column(column)
+        rows = list(per_service.items()) + ([("(all)", overall)] if len(per_service) != 1 else [])
+        for name, s in rows:
+            rate = "-"
+            if s.changeFailureRate is not None:
+                rate = f"{s.changeFailureRate:.0%} ({s.changeFailures}/{s.reachedProduction})"
+            table.add_row(
+                name,
+                str(s.succeeded),
+                f"{s.deploymentsPerDay:g}",
+                rate,
+                _seconds_text(s.timeToRestoreSeconds.median),
+                _seconds_text(s.leadTimeSeconds.median),
+                _seconds_text(s.approvalWaitSeconds.median),
+            )
+        self.print(f"Delivery metrics since {since:%Y-%m-%d %H:%M} UTC ({duration((now - since).total_seconds())})")
+        self.out.print(table)
+        return 0
+
+
+def _seconds_text(value: float | None) -> str:
+    return "-" if value is None else duration(value)

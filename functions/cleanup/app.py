@@ -25,7 +25,15 @@ deps = Deps()
 def lambda_handler(event: CleanupEvent, context: LambdaContext) -> dict:
     with cleanup.redrivable(CleanupFailed, "Cleanup"):
         report = cleanup.run(event, deps)
-    logger.warning("Deployment failed before the swap", extra={"error": report.error, "phase": "cleanup"})
+    logger.warning(
+        "Deployment failed before the swap",
+        extra={"service": _service(event), "error": report.error, "phase": "cleanup"},
+    )
     metric = "DeploymentsRejected" if report.error in ("Rejected", "ApprovalTimedOut") else "DeploymentsFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     return report.dump()
+
+
+def _service(event: CleanupEvent) -> str | None:
+    context = event.state.context
+    return context.service if context else (event.input or {}).get("service")

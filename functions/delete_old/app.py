@@ -31,4 +31,10 @@ def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
     if event.context.startedAt:
         duration = (clock.now() - event.context.startedAt).total_seconds()
         metrics.add_metric(name="DeploymentDuration", unit=MetricUnit.Seconds, value=duration)
+    # issue #15: lead time from the image push to production (ECR imagePushedAt), when ECR knows it
+    if event.context.imagePushedAt and event.swap:
+        lead = (event.swap.swappedAt - event.context.imagePushedAt).total_seconds()
+        metrics.add_metric(name="LeadTime", unit=MetricUnit.Seconds, value=max(0.0, lead))
+    if event.context.rollbackOf:  # a rollback to the previous release: the release it undid was a change failure
+        metrics.add_metric(name="ChangeFailures", unit=MetricUnit.Count, value=1)
     return result.dump()

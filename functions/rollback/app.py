@@ -5,6 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bluegreen import clock
 from bluegreen.deps import Deps
 from bluegreen.errors import RollbackFailed
 from bluegreen.models import StepEvent
@@ -30,4 +31,9 @@ def lambda_handler(event: StepEvent, context: LambdaContext) -> dict:
         "Deployment rolled back", extra={"service": event.context.service, "cause": report.cause, "phase": "rollback"}
     )
     metrics.add_metric(name="DeploymentsRolledBack", unit=MetricUnit.Count, value=1)
+    # issue #15: a release rolled back after it reached production is a change failure; restored now
+    metrics.add_metric(name="ChangeFailures", unit=MetricUnit.Count, value=1)
+    if event.swap and event.swap.firstShiftAt:
+        restore = (clock.now() - event.swap.firstShiftAt).total_seconds()
+        metrics.add_metric(name="TimeToRestore", unit=MetricUnit.Seconds, value=restore)
     return report.dump()

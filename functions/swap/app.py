@@ -29,4 +29,6 @@ def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
     )
     if event.approval and "waitedSeconds" in event.approval:
         metrics.add_metric(name="ApprovalWait", unit=MetricUnit.Seconds, value=event.approval["waitedSeconds"])
+    if event.swap is None:  # issue #15: this release reached production (the change failure rate's denominator)
+        metrics.add_metric(name="ReleasesInProduction", unit=MetricUnit.Count, value=1)
     return result.dump()

@@ -186,6 +186,24 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
 }
+# issue #15: the steps that publish a deployment milestone on EventBridge
+for _publisher in (
+    "ValidateFunction",
+    "CheckHealthFunction",
+    "OpenGateFunction",
+    "SwapFunction",
+    "DeleteOldFunction",
+    "CleanupFunction",
+    "RollbackFunction",
+):
+    EXPECTED_ACTIONS[_publisher] = EXPECTED_ACTIONS[_publisher] | {"events:PutEvents"}
+# issue #15: the Roll back to previous button (posted by DeleteOld, answered by the Slack callback)
+EXPECTED_ACTIONS["DeleteOldFunction"] = EXPECTED_ACTIONS["DeleteOldFunction"] | {"dynamodb:Query"}
+EXPECTED_ACTIONS["SlackCallbackFunction"] = EXPECTED_ACTIONS["SlackCallbackFunction"] | {
+    "dynamodb:Query",
+    "states:StartExecution",
+    "states:DescribeExecution",
+}
 
 # Errors every Lambda Task must retry: the Lambda service's transient failures and our own
 # TransientAwsError (throttling and 5xx that outlived the SDK's retries).

@@ -6,6 +6,7 @@ import json
 import sys
 import threading
 import time
+from datetime import timedelta
 from typing import Any, TextIO
 
 from bluegreen.decisions import decide
@@ -58,6 +59,46 @@ def _interactive(emu: Emulator, service: str, out: TextIO) -> None:
             decide(emu.store, gate["gateId"], action, "cli:interactive", reason)
             return
         print("type 'approve' or 'reject <reason>'", file=out)
+
+
+# --- issue #15: --to-previous, deployment events and delivery metrics in the demo ---------------------
+def _to_previous(emu: Emulator, service: str, out: TextIO) -> str:
+    """``bluegreen rollback SERVICE --to-previous`` as the CLI runs it, against the emulator."""
+    from rich.console import Console
+
+    from bluegreen_cli.operator import Clients, Operator
+
+    operator = Operator(
+        Clients(emu.session),
+        out=Console(file=out, highlight=False, markup=False, emoji=False, width=160),
+        store=emu.store,
+        state_machine_arn=emu.state_machine_arn,
+    )
+    return operator.rollback_to_previous(service, "demo: back to the previous release")
+
+
+def _delivery(emu: Emulator, service: str) -> dict[str, Any]:
+    """The deployment events the bus carried (in order) and the stats of the demo's history."""
+    from bluegreen import clock
+    from bluegreen.history import delivery_stats
+
+    events = [
+        {
+            "detailType": e["detail-type"],
+            "execution": e["detail"]["executionName"],
+            "at": e["detail"]["at"],
+            **{
+                k: e["detail"][k]
+                for k in ("imageDigest", "greenWeight", "who", "why", "rollbackOf")
+                if k in e["detail"]
+            },
+        }
+        for e in emu.deployment_events()
+    ]
+    items = emu.store.deployments(service, limit=100)
+    now = clock.now()
+    stats = delivery_stats(items, now - timedelta(days=30), now, service=service)
+    return {"events": events, "stats": stats.model_dump(mode="json")}
 
 
 def summarize(
@@ -137,9 +178,20 @@ def run_demo(
         first_call = len(emu.recorder.calls)  # seeding pushes images: the ECR trigger's calls are not the deployment's
         raw = {"service": demo.name, **spec.release} if spec.release else None
         result = emu.run(demo.name, spec.tag, on_state=on_state, raw_input=raw)
+        if spec.to_previous and result.outcome == "deployed":  # issue #15
+            print(
+                f"Execution {result.status}: outcome {result.outcome}; "
+                f"now: bluegreen rollback {demo.name} --to-previous",
+                file=out,
+            )
+            first_call = len(emu.recorder.calls)
+            result = emu.wait(_to_previous(emu, demo.name, out), on_state=on_state)
         summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started, first_call)
         summary["lockHeld"] = emu.store.lock_holder(demo.name) is not None
+        summary.update(_delivery(emu, demo.name))
 
+    for event in summary["events"]:
+        print(f"  event {event['detailType']:<20} {event['execution']}", file=out)
     for at, _service, gate_id in emu.approvals:
         print(f"  approval {gate_id} approved in Slack at t+{at:.0f}s", file=out)
     print(f"Execution {result.status}: outcome {result.outcome}", file=out)

@@ -34,6 +34,7 @@ from moto.secretsmanager.models import secretsmanager_backends
 from bluegreen import elbv2 as rules
 from bluegreen.decisions import decide
 from bluegreen.errors import BlueGreenError
+from bluegreen.events import get_publisher
 from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
@@ -209,6 +210,7 @@ class Emulator:
             self.client("secretsmanager").create_secret(Name=SLACK_SECRET, SecretString=json.dumps(self.slack_secrets))
         # Handlers cache clients, secrets and the notifier per process; each emulator starts afresh.
         get_notifier.cache_clear()
+        get_publisher.cache_clear()
         parameters.clear_caches()
         self._deploy_stack()
         self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
@@ -239,6 +241,7 @@ class Emulator:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        get_publisher.cache_clear()  # its client and bus were this emulator's
 
     def _alarm_changed(self, alarm_name: str, state: str) -> None:
         """Every alarm state change (evaluation or SetAlarmState), in simulated seconds: rollback reaction."""
@@ -278,6 +281,7 @@ class Emulator:
             environment.update({k: v for k, v in spec.environment.items() if k not in _HANDLER_ENV})
             environment.update(self._slack_env())
             self._create_event_rules(spec, arn)
+        self._capture_deployment_events(str(refs.get("EventBusName") or "default"))
         (machine,) = self.template.state_machines()
         definition = machine.definition_path.read_text()
         for key, value in machine.substitutions.items():
@@ -383,6 +387,38 @@ class Emulator:
             rule = f"{STACK}-{spec.logical_id}-{event_id}"
             events.put_rule(Name=rule, EventPattern=json.dumps(event["Properties"]["Pattern"]), State="ENABLED")
             events.put_targets(Rule=rule, Targets=[{"Id": "function", "Arn": function_arn}])
+
+    # --- issue #15: deployment events ----------------------------------------------------
+    def _capture_deployment_events(self, bus: str) -> None:
+        """A rule on the stack's bus sends every deployment event to a queue, as a subscriber would."""
+        from bluegreen.events import SOURCE
+
+        sqs, events = self.client("sqs"), self.client("events")
+        self._events_queue = sqs.create_queue(QueueName=f"{STACK}-deployment-events")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=self._events_queue, AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
+        rule = f"{STACK}-deployment-events-capture"
+        events.put_rule(Name=rule, EventBusName=bus, EventPattern=json.dumps({"source": [SOURCE]}), State="ENABLED")
+        events.put_targets(Rule=rule, EventBusName=bus, Targets=[{"Id": "capture", "Arn": queue_arn}])
+        self._deployment_events: list[dict[str, Any]] = []
+        self._events_lock = threading.Lock()
+
+    def deployment_events(self, execution_arn: str | None = None) -> list[dict[str, Any]]:
+        """Every deployment event delivered so far, in publication order (of one execution, if given)."""
+        sqs = self.client("sqs")
+        with self._events_lock:
+            while True:
+                messages = sqs.receive_message(QueueUrl=self._events_queue, MaxNumberOfMessages=10).get("Messages", [])
+                if not messages:
+                    break
+                for message in messages:
+                    self._deployment_events.append(json.loads(message["Body"]))
+                    sqs.delete_message(QueueUrl=self._events_queue, ReceiptHandle=message["ReceiptHandle"])
+            seen = list(self._deployment_events)
+        if execution_arn:
+            seen = [e for e in seen if e.get("detail", {}).get("executionArn") == execution_arn]
+        return seen
 
     def _approve_loop(self) -> None:
         """Approve pending approvals as an operator would (the demo's default)."""

@@ -370,6 +370,15 @@ def _task_token(action: str) -> Callable[[Env, Mapping[str, Any]], list[Request]
     return lambda env, params: [Request(action, env.lookup.state_machine_of_task_token(params["taskToken"]))]
 
 
+def _put_events(env: Env, params: Mapping[str, Any]) -> list[Request]:
+    """Issue #15: PutEvents is authorized on each entry's event bus (the default bus when an entry names none)."""
+    buses = {entry.get("EventBusName") or "default" for entry in params.get("Entries") or []}
+    return [
+        Request("events:PutEvents", bus if bus.startswith("arn:") else env.arn("events", f"event-bus/{bus}"))
+        for bus in sorted(buses)
+    ]
+
+
 # (botocore service name, operation) -> the authorizations AWS makes for it.
 REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]]] = {
     ("ecs", "DescribeServices"): _ecs_describe_services,
@@ -408,6 +417,7 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
             else env.arn("lambda", f"function:{p['FunctionName']}"),
         )
     ],
+    ("events", "PutEvents"): _put_events,  # issue #15: deployment events
     ("secretsmanager", "GetSecretValue"): lambda env, p: [
         Request("secretsmanager:GetSecretValue", env.lookup.secret_arn(p["SecretId"]))
     ],

@@ -18,6 +18,7 @@ class Scenario:
     release: dict[str, Any] | None = None  # issue 10: the release in place of imageTag (images, overrides...)
     sidecar: bool = False  # seed the service with a sidecar (its own repository, env vars, a secret)
     stop_at: str | None = None  # issue 12: the operator stops the execution (StopExecution) at this gate
+    to_previous: bool = False  # issue #15: once deployed, `bluegreen rollback --to-previous` restores v1
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -90,5 +91,13 @@ SCENARIOS = {
         "blue back, green deleted, lock released",
         config={"bakeSeconds": 3600},
         stop_at="bake",
+    ),
+    # issue #15
+    "rollback-to-previous": Scenario(
+        "v2",
+        "deployed",
+        "v1 -> v2 deployed and finished, then `bluegreen rollback --to-previous`: v1's digest back with one swap, "
+        "no approval",
+        to_previous=True,
     ),
 }

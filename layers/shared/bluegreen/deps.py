@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
     from .aws import AwsClients
+    from .events import EventPublisher
     from .notify import SlackNotifier
     from .store import Store
 
@@ -27,11 +28,13 @@ class Deps:
         store: Store | None = None,
         notifier: SlackNotifier | None = None,
         ssm: SSMProvider | None = None,
+        events: EventPublisher | None = None,
     ) -> None:
         self._clients = clients
         self._store = store
         self._notifier = notifier
         self._ssm = ssm
+        self._events = events
 
     @property
     def clients(self) -> AwsClients:
@@ -64,3 +67,12 @@ class Deps:
         from .aws import get_ssm_provider
 
         return get_ssm_provider()
+
+    @property
+    def events(self) -> EventPublisher:
+        """Deployment events on EventBridge (issue #15); a no-op when the stack names no bus."""
+        if self._events is not None:
+            return self._events
+        from .events import get_publisher
+
+        return get_publisher()

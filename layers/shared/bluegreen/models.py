@@ -55,6 +55,10 @@ class ExecutionInput(BaseModel):
     images: dict[str, str] | None = None
     taskDefinition: dict[str, Any] | str | None = None
     taskDefinitionOverrides: TaskDefinitionOverrides | None = None
+    # issue #15: a rollback to an earlier release (bluegreen rollback --to-previous) names the execution it
+    # undoes; its approval is skipped unless requireApproval is true.
+    rollbackOf: str | None = Field(default=None, min_length=1, max_length=2048)
+    requireApproval: bool | None = None
 
     @field_validator("service")
     @classmethod
@@ -247,6 +251,9 @@ class DeploymentContext(Model):
     plan: Plan | None = None
     firstDeployment: FirstDeployment | None = None  # issue #10
 
+    rollbackOf: str | None = None  # issue #15: the execution whose release this deployment rolls back
+    imagePushedAt: datetime | None = None  # issue #15: ECR imagePushedAt, for the lead time
+
 
 class FirstDeployment(Model):
     """What Validate found before a first deployment (issue #10)."""
@@ -282,6 +289,7 @@ class SwapResult(Model):
     step: int = 0  # index in the strategy's schedule
     weight: int = 100  # green's share of production now
     complete: bool = True  # production entirely on green, green primary, test rule on blue
+    firstShiftAt: datetime | None = None  # issue #15: when production first reached green (time to restore)
 
 
 class StepError(BaseModel):

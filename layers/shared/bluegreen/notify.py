@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from typing import Protocol
+from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
@@ -55,6 +55,23 @@ def start_thread(notifier: SlackNotifier, channel: str | None, text: str) -> tup
         logger.exception("Slack start message failed", extra={"channel": channel})
         return None
     return (channel, ts) if ts else None
+
+
+def milestone_with_button(
+    notifier: SlackNotifier, context: DeploymentContext, text: str, blocks: list[dict[str, Any]]
+) -> None:
+    """Post ``text`` with ``blocks`` (buttons) in the deployment's thread; plain text if the notifier has no
+    ``post_blocks``. Never raises (issue #15: the *Roll back to previous* button)."""
+    if context.slackThread is None:
+        return
+    post = getattr(notifier, "post_blocks", None)
+    if post is None:
+        milestone(notifier, context, text)
+        return
+    try:
+        post(context.slackThread.channel, context.slackThread.ts, text, blocks)
+    except Exception:  # noqa: BLE001 - a failing Slack API must never fail a deployment
+        logger.exception("Slack milestone message failed", extra={"service": context.service})
 
 
 @functools.cache

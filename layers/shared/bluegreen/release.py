@@ -12,6 +12,7 @@ import fnmatch
 import json
 import re
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -396,6 +397,7 @@ class Registry:
     ecr: Any
     ecs: Any
     _uris: dict[str, str] = field(default_factory=dict)
+    pushed_at: dict[str, datetime] = field(default_factory=dict)  # digest -> imagePushedAt (issue #15: lead time)
 
     def uri(self, repository: str) -> str:
         if repository not in self._uris:
@@ -429,6 +431,8 @@ class Registry:
         if not details:
             raise ImageNotFound(f"Image {label} was not found in ECR. Push the image first.")
         found = details[0]["imageDigest"]
+        if isinstance(details[0].get("imagePushedAt"), datetime):
+            self.pushed_at[found] = details[0]["imagePushedAt"]
         if tag and digest and found != digest:
             raise DigestMismatch(
                 f"Tag {tag} in {repository} points to {found}, not to the requested {digest}. The tag was moved "
@@ -555,8 +559,10 @@ def prepare(
             )
         definition = copy.deepcopy(base)
         if kind == "imageTag":
-            check_tag(config, request.imageTag)
-            ref = f"{request.imageTag}"
+            rollback = bool(getattr(request, "rollbackOf", None) and request.imageDigest)
+            if not rollback:  # issue #15: a rollback deploys the digest that was live; its tag may have moved since
+                check_tag(config, request.imageTag)
+            ref = request.imageDigest if rollback else f"{request.imageTag}"
             target = _configured_image(registry, config, definition, config.containerName, ref)
             container(definition, config.containerName, "containerName")["image"] = target
         elif kind == "images":
@@ -599,6 +605,8 @@ def prepare(
             tag = registry.tag_of(item["image"])
             if tag:
                 image_tags[item["image"]] = tag
+    if kind == "imageTag" and getattr(request, "rollbackOf", None):
+        image_tags[main_image] = main_tag = request.imageTag  # issue #15: the rolled-back release's own tag
     digest = main_image.rsplit("@", 1)[-1] if "@" in main_image else ""
     return PreparedRelease(kind, definition, tags, image_tags, main_image, digest, main_tag)
 

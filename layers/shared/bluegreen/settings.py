@@ -1,9 +1,9 @@
 """The functions' environment, read and validated in one place.
 
 Every environment variable the shared package reads is a field here (the template sets them in
-``Globals``; ``STATE_MACHINE_ARN`` only for the ECR trigger). Handlers call :func:`require` at cold
-start, so a missing or malformed variable fails the first invocation with an error naming it instead
-of a ``KeyError`` somewhere later. :func:`get_settings` is cached per distinct environment: one
+``Globals``; ``STATE_MACHINE_ARN`` only for the ECR trigger and the Slack callback). Handlers call
+:func:`require` at cold start, so a missing or malformed variable fails the first invocation with an
+error naming it instead of a ``KeyError`` somewhere later. :func:`get_settings` is cached per distinct environment: one
 parse in a Lambda container, and always current where tests or the emulator change the environment.
 """
 
@@ -36,7 +36,8 @@ class Settings(BaseModel):
     slackRetryInterval: float | None = Field(None, ge=0, alias="SLACK_RETRY_INTERVAL")  # fixed retry pause (s)
     defaultApprovers: tuple[str, ...] = Field((), alias="DEFAULT_APPROVERS")  # comma-separated Slack user ids
     taskRoleNamePattern: str = Field("*", alias="TASK_ROLE_NAME_PATTERN")  # roles a release may pass (issue 10)
-    stateMachineArn: str = Field("", alias="STATE_MACHINE_ARN")  # the ECR trigger starts executions of it
+    stateMachineArn: str = Field("", alias="STATE_MACHINE_ARN")  # the ECR trigger (and Slack, #15) start executions
+    eventBusName: str = Field("", alias="EVENT_BUS_NAME")  # issue #15: deployment events' bus; empty: none
 
     @field_validator("configPrefix")
     @classmethod

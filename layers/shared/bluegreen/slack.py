@@ -202,6 +202,17 @@ class Notifier:
             logger.warning("Slack chat.postMessage failed", extra={"channel": channel, "error": _describe(error)})
             return None
 
+    def post_blocks(self, channel: str, thread_ts: str | None, text: str, blocks: list[dict[str, Any]]) -> str | None:
+        """Post a message with ``blocks`` (e.g. a button) in the thread; returns its ts. Never raises."""
+        try:
+            response = self.client.chat_postMessage(
+                channel=channel, thread_ts=thread_ts, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+            )
+            return str(response["ts"])
+        except Exception as error:  # noqa: BLE001 - best effort
+            logger.warning("Slack chat.postMessage failed", extra={"channel": channel, "error": _describe(error)})
+            return None
+
     def respond(self, response_url: str, text: str) -> bool:
         """Answer a click with a message only the clicking user sees. Never raises."""
         try:
@@ -248,4 +259,5 @@ from .slack_interactions import (  # noqa: E402
 )
 from .slack_messages import MAX_BUTTON_VALUE as MAX_BUTTON_VALUE  # noqa: E402
 from .slack_messages import outcome as outcome  # noqa: E402
+from .slack_messages import to_previous_blocks as to_previous_blocks  # noqa: E402
 from .slack_messages import who as who  # noqa: E402

@@ -18,7 +18,7 @@ from urllib.parse import parse_qs
 from aws_lambda_powertools import Logger
 from slack_sdk.signature import Clock, SignatureVerifier
 
-from . import clock
+from . import clock, to_previous
 from .config import load_service_config
 from .decisions import decide
 from .errors import AlreadyDecided, BlueGreenError, GateExpired, NotAllowed, UnknownGate
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
 logger = Logger(child=True)
 
 SIGNATURE_WINDOW = 300  # seconds; Slack's recommendation, enforced by SignatureVerifier
-SLACK_ACTIONS = ("approve", "reject", "finish", "rollback")
+SLACK_ACTIONS = ("approve", "reject", "finish", "rollback", "to_previous")  # to_previous: issue #15
 GATE_ID = re.compile(r"[a-z]{2}-[a-z0-9]{4,32}")
 
 
@@ -116,7 +116,8 @@ def parse_action(body: str) -> Action:
     if action_id not in SLACK_ACTIONS:
         raise ValueError("unknown action_id")
     gate_id = _text(actions[0].get("value"), "button value")
-    if not GATE_ID.fullmatch(gate_id):
+    pattern = to_previous.BUTTON_VALUE if action_id == to_previous.ACTION_ID else GATE_ID  # issue #15
+    if not pattern.fullmatch(gate_id):
         raise ValueError("button value is not a gate id")
     channel = payload.get("channel")
     channel_id = _text(channel.get("id") if isinstance(channel, dict) else None, "channel")
@@ -134,7 +135,13 @@ def default_approvers() -> list[str]:
     return list(get_settings().defaultApprovers)
 
 
-_VERBS = {"approve": "approve", "reject": "reject", "finish": "finish", "rollback": "roll back"}
+_VERBS = {
+    "approve": "approve",
+    "reject": "reject",
+    "finish": "finish",
+    "rollback": "roll back",
+    "to_previous": "roll back",  # issue #15
+}
 
 
 @dataclass
@@ -188,6 +195,8 @@ def handle_interaction(
         logger.info("Slack click answered", extra={**log, "outcome": outcome_name})
         return InteractionResult(200, text, outcome_name, action.gate_id, action.action_id)
 
+    if action.action_id == to_previous.ACTION_ID:  # issue #15: the button on the "deployed" message
+        return _to_previous(action, store, provider, approvers_fallback, answer)
     try:
         gate = store.get_gate(action.gate_id)
         if gate is None:
@@ -255,6 +264,41 @@ def follow_up(job: FollowUp, store: Any, notifier: Notifier) -> None:
         notifier.respond(job.response_url, job.text)
     elif gate and not updated:
         notifier.respond(job.response_url, f"{outcome(gate)} (the message could not be updated).")
+
+
+# --- issue #15: a click on "Roll back to previous" -----------------------------------------------------
+def _to_previous(
+    action: Action,
+    store: Any,
+    provider: Any,
+    fallback: Iterable[str] | None,
+    answer: Callable[[str, str], InteractionResult],
+) -> InteractionResult:
+    """A click on *Roll back to previous*: same refusals as ``bluegreen rollback --to-previous``."""
+    match = to_previous.BUTTON_VALUE.fullmatch(action.gate_id)
+    if match is None:  # parse_action checked it; kept for the type checker
+        return answer("malformed", "Malformed button value. Nothing was started.")
+    service, execution = match["service"], match["execution"]
+    try:
+        _check_allowed({"service": service}, action, provider, fallback)
+    except NotAllowed as error:
+        return answer("not-allowed", error.message)
+    try:
+        chosen = to_previous.plan(store, service, store.is_running, expected_live=execution)
+        if isinstance(chosen, to_previous.Refusal):
+            return answer("refused", f"Cannot roll back: {_escape(chosen.message)}. Nothing was started.")
+        tag = chosen.previous.imageTag if chosen.previous.imageTag != "?" else "previous"
+        state_machine = get_settings().require("STATE_MACHINE_ARN").stateMachineArn
+        arn = to_previous.start(store.sfn, state_machine, service, chosen, tag, f"slack:{action.user_id}")
+    except Exception:  # noqa: BLE001 - Slack gets 200 and a visible message; the details go to the log
+        logger.exception("Slack rollback to previous failed", extra={"service": service})
+        return answer(
+            "error", "Something went wrong; nothing may have started. Use `bluegreen rollback --to-previous`."
+        )
+    return answer(
+        "rollback-started",
+        f"Rolling *{_escape(service)}* back to {_escape(tag)} (approval skipped): {arn.rsplit(':', 1)[-1]}.",
+    )
 
 
 def _reason(action: Action) -> str:

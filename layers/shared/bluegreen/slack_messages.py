@@ -204,3 +204,31 @@ def decided_text(gate: GateLike) -> str:
     status = str(gate.get("status", "?"))
     word = status_title(status)
     return f"{word}: {gate.get('service', '?')} {_tag(gate)} ({gate.get('gateId', '?')})"
+
+
+# --- issue #15: the "Roll back to previous" button on the deployed message ------------------------------
+def to_previous_blocks(text: str, service: str, execution_name: str, previous_tag: str) -> list[dict[str, Any]]:
+    """The "deployed" message with its *Roll back to <previous>* button."""
+    from .to_previous import ACTION_ID, button_value
+
+    return [
+        {"type": "section", "text": _mrkdwn(_escape(text))},
+        {
+            "type": "actions",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": ACTION_ID,
+                    "text": _plain(f"Roll back to {previous_tag}", 75),
+                    "value": button_value(service, execution_name),
+                    "style": "danger",
+                    "confirm": {
+                        "title": _plain("Roll back?", 100),
+                        "text": _plain(f"Deploy {previous_tag} again (health gate, swap, bake; no approval).", 300),
+                        "confirm": _plain("Roll back", 30),
+                        "deny": _plain("Cancel", 30),
+                    },
+                }
+            ],
+        },
+    ]

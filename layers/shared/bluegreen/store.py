@@ -18,6 +18,7 @@ pk                                 sk                           item
 from __future__ import annotations
 
 import secrets
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -112,6 +113,10 @@ class Store:
                 return False
             raise
 
+    def is_running(self, execution_arn: str) -> bool:
+        """Whether the execution still runs (issue #15: a rollback to previous is refused meanwhile)."""
+        return self._is_running(execution_arn)
+
     def _is_running(self, execution_arn: str) -> bool:
         try:
             with transient_errors():
@@ -146,18 +151,33 @@ class Store:
             )
 
     def record_end(
-        self, service: str, execution_arn: str, outcome: str, error: str | None = None, cause: str | None = None
+        self,
+        service: str,
+        execution_arn: str,
+        outcome: str,
+        error: str | None = None,
+        cause: str | None = None,
+        release: Mapping[str, Any] | None = None,
     ) -> None:
+        """``release`` (issue #15): what went to production (task definition, digest, times) for history and stats."""
         name = execution_arn.rsplit(":", 1)[-1]
         with transient_errors():
             pointer = self.table.get_item(Key={"pk": f"EXECUTION#{name}", "sk": "DEPLOYMENT"}).get("Item")
             if not pointer:
                 return
             values = {":o": outcome, ":at": _iso(clock.now()), ":e": error or "", ":c": (cause or "")[:2000]}
+            expression = "SET #s = :o, endedAt = :at, #e = :e, cause = :c"
+            names = {"#s": "status", "#e": "error"}
+            for index, (key, value) in enumerate(sorted((release or {}).items())):
+                if value is None:
+                    continue
+                names[f"#r{index}"] = key
+                values[f":r{index}"] = value
+                expression += f", #r{index} = :r{index}"
             self.table.update_item(
                 Key={"pk": f"SERVICE#{service}", "sk": pointer["deploymentKey"]},
-                UpdateExpression="SET #s = :o, endedAt = :at, #e = :e, cause = :c",
-                ExpressionAttributeNames={"#s": "status", "#e": "error"},
+                UpdateExpression=expression,
+                ExpressionAttributeNames=names,
                 ExpressionAttributeValues=values,
             )
 
@@ -185,6 +205,19 @@ class Store:
                 ScanIndexForward=False,
                 Limit=limit,
             )["Items"]
+
+    def deployments_since(self, service: str, since: datetime) -> list[dict[str, Any]]:
+        """Every deployment of ``service`` started at or after ``since``, oldest first (issue #15: stats)."""
+        condition = Key("pk").eq(f"SERVICE#{service}") & Key("sk").between(f"DEPLOYMENT#{_iso(since)}", "DEPLOYMENT#~")
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition}
+        while True:
+            with transient_errors():
+                page = self.table.query(**kwargs)
+            items.extend(page["Items"])
+            if "LastEvaluatedKey" not in page:
+                return items
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # --- gates -------------------------------------------------------------------------
     def open_gate(
@@ -406,6 +439,3 @@ class Store:
             if error_code(error) == "ConditionalCheckFailedException":
                 return False
             raise
-
-    def is_running(self, execution_arn: str) -> bool:
-        return self._is_running(execution_arn)

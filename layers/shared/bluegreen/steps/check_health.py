@@ -10,9 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from .. import clock, ecs, elbv2
+from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import GreenCrashLooping, GreenNotHealthy, GreenNotHealthyYet, GreenRecovering, HealthCheckTimeout
+from ..events import DetailType
 from ..green_health import crash_reasons, judge
 from ..models import (
     DeploymentContext,
@@ -73,7 +75,9 @@ def green_verdict(clients: AwsClients, context: DeploymentContext, green: GreenT
 
 
 def run(event: GreenEvent, deps: Deps) -> HealthReport:
-    return check(event.context, event.green, deps.clients)
+    report = check(event.context, event.green, deps.clients)
+    deployment_events.emit(deps.events, DetailType.GREEN_HEALTHY, event.context, greenTaskSet=event.green.id)
+    return report
 
 
 def check(context: DeploymentContext, green: GreenTaskSet, clients: AwsClients) -> HealthReport:

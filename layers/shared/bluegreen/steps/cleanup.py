@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from .. import ecs, elbv2, first_deploy, notify, policy
+from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import BlueGreenError, PrimaryNotSwitchedYet, TransientAwsError
+from ..events import DetailType
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError
 from ..notify import SlackNotifier
 from ..store import Store
@@ -75,13 +77,19 @@ def delete_green(clients: AwsClients, context: DeploymentContext, production_gro
 
 
 def finish(
-    context: DeploymentContext, store: Store, notifier: SlackNotifier, outcome: str, error: str, text: str
+    context: DeploymentContext,
+    store: Store,
+    notifier: SlackNotifier,
+    outcome: str,
+    error: str,
+    text: str,
+    release: Mapping[str, object] | None = None,
 ) -> None:
     """Close this execution's open gate (buttons removed), record the outcome, release the service's lock."""
     closed = store.close_open_gate(context.service, context.executionArn, "EXPIRED", "deployment ended")
     if closed:
         notifier.update_gate(closed)
-    store.record_end(context.service, context.executionArn, outcome, error, text)
+    store.record_end(context.service, context.executionArn, outcome, error, text, release)
     store.release_lock(context.service, context.executionArn)
     notify.milestone(notifier, context, text)
 
@@ -90,6 +98,7 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     clients, store, notifier = deps.clients, deps.store, deps.notifier
     event = request.state
     name, message = describe_error(event.error)
+    stated = message  # as the decision or the error stated it (for the event)
     if request.validationFailed or event.context is None:
         # Validate failed: nothing was created. Release the lock if this execution took it.
         raw = request.input if isinstance(request.input, dict) else {}
@@ -98,6 +107,9 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
             store.record_end(service, request.executionArn, "failed", name, message)
             store.release_lock(service, request.executionArn)
             _requeue_push(store, raw, name, message)
+            deployment_events.emit_validation_failed(
+                deps.events, request.executionArn, request.input or {}, name, message
+            )
         return FailureReport(error=name, cause=message)
     context = event.context
     production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
@@ -106,6 +118,13 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):
         message = message.rstrip() + "."
+    if name == "Rejected":  # the cause is "Rejected by <actor>: <reason>" (bluegreen.decisions)
+        who, _, why = stated.removeprefix("Rejected by ").partition(": ")
+        deployment_events.emit(
+            deps.events, DetailType.REJECTED, context, who=who, why=why or None, outcome="cleaned_up"
+        )
+    else:
+        deployment_events.emit(deps.events, DetailType.FAILED, context, error=name, why=stated, outcome="cleaned_up")
     finish(
         context,
         store,

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
-from .. import ecs, elbv2, notify, policy
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from .. import ecs, elbv2, notify, policy, to_previous
+from .. import events as deployment_events
 from ..deps import Deps
-from ..models import DeploymentResult, GreenEvent
+from ..events import DetailType
+from ..models import DeploymentContext, DeploymentResult, GreenEvent
+from ..notify import SlackNotifier
+from ..store import Store
 from . import check_health
+
+logger = Logger(child=True)
 
 
 def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
@@ -29,17 +39,16 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")
     if closed:
         notifier.update_gate(closed)
-    store.record_end(context.service, context.executionArn, "deployed")
+    store.record_end(context.service, context.executionArn, "deployed", release=release_record(event))
     store.release_lock(context.service, context.executionArn)
     for task_set in doomed:
         ecs.delete_task_set(clients.ecs, config, task_set.id)
         deleted = task_set.id
-    notify.milestone(
-        notifier,
-        context,
-        f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; "
-        + (f"old task set {deleted} deleted." if deleted else "no old task set to delete (first deployment)."),
+    text = f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; " + (
+        f"old task set {deleted} deleted." if deleted else "no old task set to delete (first deployment)."
     )
+    _announce(store, notifier, context, text)
+    deployment_events.emit(deps.events, DetailType.SUCCEEDED, context, greenTaskSet=green.id, outcome="deployed")
     return DeploymentResult(
         service=context.service,
         imageTag=context.imageTag,
@@ -49,3 +58,43 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
         deletedTaskSet=deleted,
         plan=context.plan,  # issue 10: the execution's output says what the release changed
     )
+
+
+def _announce(store: Store, notifier: SlackNotifier, context: DeploymentContext, text: str) -> None:
+    """The "deployed" message; with a *Roll back to previous* button while a previous release is known (#15)."""
+    if context.slackThread is None:
+        return
+    try:
+        chosen = to_previous.plan(store, context.service, running=lambda _holder: True)  # a new lock: no button
+    except Exception:  # noqa: BLE001 - the button is a convenience: the deployment is done either way
+        logger.exception("Could not look up the previous release for the Slack button")
+        chosen = None
+    if not isinstance(chosen, to_previous.Plan) or chosen.live.executionArn != context.executionArn:
+        notify.milestone(notifier, context, text)
+        return
+    from ..slack import to_previous_blocks  # slack_sdk is only needed when Slack is configured
+
+    previous = chosen.previous  # its tag is unknown when it ran before the first recorded release
+    previous_tag = previous.imageTag if previous.imageTag != "?" else f"{(previous.imageDigest or '')[:19]}…"
+    blocks = to_previous_blocks(text, context.service, context.executionName, previous_tag)
+    notify.milestone_with_button(notifier, context, text, blocks)
+
+
+def release_record(event: GreenEvent) -> dict[str, Any]:
+    """What the deployments table keeps of a release in production (issue #15): ``--to-previous`` and stats."""
+    context, swap = event.context, event.swap
+    approval = event.approval or {}
+    return {
+        "imageDigest": context.imageDigest,
+        "image": context.image,
+        "taskDefinition": event.green.taskDefinition,
+        "containerName": context.config.containerName,
+        "imagePushedAt": context.imagePushedAt.isoformat(timespec="seconds") if context.imagePushedAt else None,
+        "firstShiftAt": swap.firstShiftAt.isoformat(timespec="seconds") if swap and swap.firstShiftAt else None,
+        "productionAt": swap.swappedAt.isoformat(timespec="seconds") if swap else None,
+        "approvalWaitSeconds": approval.get("waitedSeconds"),
+        "approvedBy": approval.get("decidedBy"),
+        # what production ran before: --to-previous restores it even when no earlier release is recorded
+        "replacedTaskDefinition": context.blue.taskDefinition if context.blue else None,  # None: first deployment
+        "replacedImage": context.blue.image if context.blue else None,
+    }

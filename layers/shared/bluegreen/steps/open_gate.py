@@ -11,9 +11,11 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from .. import events as deployment_events
 from .. import notify
 from ..decisions import open_gate as open_pending_gate
 from ..deps import Deps
+from ..events import DetailType
 from ..gates import Gate, GateKind
 from ..models import GateEvent, OpenedGate
 from ..notify import SlackNotifier
@@ -78,6 +80,9 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
     )
     if kind == GateKind.APPROVAL:
         notify.milestone(notifier, context, f"Green is healthy: approval {gate.gateId} requested.")
+        deployment_events.emit(
+            deps.events, DetailType.AWAITING_APPROVAL, context, gateId=gate.gateId, greenTaskSet=event.green.id
+        )
     else:
         notify.milestone(
             notifier, context, f"Bake passed. Old task set kept until Finish or Roll back ({gate.gateId})."

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from .. import ecs, elbv2, first_deploy, policy
+from .. import clock, ecs, elbv2, first_deploy, policy
+from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
+from ..events import DetailType
 from ..models import FailureReport, StepEvent
 from ..notify import SlackNotifier
 from ..store import Store
@@ -17,6 +19,7 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
     config = context.config
     name, message = describe_error(event.error)
     saved = context.savedRules
+    saved_rules = (saved.production, saved.test)
 
     # Blue must still have healthy targets before production goes back to it.
     descriptions = elbv2.target_health(clients.elbv2, context.blueTargetGroupArn)
@@ -26,9 +29,12 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
         )
 
     restored = []
-    for snapshot in (saved.production, saved.test):  # production first, in one call
-        current = elbv2.describe_rule(clients.elbv2, snapshot.ruleArn)
-        if current.actions != snapshot.actions:
+    current = {snapshot.ruleArn: elbv2.describe_rule(clients.elbv2, snapshot.ruleArn) for snapshot in saved_rules}
+    if any(current[snapshot.ruleArn].actions != snapshot.actions for snapshot in saved_rules):
+        # issue #15: once per rollback; a retried one (e.g. PrimaryNotSwitchedYet) finds the rules restored
+        deployment_events.emit(deps.events, DetailType.ROLLBACK_STARTED, context, error=name, why=message)
+    for snapshot in saved_rules:  # production first, in one call
+        if current[snapshot.ruleArn].actions != snapshot.actions:
             elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
             restored.append(snapshot.ruleArn)
 
@@ -41,7 +47,14 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
         f"Rolled back {context.service} to {first_deploy.describe_blue(context)} after "
         f"{name}: {message.rstrip('.')}. Production rules restored; green task set deleted."
     )
-    finish(context, store, notifier, "rolled_back", name, cause)
+    release = {
+        "firstShiftAt": event.swap.firstShiftAt.isoformat(timespec="seconds")
+        if event.swap and event.swap.firstShiftAt
+        else None,
+        "restoredAt": clock.now().isoformat(timespec="seconds"),
+    }
+    finish(context, store, notifier, "rolled_back", name, cause, release)
+    deployment_events.emit(deps.events, DetailType.ROLLED_BACK, context, error=name, why=message, outcome="rolled_back")
     return FailureReport(error="RolledBack", cause=cause, deletedTaskSets=deleted, restoredRules=restored)
 
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 from .. import clock, ecs, elbv2, first_deploy, notify, policy
+from .. import events as deployment_events
 from ..deps import Deps
+from ..events import DetailType
 from ..models import GreenEvent, SwapResult
 from ..notify import NullNotifier
 from . import check_health
@@ -54,6 +56,14 @@ def run(event: GreenEvent, deps: Deps) -> SwapResult:
             f"Production at {weight}% on {context.imageTag} (step {step + 1}/{len(schedule)}).",
         )
     now = clock.now()
+    if event.swap is None and event.approval and event.approval.get("action") == "approve":
+        approval = event.approval
+        deployment_events.emit(
+            deps.events, DetailType.APPROVED, context, who=approval.get("decidedBy"), why=approval.get("reason") or None
+        )
+    deployment_events.emit(
+        deps.events, DetailType.TRAFFIC_SHIFTED, context, weights=target, greenWeight=weight, greenTaskSet=green.id
+    )
     return SwapResult(
         swappedAt=now,
         bakeDeadline=now + timedelta(seconds=config.bakeSeconds),
@@ -61,4 +71,5 @@ def run(event: GreenEvent, deps: Deps) -> SwapResult:
         step=step,
         weight=weight,
         complete=complete,
+        firstShiftAt=event.swap.firstShiftAt if event.swap and event.swap.firstShiftAt else now,
     )

@@ -6,6 +6,7 @@ from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
 from .. import alarms, clock, ecs, elbv2, first_deploy, notify, policy, release
+from .. import events as deployment_events
 from ..config import load_service_config
 from ..deps import Deps
 from ..errors import (
@@ -111,12 +112,19 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
     store.record_start(
         request.service,
         event.executionArn,
-        {"imageTag": request.imageTag or kind, "release": kind, "requestedBy": request.requestedBy or "unknown"},
+        {
+            "imageTag": request.imageTag or kind,
+            "release": kind,
+            "requestedBy": request.requestedBy or "unknown",
+            **_rollback_details(request),
+        },
     )
     config = load_service_config(request.service, provider)
     if request.trafficShift:
         config = config.model_copy(update={"trafficShift": request.trafficShift})
-    if request.imageTag:
+    if request.rollbackOf and not request.requireApproval:  # issue #15: rollbacks skip the approval by default
+        config = config.model_copy(update={"approval": config.approval.model_copy(update={"required": False})})
+    if request.imageTag and not request.rollbackOf:  # a rollback deploys a digest that was live (tag may move)
         check_tag(config, request.imageTag)
     check_time_limit(config)
 
@@ -203,6 +211,8 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         greenTags={k: v for k, v in prepared.tags.items() if not k.lower().startswith("aws:")},
         plan=plan,
         firstDeployment=first,
+        rollbackOf=request.rollbackOf,
+        imagePushedAt=registry.pushed_at.get(prepared.main_digest),
     )
     release.check_state_size(event.input, context.dump(), kind)
     store.record_plan(
@@ -221,4 +231,13 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         context.slackThread = SlackThread(channel=thread[0], ts=thread[1])
     # issue 12: an execution stopped or timed out later runs no Catch; its end is cleaned up from this.
     store.record_context(context.service, context.executionArn, context.model_dump_json(exclude_none=True))
+    why = f"rollback of {request.rollbackOf}" if request.rollbackOf else None
+    deployment_events.emit(deps.events, deployment_events.DetailType.STARTED, context, why=why)
     return context
+
+
+def _rollback_details(request: ExecutionInput) -> dict[str, object]:
+    """What the history says about a rollback to an earlier release (issue #15)."""
+    if not request.rollbackOf:
+        return {}
+    return {"rollbackOf": request.rollbackOf, "approvalSkipped": not request.requireApproval}
