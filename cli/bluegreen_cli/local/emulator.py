@@ -36,6 +36,7 @@ from bluegreen.store import Store
 
 from .dataplane import DataPlane, Timing
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
+from .hook_lambdas import DEMO_HOOK, demo_hook
 from .lambdas import CallRecorder, Dispatcher, installed
 from .patches import task_definition_rules
 from .seed import DemoService, seed_network, seed_service
@@ -224,6 +225,7 @@ class Emulator:
             environment.update({k: v for k, v in spec.environment.items() if k not in _HANDLER_ENV})
             environment.update(self._slack_env())
             self._create_event_rules(spec, arn)
+        self._create_demo_hooks(lam, role)  # issue 13
         (machine,) = self.template.state_machines()
         definition = machine.definition_path.read_text()
         for key, value in machine.substitutions.items():
@@ -240,6 +242,16 @@ class Emulator:
         self.store = Store(
             table=self.session.resource("dynamodb").Table(environment["TABLE_NAME"]), sfn=self.client("stepfunctions")
         )
+
+    def _create_demo_hooks(self, lam: Any, role: str) -> None:
+        """Issue 13: the demo hook Lambda (ECS hook contract), deployed beside the stack."""
+        lam.create_function(
+            FunctionName=DEMO_HOOK, Runtime="python3.13", Role=role, Handler="demo.hook", Code={"ZipFile": b"demo"}
+        )
+        self.dispatcher.register_callable(DEMO_HOOK, demo_hook)
+
+    def hook_arn(self, name: str = DEMO_HOOK) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
     def _slack_env(self) -> dict[str, str]:
         url = self.slack.base_url if self.slack else self.slack_api_url

@@ -146,8 +146,10 @@ def compressed_time(sim: SimClock, pace: float | None = None) -> Iterator[SimClo
         threading_module=_SimThreading(sim),
     )
     workflow_clock.set_source(sim.now)
+    workflow_clock.set_sleeper(sim.advance)  # issue 13: a hook's callBackDelay inside RunHooks
     try:
         yield sim
     finally:
         patcher.restore()
         workflow_clock.set_source(None)
+        workflow_clock.set_sleeper(None)

@@ -7,6 +7,7 @@ minutes run in milliseconds.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -26,3 +27,18 @@ def set_source(source: Callable[[], datetime] | None) -> None:
     """Use another time source (``None`` restores the system clock)."""
     global _source
     _source = source or _system_now
+
+
+# issue 13: a hook's callBackDelay is waited inside one RunHooks invocation (no state transition per poll);
+# the emulator makes this wait simulated time.
+_sleeper: Callable[[float], None] = time.sleep
+
+
+def sleep(seconds: float) -> None:
+    _sleeper(seconds)
+
+
+def set_sleeper(sleeper: Callable[[float], None] | None) -> None:
+    """Use another way of waiting (``None`` restores ``time.sleep``)."""
+    global _sleeper
+    _sleeper = sleeper or time.sleep

@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .gates import GateKind
+from .hooks import HooksConfig  # issue 13
 from .plan import Plan  # issue 10
 from .release_models import TaskDefinitionOverrides, check_images  # issue 10
 
@@ -91,6 +92,7 @@ class ApprovalConfig(Model):
     required: bool = True
     timeoutSeconds: int = Field(default=7 * 86400, ge=60, le=365 * 86400)
     approvers: list[str] = Field(default_factory=list)  # Slack user ids; empty: the stack's default list
+    autoApproveWhenHooksPass: bool = False  # issue 13: no person when every afterGreenHealthy hook passed
 
 
 class KeepOldConfig(Model):
@@ -146,6 +148,7 @@ class ServiceConfig(Model):
     keepOld: KeepOldConfig = Field(default_factory=KeepOldConfig)
     # issue 10: the ECR repository of each other container (the load-balanced one uses 'repository')
     repositories: dict[str, str] = Field(default_factory=dict)
+    hooks: HooksConfig = Field(default_factory=HooksConfig)  # issue 13: verification hooks per stage
 
     def repository_of(self, container: str) -> str | None:
         return self.repository if container == self.containerName else self.repositories.get(container)

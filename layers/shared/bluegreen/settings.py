@@ -37,6 +37,7 @@ class Settings(BaseModel):
     defaultApprovers: tuple[str, ...] = Field((), alias="DEFAULT_APPROVERS")  # comma-separated Slack user ids
     taskRoleNamePattern: str = Field("*", alias="TASK_ROLE_NAME_PATTERN")  # roles a release may pass (issue 10)
     stateMachineArn: str = Field("", alias="STATE_MACHINE_ARN")  # the ECR trigger starts executions of it
+    hookFunctionArnPattern: str = Field("", alias="HOOK_FUNCTION_ARN_PATTERN")  # issue 13: hooks it may invoke
 
     @field_validator("configPrefix")
     @classmethod
