@@ -103,7 +103,8 @@ class HookResult(BaseModel):
 
     def line(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
-        text = f"{self.stage.value} hook {self.name} {verdict} in {self.durationSeconds:g}s ({self.invocations} call(s))"
+        calls = f"{self.invocations} call(s)"
+        text = f"{self.stage.value} hook {self.name} {verdict} in {self.durationSeconds:g}s ({calls})"
         return f"{text}: {self.excerpt}" if self.excerpt else text
 
 

@@ -15,9 +15,18 @@ from aws_lambda_powertools import Logger
 from .. import clock, ecs, hook_calls, notify
 from ..deps import Deps
 from ..errors import HookFailed
-from ..hooks import HookResponse, HookResult, HooksReport, LambdaHook, Stage, auto_approve, ecs_payload
+from ..hooks import (
+    HookResponse,
+    HookResult,
+    HooksReport,
+    LambdaHook,
+    Stage,
+    auto_approve,
+    ecs_payload,
+    next_poll,
+    parse_response,
+)
 from ..hooks import excerpt as short
-from ..hooks import next_poll, parse_response
 from ..models import DeploymentContext, GreenTaskSet, StepEvent, SwapResult
 
 logger = Logger(child=True)
