@@ -135,3 +135,42 @@ def test_no_hooks_add_one_transition_per_stage(emulator):
     assert result.status == "SUCCEEDED"
     assert result.states.count("GreenHooks") == 1 and result.states.count("CutoverHooks") == 1
     assert hook_invocations(emulator) == 0
+
+
+# --- bad configuration: refused by Validate, with a distinct error name, nothing created ---------------------
+@pytest.mark.parametrize(
+    ("hooks", "error", "says"),
+    [
+        ({"afterGreenHealthy": [{"type": "webhook", "url": "https://x"}]}, "UnknownHookType", "'webhook'"),
+        ({"afterCutover": [{"functionArn": "HOOK", "timeoutSeconds": 5000}]}, "HookConfigOutOfRange", "timeoutSeconds"),
+        (
+            {"afterCutover": [{"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:payroll"}]},
+            "HookFunctionNotAllowed",
+            "HookFunctionArnPattern",
+        ),
+        (
+            {
+                "afterGreenHealthy": [
+                    {"functionArn": "arn:aws:lambda:us-east-1:123456789012:function:bluegreen-hook-gone"}
+                ]
+            },
+            "HookFunctionNotFound",
+            "cannot be found",
+        ),
+    ],
+)
+def test_bad_hook_configuration_is_refused_before_anything_changes(emulator, hooks, error, says):
+    for stage in hooks.values():
+        for item in stage:
+            if item.get("functionArn") == "HOOK":
+                item["functionArn"] = emulator.hook_arn()
+    demo = emulator.seed_service(config_overrides={"hooks": hooks})
+    before = snapshot(emulator, demo.name)
+
+    result = emulator.run(demo.name, "v2")
+
+    assert result.error == error, result.cause
+    assert says in result.cause
+    assert result.states[:2] == ["Validate", "ValidationFailed"]
+    assert hook_invocations(emulator) == 0
+    assert_untouched(emulator, demo, before)

@@ -69,6 +69,15 @@ EXPECTED_ACTIONS = {
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "states:DescribeExecution",
+        "lambda:GetFunctionConfiguration",  # issue 13: hook functions exist
+        SLACK,
+    },
+    # issue 13
+    "RunHooksFunction": {
+        "lambda:InvokeFunction",
+        "ecs:DescribeServices",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
         SLACK,
     },
     "CreateGreenFunction": {
