@@ -76,11 +76,14 @@ def find_by_external_id(task_sets: list[dict[str, Any]], external_id: str) -> di
 
 
 def desired_count(service: dict[str, Any], task_set: dict[str, Any]) -> int:
-    """Tasks the task set should run: its computed count, or the service's count times the scale."""
-    if task_set.get("computedDesiredCount"):
+    """Tasks the task set should run: its computed count, or the service's count times the scale.
+
+    A service scaled to zero runs no task: 0, not "one task" (issue 11).
+    """
+    if task_set.get("computedDesiredCount") is not None:
         return int(task_set["computedDesiredCount"])
     scale = task_set.get("scale") or {"value": 100.0, "unit": "PERCENT"}
-    return max(1, math.ceil(service.get("desiredCount", 1) * float(scale["value"]) / 100))
+    return math.ceil(int(service.get("desiredCount", 0)) * float(scale["value"]) / 100)
 
 
 def to_ref(ecs: ECSClient, task_set: dict[str, Any], container_name: str | None = None) -> TaskSetRef:
@@ -107,6 +110,29 @@ def container_image(ecs: ECSClient, task_definition_arn: str, container_name: st
     return None
 
 
+MAX_TAGS = 50  # tags per ECS resource (aws:-prefixed ones excepted)
+
+
+def reserved_tag(key: str, value: str) -> bool:
+    """``aws:`` (any case) prefixes keys and values reserved for AWS: they cannot be set on a new resource."""
+    return key.lower().startswith("aws:") or value.lower().startswith("aws:")
+
+
+def copyable_tags(inherited: dict[str, str], own: dict[str, str]) -> dict[str, str]:
+    """The tags a new revision can carry: ours, then the base revision's user tags, at most 50 in all.
+
+    AWS refuses ``aws:`` tags on RegisterTaskDefinition (they are AWS's, e.g. CloudFormation's) and more than
+    50 tags; ours (bookkeeping) come first, inherited ones fill the rest in their original order.
+    """
+    merged = {k: v for k, v in own.items() if not reserved_tag(k, v)}
+    for key, value in inherited.items():
+        if len(merged) >= MAX_TAGS:
+            break
+        if key not in merged and not reserved_tag(key, value):
+            merged[key] = value
+    return merged
+
+
 def register_with_image(
     ecs: ECSClient, base_task_definition: str, container_name: str, image: str, tags: dict[str, str]
 ) -> str:
@@ -123,9 +149,10 @@ def register_with_image(
             f"(it has: {names}). Fix 'containerName' in the service configuration."
         )
     matches[0]["image"] = image
-    merged_tags = {t["key"]: t["value"] for t in described.get("tags") or []}
-    merged_tags.update(tags)
-    arguments["tags"] = [{"key": k, "value": v} for k, v in merged_tags.items()]
+    inherited = {t["key"]: t["value"] for t in described.get("tags") or []}
+    merged_tags = copyable_tags(inherited, tags)
+    if merged_tags:
+        arguments["tags"] = [{"key": k, "value": v} for k, v in merged_tags.items()]
     with transient_errors():
         registered = ecs.register_task_definition(**arguments)
     return registered["taskDefinition"]["taskDefinitionArn"]

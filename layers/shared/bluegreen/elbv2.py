@@ -92,9 +92,23 @@ def with_forward_weights(actions: list[dict[str, Any]], weights: dict[str, int])
     return new_actions
 
 
+def resendable(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``actions`` as DescribeRules returned them, made acceptable to ModifyRule (issue 11).
+
+    DescribeRules never returns an ``authenticate-oidc`` action's client secret, and ModifyRule refuses an OIDC
+    action without one unless ``UseExistingClientSecret`` is true: set it, so the secret ELB keeps is reused.
+    """
+    sent = copy.deepcopy(actions)
+    for action in sent:
+        config = action.get("AuthenticateOidcConfig")
+        if action.get("Type") == "authenticate-oidc" and config is not None and not config.get("ClientSecret"):
+            config["UseExistingClientSecret"] = True
+    return sent
+
+
 def modify_rule(elbv2: ElasticLoadBalancingv2Client, rule_arn: str, actions: list[dict[str, Any]]) -> None:
     with transient_errors():
-        elbv2.modify_rule(RuleArn=rule_arn, Actions=cast(Any, actions))
+        elbv2.modify_rule(RuleArn=rule_arn, Actions=cast(Any, resendable(actions)))
 
 
 def target_health(elbv2: ElasticLoadBalancingv2Client, target_group_arn: str) -> list[dict[str, Any]]:
