@@ -9,6 +9,7 @@ import time
 from typing import Any, TextIO
 
 from bluegreen.decisions import decide
+from bluegreen.hooks import hook_lines
 from bluegreen.plan import Plan, render
 
 from .emulator import Emulator, ExecutionResult
@@ -120,9 +121,12 @@ def run_demo(
         raw = {"service": demo.name, **spec.release} if spec.release else None
         result = emu.run(demo.name, spec.tag, on_state=on_state, raw_input=raw)
         summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started, first_call)
+        hooks = hook_lines(next(iter(emu.store.deployments(demo.name, limit=1)), {}))  # issue 13
 
     for at, _service, gate_id in emu.approvals:
         print(f"  approval {gate_id} approved in Slack at t+{at:.0f}s", file=out)
+    for line in hooks:  # issue 13
+        print(f"  {line}", file=out)
     print(f"Execution {result.status}: outcome {result.outcome}", file=out)
     if result.status != "SUCCEEDED":
         print(f"  {result.error}: {result.cause}", file=out)

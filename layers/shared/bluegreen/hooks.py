@@ -194,3 +194,8 @@ def refuse_disallowed(hooks: HooksConfig, allowed_pattern: str) -> None:
                 f"Hook function {hook.functionArn} is outside what the stack may invoke ({allowed_pattern}). "
                 f"Name the function to match it or redeploy the stack with HookFunctionArnPattern widened."
             )
+
+
+def hook_lines(item: dict[str, Any]) -> list[str]:
+    """The hook results RunHooks recorded on a deployment's history item, stage by stage."""
+    return [line for stage in Stage for line in str(item.get(f"hooks_{stage.value}") or "").splitlines() if line]
