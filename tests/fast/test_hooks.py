@@ -145,3 +145,15 @@ def test_a_function_outside_the_stacks_pattern_is_refused():
     refuse_disallowed(
         HooksConfig(afterCutover=[LambdaHook(functionArn=ARN)]), "arn:aws:lambda:*:*:function:bluegreen-hook-*"
     )
+
+
+def test_an_ecs_task_hook_is_parsed_and_its_settings_checked():
+    config = ServiceConfig.model_validate(
+        {**BASE, "hooks": {"afterGreenHealthy": [{"type": "ecsTask", "command": ["./migrate"]}]}}
+    )
+    (hook,) = config.hooks.afterGreenHealthy
+    assert hook.type == "ecsTask" and hook.pollSeconds == 15 and hook.label == "task ./migrate"
+    assert isinstance(refusal({"afterGreenHealthy": [{"type": "ecsTask", "command": []}]}), HookConfigOutOfRange)
+    assert isinstance(
+        refusal({"afterGreenHealthy": [{"type": "ecsTask", "command": ["x"], "pollSeconds": 1}]}), HookConfigOutOfRange
+    )

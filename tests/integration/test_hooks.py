@@ -174,3 +174,49 @@ def test_bad_hook_configuration_is_refused_before_anything_changes(emulator, hoo
     assert result.states[:2] == ["Validate", "ValidationFailed"]
     assert hook_invocations(emulator) == 0
     assert_untouched(emulator, demo, before)
+
+
+# --- ecsTask hooks: a one-off task of green's task definition; exit code 0 passes ---------------------------
+def task_hook(command, timeout=300):
+    return {"type": "ecsTask", "name": "migrate", "command": command, "timeoutSeconds": timeout, "pollSeconds": 15}
+
+
+def hook_tasks(emulator, demo):
+    ecs = emulator.client("ecs")
+    arns = ecs.list_tasks(cluster=demo.cluster, startedBy="bluegreen-hook")["taskArns"]
+    return ecs.describe_tasks(cluster=demo.cluster, tasks=arns)["tasks"] if arns else []
+
+
+@pytest.mark.parametrize(
+    ("stage", "command", "timeout", "outcome", "says"),
+    [
+        ("afterGreenHealthy", ["./migrate", "--exit=0"], 300, "deployed", "passed in 45s (3 poll(s))"),
+        ("afterGreenHealthy", ["./migrate", "--exit=3"], 300, "cleaned_up", "exit code 3"),
+        ("afterGreenHealthy", ["./migrate", "--hang"], 60, "cleaned_up", "still running when its 60s timeout"),
+        ("afterCutover", ["./itest", "--exit=1"], 300, "rolled_back", "exit code 1"),
+        ("eachTrafficStep", ["./itest", "--hang"], 60, "rolled_back", "stopped (task"),
+    ],
+)
+def test_one_off_task_hook(emulator, stage, command, timeout, outcome, says):
+    config = {"hooks": {stage: [task_hook(command, timeout)]}}
+    if stage == "eachTrafficStep":
+        config["trafficShift"] = CANARY
+    demo = emulator.seed_service(config_overrides=config)
+    before = snapshot(emulator, demo.name)
+
+    result = emulator.run(demo.name, "v2")
+
+    assert result.outcome == outcome, result.cause
+    (task,) = hook_tasks(emulator, demo)
+    # The task ran green's task definition with the override command, and was stopped in every case
+    green_definition = next(c.params["taskDefinition"] for c in emulator.recorder.calls if c.operation == "RunTask")
+    assert task["taskDefinitionArn"] == green_definition
+    assert task["overrides"]["containerOverrides"][0]["command"] == command
+    assert task["lastStatus"] == "STOPPED"
+    text = emulator.store.deployments(demo.name)[0][f"hooks_{stage}"]
+    assert says in text
+    if outcome == "deployed":
+        assert [ts["imageTag"] for ts in emulator.task_sets(demo.name)] == ["v2"]
+    else:
+        assert "HookFailed" in (result.cause or "") or result.error == "HookFailed"
+        assert_untouched(emulator, demo, before)

@@ -75,6 +75,12 @@ EXPECTED_ACTIONS = {
     "RunHooksFunction": {
         "lambda:InvokeFunction",
         "ecs:DescribeServices",
+        "ecs:DescribeTaskSets",
+        "ecs:DescribeTaskDefinition",
+        "ecs:RunTask",
+        "ecs:DescribeTasks",
+        "ecs:StopTask",
+        "iam:PassRole",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         SLACK,

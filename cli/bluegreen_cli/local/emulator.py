@@ -41,6 +41,7 @@ from .dataplane import DataPlane, Timing
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .hook_lambdas import DEMO_HOOK, demo_hook
 from .lambdas import CallRecorder, Dispatcher, installed
+from .oneoff import OneOffTasks
 from .patches import task_definition_rules
 from .seed import DemoService, seed_network, seed_service
 from .simclock import SimClock, compressed_time
@@ -131,6 +132,12 @@ class _MotoLookup:
         revisions = ecs_backends[ACCOUNT][REGION].task_definitions.get(family, {})
         return max(revisions, default=0) + 1
 
+    def task_definition_roles(self, task_definition: str) -> list[str]:
+        """Issue 13: the task and execution roles RunTask passes."""
+        definition = ecs_backends[ACCOUNT][REGION].describe_task_definition(task_definition)
+        roles = {getattr(definition, "task_role_arn", None), getattr(definition, "execution_role_arn", None)}
+        return sorted(role for role in roles if role)
+
 
 class Emulator:
     def __init__(
@@ -149,6 +156,7 @@ class Emulator:
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
         self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
+        self.oneoff = OneOffTasks(self.clock, ACCOUNT, REGION)  # issue 13
         self.dispatcher = Dispatcher(self.recorder, before_invoke=self.plane.reconcile)
         self.template = Template.load()
         self.log_stream = log_stream if log_stream is not None else io.StringIO()
@@ -194,6 +202,7 @@ class Emulator:
         self._time = compressed_time(self.clock, self.pace)
         self._time.__enter__()
         self.plane.install()
+        self.oneoff.install()  # issue 13: one-off tasks of the ecsTask hooks
         if self.slack:
             self.slack.start()
         if self.slack or self.slack_api_url:
@@ -218,6 +227,7 @@ class Emulator:
         metrics.STATE_CHANGE_LISTENERS.remove(self._alarm_changed)
         self._patches.__exit__(*exc_info)
         self._lambdas.__exit__(*exc_info)
+        self.oneoff.uninstall()
         self.plane.uninstall()
         self._time.__exit__(*exc_info)
         self._task_definition_rules.__exit__(*exc_info)

@@ -234,6 +234,8 @@ class Lookup(Protocol):
 
     def next_task_definition_revision(self, family: str) -> int: ...
 
+    def task_definition_roles(self, task_definition: str) -> list[str]: ...  # issue 13: RunTask passes them
+
 
 @dataclass(frozen=True)
 class Env:
@@ -367,6 +369,29 @@ def _lambda_function(action: str) -> Callable[[Env, Mapping[str, Any]], list[Req
     return build
 
 
+def _ecs_run_task(env: Env, params: Mapping[str, Any]) -> list[Request]:
+    """Issue 13: RunTask is authorized on the task definition, with ecs:cluster; it passes the definition's roles."""
+    definition = params["taskDefinition"]
+    if not definition.startswith("arn:"):
+        definition = env.arn("ecs", f"task-definition/{definition}")
+    requests = [Request("ecs:RunTask", definition, {"ecs:cluster": _ecs_cluster(env, params)})]
+    for role in env.lookup.task_definition_roles(definition):
+        requests.append(Request("iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}))
+    return requests
+
+
+def _ecs_tasks(action: str) -> Callable[[Env, Mapping[str, Any]], list[Request]]:
+    """Issue 13: DescribeTasks / StopTask on each task's ARN, with ecs:cluster."""
+
+    def build(env: Env, params: Mapping[str, Any]) -> list[Request]:
+        cluster = _ecs_cluster(env, params)
+        tasks = params.get("tasks") or [params["task"]]
+        arns = [t if t.startswith("arn:") else env.arn("ecs", f"task/{_name(cluster)}/{t}") for t in tasks]
+        return [Request(action, arn, {"ecs:cluster": cluster}) for arn in arns]
+
+    return build
+
+
 # (botocore service name, operation) -> the authorizations AWS makes for it.
 REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]]] = {
     ("ecs", "DescribeServices"): _ecs_describe_services,
@@ -395,6 +420,9 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     ("stepfunctions", "SendTaskSuccess"): _task_token("states:SendTaskSuccess"),
     ("stepfunctions", "SendTaskFailure"): _task_token("states:SendTaskFailure"),
     ("stepfunctions", "SendTaskHeartbeat"): _task_token("states:SendTaskHeartbeat"),
+    ("ecs", "RunTask"): _ecs_run_task,  # issue 13: ecsTask hooks
+    ("ecs", "DescribeTasks"): _ecs_tasks("ecs:DescribeTasks"),  # issue 13
+    ("ecs", "StopTask"): _ecs_tasks("ecs:StopTask"),  # issue 13
     ("lambda", "Invoke"): _lambda_function("lambda:InvokeFunction"),  # issue 13: hooks
     ("lambda", "GetFunctionConfiguration"): _lambda_function("lambda:GetFunctionConfiguration"),  # issue 13
     ("secretsmanager", "GetSecretValue"): lambda env, p: [

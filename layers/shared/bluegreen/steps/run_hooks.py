@@ -16,6 +16,7 @@ from .. import clock, ecs, hook_calls, notify
 from ..deps import Deps
 from ..errors import HookFailed
 from ..hooks import (
+    EcsTaskHook,
     HookResponse,
     HookResult,
     HooksReport,
@@ -48,6 +49,8 @@ def run(event: HooksEvent, deps: Deps) -> HooksReport:
     test, production = weights(stage, context, event.green, event.swap)
     results = [
         run_lambda_hook(deps.lambda_client, stage, hook, service_arn, event.green.arn, test, production)
+        if isinstance(hook, LambdaHook)
+        else run_task_hook(deps.clients.ecs, stage, hook, context, event.green)
         for hook in hooks
     ]
     text = "\n".join(result.line() for result in results)
@@ -104,14 +107,62 @@ def run_lambda_hook(
         clock.sleep(delay)
 
 
+def run_task_hook(
+    ecs_client: Any, stage: Stage, hook: EcsTaskHook, context: DeploymentContext, green: GreenTaskSet
+) -> HookResult:
+    """RunTask of green's task definition with the hook's command; passes on exit code 0 within the timeout."""
+    config = context.config
+    started = clock.now()
+    container = hook.container or config.containerName
+    task_set = next((ts for ts in ecs.live_task_sets(ecs_client, config) if ts["id"] == green.id), None)
+    if task_set is None:
+        return _result(stage, hook, False, 0.0, 0, f"green task set {green.id} no longer exists", "ecsTask")
+    task_arn, why = hook_calls.run_task(
+        ecs_client, config.cluster, task_set, container, hook.command, f"bluegreen:{context.executionName}"
+    )
+    if task_arn is None:
+        return _result(stage, hook, False, 0.0, 1, why, "ecsTask")
+    definition = ecs_client.describe_task_definition(taskDefinition=green.taskDefinition)["taskDefinition"]
+    stream = hook_calls.log_stream(definition, container, task_arn)
+    where = f"task {task_arn.rsplit('/', 1)[-1]}" + (f", log stream {stream}" if stream else "")
+    polls = 0
+    while True:
+        elapsed = (clock.now() - started).total_seconds()
+        if elapsed + hook.pollSeconds > hook.timeoutSeconds:
+            clock.sleep(max(0.0, hook.timeoutSeconds - elapsed))
+            hook_calls.stop_task(ecs_client, config.cluster, task_arn, f"bluegreen hook timeout ({hook.label})")
+            elapsed = (clock.now() - started).total_seconds()
+            cause = f"still running when its {hook.timeoutSeconds}s timeout ran out; stopped ({where})"
+            return _result(stage, hook, False, elapsed, polls, cause, "ecsTask")
+        clock.sleep(hook.pollSeconds)
+        polls += 1
+        task = hook_calls.describe_task(ecs_client, config.cluster, task_arn)
+        if task.get("lastStatus") != "STOPPED":
+            continue
+        elapsed = (clock.now() - started).total_seconds()
+        code = next((c.get("exitCode") for c in task.get("containers", []) if c.get("name") == container), None)
+        reason = task.get("stoppedReason") or ""
+        text = f"exit code {code}" + (f" ({reason})" if reason else "") + f"; {where}"
+        return _result(stage, hook, code == 0, elapsed, polls, text, "ecsTask")
+
+
 def _details(answer: HookResponse) -> str:
     return short({"hookStatus": answer.hookStatus, "hookDetails": answer.hookDetails or {}})
 
 
-def _result(stage: Stage, hook: LambdaHook, passed: bool, elapsed: float, calls: int, text: str) -> HookResult:
+def _result(
+    stage: Stage,
+    hook: LambdaHook | EcsTaskHook,
+    passed: bool,
+    elapsed: float,
+    calls: int,
+    text: str,
+    kind: str = "lambda",
+) -> HookResult:
     result = HookResult(
         name=hook.label,
         stage=stage,
+        kind=kind,
         passed=passed,
         durationSeconds=round(elapsed, 3),
         invocations=calls,
