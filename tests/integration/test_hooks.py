@@ -84,6 +84,10 @@ def test_hooks_pass_auto_approve(emulator):
     assert result.status == "SUCCEEDED", result.cause
     assert "AwaitApproval" not in result.states
     assert emulator.approvals == []
+    # The execution's output lists the hooks' results
+    assert [(h["stage"], h["passed"], h["kind"]) for h in result.output["hooks"]] == [
+        ("afterGreenHealthy", True, "lambda")
+    ]
     production = emulator.production_weights(demo.name)
     assert production[demo.target_groups[1]] > 0 and production.get(demo.target_groups[0], 0) == 0
     assert [ts["imageTag"] for ts in emulator.task_sets(demo.name)] == ["v2"]
@@ -124,6 +128,7 @@ def test_passing_hook_after_the_swap_deploys(emulator, stage):
     assert result.status == "SUCCEEDED", result.cause
     assert hook_invocations(emulator) == 1
     assert [ts["imageTag"] for ts in emulator.task_sets(demo.name)] == ["v2"]
+    assert [(h["stage"], h["passed"]) for h in result.output["hooks"]] == [(stage, True)]
     assert f"{stage} hook bluegreen-hook-demo passed" in emulator.store.deployments(demo.name)[0][f"hooks_{stage}"]
 
 

@@ -132,11 +132,14 @@ class HookResult(BaseModel):
         return f"{text}: {self.excerpt}" if self.excerpt else text
 
 
+MAX_KEPT_RESULTS = 20  # the state data keeps the latest results only (a linear shift has up to 99 steps)
+
+
 class HooksReport(BaseModel):
-    """Output of RunHooks at ``$.hooks``."""
+    """Output of RunHooks at ``$.hooks``: the results of every stage so far (the latest ones)."""
 
     stage: Stage
-    results: list[HookResult] = Field(default_factory=list)
+    results: list[HookResult] = Field(default_factory=list, max_length=MAX_KEPT_RESULTS)
     autoApprove: bool = False  # approval.autoApproveWhenHooksPass and every pre-approval hook passed
 
     def dump(self) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .gates import GateKind
-from .hooks import HooksConfig  # issue 13
+from .hooks import HookResult, HooksConfig, HooksReport  # issue 13
 from .plan import Plan  # issue 10
 from .release_models import TaskDefinitionOverrides, check_images  # issue 10
 
@@ -270,6 +270,7 @@ class StepEvent(BaseModel):
     swap: SwapResult | None = None
     approval: dict[str, Any] | None = None  # the approver's answer (SendTaskSuccess output)
     error: StepError | None = None
+    hooks: HooksReport | None = None  # issue 13: RunHooks' output at $.hooks (every stage's results so far)
 
 
 class GateEvent(StepEvent):
@@ -326,6 +327,7 @@ class DeploymentResult(Model):
     targetGroupArn: str
     deletedTaskSet: str | None = None
     plan: Plan | None = None  # issue 10: what this release changed
+    hooks: list[HookResult] = Field(default_factory=list)  # issue 13: the verification hooks' results
 
 
 class AlarmState(BaseModel):

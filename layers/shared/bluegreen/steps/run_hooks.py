@@ -16,6 +16,7 @@ from .. import clock, ecs, hook_calls, notify
 from ..deps import Deps
 from ..errors import HookFailed
 from ..hooks import (
+    MAX_KEPT_RESULTS,
     EcsTaskHook,
     HookResponse,
     HookResult,
@@ -43,8 +44,9 @@ class HooksEvent(StepEvent):
 def run(event: HooksEvent, deps: Deps) -> HooksReport:
     context, stage = event.context, event.stage
     hooks = context.config.hooks.at(stage)
+    earlier = event.hooks.results if event.hooks else []
     if not hooks:
-        return HooksReport(stage=stage)
+        return HooksReport(stage=stage, results=earlier)
     service_arn = ecs.describe_service(deps.clients.ecs, context.config).get("serviceArn", context.config.service)
     test, production = weights(stage, context, event.green, event.swap)
     results = [
@@ -61,7 +63,8 @@ def run(event: HooksEvent, deps: Deps) -> HooksReport:
         after = "production was not changed" if stage is Stage.AFTER_GREEN_HEALTHY else "production goes back to blue"
         raise HookFailed(f"{len(failed)} of {len(results)} {stage.value} hook(s) failed, {after}. {text}")
     enabled = context.config.approval.autoApproveWhenHooksPass
-    return HooksReport(stage=stage, results=results, autoApprove=auto_approve(stage, results, enabled))
+    kept = [*earlier, *results][-MAX_KEPT_RESULTS:]
+    return HooksReport(stage=stage, results=kept, autoApprove=auto_approve(stage, results, enabled))
 
 
 def weights(
