@@ -96,11 +96,15 @@ EXPECTED_ACTIONS = {
     "CheckHealthFunction": {
         "ecs:DescribeServices",
         "ecs:DescribeTaskSets",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeTargetHealth",
     },
     "SwapFunction": {
         "ecs:DescribeServices",
         "ecs:DescribeTaskSets",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:ModifyRule",
@@ -119,6 +123,10 @@ EXPECTED_ACTIONS = {
     "DeleteOldFunction": {
         "elasticloadbalancing:DescribeRules",
         "ecs:DescribeTaskSets",
+        "ecs:DescribeServices",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
+        "elasticloadbalancing:DescribeTargetHealth",
         "ecs:DeleteTaskSet",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",

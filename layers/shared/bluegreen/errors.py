@@ -193,3 +193,16 @@ class HookFunctionNotFound(BlueGreenError):
 
 class HookFailed(BlueGreenError):
     """A hook answered FAILED, garbage or an error, or did not finish within its timeout."""
+
+
+# --- issue 11: the data plane (replaced tasks, crash loops, eventual consistency) ---------------
+class GreenRecovering(BlueGreenError):
+    """Green has some healthy targets but fewer than desired (a task is being replaced); retried briefly."""
+
+
+class GreenCrashLooping(BlueGreenError):
+    """Green's tasks keep stopping (the crash-loop circuit breaker); the cause lists their stopped reasons."""
+
+
+class PrimaryNotSwitchedYet(BlueGreenError):
+    """DescribeTaskSets still shows the previous primary (ECS is eventually consistent); retried briefly."""

@@ -31,7 +31,8 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
             elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
             restored.append(snapshot.ruleArn)
 
-    ecs.make_primary(clients.ecs, config, context.blue.arn)
+    if not ecs.is_primary(clients.ecs, config, context.blue.id):  # a retried rollback skips the no-op switch
+        ecs.make_primary(clients.ecs, config, context.blue.arn)
     production_groups = elbv2.receiving(elbv2.forward_weights(saved.production.actions, saved.production.ruleArn))
     deleted = delete_green(clients, context, production_groups)
     cause = (

@@ -40,7 +40,8 @@ def run(event: GreenEvent, deps: Deps) -> SwapResult:
         test_target = {context.blueTargetGroupArn: 1}
         if elbv2.forward_weights(test.actions, test.ruleArn) != test_target:
             elbv2.modify_rule(clients.elbv2, config.testRuleArn, elbv2.with_forward_weights(test.actions, test_target))
-        ecs.make_primary(clients.ecs, config, green.arn)
+        if not ecs.is_primary(clients.ecs, config, green.id):  # a retried swap skips the no-op switch
+            ecs.make_primary(clients.ecs, config, green.arn)
     if len(schedule) > 1:
         notify.milestone(
             notifier or NullNotifier(),
