@@ -188,8 +188,11 @@ def task_hook(command, timeout=300):
 
 def hook_tasks(emulator, demo):
     ecs = emulator.client("ecs")
-    arns = ecs.list_tasks(cluster=demo.cluster, startedBy="bluegreen-hook")["taskArns"]
-    return ecs.describe_tasks(cluster=demo.cluster, tasks=arns)["tasks"] if arns else []
+    # ListTasks lists RUNNING tasks unless asked (as AWS): every hook task must have been stopped
+    assert not ecs.list_tasks(cluster=demo.cluster, startedBy="bluegreen-hook")["taskArns"]
+    arns = ecs.list_tasks(cluster=demo.cluster, desiredStatus="STOPPED")["taskArns"]
+    tasks = ecs.describe_tasks(cluster=demo.cluster, tasks=arns)["tasks"] if arns else []
+    return [task for task in tasks if task.get("startedBy") == "bluegreen-hook"]
 
 
 @pytest.mark.parametrize(
