@@ -162,7 +162,12 @@ def _run_local(args: argparse.Namespace) -> int:
     if args.local_command == "serve":
         from .local.serve import serve
 
-        return serve(args.port)
+        status = serve(args.port)
+        # The emulator's state is in memory and thrown away: freeing moto's backends object by object at
+        # interpreter exit takes seconds, so the process leaves at once (output flushed first).
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
     if args.local_command == "chaos":
         from .local.chaos import main as chaos
 

@@ -6,6 +6,7 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.deps import Deps
+from bluegreen.errors import CleanupFailed
 from bluegreen.models import CleanupEvent
 from bluegreen.settings import require
 from bluegreen.steps import cleanup
@@ -22,7 +23,8 @@ deps = Deps()
 @metrics.log_metrics
 @event_parser(model=CleanupEvent)
 def lambda_handler(event: CleanupEvent, context: LambdaContext) -> dict:
-    report = cleanup.run(event, deps)
+    with cleanup.redrivable(CleanupFailed, "Cleanup"):
+        report = cleanup.run(event, deps)
     logger.warning("Deployment failed before the swap", extra={"error": report.error, "phase": "cleanup"})
     metric = "DeploymentsRejected" if report.error in ("Rejected", "ApprovalTimedOut") else "DeploymentsFailed"
     metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)

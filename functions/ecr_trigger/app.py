@@ -6,7 +6,8 @@ from aws_lambda_powertools.utilities.parser import ValidationError, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import trigger
-from bluegreen.aws import get_clients, get_ssm_provider
+from bluegreen.aws import get_clients, get_ssm_provider, get_store
+from bluegreen.notify import get_notifier
 from bluegreen.settings import require
 
 logger = Logger()
@@ -18,7 +19,12 @@ require("STATE_MACHINE_ARN")  # cold start: a missing variable fails here, named
 @event_parser(model=trigger.EcrImageActionEvent)
 def on_image_action(event: trigger.EcrImageActionEvent, context: LambdaContext) -> dict:
     summary = trigger.on_image_action(
-        event, get_ssm_provider(), get_clients().sfn, require("STATE_MACHINE_ARN").stateMachineArn
+        event,
+        get_ssm_provider(),
+        get_clients().sfn,
+        require("STATE_MACHINE_ARN").stateMachineArn,
+        store=get_store(),
+        notifier=get_notifier(),
     )
     return summary.as_dict()
 

@@ -6,9 +6,11 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen.deps import Deps
+from bluegreen.errors import RollbackFailed
 from bluegreen.models import StepEvent
 from bluegreen.settings import require
 from bluegreen.steps import rollback
+from bluegreen.steps.cleanup import redrivable
 
 logger = Logger()
 tracer = Tracer()
@@ -22,7 +24,8 @@ deps = Deps()
 @metrics.log_metrics
 @event_parser(model=StepEvent)
 def lambda_handler(event: StepEvent, context: LambdaContext) -> dict:
-    report = rollback.run(event, deps)
+    with redrivable(RollbackFailed, "Rollback"):
+        report = rollback.run(event, deps)
     logger.warning(
         "Deployment rolled back", extra={"service": event.context.service, "cause": report.cause, "phase": "rollback"}
     )

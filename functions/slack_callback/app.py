@@ -1,5 +1,6 @@
 """Slack interactivity callback: button clicks on gate messages (logic: bluegreen.slack_interactions)."""
 
+import binascii
 import json
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
@@ -8,10 +9,10 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_ssm_provider, get_store
+from bluegreen.aws import get_ssm_provider, get_store, lambda_client
 from bluegreen.settings import require
 from bluegreen.slack import Notifier, get_slack_secrets, web_client
-from bluegreen.slack_interactions import handle_interaction
+from bluegreen.slack_interactions import FollowUp, follow_up, handle_interaction
 
 logger = Logger()
 tracer = Tracer()
@@ -19,6 +20,7 @@ metrics = Metrics()
 require("TABLE_NAME")  # cold start: a missing variable fails here, named
 app = APIGatewayHttpResolver()
 
+FOLLOW_UP = "bluegreenSlackFollowUp"
 METRICS = {"decided": "GateDecisions", "invalid-signature": "SlackRequestsRefused", "error": "SlackInteractionErrors"}
 
 
@@ -26,14 +28,23 @@ METRICS = {"decided": "GateDecisions", "invalid-signature": "SlackRequestsRefuse
 @tracer.capture_method
 def interactions() -> Response:
     event = app.current_event
+    try:
+        body = event.decoded_body or ""
+    except (UnicodeDecodeError, binascii.Error) as error:  # not UTF-8 (or broken base64): not from Slack
+        logger.warning("Undecodable Slack request body", extra={"error": type(error).__name__})
+        metrics.add_metric(name="SlackRequestsRefused", unit=MetricUnit.Count, value=1)
+        return Response(
+            status_code=400, content_type="application/json", body=json.dumps({"message": "body is not UTF-8 text"})
+        )
     secrets = get_slack_secrets()
     result = handle_interaction(
-        event.decoded_body or "",
+        body,
         event.headers,
         store=get_store(),
         provider=get_ssm_provider(),
-        notifier=Notifier(client_factory=lambda: web_client(secrets.bot_token)),
+        notifier=_notifier(),
         secrets=secrets,
+        defer=_defer,
     )
     metrics.add_metric(name="SlackInteractions", unit=MetricUnit.Count, value=1)
     if result.outcome in METRICS:
@@ -43,8 +54,29 @@ def interactions() -> Response:
     )
 
 
+def _notifier() -> Notifier:
+    secrets = get_slack_secrets()
+    return Notifier(client_factory=lambda: web_client(secrets.bot_token))
+
+
+def _defer(job: FollowUp) -> None:
+    """Slack wants its answer within 3 s: the message update and the reply run in an async self-invocation."""
+    try:
+        lambda_client().invoke(
+            FunctionName=app.lambda_context.function_name,
+            InvocationType="Event",
+            Payload=json.dumps({FOLLOW_UP: job.dump()}).encode(),
+        )
+    except Exception:  # noqa: BLE001 - the decision is made; tell the user now rather than not at all
+        logger.exception("Async follow-up could not be queued; running it inline")
+        follow_up(job, get_store(), _notifier())
+
+
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict, context: LambdaContext) -> dict:
+    if FOLLOW_UP in event:  # our own async invocation (see _defer), never an HTTP request
+        follow_up(FollowUp.load(event[FOLLOW_UP]), get_store(), _notifier())
+        return {"followedUp": True}
     return app.resolve(event, context)

@@ -17,3 +17,10 @@ def test_no_fault_strands_production(record_property):
     transient = [run for run in report.runs if not run["persistent"]]
     assert all(run["outcome"] == "deployed" for run in transient)
     assert report.violations == []
+    # issue 12: executions stopped after every call site (and one timed out) left nothing behind; pushes
+    # during a deployment were deployed or superseded; racing clicks were all told the truth.
+    uncaught = report.uncaught
+    assert uncaught is not None
+    assert uncaught.ended >= len(report.points) // 2 and uncaught.cleaned == uncaught.ended
+    assert uncaught.pushes == 3 and uncaught.pushes_lost == 0
+    assert uncaught.clicks > 0 and uncaught.false_outcomes == 0

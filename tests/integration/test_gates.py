@@ -74,7 +74,8 @@ def test_approval_timeout_counts_as_rejection(manual):
 
 
 def test_a_held_approval_costs_one_transition_however_long(manual):
-    demo = manual.seed_service(config_overrides={"approval": {"timeoutSeconds": 365 * DAY}})
+    # The longest approval a deployment may have: every wait together stays under Step Functions' one year.
+    demo = manual.seed_service(config_overrides={"approval": {"timeoutSeconds": 360 * DAY}})
 
     def deploy(hold_seconds: float, tag: str) -> int:
         arn = manual.start(demo.name, tag)
@@ -320,6 +321,6 @@ def test_a_year_long_timeout_still_ends_far_into_simulated_time():
     # Regression: with a large clock offset, floating-point steps towards a deadline used to stall forever.
     with Emulator(auto_approve=False) as emu:
         emu.clock.advance(400 * DAY)
-        demo = emu.seed_service(config_overrides={"approval": {"timeoutSeconds": 365 * DAY}})
+        demo = emu.seed_service(config_overrides={"approval": {"timeoutSeconds": 360 * DAY}})
         result = emu.run(demo.name, "v2")
     assert (result.status, result.error) == ("FAILED", "ApprovalTimedOut")

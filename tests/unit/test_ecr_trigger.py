@@ -19,6 +19,7 @@ from bluegreen import aws, trigger
 from bluegreen.config import parameter_name
 from bluegreen.models import ExecutionInput
 from tests.conftest import load_handler
+from tests.unit.helpers import TABLE_NAME
 
 EVENT = json.loads((Path(__file__).resolve().parents[2] / "events" / "ecr-push.json").read_text())
 DIGEST = EVENT["detail"]["image-digest"]
@@ -72,12 +73,27 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         monkeypatch.delenv("CONFIG_PREFIX", raising=False)
         aws.get_clients.cache_clear()
         aws.get_ssm_provider.cache_clear()
-        account = Account(boto3.session.Session(region_name="us-east-1"))
+        aws.get_store.cache_clear()
+        session = boto3.session.Session(region_name="us-east-1")
+        account = Account(session)
+        # The deployments table: a push while the service deploys is queued there (issue 12).
+        session.client("dynamodb").create_table(
+            TableName=TABLE_NAME,
+            AttributeDefinitions=[
+                {"AttributeName": "pk", "AttributeType": "S"},
+                {"AttributeName": "sk", "AttributeType": "S"},
+            ],
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
+        monkeypatch.delenv("SLACK_SECRET_NAME", raising=False)
         monkeypatch.setenv("STATE_MACHINE_ARN", account.state_machine_arn)
         account.put_config("web", config("web", r"v\d+\.\d+\.\d+"))
         account.put_config("web-admin", config("web"))  # same repository, no tagPattern: never automatic
         account.put_config("api", config("api", ".*"))
         yield account
+        aws.get_store.cache_clear()
         aws.get_clients.cache_clear()
         aws.get_ssm_provider.cache_clear()
 

@@ -292,12 +292,14 @@ def test_rollback_refuses_when_blue_has_no_healthy_targets(world, store, api, ro
     api.reset()
 
     # When Rollback runs
-    with pytest.raises(errors.RollbackUnsafe) as raised:
+    with pytest.raises(errors.RollbackFailed) as raised:
         rollback_handler.lambda_handler(deployment.state(error=ALARM_ERROR), lambda_context)
 
-    # Then it refuses: production stays on green, green stays primary, nothing was changed
-    assert type(raised.value).__name__ == "RollbackUnsafe"
-    assert blue_group in str(raised.value)
+    # Then it refuses: production stays on green, green stays primary, nothing was changed; the execution
+    # ends at Rollback as RollbackFailed (redriving it runs Rollback again), saying why
+    assert type(raised.value).__name__ == "RollbackFailed"
+    assert isinstance(raised.value.__cause__, errors.RollbackUnsafe)
+    assert "RollbackUnsafe" in str(raised.value) and blue_group in str(raised.value)
     assert api.mutating() == []
     assert service_state(world) == before
     assert task_set(world, deployment.green.id)["status"] == "PRIMARY"

@@ -140,6 +140,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
+        "dynamodb:PutItem",
         SLACK,
     },
     "RollbackFunction": {
@@ -162,7 +163,31 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "states:SendTaskFailure",
     },
-    "EcrTriggerFunction": {"ssm:GetParametersByPath", "states:StartExecution", "states:DescribeExecution"},
+    "EcrTriggerFunction": {
+        "ssm:GetParametersByPath",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        SLACK,
+    },
+    "ExecutionEndedFunction": {
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:ModifyRule",
+        "ecs:UpdateServicePrimaryTaskSet",
+        "ecs:DescribeTaskSets",
+        "ecs:DeleteTaskSet",
+        "dynamodb:GetItem",
+        "dynamodb:Query",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "states:StartExecution",
+        "states:DescribeExecution",
+        SLACK,
+    },
     "SlackCallbackFunction": {
         "dynamodb:PutItem",
         "dynamodb:GetItem",
@@ -171,6 +196,7 @@ EXPECTED_ACTIONS = {
         "ssm:GetParameter",
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
+        "lambda:InvokeFunction",
         SLACK,
     },
 }
@@ -188,6 +214,7 @@ REQUIRED_RETRY_ERRORS = frozenset(
 )
 
 SAM_VALIDATE_TIMEOUT_SECONDS = 60
+REDRIVABLE_END_TASKS = {"ValidationFailed", "Cleanup", "Rollback"}
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -521,7 +548,11 @@ def test_every_task_retries_transient_errors_and_catches_everything(asl_path: Pa
         ]
         assert covered, f"{name}: no Retry entry covers {sorted(REQUIRED_RETRY_ERRORS)}"
 
-        # And a catcher takes every other error to an existing state
+        # And a catcher takes every other error to an existing state, except in the end tasks: they fail the
+        # execution at the task itself so that RedriveExecution (which resumes there) runs them again (issue 12)
+        if name in REDRIVABLE_END_TASKS:
+            assert not state.get("Catch"), f"{name}: an end task must fail at itself to be redrivable"
+            continue
         catchers = state.get("Catch", [])
         assert any("States.ALL" in c["ErrorEquals"] for c in catchers), f"{name}: no Catch for States.ALL"
         for catcher in catchers:

@@ -18,6 +18,18 @@ from .scenarios import SCENARIOS, Scenario
 __all__ = ["SCENARIOS", "Scenario", "run_demo", "summarize"]
 
 
+def _stopper(emu: Emulator, service: str, kind: str, out: TextIO) -> None:
+    """StopExecution once the ``kind`` gate is open, as someone would from the console or the CLI."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        gate = emu.store.open_gate_of(service)
+        if gate and gate["kind"] == kind:
+            print(f"  [t+{emu.clock.elapsed:5.0f}s] (operator runs aws stepfunctions stop-execution)", file=out)
+            emu.client("stepfunctions").stop_execution(executionArn=gate["executionArn"], cause="demo: stopped")
+            return
+        time.sleep(0.005)
+
+
 def _operator(emu: Emulator, service: str, kind: str, action: str, out: TextIO) -> None:
     """Click ``action`` on the ``kind`` gate's Slack message once it is posted (the approval is auto-approved)."""
     deadline = time.monotonic() + 60
@@ -106,6 +118,8 @@ def run_demo(
             helper = threading.Thread(target=_interactive, args=(emu, demo.name, out), daemon=True)
         elif spec.click:
             helper = threading.Thread(target=_operator, args=(emu, demo.name, *spec.click, out), daemon=True)
+        elif spec.stop_at:
+            helper = threading.Thread(target=_stopper, args=(emu, demo.name, spec.stop_at, out), daemon=True)
         if helper:
             helper.start()
         print(f"Scenario '{scenario}': {spec.description}", file=out)
@@ -122,13 +136,14 @@ def run_demo(
         result = emu.run(demo.name, spec.tag, on_state=on_state, raw_input=raw)
         summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started, first_call)
         hooks = hook_lines(next(iter(emu.store.deployments(demo.name, limit=1)), {}))  # issue 13
+        summary["lockHeld"] = emu.store.lock_holder(demo.name) is not None
 
     for at, _service, gate_id in emu.approvals:
         print(f"  approval {gate_id} approved in Slack at t+{at:.0f}s", file=out)
     for line in hooks:  # issue 13
         print(f"  {line}", file=out)
     print(f"Execution {result.status}: outcome {result.outcome}", file=out)
-    if result.status != "SUCCEEDED":
+    if result.status != "SUCCEEDED" and (result.error or result.cause):
         print(f"  {result.error}: {result.cause}", file=out)
     steps = summary["productionWeightSteps"]
     if len(steps) > 1:
@@ -155,4 +170,5 @@ def run_demo(
     )
     if as_json:
         print(json.dumps(summary, default=str), file=out)
-    return 0 if result.outcome == spec.expected_outcome else 1
+    clean = not summary["lockHeld"] and len(summary["taskSets"]) == 1
+    return 0 if result.outcome == spec.expected_outcome and clean else 1

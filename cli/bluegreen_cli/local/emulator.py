@@ -104,6 +104,8 @@ class ExecutionResult:
     def outcome(self) -> str:
         if self.status == "SUCCEEDED":
             return "deployed"
+        if self.status in ("ABORTED", "TIMED_OUT"):  # no Catch ran: ExecutionEndedFunction cleaned up
+            return self.status.lower().replace("_", "-")
         if self.error == "RolledBack":
             return "rolled_back"
         if self.status == "FAILED" and "Failed" in self.states:  # reached only through a cleanup
@@ -151,6 +153,7 @@ class Emulator:
         pace: float | None = None,
         parameters: dict[str, str] | None = None,
         enforce_iam: bool = True,
+        execution_timeout: float | None = patches.ONE_YEAR_SECONDS,
     ) -> None:
         self.parameters = dict(parameters or {})  # template parameter values besides the defaults (issue 10)
         self.clock = SimClock()
@@ -181,6 +184,8 @@ class Emulator:
         self._stop = threading.Event()
         self.enforce_iam = enforce_iam
         self.iam: iam.Authorizer | None = None  # each function's calls checked against its template policy
+        # Step Functions ends a Standard execution after one year (simulated seconds; tests may shorten it).
+        self.execution_timeout = execution_timeout
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> Emulator:
@@ -201,6 +206,8 @@ class Emulator:
         self.session = boto3.session.Session(region_name=REGION)
         self._time = compressed_time(self.clock, self.pace)
         self._time.__enter__()
+        self._lifecycle = patches.execution_lifecycle(lambda: self.execution_timeout)  # issue 12
+        self._lifecycle.__enter__()
         self.plane.install()
         self.oneoff.install()  # issue 13: one-off tasks of the ecsTask hooks
         if self.slack:
@@ -229,6 +236,7 @@ class Emulator:
         self._lambdas.__exit__(*exc_info)
         self.oneoff.uninstall()
         self.plane.uninstall()
+        self._lifecycle.__exit__(*exc_info)
         self._time.__exit__(*exc_info)
         self._task_definition_rules.__exit__(*exc_info)
         for mock in reversed(self._contexts):
@@ -343,7 +351,9 @@ class Emulator:
             env.update(dict.fromkeys(_PROXY_VARIABLES, ""))
         return env
 
-    def click(self, gate: dict[str, Any], action: str, user: str = APPROVER) -> dict[str, Any]:
+    def click(
+        self, gate: dict[str, Any], action: str, user: str = APPROVER, wait_follow_up: bool = True
+    ) -> dict[str, Any]:
         """Click a button of the gate's Slack message: a signed request through the real callback."""
         assert self.slack or self.slack_api_url, "the emulator runs without Slack"
         body, headers = signed_interaction(
@@ -360,6 +370,8 @@ class Emulator:
             raw = self.dispatcher.invoke(
                 f"{STACK}-SlackCallbackFunction", json.dumps(http_api_event(body, headers)), {}
             )
+        if wait_follow_up:  # the message update runs asynchronously after the answer (as in AWS)
+            patches.DELIVERIES.wait_idle(timeout=30)
         return json.loads(raw)
 
     def _create_tables(self) -> dict[str, str]:
@@ -482,6 +494,8 @@ class Emulator:
                     on_state(event["stateEnteredEventDetails"]["name"], self.clock.elapsed)
                 seen = len(entered)
             if description["status"] != "RUNNING":
+                # The status-change event's targets (ExecutionEndedFunction) run once it has ended.
+                patches.DELIVERIES.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
                 break
             if time.monotonic() > deadline:
                 raise TimeoutError(f"Execution {execution_arn} still running after {timeout}s of wall time")
@@ -535,6 +549,17 @@ class Emulator:
         on_state = kwargs.pop("on_state", None)
         return self.wait(self.start(service, tag, **kwargs), on_state=on_state)
 
+    def stop_running(self, timeout: float = 2.0) -> int:
+        """StopExecution every running execution (they end ABORTED and are cleaned up); returns how many."""
+        if not self.state_machine_arn:
+            return 0
+        sfn = self.client("stepfunctions")
+        running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")["executions"]
+        for execution in running:
+            sfn.stop_execution(executionArn=execution["executionArn"], cause="bluegreen local serve stopped")
+        self.wait_idle(timeout)
+        return len(running)
+
     def wait_idle(self, timeout: float = 30.0) -> None:
         """Let running executions finish before moto is torn down."""
         if not self.state_machine_arn:
@@ -544,5 +569,9 @@ class Emulator:
         while time.monotonic() < deadline:
             running = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")["executions"]
             if not running:
-                return
+                # An execution's end event may start another one (a pending release): look again after it.
+                patches.DELIVERIES.wait_idle(timeout=max(0.0, deadline - time.monotonic()))
+                again = sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
+                if not again["executions"]:
+                    return
             time.sleep(0.05)

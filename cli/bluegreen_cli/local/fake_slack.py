@@ -74,6 +74,8 @@ class FakeSlack:
         self._epoch = int(time.time())
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.open = threading.Event()  # cleared: every request waits (a slow Slack) until it is set again
+        self.open.set()
 
     # --- lifecycle -------------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -168,6 +170,7 @@ class FakeSlack:
         return f"{self._epoch}.{next(self._counter):06d}"
 
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        self.open.wait(timeout=60)
         length = int(request.headers.get("Content-Length") or 0)
         raw = request.rfile.read(length).decode("utf-8") if length else ""
         content_type = (request.headers.get("Content-Type") or "").split(";")[0].strip().lower()

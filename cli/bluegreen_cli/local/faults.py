@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import functools
 import json
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,9 +39,12 @@ from bluegreen.notify import get_notifier
 
 from .dataplane import Timing
 from .emulator import ACCOUNT, REGION, Emulator
+from .seed import push_image
 
 # Functions that run before production is switched: a persistent fault there must end in cleanup.
 BEFORE_SWAP = {"ValidateFunction", "CreateGreenFunction", "CheckHealthFunction", "OpenGateFunction"}
+# issue 12: runs on the execution's status-change event, after it ended: a failure there never changes its end.
+AFTER_END = {"ExecutionEndedFunction"}
 # Calls that only feed Slack notifications: a failure there must never stop a deployment.
 BEST_EFFORT = ("secretsmanager:",)
 FAST = Timing(task_start=2, healthy_after=2, alarm_delay=2)
@@ -52,11 +57,35 @@ class FaultReport:
     injected: int = 0
     violations: list[str] = field(default_factory=list)
     runs: list[dict[str, Any]] = field(default_factory=list)
+    # issue 12: ends no Catch sees, pushes during a deployment, racing clicks (None: not run)
+    uncaught: UncaughtReport | None = None
+
+    def summary(self) -> str:
+        text = (
+            f"fault points: {len(self.points)}, faults injected: {self.injected}, "
+            f"invariant violations: {len(self.violations)}"
+        )
+        if self.uncaught is not None:
+            text += "\n" + self.uncaught.summary()
+        return text
+
+
+@dataclass
+class UncaughtReport:
+    """Executions stopped at every call site (and one timed out), pushes during a deployment, racing clicks."""
+
+    ended: int = 0  # stopped or timed-out executions
+    cleaned: int = 0  # ... that left nothing behind
+    pushes: int = 0
+    pushes_lost: int = 0
+    clicks: int = 0
+    false_outcomes: int = 0
+    problems: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         return (
-            f"fault points: {len(self.points)}, faults injected: {self.injected}, "
-            f"invariant violations: {len(self.violations)}"
+            f"stopped/timed-out executions cleaned: {self.cleaned}/{self.ended}, "
+            f"pushes lost: {self.pushes_lost}, clicks told a false outcome: {self.false_outcomes}"
         )
 
 
@@ -139,7 +168,7 @@ def discover_points(emu: Emulator) -> list[tuple[str, str]]:
     return sorted({(c.function, f"{c.service}:{c.operation}") for c in calls})
 
 
-def run_suite(progress: Callable[[str], None] | None = None) -> FaultReport:
+def run_suite(progress: Callable[[str], None] | None = None, uncaught: bool = True) -> FaultReport:
     report = FaultReport()
     with Emulator(timing=FAST) as emu:
         report.points = discover_points(emu)
@@ -162,7 +191,7 @@ def run_suite(progress: Callable[[str], None] | None = None) -> FaultReport:
                     emu.recorder.after.remove(check)
                 report.injected += seen[0]
                 expected = "deployed"
-                if persistent and not point[1].startswith(BEST_EFFORT):
+                if persistent and not point[1].startswith(BEST_EFFORT) and point[0] not in AFTER_END:
                     expected = "cleaned_up" if point[0] in BEFORE_SWAP else "rolled_back"
                 if result.outcome != expected:
                     invariants.violations.append(
@@ -182,7 +211,169 @@ def run_suite(progress: Callable[[str], None] | None = None) -> FaultReport:
                 )
                 if progress:
                     progress(f"{label}: {result.outcome}, {seen[0]} faults")
+        if uncaught:
+            report.uncaught = UncaughtReport()
+            run_stops(emu, report.points, report.uncaught)
+            run_pushes(emu, report.uncaught)
+    if report.uncaught is not None:  # these need an emulator of their own (one at a time)
+        run_timeout(report.uncaught)
+        run_clicks(report.uncaught)
+        report.violations.extend(report.uncaught.problems)
     return report
+
+
+# --- issue 12: ends no Catch sees -------------------------------------------------------------------
+def _stop_after(emu: Emulator, point: tuple[str, str], stopped: list[str]) -> Callable[[Any], None]:
+    """A hook that stops the running execution right after the first call at ``point`` (as an operator would)."""
+    function, operation = point
+
+    def hook(call: Any) -> None:
+        if stopped or call.function != function or f"{call.service}:{call.operation}" != operation:
+            return
+        sfn = emu.client("stepfunctions")
+        running = sfn.list_executions(stateMachineArn=emu.state_machine_arn, statusFilter="RUNNING")["executions"]
+        stopped.extend(e["executionArn"] for e in running)
+        # From another thread: this one runs the handler, whose calls are recorded.
+        worker = threading.Thread(
+            target=lambda: [sfn.stop_execution(executionArn=arn, cause="fault suite") for arn in stopped]
+        )
+        worker.start()
+        worker.join()
+
+    return hook
+
+
+def _clean_at_end(emu: Emulator, service: str, where: str, problems: list[str]) -> bool:
+    invariants = Invariants(emu, service)
+    invariants.at_end(where)
+    if emu.store.open_gate_of(service):
+        invariants.violations.append(f"{where}: a gate is still open")
+    problems.extend(invariants.violations)
+    return not invariants.violations
+
+
+def run_stops(emu: Emulator, points: list[tuple[str, str]], report: UncaughtReport) -> None:
+    """Stop an execution right after each call site of a deployment; every end must leave nothing behind."""
+    config = {**CONFIG, "keepOld": {"enabled": True, "timeoutSeconds": 60}}
+    for index, point in enumerate(points):
+        demo = emu.seed_service(f"x{index}", config_overrides=config)
+        stopped: list[str] = []
+        hook = _stop_after(emu, point, stopped)
+        emu.recorder.after.append(hook)
+        try:
+            result = emu.run(demo.name, "v2")
+        finally:
+            emu.recorder.after.remove(hook)
+        emu.plane.unwatch(demo.name)
+        if result.status != "ABORTED":
+            continue  # the call site is in the end path itself (the execution ended first): nothing to stop
+        report.ended += 1
+        where = f"stopped after {point[0]} {point[1]}"
+        if _clean_at_end(emu, demo.name, where, report.problems):
+            report.cleaned += 1
+
+
+def run_timeout(report: UncaughtReport) -> None:
+    with Emulator(timing=FAST, auto_approve=False, execution_timeout=3600) as emu:
+        demo = emu.seed_service("timeout", config_overrides={"approval": {"timeoutSeconds": 7200}})
+        result = emu.run(demo.name, "v2")
+        report.ended += 1
+        if result.status == "TIMED_OUT" and _clean_at_end(emu, demo.name, "timed out", report.problems):
+            report.cleaned += 1
+        elif result.status != "TIMED_OUT":
+            report.problems.append(f"timeout run ended {result.status}")
+
+
+def run_pushes(emu: Emulator, report: UncaughtReport) -> None:
+    """Push two images while a deployment runs: the first waits, the second supersedes it, both said."""
+    demo = emu.seed_service("pushes", config_overrides={**CONFIG, "tagPattern": r"v\d+"})
+    ecr = emu.client("ecr")
+    pushed: list[tuple[str, str]] = []
+    done: list[bool] = []
+
+    def push_during(call: Any) -> None:
+        if done or call.function != "CreateGreenFunction" or call.operation != "CreateTaskSet":
+            return
+        done.append(True)
+        worker = threading.Thread(
+            target=lambda: pushed.extend((tag, push_image(ecr, demo.repository, tag)) for tag in ("v5", "v6"))
+        )
+        worker.start()
+        worker.join()
+
+    emu.recorder.after.append(push_during)
+    try:
+        pushed.append(("v4", push_image(ecr, demo.repository, "v4")))
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (emu.store.pending_of(demo.name) or emu.store.lock_holder(demo.name)):
+            time.sleep(0.05)
+        emu.wait_idle()
+    finally:
+        emu.recorder.after.remove(push_during)
+    sfn = emu.client("stepfunctions")
+    executions = sfn.list_executions(stateMachineArn=emu.state_machine_arn)["executions"]
+    deployed = set()
+    for listed in executions:
+        described = sfn.describe_execution(executionArn=listed["executionArn"])
+        request = json.loads(described["input"])
+        if request.get("service") == demo.name and described["status"] == "SUCCEEDED":
+            deployed.add(request["imageTag"])
+    live = {ts["image"].rsplit("@", 1)[-1] for ts in emu.task_sets(demo.name)}
+    report.pushes += len(pushed)
+    for position, (tag, _) in enumerate(pushed):
+        # Not lost: deployed, or superseded by a later push that was deployed.
+        if tag not in deployed and not any(later in deployed for later, _ in pushed[position + 1 :]):
+            report.pushes_lost += 1
+            report.problems.append(f"push of {tag} was lost (deployed: {sorted(deployed)})")
+    if live != {pushed[-1][1]}:
+        report.problems.append(f"after the pushes production runs {sorted(live)}, not {pushed[-1][0]}")
+        report.pushes_lost += 1
+    emu.plane.unwatch(demo.name)
+
+
+def run_clicks(report: UncaughtReport, rounds: int = 4, clickers: int = 6) -> None:
+    """Approve and Reject clicked at the same instant: exactly one is told it decided, the others the truth."""
+    with Emulator(timing=FAST, auto_approve=False) as emu:
+        demo = emu.seed_service("clicks", config_overrides={"bakeSeconds": 5})
+        for round_number in range(rounds):
+            arn = emu.start(demo.name, "v2" if round_number % 2 == 0 else "v3")
+            gate = None
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (gate and gate.get("ts")):
+                gate = emu.store.open_gate_of(demo.name)
+                time.sleep(0.005)
+            if not gate:
+                report.problems.append(f"click round {round_number}: no approval")
+                continue
+            barrier = threading.Barrier(clickers)
+            answers: list[str] = []
+
+            def click(
+                action: str, gate: dict = gate, barrier: threading.Barrier = barrier, answers: list = answers
+            ) -> None:
+                barrier.wait()
+                answers.append(json.loads(emu.click(gate, action)["body"])["message"])
+
+            threads = [threading.Thread(target=click, args=(("approve", "reject")[i % 2],)) for i in range(clickers)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(timeout=60)
+            emu.wait(arn)
+            final = emu.store.get_gate(gate["gateId"])["status"]
+            word = {"APPROVED": "Approved", "REJECTED": "Rejected"}.get(final, final)
+            report.clicks += len(answers)
+            for text in answers:
+                told_decided = text.startswith(("Approved:", "Rejected:"))
+                truthful = (told_decided and text.startswith(word + ":")) or (
+                    not told_decided and f"already {word.lower()}" in text.lower()
+                )
+                if not truthful:
+                    report.false_outcomes += 1
+                    report.problems.append(f"click round {round_number}: told {text!r}, gate {final}")
+            if sum(text.startswith(("Approved:", "Rejected:")) for text in answers) != 1:
+                report.false_outcomes += 1
+                report.problems.append(f"click round {round_number}: not exactly one decision: {answers}")
 
 
 def main(as_json: bool = False) -> int:

@@ -437,8 +437,15 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     ("stepfunctions", "SendTaskHeartbeat"): _task_token("states:SendTaskHeartbeat"),
     ("ecs", "RunTask"): _ecs_run_task,  # issue 13: ecsTask hooks
     ("ecs", "StopTask"): _ecs_tasks("ecs:StopTask"),  # issue 13
-    ("lambda", "Invoke"): _lambda_function("lambda:InvokeFunction"),  # issue 13: hooks
     ("lambda", "GetFunctionConfiguration"): _lambda_function("lambda:GetFunctionConfiguration"),  # issue 13
+    ("lambda", "Invoke"): lambda env, p: [
+        Request(
+            "lambda:InvokeFunction",
+            p["FunctionName"]
+            if p["FunctionName"].startswith("arn:")
+            else env.arn("lambda", f"function:{p['FunctionName']}"),
+        )
+    ],
     ("secretsmanager", "GetSecretValue"): lambda env, p: [
         Request("secretsmanager:GetSecretValue", env.lookup.secret_arn(p["SecretId"]))
     ],

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import importlib.metadata
 import json
 import math
 import threading
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 MOTO_VERSION = "5.2.5"
@@ -52,6 +55,7 @@ from botocore.client import BaseClient
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import EmptyResult
+from moto.dynamodb.models import DynamoDBBackend
 from moto.ecr.models import ECRBackend
 from moto.ecs.exceptions import EcsClientException, InvalidParameterException
 from moto.ecs.models import EC2ContainerServiceBackend
@@ -68,9 +72,13 @@ from moto.stepfunctions.exceptions import (
     ValidationException,
 )
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.program import program as program_module
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -112,6 +120,14 @@ def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: In
     # payload; the emulator runs the function's real handler in this process instead.
     # Nor does moto's Step Functions check the state machine role before it invokes a function.
     def lambda_invoke(self, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001 - moto's
+        if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
+            # As in AWS, an asynchronous invocation (a function invoking another) returns at once and runs on its own.
+            def run() -> None:
+                with DELIVERIES.delivering():
+                    invoke(function_name, body, {})
+
+            threading.Thread(target=run, name=f"async-{function_name}", daemon=True).start()
+            return b""
         return from_states(function_name, body, response_headers)
 
     patcher.replace(LambdaSimpleBackend, "invoke", lambda_invoke)
@@ -573,3 +589,208 @@ class Issue11Patches:
         if self._patcher is not None:
             self._patcher.restore()
             self._patcher = None
+
+
+# --- issue 12: executions end as in AWS ------------------------------------------------------------
+# AWS ends a Standard execution that runs for one year (TIMED_OUT, no Catch).
+ONE_YEAR_SECONDS = 365 * 24 * 3600
+STATUS_CHANGE = "Step Functions Execution Status Change"
+
+_DYNAMODB_LOCK = threading.RLock()
+_DYNAMODB_METHODS = (
+    "put_item",
+    "update_item",
+    "delete_item",
+    "get_item",
+    "query",
+    "scan",
+    "transact_write_items",
+    "batch_get_item",
+    "batch_write_item",
+    "transact_get_items",
+)
+
+
+class Deliveries:
+    """Status-change events being delivered to their targets (the emulator waits for them)."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._cond = threading.Condition()
+
+    @contextlib.contextmanager
+    def delivering(self) -> Iterator[None]:
+        with self._cond:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._count -= 1
+                self._cond.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self._cond:
+            return self._cond.wait_for(lambda: self._count == 0, timeout=timeout)
+
+
+DELIVERIES = Deliveries()
+
+
+def _millis(moment: datetime | None) -> int | None:
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def status_change_event(execution: Any) -> dict[str, Any]:
+    """The EventBridge entry AWS publishes for a status change of a Standard execution."""
+    status = execution.exec_status.value
+    state_machine_arn = execution.state_machine_arn
+    detail = {
+        "executionArn": execution.exec_arn,
+        "stateMachineArn": state_machine_arn,
+        "name": execution.name,
+        "status": status,
+        "startDate": _millis(execution.start_date),
+        "stopDate": None if status == "RUNNING" else _millis(execution.stop_date),
+        "input": execution.execution_input or "{}",
+        "inputDetails": {"included": True},
+        "output": None,
+        "outputDetails": None,
+        "error": getattr(execution, "error", None),
+        "cause": getattr(execution, "cause", None),
+    }
+    if status == "SUCCEEDED":
+        detail["output"] = json.dumps(execution.output)
+        detail["outputDetails"] = {"included": True}
+    return {
+        "Source": "aws.states",
+        "DetailType": STATUS_CHANGE,
+        "Detail": json.dumps(detail, default=str),
+        "Resources": [execution.exec_arn],
+    }
+
+
+def _publish(execution: Any) -> None:
+    with DELIVERIES.delivering():
+        events_backends[execution.account_id][execution.region_name].put_events([status_change_event(execution)])
+
+
+@contextlib.contextmanager
+def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = None) -> Iterator[None]:
+    """Issue 12: executions end as in AWS (stopped, timed out, named), their status changes are published,
+    and DynamoDB item writes are atomic; ``execution_timeout`` answers the limit in (simulated) seconds."""
+    patcher = Patcher()
+
+    # moto gap: moto's DynamoDB conditional writes are not atomic across the server's threads (two racing
+    # conditional updates can both succeed, and a read during a write sees "dictionary changed size").
+    # DynamoDB's are: one lock serialises every item operation.
+    for method in _DYNAMODB_METHODS:
+        original = getattr(DynamoDBBackend, method, None)
+        if original is None:
+            continue
+
+        def locked(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
+            with _DYNAMODB_LOCK:
+                return __original(*args, **kwargs)
+
+        patcher.replace(DynamoDBBackend, method, functools.wraps(original)(locked))
+
+    # moto gap: StartExecution without a name uses the name "None" (a second unnamed start is refused as a
+    # duplicate); AWS generates a unique name (a UUID).
+    original_start = StepFunctionsParserBackend.start_execution
+
+    def start_execution(self, state_machine_arn, name=None, execution_input=None, trace_header=None):  # noqa: ANN001
+        return original_start(self, state_machine_arn, name or str(uuid.uuid4()), execution_input, trace_header)
+
+    patcher.replace(StepFunctionsParserBackend, "start_execution", start_execution)
+
+    # moto gap: StopExecution of an execution waiting for a task token ends it FAILED (the interrupted wait
+    # is reported as an error that overwrites the stopped state) and the wait may go on; the same for a
+    # timeout. AWS ends it ABORTED (TIMED_OUT) at once and runs no further state: the end wins over any
+    # later error, and the waits end.
+    original_set_error = Environment.set_error
+    original_set_timed_out = Environment.set_timed_out
+    original_set_stop = Environment.set_stop
+
+    def set_error(self, error):  # noqa: ANN001 - moto's signature
+        if isinstance(self._program_state, ProgramStopped | ProgramTimedOut):
+            return  # the execution already ended; the interrupted wait's error is not an end
+        original_set_error(self, error)
+
+    def set_timed_out(self):  # noqa: ANN001 - moto's signature
+        if isinstance(self._program_state, ProgramStopped):
+            return
+        original_set_timed_out(self)
+        _interrupt_waits(self)
+
+    def set_stop(self, stop_date, cause, error):  # noqa: ANN001 - moto's signature
+        original_set_stop(self, stop_date, cause, error)
+        _interrupt_waits(self)
+
+    patcher.replace(Environment, "set_error", set_error)
+    # moto gap: a timeout does not end the execution's waits (see above).
+    patcher.replace(Environment, "set_timed_out", set_timed_out)
+    # moto gap: StopExecution does not end the execution's waits (see above).
+    patcher.replace(Environment, "set_stop", set_stop)
+
+    # moto gap: an execution runs for ever when the definition has no TimeoutSeconds; AWS ends a Standard
+    # execution TIMED_OUT after one year. The limit is counted in the emulator's simulated time.
+    original_eval = program_module.Program.eval
+
+    def program_eval(self, env):  # noqa: ANN001 - moto's signature
+        limit = execution_timeout() if execution_timeout else None
+        if self.timeout_seconds or limit is None or env.is_frame():
+            return original_eval(self, env)
+        return _eval_with_limit(self, env, limit)
+
+    patcher.replace(program_module.Program, "eval", program_eval)
+
+    # moto gap: moto publishes no execution status changes to EventBridge; AWS publishes
+    # "Step Functions Execution Status Change" (source aws.states) for RUNNING and every end.
+    original_start_exec = Execution.start
+    original_terminated = BaseExecutionWorkerCommunication.terminated
+
+    def start(self):  # noqa: ANN001 - moto's signature
+        original_start_exec(self)
+        if type(self) is Execution:  # Standard executions only (express/sync ones publish nothing)
+            _publish(self)
+
+    def terminated(self):  # noqa: ANN001 - moto's signature
+        original_terminated(self)
+        if type(self.execution) is Execution:
+            _publish(self.execution)
+
+    patcher.replace(Execution, "start", start)
+    # moto gap: nor is the end of an execution published (see above).
+    patcher.replace(BaseExecutionWorkerCommunication, "terminated", terminated)
+    try:
+        yield
+    finally:
+        patcher.restore()
+
+
+def _interrupt_waits(env: Any) -> None:
+    pool = getattr(env.callback_pool_manager, "_pool", {})
+    for endpoint in list(pool.values()):
+        endpoint.interrupt_all()
+
+
+def _eval_with_limit(program: Any, env: Any, limit: float) -> None:
+    """``Program.eval`` with the execution's time limit counted on the simulated clock."""
+    from bluegreen import clock  # the emulator points the workflow clock at its SimClock
+
+    env.next_state_name = program.start_at.start_at_name
+    started = clock.now()
+    worker = threading.Thread(target=super(program_module.Program, program).eval, args=(env,), daemon=True)
+    program_module.TMP_THREADS.append(worker)
+    worker.start()
+    while worker.is_alive():
+        worker.join(timeout=0.005)
+        if worker.is_alive() and (clock.now() - started).total_seconds() >= limit:
+            env.set_timed_out()
+            worker.join(timeout=5)
+            return

@@ -16,6 +16,7 @@ class Scenario:
     alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
     release: dict[str, Any] | None = None  # issue 10: the release in place of imageTag (images, overrides...)
     sidecar: bool = False  # seed the service with a sidecar (its own repository, env vars, a secret)
+    stop_at: str | None = None  # issue 12: the operator stops the execution (StopExecution) at this gate
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -98,5 +99,13 @@ SCENARIOS = {
             "hooks": {"afterGreenHealthy": [_smoke("slow")], "afterCutover": [_smoke("pass")]},
             "approval": {"autoApproveWhenHooksPass": True},
         },
+    ),
+    "stopped": Scenario(
+        "v2",
+        "aborted",
+        "someone stops the execution during the bake (no Catch runs): the execution-ended path restores the rules, "
+        "blue back, green deleted, lock released",
+        config={"bakeSeconds": 3600},
+        stop_at="bake",
     ),
 }

@@ -9,6 +9,7 @@ seeded, the simulated data plane runs, and the Slack interactivity callback answ
 
 from __future__ import annotations
 
+import base64
 import errno
 import json
 import os
@@ -33,14 +34,23 @@ PACE = 60.0  # while a deployment waits for an answer, one real second is a simu
 
 def _slack_app(emu: Emulator) -> Callable[..., Iterable[bytes]]:
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length).decode("utf-8") if length else ""
+        try:
+            length = max(0, int(environ.get("CONTENT_LENGTH") or 0))
+        except ValueError:
+            length = 0
+        raw = environ["wsgi.input"].read(length) if length else b""
         headers = {
             key[5:].replace("_", "-").lower(): value for key, value in environ.items() if key.startswith("HTTP_")
         }
         if environ.get("CONTENT_TYPE"):
             headers["content-type"] = environ["CONTENT_TYPE"]
-        event = json.dumps(http_api_event(body, headers, method=environ["REQUEST_METHOD"], path=SLACK_PATH))
+        try:
+            request = http_api_event(raw.decode("utf-8"), headers, method=environ["REQUEST_METHOD"], path=SLACK_PATH)
+        except UnicodeDecodeError:
+            # As API Gateway does with a body it cannot pass as text: base64, flagged; the callback answers 400.
+            request = http_api_event("", headers, method=environ["REQUEST_METHOD"], path=SLACK_PATH)
+            request.update(body=base64.b64encode(raw).decode("ascii"), isBase64Encoded=True)
+        event = json.dumps(request)
         with emu.clock.hold():
             answer = json.loads(emu.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", event, {}))
         status = int(answer.get("statusCode", 500))
@@ -75,20 +85,24 @@ def _slack_settings(out: TextIO) -> dict[str, str]:
     return {name: os.environ[name] for name in defaults}
 
 
-def _port_free(port: int) -> bool:
+def _port_problem(port: int) -> str | None:
+    """Why ``port`` cannot be served on 127.0.0.1 (``None``: it can)."""
+    if not 1 <= port <= 65535:
+        return f"port {port} is not a TCP port (1-65535); pick another with --port"
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         try:
             probe.bind(("127.0.0.1", port))
         except OSError as error:
             if error.errno == errno.EADDRINUSE:
-                return False
-            raise
-    return True
+                return f"port {port} on 127.0.0.1 is busy; stop what uses it or pick another with --port"
+            return f"cannot listen on 127.0.0.1:{port} ({error.strerror or error}); pick another with --port"
+    return None
 
 
 def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | None = None) -> int:
-    if not _port_free(port):
-        sys.stderr.write(f"error: port {port} on 127.0.0.1 is busy; stop what uses it or pick another with --port\n")
+    problem = _port_problem(port)
+    if problem:
+        sys.stderr.write(f"error: {problem}\n")
         return 2
     _slack_settings(out)
     external_slack = os.environ.get("SLACK_API_URL")
@@ -130,5 +144,8 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
         finally:
             signal.signal(signal.SIGTERM, previous)
             server.shutdown()
-            print("Stopped.", file=out)
+            # A deployment in flight is stopped (and cleaned up, as StopExecution is in AWS) rather than
+            # waited for: it may be waiting for an approval nobody will give.
+            stopped = emu.stop_running()
+            print(f"Stopped{f' ({stopped} deployment(s) in flight aborted)' if stopped else ''}.", file=out)
     return 0

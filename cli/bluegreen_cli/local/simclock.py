@@ -146,7 +146,7 @@ def compressed_time(sim: SimClock, pace: float | None = None) -> Iterator[SimClo
         threading_module=_SimThreading(sim),
     )
     workflow_clock.set_source(sim.now)
-    workflow_clock.set_sleeper(sim.advance)  # issue 13: a hook's callBackDelay inside RunHooks
+    workflow_clock.set_sleeper(sim.advance)
     try:
         yield sim
     finally:

@@ -58,6 +58,10 @@ class Template:
                 for name, resolved in refs.items():
                     text = text.replace("${" + name + "}", str(resolved))
                 return text
+        if isinstance(value, dict):
+            return {key: self.resolve(item, refs) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(item, refs) for item in value]
         return value
 
     def functions(self, refs: dict[str, Any]) -> list[FunctionSpec]:
@@ -76,7 +80,10 @@ class Template:
                     code_dir=self.root / props["CodeUri"],
                     handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
                     environment={k: str(self.resolve(v, refs)) for k, v in env.items()},
-                    events=props.get("Events", {}),
+                    events={
+                        name: self.resolve(event, refs) if event.get("Type") == "EventBridgeRule" else event
+                        for name, event in props.get("Events", {}).items()
+                    },
                 )
             )
         return specs

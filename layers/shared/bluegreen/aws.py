@@ -6,7 +6,7 @@ import contextlib
 import functools
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -131,3 +131,9 @@ def get_ssm_provider() -> SSMProvider:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
     return SSMProvider(boto3_client=get_clients().ssm)
+
+
+@functools.cache
+def lambda_client() -> Any:
+    """Lambda client (issue 12: the Slack callback invokes itself asynchronously for the slow Slack calls)."""
+    return boto3.session.Session().client("lambda", config=BOTO_CONFIG)

@@ -29,16 +29,15 @@ def set_source(source: Callable[[], datetime] | None) -> None:
     _source = source or _system_now
 
 
-# issue 13: a hook's callBackDelay is waited inside one RunHooks invocation (no state transition per poll);
-# the emulator makes this wait simulated time.
 _sleeper: Callable[[float], None] = time.sleep
 
 
 def sleep(seconds: float) -> None:
+    """Wait ``seconds`` (a short, bounded pause inside one invocation; the emulator advances its clock)."""
     _sleeper(seconds)
 
 
 def set_sleeper(sleeper: Callable[[float], None] | None) -> None:
-    """Use another way of waiting (``None`` restores ``time.sleep``)."""
+    """Use another way to wait (``None`` restores ``time.sleep``)."""
     global _sleeper
     _sleeper = sleeper or time.sleep

@@ -206,3 +206,12 @@ class GreenCrashLooping(BlueGreenError):
 
 class PrimaryNotSwitchedYet(BlueGreenError):
     """DescribeTaskSets still shows the previous primary (ECS is eventually consistent); retried briefly."""
+
+
+# --- issue 12: end tasks that fail for good, redrivable -----------------------------------------
+class CleanupFailed(BlueGreenError):
+    """Cleanup (or ValidationFailed) could not finish after its retries; redriving the execution re-runs it."""
+
+
+class RollbackFailed(BlueGreenError):
+    """Rollback could not finish after its retries; redriving the execution re-runs it."""

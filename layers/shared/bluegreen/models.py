@@ -255,7 +255,7 @@ class ValidateEvent(BaseModel):
 
     model_config = ConfigDict(extra="ignore")
 
-    input: dict[str, Any]
+    input: Any = None  # any JSON value: Validate itself refuses what is not an object (InvalidInput)
     executionArn: str
     executionName: str
 
@@ -305,7 +305,7 @@ class CleanupEvent(BaseModel):
     state: FailureEvent
     executionArn: str
     validationFailed: bool = False
-    input: dict[str, Any] | None = None  # the raw execution input, when Validate failed
+    input: Any = None  # the raw execution input, when Validate failed (any JSON value)
 
 
 class FailureReport(Model):

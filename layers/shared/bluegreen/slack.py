@@ -229,12 +229,14 @@ def _describe(error: Exception) -> str:
 from .slack_interactions import (  # noqa: E402
     Action as Action,
 )
+from .slack_interactions import FollowUp as FollowUp  # noqa: E402
 from .slack_interactions import (  # noqa: E402
     InteractionResult as InteractionResult,
 )
 from .slack_interactions import (  # noqa: E402
     default_approvers as default_approvers,
 )
+from .slack_interactions import follow_up as follow_up  # noqa: E402
 from .slack_interactions import (  # noqa: E402
     handle_interaction as handle_interaction,
 )

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import parse_qs
@@ -158,8 +158,14 @@ def handle_interaction(
     secrets: SlackSecrets,
     approvers_fallback: Iterable[str] | None = None,
     now: float | None = None,
+    defer: Callable[[FollowUp], None] | None = None,
 ) -> InteractionResult:
-    """Answer one button click. Every validly signed request gets 200; the user sees the outcome in Slack."""
+    """Answer one button click. Every validly signed request gets 200; the user sees the outcome in Slack.
+
+    With ``defer``, the Slack calls that tell the user (message update, ephemeral reply) are handed to it
+    and run after the acknowledgement (issue 12: Slack waits 3 s); the decision itself is recorded and
+    Step Functions told before this returns.
+    """
     now = time.time() if now is None else now
     if not verify_request(body, headers, secrets.signing_secret, now):
         logger.warning("Refused a Slack request", extra={"problem": _signature_problem(headers, now)})
@@ -171,8 +177,14 @@ def handle_interaction(
         return InteractionResult(400, "malformed Slack interaction", "malformed")
     log = {"gateId": action.gate_id, "action": action.action_id, "user": action.user_id}
 
-    def answer(outcome_name: str, text: str) -> InteractionResult:
-        notifier.respond(action.response_url, text)
+    def answer(outcome_name: str, text: str, gate: GateLike | None = None) -> InteractionResult:
+        job = FollowUp(response_url=action.response_url, text=text, gate_id=gate.get("gateId") if gate else None)
+        if defer is not None:
+            defer(job)
+        else:
+            if gate is not None:
+                notifier.update_gate(gate)
+            notifier.respond(action.response_url, text)
         logger.info("Slack click answered", extra={**log, "outcome": outcome_name})
         return InteractionResult(200, text, outcome_name, action.gate_id, action.action_id)
 
@@ -190,8 +202,8 @@ def handle_interaction(
             )
         except AlreadyDecided:
             latest = store.get_gate(action.gate_id) or gate
-            notifier.update_gate(latest)  # the message may still show buttons (e.g. decided from the CLI)
-            return answer("already-decided", f"{_kind_name(latest)} `{action.gate_id}` was {_already(latest)}.")
+            # The message may still show buttons (e.g. decided from the CLI): it is updated too.
+            return answer("already-decided", f"{_kind_name(latest)} `{action.gate_id}` was {_already(latest)}.", latest)
         except GateExpired as error:
             latest = store.get_gate(action.gate_id) or gate
             if latest.get("status") != "EXPIRED":
@@ -202,8 +214,7 @@ def handle_interaction(
                     "decidedAt": clock.now().isoformat(timespec="seconds"),
                     "reason": "the deployment is no longer waiting",
                 }
-            notifier.update_gate(latest)
-            return answer("expired", f"{error.message} Nothing was changed.")
+            return answer("expired", f"{error.message} Nothing was changed.", latest)
         except UnknownGate as error:
             return answer("unknown", f"{error.message} Nothing was changed.")
     except Exception:  # noqa: BLE001 - Slack gets 200 and a visible message; the details go to the log
@@ -211,11 +222,39 @@ def handle_interaction(
         return answer(
             "error", "Something went wrong and your click may not have been applied. Try again, or use the CLI."
         )
-    updated = notifier.update_gate(decision.gate)
     logger.info("Gate decided from Slack", extra={**log, "status": decision.gate.get("status")})
-    if not updated:
-        notifier.respond(action.response_url, f"{outcome(decision.gate)} (the message could not be updated).")
+    job = FollowUp(response_url=action.response_url, text=None, gate_id=action.gate_id)
+    if defer is not None:
+        defer(job)
+    else:
+        follow_up(job, store, notifier)
     return InteractionResult(200, decided_text(decision.gate), "decided", action.gate_id, action.action_id)
+
+
+@dataclass
+class FollowUp:
+    """The slow part of answering a click, run after Slack got its answer: update the message, reply."""
+
+    response_url: str
+    text: str | None = None  # ephemeral reply; ``None`` after a decision (the updated message says it)
+    gate_id: str | None = None  # the gate whose message to update
+
+    def dump(self) -> dict[str, Any]:
+        return {"responseUrl": self.response_url, "text": self.text, "gateId": self.gate_id}
+
+    @classmethod
+    def load(cls, data: Mapping[str, Any]) -> FollowUp:
+        return cls(response_url=str(data["responseUrl"]), text=data.get("text"), gate_id=data.get("gateId"))
+
+
+def follow_up(job: FollowUp, store: Any, notifier: Notifier) -> None:
+    """Update the gate's message from its stored state, and send the reply (or say the update failed)."""
+    gate = store.get_gate(job.gate_id) if job.gate_id else None
+    updated = notifier.update_gate(gate) if gate else True
+    if job.text:
+        notifier.respond(job.response_url, job.text)
+    elif gate and not updated:
+        notifier.respond(job.response_url, f"{outcome(gate)} (the message could not be updated).")
 
 
 def _reason(action: Action) -> str:

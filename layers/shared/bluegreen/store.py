@@ -11,6 +11,7 @@ pk                                 sk                           item
 ``EXECUTION#{name}``               ``DEPLOYMENT``               the sk of that execution's deployment item
 ``GATE#{gateId}``                  ``GATE``                     a gate: kind, task token, status, decision
 ``ALARM#{alarmName}``              ``GATE#{gateId}``            bake gates watching that alarm
+``SERVICE#{service}``              ``PENDING``                  the newest image pushed while a deployment ran
 =================================  ===========================  ===============================================
 """
 
@@ -343,3 +344,68 @@ class Store:
                     raise
             for name in gate.alarmNames:
                 self.table.delete_item(Key={"pk": f"ALARM#{name}", "sk": f"GATE#{gate.gateId}"})
+
+    # --- issue 12: the context of a running deployment, pending releases -----------------------
+    def record_context(self, service: str, execution_arn: str, context_json: str) -> None:
+        """Keep Validate's context on the deployment item: the execution-ended path cleans up from it."""
+        pointer = self._pointer(execution_arn)
+        if not pointer:
+            return
+        with transient_errors():
+            self.table.update_item(
+                Key={"pk": f"SERVICE#{service}", "sk": pointer["deploymentKey"]},
+                UpdateExpression="SET deploymentContext = :c",
+                ExpressionAttributeValues={":c": context_json},
+            )
+
+    def _pointer(self, execution_arn: str) -> dict[str, Any] | None:
+        name = execution_arn.rsplit(":", 1)[-1]
+        with transient_errors():
+            return self.table.get_item(Key={"pk": f"EXECUTION#{name}", "sk": "DEPLOYMENT"}, ConsistentRead=True).get(
+                "Item"
+            )
+
+    def deployment_of(self, service: str, execution_arn: str) -> dict[str, Any] | None:
+        """The deployment item of ``execution_arn`` (``None`` if Validate never recorded it)."""
+        pointer = self._pointer(execution_arn)
+        if not pointer:
+            return None
+        with transient_errors():
+            return self.table.get_item(
+                Key={"pk": f"SERVICE#{service}", "sk": pointer["deploymentKey"]}, ConsistentRead=True
+            ).get("Item")
+
+    def put_pending(self, service: str, release: dict[str, Any]) -> dict[str, Any] | None:
+        """Queue ``release`` (imageTag, imageDigest, ...) for the service; returns the one it superseded."""
+        with transient_errors():
+            old = self.table.put_item(
+                Item={"pk": f"SERVICE#{service}", "sk": "PENDING", "service": service, **release},
+                ReturnValues="ALL_OLD",
+            ).get("Attributes")
+        if old and old.get("imageDigest") == release.get("imageDigest"):
+            return None  # the same image again: nothing superseded
+        return old
+
+    def pending_of(self, service: str) -> dict[str, Any] | None:
+        with transient_errors():
+            return self.table.get_item(Key={"pk": f"SERVICE#{service}", "sk": "PENDING"}, ConsistentRead=True).get(
+                "Item"
+            )
+
+    def take_pending(self, service: str, digest: str) -> bool:
+        """Remove the pending release if it is still ``digest``; ``False`` if another caller took it."""
+        try:
+            with transient_errors():
+                self.table.delete_item(
+                    Key={"pk": f"SERVICE#{service}", "sk": "PENDING"},
+                    ConditionExpression="imageDigest = :d",
+                    ExpressionAttributeValues={":d": digest},
+                )
+            return True
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def is_running(self, execution_arn: str) -> bool:
+        return self._is_running(execution_arn)

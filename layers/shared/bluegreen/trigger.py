@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from .aws import error_code, transient_errors
 from .config import config_prefix, read_parameters
 from .models import ExecutionInput, ServiceConfig
+from .store import Store
 
 logger = Logger(child=True)
 
@@ -65,6 +66,7 @@ class TriggerSummary:
     imageDigest: str | None = None
     started: list[dict[str, str]] = field(default_factory=list)
     duplicates: list[dict[str, str]] = field(default_factory=list)
+    queued: list[dict[str, str]] = field(default_factory=list)  # issue 12: waits for the running deployment
     ignored: list[dict[str, str]] = field(default_factory=list)
 
     def ignore(self, reason: str, service: str | None = None) -> None:
@@ -80,6 +82,7 @@ class TriggerSummary:
             "imageDigest": self.imageDigest,
             "started": self.started,
             "duplicates": self.duplicates,
+            "queued": self.queued,
             "ignored": self.ignored,
         }
 
@@ -175,7 +178,13 @@ def start_deployment(sfn: Any, state_machine_arn: str, request: ExecutionInput) 
 
 
 def on_image_action(
-    event: EcrImageActionEvent, provider: SSMProvider, sfn: Any, state_machine_arn: str, max_age: int | None = None
+    event: EcrImageActionEvent,
+    provider: SSMProvider,
+    sfn: Any,
+    state_machine_arn: str,
+    max_age: int | None = None,
+    store: Store | None = None,
+    notifier: Any = None,
 ) -> TriggerSummary:
     detail = event.detail
     summary = TriggerSummary(repository=detail.repositoryName, imageTag=detail.imageTag, imageDigest=detail.imageDigest)
@@ -211,6 +220,12 @@ def on_image_action(
             summary.ignore(f"not a valid deployment request: {error.errors()[0]['msg']}", service)
             logger.warning("Push cannot be deployed", extra={**about, "service": service, "error": str(error)})
             continue
+        if store is not None and not _exists(sfn, state_machine_arn, request):
+            running = service_busy(store, service)
+            if running:
+                queue_release(store, notifier, config, request, running)
+                summary.queued.append({"service": service, "runningExecutionArn": running})
+                continue
         started, name, arn = start_deployment(sfn, state_machine_arn, request)
         entry = {"service": service, "executionName": name, "executionArn": arn}
         if started:
@@ -219,6 +234,104 @@ def on_image_action(
         else:
             summary.duplicates.append(entry)
             logger.info("Duplicate push: this image was already deployed or is deploying", extra={**about, **entry})
-    if not summary.started and not summary.duplicates:
+    if not summary.started and not summary.duplicates and not summary.queued:
         logger.debug("Push matches no service", extra=about)
     return summary
+
+
+# --- issue 12: pushes during a deployment wait for it -----------------------------------------
+QUEUED_NAME_ATTEMPTS = 9
+
+
+def _exists(sfn: Any, state_machine_arn: str, request: ExecutionInput) -> bool:
+    arn = execution_arn(state_machine_arn, execution_name(request.service, request.imageDigest or ""))
+    try:
+        with transient_errors():
+            sfn.describe_execution(executionArn=arn)
+        return True
+    except ClientError as error:
+        if error_code(error) != "ExecutionDoesNotExist":
+            raise
+        return False
+
+
+def service_busy(store: Store, service: str) -> str | None:
+    """The running execution deploying ``service`` (lock holder, or the latest deployment still running)."""
+    holder = store.lock_holder(service)
+    if holder and store.is_running(holder):
+        return holder
+    latest = store.deployments(service, limit=1)
+    arn = latest[0].get("executionArn") if latest else None
+    if arn and store.is_running(arn):  # e.g. DeleteOld released the lock and is deleting the old task set
+        return str(arn)
+    return None
+
+
+def queue_release(
+    store: Store, notifier: Any, config: ServiceConfig | None, request: ExecutionInput, running: str
+) -> None:
+    """Keep the push as the service's pending release; a newer push supersedes an older one (said so)."""
+    release = {
+        "imageTag": request.imageTag,
+        "imageDigest": request.imageDigest or "",
+        "requestedBy": request.requestedBy or REQUESTED_BY,
+        "waitingFor": running,
+    }
+    superseded = store.put_pending(request.service, release)
+    running_name = running.rsplit(":", 1)[-1]
+    text = f"{request.service}: push of {request.imageTag} waits for the running deployment ({running_name})."
+    if superseded:
+        text += f" It supersedes {superseded.get('imageTag')}, which was waiting and will not be deployed."
+        logger.warning(
+            "Pending release superseded by a newer push",
+            extra={"service": request.service, "superseded": superseded.get("imageTag"), "by": request.imageTag},
+        )
+    logger.info("Push queued behind a running deployment", extra={"service": request.service, **release})
+    if notifier is not None and config is not None and config.slackChannel:
+        try:
+            notifier.note(config.slackChannel, None, text)
+        except Exception:  # noqa: BLE001 - Slack is best effort; the release is queued anyway
+            logger.exception("Slack message about a queued push failed", extra={"service": request.service})
+
+
+def start_pending(store: Store, sfn: Any, state_machine_arn: str, service: str) -> str | None:
+    """Start the service's pending release once nothing deploys it; returns the execution ARN started."""
+    pending = store.pending_of(service)
+    if not pending or service_busy(store, service):
+        return None
+    digest = str(pending.get("imageDigest") or "")
+    if not store.take_pending(service, digest):
+        return None  # another end event took it
+    request = ExecutionInput(
+        service=service,
+        imageTag=str(pending["imageTag"]),
+        imageDigest=digest or None,
+        requestedBy=str(pending.get("requestedBy") or REQUESTED_BY),
+    )
+    base = execution_name(service, digest)
+    payload = json.dumps(request.model_dump(mode="json", exclude_none=True))
+    try:
+        for attempt in range(QUEUED_NAME_ATTEMPTS + 1):
+            # A start that lost a race to the lock failed and used up the digest's name: use the next one.
+            name = base if attempt == 0 else f"{base[: EXECUTION_NAME_MAX - 3]}-q{attempt}"
+            arn = execution_arn(state_machine_arn, name)
+            try:
+                with transient_errors():
+                    status = sfn.describe_execution(executionArn=arn)["status"]
+                if status == "RUNNING":
+                    return arn
+                continue
+            except ClientError as error:
+                if error_code(error) != "ExecutionDoesNotExist":
+                    raise
+            with transient_errors():
+                arn = sfn.start_execution(stateMachineArn=state_machine_arn, name=name, input=payload)["executionArn"]
+            logger.info(
+                "Pending release started", extra={"service": service, "executionArn": arn, "imageTag": request.imageTag}
+            )
+            return arn
+    except Exception:
+        store.put_pending(service, {k: v for k, v in pending.items() if k not in ("pk", "sk", "service")})
+        raise
+    logger.error("No free execution name for the pending release", extra={"service": service, "base": base})
+    return None

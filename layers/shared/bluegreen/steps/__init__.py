@@ -74,6 +74,7 @@ STATES: dict[str, Step] = {
 # Functions started by events rather than by a state, and the module each calls.
 EVENT_FUNCTIONS: dict[str, str] = {
     "AlarmEventFunction": "bluegreen.steps.alarm_event",
+    "ExecutionEndedFunction": "bluegreen.steps.execution_ended",
     "EcrTriggerFunction": "bluegreen.trigger",
     "SlackCallbackFunction": "bluegreen.slack_interactions",
 }

@@ -2,14 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 
 from .. import ecs, elbv2, notify, policy
 from ..aws import AwsClients
 from ..deps import Deps
+from ..errors import BlueGreenError, PrimaryNotSwitchedYet, TransientAwsError
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError
 from ..notify import SlackNotifier
 from ..store import Store
+
+
+@contextlib.contextmanager
+def redrivable(error_class: type[BlueGreenError], state: str) -> Iterator[None]:
+    """issue 12: the end tasks (Cleanup, Rollback) have no Catch: a failure ends the execution *at the task*,
+    named ``error_class``, so that RedriveExecution (which resumes at the unsuccessful state) runs it again.
+    Errors the state's Retry handles (transient AWS errors, ECS not showing a primary switch yet) pass through
+    unchanged.
+    """
+    try:
+        yield
+    except (TransientAwsError, PrimaryNotSwitchedYet):
+        raise
+    except Exception as error:  # noqa: BLE001 - every other failure of the end task gets its redrivable name
+        raise error_class(
+            f"{state} could not complete: {type(error).__name__}: {error} Fix the cause, then redrive the "
+            f"execution (aws stepfunctions redrive-execution, within 14 days): it runs {state} again."
+        ) from error
 
 
 def describe_error(error: StepError | None) -> tuple[str, str]:
@@ -24,6 +45,19 @@ def describe_error(error: StepError | None) -> tuple[str, str]:
     if isinstance(parsed, dict) and parsed.get("errorMessage"):
         cause = str(parsed["errorMessage"])
     return error.Error, cause or error.Error
+
+
+def _requeue_push(store: Store, raw: dict, name: str, message: str) -> None:
+    """issue 12: a push that lost the race for the lock waits for the running deployment instead of being lost."""
+    if name != "DeploymentInProgress" or raw.get("requestedBy") != "ecr-push" or not raw.get("imageDigest"):
+        return
+    release = {
+        "imageTag": str(raw.get("imageTag")),
+        "imageDigest": str(raw["imageDigest"]),
+        "requestedBy": "ecr-push",
+        "waitingFor": message[:500],
+    }
+    store.put_pending(str(raw["service"]), release)
 
 
 def delete_green(clients: AwsClients, context: DeploymentContext, production_groups: set[str]) -> list[str]:
@@ -56,10 +90,12 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     name, message = describe_error(event.error)
     if request.validationFailed or event.context is None:
         # Validate failed: nothing was created. Release the lock if this execution took it.
-        service = (request.input or {}).get("service")
+        raw = request.input if isinstance(request.input, dict) else {}
+        service = raw.get("service")
         if isinstance(service, str) and service:
             store.record_end(service, request.executionArn, "failed", name, message)
             store.release_lock(service, request.executionArn)
+            _requeue_push(store, raw, name, message)
         return FailureReport(error=name, cause=message)
     context = event.context
     production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)

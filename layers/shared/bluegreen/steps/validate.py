@@ -29,8 +29,14 @@ from ..settings import get_settings
 logger = Logger(child=True)
 
 
-def parse_input(raw: dict) -> ExecutionInput:
-    if isinstance(raw, dict) and sum(raw.get(name) is not None for name in RELEASE_FIELDS) > 1:
+def parse_input(raw: object) -> ExecutionInput:
+    if not isinstance(raw, dict):
+        raise InvalidInput(
+            f"Invalid execution input: expected a JSON object, got {_json_kind(raw)}. Expected "
+            f'{{"service": "<name>", "imageTag": "<tag>"}} with an optional imageDigest; see '
+            f"events/execution-input.schema.json."
+        )
+    if sum(raw.get(name) is not None for name in RELEASE_FIELDS) > 1:
         release.release_kind(raw)  # issue 10: exactly one description of the release (AmbiguousRelease)
     try:
         request = ExecutionInput.model_validate(raw)
@@ -43,6 +49,48 @@ def parse_input(raw: dict) -> ExecutionInput:
         ) from error
     release.release_kind(raw)  # none given: InvalidInput saying what to give
     return request
+
+
+def _json_kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    return "an array" if isinstance(value, list) else type(value).__name__
+
+
+# issue 12: Step Functions ends a Standard execution after one year, without running its Catch. Every
+# wait of a deployment together must end well before that, with a day left for health checks and cleanup.
+EXECUTION_LIMIT_SECONDS = 365 * 86400
+EXECUTION_MARGIN_SECONDS = 86400
+
+
+def longest_run_seconds(config: ServiceConfig) -> int:
+    """The longest a deployment can wait in total: health, approval, traffic steps, bake, keep-old."""
+    steps = len(config.trafficShift.schedule()) - 1
+    total = config.healthWaitTimeoutSeconds + config.bakeSeconds + steps * config.trafficShift.intervalSeconds
+    if config.approval.required:
+        total += config.approval.timeoutSeconds
+    if config.keepOld.enabled:
+        total += config.keepOld.timeoutSeconds
+    return total
+
+
+def check_time_limit(config: ServiceConfig) -> None:
+    """Refuse a configuration whose waits could outlive the execution's one-year limit."""
+    budget = EXECUTION_LIMIT_SECONDS - EXECUTION_MARGIN_SECONDS
+    longest = longest_run_seconds(config)
+    if longest > budget:
+        raise InvalidServiceConfig(
+            f"approval.timeoutSeconds + keepOld.timeoutSeconds + bake, traffic steps and health wait add up to "
+            f"{longest} s, more than the {budget} s a deployment may wait (Step Functions ends an execution "
+            f"after one year, without cleanup; a day is kept for the rest). Shorten approval.timeoutSeconds or "
+            f"keepOld.timeoutSeconds in the service configuration."
+        )
 
 
 def check_tag(config: ServiceConfig, tag: str) -> None:
@@ -70,6 +118,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         config = config.model_copy(update={"trafficShift": request.trafficShift})
     if request.imageTag:
         check_tag(config, request.imageTag)
+    check_time_limit(config)
 
     service = ecs.describe_service(clients.ecs, config)
     policy.check_controller(config.service, (service.get("deploymentController") or {}).get("type", "ECS"))
@@ -160,4 +209,6 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
     )
     if thread:
         context.slackThread = SlackThread(channel=thread[0], ts=thread[1])
+    # issue 12: an execution stopped or timed out later runs no Catch; its end is cleaned up from this.
+    store.record_context(context.service, context.executionArn, context.model_dump_json(exclude_none=True))
     return context

@@ -1,0 +1,184 @@
+"""ExecutionEnded: clean up after executions that ended without running their Catch (issue 12).
+
+Step Functions ends an execution ABORTED (``StopExecution``) or TIMED_OUT (the one-year limit) without
+running any state, so neither Cleanup nor Rollback runs. EventBridge delivers a ``Step Functions Execution
+Status Change`` for every end; this step reads the deployment's context (saved by Validate in the
+deployments table) and does what Cleanup or Rollback would have done:
+
+* production untouched: delete this execution's green task set;
+* production moved (a traffic step or the swap happened): restore both saved rules, make blue primary,
+  delete green;
+* then close the open gate (its Slack message updated), record the end and release the lock.
+
+It is idempotent: an execution whose deployment is already recorded as ended (its Catch path ran, or an
+earlier delivery of the same event) is left alone. Every end, SUCCEEDED included, then starts the
+service's pending release (an image pushed while the deployment ran).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Literal
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict
+
+from .. import clock, ecs, elbv2, trigger
+from ..aws import AwsClients
+from ..deps import Deps
+from ..errors import PrimaryNotSwitchedYet
+from ..models import CleanupEvent, DeploymentContext, FailureEvent, FailureReport, Model, StepError, StepEvent
+from ..settings import get_settings
+from . import cleanup, rollback
+
+logger = Logger(child=True)
+
+UNCAUGHT_ENDS = ("ABORTED", "TIMED_OUT", "FAILED")
+# ECS can show a primary switch a few seconds late (PrimaryNotSwitchedYet, which the state machine retries):
+# here, outside the state machine, the cleanup waits for it briefly itself.
+LAG_ATTEMPTS, LAG_PAUSE_SECONDS = 5, 3.0
+Action = Literal["nothing", "release", "cleanup", "rollback", "finish"]
+
+
+class ExecutionStatusDetail(BaseModel):
+    """``detail`` of ``Step Functions Execution Status Change`` (source ``aws.states``)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    executionArn: str
+    stateMachineArn: str
+    name: str | None = None
+    status: str
+    input: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+
+class ExecutionStatusChangeEvent(EventBridgeModel):
+    detail: ExecutionStatusDetail
+
+
+class EndedReport(Model):
+    executionArn: str
+    status: str
+    service: str | None = None
+    action: Action = "nothing"
+    deletedTaskSets: list[str] = []
+    restoredRules: list[str] = []
+    pendingStarted: str | None = None
+
+
+def plan(status: str, deployment_status: str | None, has_context: bool, production_moved: bool) -> Action:
+    """What the end of an execution calls for (pure).
+
+    ``deployment_status`` is the deployments-table status of the execution (``None``: never recorded);
+    anything but ``RUNNING`` means an end state already cleaned up.
+    """
+    if status not in UNCAUGHT_ENDS:
+        return "nothing"
+    if deployment_status == "deployed" and has_context:
+        return "finish"  # stopped inside DeleteOld, after it recorded the end: the old task set may remain
+    if deployment_status is not None and deployment_status != "RUNNING":
+        return "nothing"  # the Catch path (or an earlier delivery) already ended it
+    if not has_context:
+        return "release"  # ended during Validate: nothing was created
+    return "rollback" if production_moved else "cleanup"
+
+
+def _service_of(raw_input: str | None) -> str | None:
+    try:
+        parsed = json.loads(raw_input or "")
+    except ValueError:
+        return None
+    service = parsed.get("service") if isinstance(parsed, dict) else None
+    return service if isinstance(service, str) and service else None
+
+
+def _why(detail: ExecutionStatusDetail) -> StepError:
+    name = {"ABORTED": "ExecutionAborted", "TIMED_OUT": "ExecutionTimedOut"}.get(detail.status, "ExecutionFailed")
+    text = {
+        "ABORTED": "The execution was stopped (StopExecution) before it finished",
+        "TIMED_OUT": "The execution reached the Step Functions time limit before it finished",
+    }.get(detail.status, f"The execution failed ({detail.error or 'unknown error'}) without cleaning up")
+    return StepError(Error=name, Cause=text)
+
+
+def _production_moved(clients: AwsClients, context: DeploymentContext) -> bool:
+    saved = context.savedRules
+    for snapshot in (saved.production, saved.test):
+        if elbv2.describe_rule(clients.elbv2, snapshot.ruleArn).actions != snapshot.actions:
+            return True
+    return False
+
+
+def _finish_delete_old(clients: AwsClients, context: DeploymentContext) -> list[str]:
+    """Delete what DeleteOld left behind the test rule: only task sets production does not use, never primary."""
+    config = context.config
+    production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
+    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
+    test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
+    test_groups = elbv2.receiving(elbv2.forward_weights(test.actions, test.ruleArn)) - production_groups
+    deleted = []
+    task_sets = ecs.live_task_sets(clients.ecs, config)
+    for group in sorted(test_groups):
+        for task_set in ecs.task_sets_on(task_sets, group):
+            if task_set["status"] == "PRIMARY":
+                continue
+            ecs.delete_task_set(clients.ecs, config, task_set["id"])
+            deleted.append(task_set["id"])
+    return deleted
+
+
+def _patiently(step: Callable[[], FailureReport]) -> FailureReport:
+    """Run a cleanup step again while ECS has not shown the primary switch yet (a few seconds at most)."""
+    for attempt in range(1, LAG_ATTEMPTS + 1):
+        try:
+            return step()
+        except PrimaryNotSwitchedYet:
+            if attempt == LAG_ATTEMPTS:
+                raise
+            clock.sleep(LAG_PAUSE_SECONDS)
+    raise AssertionError("unreachable")
+
+
+def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
+    detail = event.detail
+    report = EndedReport(executionArn=detail.executionArn, status=detail.status)
+    state_machine_arn = get_settings().stateMachineArn
+    if detail.stateMachineArn != state_machine_arn:
+        return report  # the rule filters on it; a stray event changes nothing
+    service = _service_of(detail.input)
+    report.service = service
+    if service is None:
+        return report  # Validate refused the input: it took no lock and created nothing
+    deployment = deps.store.deployment_of(service, detail.executionArn)
+    raw_context = (deployment or {}).get("deploymentContext")
+    context = DeploymentContext.model_validate_json(raw_context) if raw_context else None
+    status = (deployment or {}).get("status")
+    moved = False
+    if context is not None and detail.status in UNCAUGHT_ENDS and status in (None, "RUNNING"):  # Swap ran?
+        moved = _production_moved(deps.clients, context)
+    report.action = plan(detail.status, status, context is not None, moved)
+    why = _why(detail)
+    if report.action == "release":
+        if deployment is not None:
+            deps.store.record_end(service, detail.executionArn, detail.status.lower(), why.Error, why.Cause)
+        deps.store.release_lock(service, detail.executionArn)
+    elif report.action == "cleanup":
+        request = CleanupEvent(state=FailureEvent(context=context, error=why), executionArn=detail.executionArn)
+        done = _patiently(lambda: cleanup.run(request, deps))
+        report.deletedTaskSets = done.deletedTaskSets
+    elif report.action == "finish" and context is not None:
+        report.deletedTaskSets = _finish_delete_old(deps.clients, context)
+    elif report.action == "rollback":
+        done = _patiently(lambda: rollback.run(StepEvent(context=context, error=why), deps))
+        report.deletedTaskSets, report.restoredRules = done.deletedTaskSets, done.restoredRules
+    if report.action != "nothing":
+        logger.warning(
+            "Cleaned up after an execution that ended without its Catch",
+            extra={"service": service, "status": detail.status, "action": report.action},
+        )
+    report.pendingStarted = trigger.start_pending(deps.store, deps.clients.sfn, state_machine_arn, service)
+    return report
