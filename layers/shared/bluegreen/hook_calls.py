@@ -92,7 +92,8 @@ def stop_task(ecs: Any, cluster: str, task_arn: str, reason: str) -> None:
 
 def log_stream(definition: dict[str, Any], container: str, task_arn: str) -> str | None:
     """The task's awslogs stream (``group:prefix/container/task-id``), if the container logs to CloudWatch."""
-    spec: dict[str, Any] = next((c for c in definition.get("containerDefinitions", []) if c.get("name") == container), {})
+    containers: list[dict[str, Any]] = definition.get("containerDefinitions", [])
+    spec = next((c for c in containers if c.get("name") == container), {})
     logging = spec.get("logConfiguration") or {}
     options = logging.get("options") or {}
     if logging.get("logDriver") != "awslogs" or "awslogs-stream-prefix" not in options:
