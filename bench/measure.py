@@ -191,6 +191,7 @@ class ScenarioRun:
     wall_setup: float
     wall_run: float
     wall_hooks: float
+    hook_invocations: dict[str, int] = field(default_factory=dict)  # issue 13: verification hook calls
 
     @property
     def n_calls(self) -> int:
@@ -300,6 +301,7 @@ def run_scenario(name: str) -> ScenarioRun:
             wall_setup=wall_setup,
             wall_run=wall_run,
             wall_hooks=watch.spent,
+            hook_invocations={n: c for n, c in emu.dispatcher.invocations.items() if n.startswith("bluegreen-hook-")},
         )
     return run
 

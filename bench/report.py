@@ -189,6 +189,7 @@ def render(
         "calls_per_scenario": ", ".join(f"`{r.name}` {r.n_calls}" for r in scenarios.values()),
         "routing_table": _lines(_routing_table(scenarios)),
         "rollback_table": _lines(_rollback_table(scenarios)),
+        "hooks_table": _lines(_hooks_table(scenarios)),  # issue 13
         "clicks_n": len(clicks.fresh),
         "slack_limit_s": f"{SLACK_LIMIT_S:.0f}",
         "clicks_table": _lines(_clicks_table(fresh_ms, decided_ms, first_ms)),
@@ -458,6 +459,22 @@ def _routing_table(scenarios: dict[str, ScenarioRun]) -> list[str]:
             for r in scenarios.values()
         ],
     )
+
+
+def _hooks_table(scenarios: dict[str, ScenarioRun]) -> list[str]:
+    """Issue 13: what the hook stages cost per deployment."""
+    stages = ("GreenHooks", "StepHooks", "CutoverHooks")
+    rows = [
+        [
+            f"`{run.name}`",
+            sum(run.states.count(stage) for stage in stages),
+            ", ".join(f"{stage} {run.states.count(stage)}" for stage in stages if run.states.count(stage)) or "-",
+            sum(count for (name, count) in run.hook_invocations.items()),
+            run.transitions,
+        ]
+        for run in scenarios.values()
+    ]
+    return table(["Scenario", "Hook-state transitions", "By state", "Hook invocations", "All transitions"], rows)
 
 
 def _rollback_table(scenarios: dict[str, ScenarioRun]) -> list[str]:

@@ -49,6 +49,7 @@ from bluegreen.errors import (
 )
 from bluegreen.gates import kind_label, status_past
 from bluegreen.history import delivery_stats, live_release, parse_since, previous_release, releases
+from bluegreen.hooks import hook_lines  # issue 13
 from bluegreen.models import ExecutionInput, ServiceConfig
 from bluegreen.plan import Plan
 from bluegreen.plan import render as render_plan
@@ -639,6 +640,9 @@ class Operator:
             self.print(f"{name}: {gate['kind']} {gate['gateId']} is waiting: {_gate_commands(name, gate['kind'])}")
         if service and latest is not None and latest.get("planText"):  # issue 10: what that release changes
             self.print(str(latest["planText"]))
+        if service and latest is not None:  # issue 13: the verification hooks' results
+            for line in hook_lines(latest):
+                self.print(line)
         return 0
 
     def _deployment_state(self, item: dict[str, Any], with_error: bool = True) -> str:
@@ -673,6 +677,8 @@ class Operator:
             details = details or str(item.get("planSummary") or "")  # issue 10: what the release changed
             mark = marks.get(item["executionArn"])
             details = f"{mark}; {details}" if mark and details else mark or details
+            hooks = hook_lines(item)  # issue 13: pass/fail of each hook
+            details = f"{details}; {'; '.join(hooks)}" if hooks and details else details or "; ".join(hooks)
             table.add_row(
                 f"{started:%Y-%m-%d %H:%M}" if started else "-",
                 str(item.get("imageTag", "?")),

@@ -30,10 +30,12 @@ def test_happy_deployment_moves_production_to_v2_and_deletes_v1(emulator):
         "Validate",
         "CreateGreen",
         "WaitHealthy",
+        "GreenHooks",  # issue 13: no hooks configured, one transition
         "ApprovalRequired",
         "AwaitApproval",
         "Swap",
         "ShiftComplete",
+        "CutoverHooks",  # issue 13
         "Bake",
         "KeepOldEnabled",
         "DeleteOld",

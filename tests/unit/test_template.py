@@ -69,6 +69,21 @@ EXPECTED_ACTIONS = {
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "states:DescribeExecution",
+        "lambda:GetFunctionConfiguration",  # issue 13: hook functions exist
+        SLACK,
+    },
+    # issue 13
+    "RunHooksFunction": {
+        "lambda:InvokeFunction",
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskSets",
+        "ecs:DescribeTaskDefinition",
+        "ecs:RunTask",
+        "ecs:DescribeTasks",
+        "ecs:StopTask",
+        "iam:PassRole",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
         SLACK,
     },
     "CreateGreenFunction": {

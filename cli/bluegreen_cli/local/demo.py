@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any, TextIO
 
 from bluegreen.decisions import decide
+from bluegreen.hooks import hook_lines
 from bluegreen.plan import Plan, render
 
 from .emulator import Emulator, ExecutionResult
@@ -187,6 +188,7 @@ def run_demo(
             first_call = len(emu.recorder.calls)
             result = emu.wait(_to_previous(emu, demo.name, out), on_state=on_state)
         summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started, first_call)
+        hooks = hook_lines(next(iter(emu.store.deployments(demo.name, limit=1)), {}))  # issue 13
         summary["lockHeld"] = emu.store.lock_holder(demo.name) is not None
         summary.update(_delivery(emu, demo.name))
 
@@ -194,6 +196,8 @@ def run_demo(
         print(f"  event {event['detailType']:<20} {event['execution']}", file=out)
     for at, _service, gate_id in emu.approvals:
         print(f"  approval {gate_id} approved in Slack at t+{at:.0f}s", file=out)
+    for line in hooks:  # issue 13
+        print(f"  {line}", file=out)
     print(f"Execution {result.status}: outcome {result.outcome}", file=out)
     if result.status != "SUCCEEDED" and (result.error or result.cause):
         print(f"  {result.error}: {result.cause}", file=out)

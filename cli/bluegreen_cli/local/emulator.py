@@ -41,7 +41,9 @@ from bluegreen.store import Store
 from . import iam, metrics, patches
 from .dataplane import DataPlane, Timing, WatchedService
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
+from .hook_lambdas import DEMO_HOOK, demo_hook
 from .lambdas import CallRecorder, Dispatcher, installed
+from .oneoff import OneOffTasks
 from .patches import Patcher, enforce_deployment_controllers, task_definition_rules
 from .seed import DemoService, seed_network, seed_service
 from .simclock import SimClock, compressed_time
@@ -134,6 +136,12 @@ class _MotoLookup:
         revisions = ecs_backends[ACCOUNT][REGION].task_definitions.get(family, {})
         return max(revisions, default=0) + 1
 
+    def task_definition_roles(self, task_definition: str) -> list[str]:
+        """Issue 13: the task and execution roles RunTask passes."""
+        definition = ecs_backends[ACCOUNT][REGION].describe_task_definition(task_definition)
+        roles = {getattr(definition, "task_role_arn", None), getattr(definition, "execution_role_arn", None)}
+        return sorted(role for role in roles if role)
+
 
 class Emulator:
     def __init__(
@@ -153,6 +161,7 @@ class Emulator:
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
         self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
+        self.oneoff = OneOffTasks(self.clock, ACCOUNT, REGION)  # issue 13
         self.dispatcher = Dispatcher(self.recorder, before_invoke=self.plane.reconcile)
         self.template = Template.load()
         self.log_stream = log_stream if log_stream is not None else io.StringIO()
@@ -204,6 +213,7 @@ class Emulator:
         self._lifecycle = patches.execution_lifecycle(lambda: self.execution_timeout)  # issue 12
         self._lifecycle.__enter__()
         self.plane.install()
+        self.oneoff.install()  # issue 13: one-off tasks of the ecsTask hooks
         if self.slack:
             self.slack.start()
         if self.slack or self.slack_api_url:
@@ -229,6 +239,7 @@ class Emulator:
         metrics.STATE_CHANGE_LISTENERS.remove(self._alarm_changed)
         self._patches.__exit__(*exc_info)
         self._lambdas.__exit__(*exc_info)
+        self.oneoff.uninstall()
         self.plane.uninstall()
         self._lifecycle.__exit__(*exc_info)
         self._time.__exit__(*exc_info)
@@ -282,6 +293,7 @@ class Emulator:
             environment.update(self._slack_env())
             self._create_event_rules(spec, arn)
         self._capture_deployment_events(str(refs.get("EventBusName") or "default"))
+        self._create_demo_hooks(lam, role)  # issue 13
         (machine,) = self.template.state_machines()
         definition = machine.definition_path.read_text()
         for key, value in machine.substitutions.items():
@@ -304,6 +316,16 @@ class Emulator:
         self.store = Store(
             table=self.session.resource("dynamodb").Table(environment["TABLE_NAME"]), sfn=self.client("stepfunctions")
         )
+
+    def _create_demo_hooks(self, lam: Any, role: str) -> None:
+        """Issue 13: the demo hook Lambda (ECS hook contract), deployed beside the stack."""
+        lam.create_function(
+            FunctionName=DEMO_HOOK, Runtime="python3.13", Role=role, Handler="demo.hook", Code={"ZipFile": b"demo"}
+        )
+        self.dispatcher.register_callable(DEMO_HOOK, demo_hook)
+
+    def hook_arn(self, name: str = DEMO_HOOK) -> str:
+        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
 
     def _enforce_iam(self, refs: dict[str, Any]) -> None:
         """Check every AWS call of a function against its own policy in the template, as AWS would."""

@@ -234,6 +234,8 @@ class Lookup(Protocol):
 
     def next_task_definition_revision(self, family: str) -> int: ...
 
+    def task_definition_roles(self, task_definition: str) -> list[str]: ...  # issue 13: RunTask passes them
+
 
 @dataclass(frozen=True)
 class Env:
@@ -379,6 +381,39 @@ def _put_events(env: Env, params: Mapping[str, Any]) -> list[Request]:
     ]
 
 
+def _lambda_function(action: str) -> Callable[[Env, Mapping[str, Any]], list[Request]]:
+    """Issue 13: a function by name, partial or full ARN (a qualifier after the name is dropped)."""
+
+    def build(env: Env, params: Mapping[str, Any]) -> list[Request]:
+        name = str(params["FunctionName"]).split(":function:")[-1].split(":")[0]
+        return [Request(action, env.arn("lambda", f"function:{name}"))]
+
+    return build
+
+
+def _ecs_run_task(env: Env, params: Mapping[str, Any]) -> list[Request]:
+    """Issue 13: RunTask is authorized on the task definition, with ecs:cluster; it passes the definition's roles."""
+    definition = params["taskDefinition"]
+    if not definition.startswith("arn:"):
+        definition = env.arn("ecs", f"task-definition/{definition}")
+    requests = [Request("ecs:RunTask", definition, {"ecs:cluster": _ecs_cluster(env, params)})]
+    for role in env.lookup.task_definition_roles(definition):
+        requests.append(Request("iam:PassRole", role, {"iam:PassedToService": "ecs-tasks.amazonaws.com"}))
+    return requests
+
+
+def _ecs_tasks(action: str) -> Callable[[Env, Mapping[str, Any]], list[Request]]:
+    """Issue 13: DescribeTasks / StopTask on each task's ARN, with ecs:cluster."""
+
+    def build(env: Env, params: Mapping[str, Any]) -> list[Request]:
+        cluster = _ecs_cluster(env, params)
+        tasks = params.get("tasks") or [params["task"]]
+        arns = [t if t.startswith("arn:") else env.arn("ecs", f"task/{_name(cluster)}/{t}") for t in tasks]
+        return [Request(action, arn, {"ecs:cluster": cluster}) for arn in arns]
+
+    return build
+
+
 # (botocore service name, operation) -> the authorizations AWS makes for it.
 REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]]] = {
     ("ecs", "DescribeServices"): _ecs_describe_services,
@@ -409,6 +444,9 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     ("stepfunctions", "SendTaskSuccess"): _task_token("states:SendTaskSuccess"),
     ("stepfunctions", "SendTaskFailure"): _task_token("states:SendTaskFailure"),
     ("stepfunctions", "SendTaskHeartbeat"): _task_token("states:SendTaskHeartbeat"),
+    ("ecs", "RunTask"): _ecs_run_task,  # issue 13: ecsTask hooks
+    ("ecs", "StopTask"): _ecs_tasks("ecs:StopTask"),  # issue 13
+    ("lambda", "GetFunctionConfiguration"): _lambda_function("lambda:GetFunctionConfiguration"),  # issue 13
     ("lambda", "Invoke"): lambda env, p: [
         Request(
             "lambda:InvokeFunction",

@@ -168,6 +168,7 @@ class Dispatcher:
         self.before_invoke = before_invoke
         self._functions: dict[str, FunctionSpec] = {}
         self._modules: dict[str, ModuleType] = {}
+        self._callables: dict[str, Callable[[dict[str, Any], Any], Any]] = {}  # issue 13: demo hook functions
         self.invocations: Counter[str] = Counter()
         self.discard_metrics = True
         # IAM: checks each AWS call of a function against its policy (raises the access-denied ClientError).
@@ -177,6 +178,19 @@ class Dispatcher:
 
     def register(self, function_name: str, spec: FunctionSpec) -> None:
         self._functions[function_name] = spec
+
+    def register_callable(self, function_name: str, handler: Callable[[dict[str, Any], Any], Any]) -> None:
+        """Issue 13: a function outside the stack (a user's hook), run in this process."""
+        self._functions.pop(function_name, None)
+        self._callables[function_name] = handler
+
+    def _invoke_callable(self, name: str, body: str | bytes | None, response_headers: dict[str, str]) -> bytes:
+        self.invocations[name] += 1
+        try:
+            return json.dumps(self._callables[name](json.loads(body or "{}"), None)).encode()
+        except Exception as error:  # noqa: BLE001 - every handler error becomes a Lambda function error
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": type(error).__name__, "errorMessage": str(error)}).encode()
 
     def _module(self, spec: FunctionSpec) -> ModuleType:
         if spec.logical_id not in self._modules:
@@ -192,6 +206,8 @@ class Dispatcher:
 
     def invoke(self, function_name: str, body: str | bytes | None, response_headers: dict[str, str]) -> bytes:
         name = function_name.split(":function:")[-1].split(":")[0]
+        if name in self._callables:
+            return self._invoke_callable(name, body, response_headers)
         spec = self._functions[name]
         if self.before_invoke:
             self.before_invoke()
@@ -244,7 +260,8 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
 
     def invoke_from_states(function_name: str, body: str | bytes | None, response_headers: dict[str, str]) -> bytes:
         """The state machine invokes a function: its role must allow it (moto checks no role)."""
-        if dispatcher.authorize_invoke and not dispatcher.authorize_invoke(function_name):
+        from_handler = getattr(_state, "function", None) is not None  # issue 13: RunHooks, checked by ``record``
+        if not from_handler and dispatcher.authorize_invoke and not dispatcher.authorize_invoke(function_name):
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": "AccessDeniedException", "errorMessage": "lambda:InvokeFunction"}).encode()
         return dispatcher.invoke(function_name, body, response_headers)

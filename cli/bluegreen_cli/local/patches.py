@@ -438,6 +438,23 @@ def installed() -> Iterator[None]:
             _OIDC_SECRETS.clear()
 
 
+# --- issue 13: one-off tasks of the ecsTask hooks (driven by oneoff.OneOffTasks) ------------------
+def hold_one_off_tasks(patcher: Patcher, controlled: Callable[[Any], bool]) -> None:
+    """Tasks ``controlled`` says the emulator runs are not advanced by moto's DescribeTasks."""
+    # moto gap: moto walks every RunTask task RUNNING -> ... -> STOPPED one step per DescribeTasks, exit
+    # code 0 whatever it runs; a one-off task must run its time and exit with its own code.
+    from moto.ecs.models import Task
+
+    original_advance = Task.advance
+
+    def advance(self: Any) -> None:
+        if controlled(self):
+            return
+        original_advance(self)
+
+    patcher.replace(Task, "advance", advance)
+
+
 # --- issue 11: ECS tasks of task sets, ListTasks filters, eventual consistency --------------------
 @dataclass
 class ConsistencyWindow:

@@ -33,6 +33,15 @@ CONFIG_CHANGE = {
 }
 
 
+# Issue 13: the emulator's demo hook Lambda (ECS lifecycle-hook contract, see local/hook_lambdas.py).
+DEMO_HOOK_ARN = "arn:aws:lambda:us-east-1:123456789012:function:bluegreen-hook-demo"
+
+
+def _smoke(behaviour: str) -> dict[str, Any]:
+    details = {"behaviour": behaviour}
+    return {"name": "smoke", "functionArn": DEMO_HOOK_ARN, "timeoutSeconds": 300, "hookDetails": details}
+
+
 SCENARIOS = {
     "happy": Scenario("v2", "deployed", "v1 -> v2: green turns healthy, production swaps, bake passes, blue deleted"),
     "unhealthy": Scenario(
@@ -83,6 +92,22 @@ SCENARIOS = {
         "one release changes an env var, the task memory and the sidecar's image: plan shown, approved, deployed",
         release=CONFIG_CHANGE,
         sidecar=True,
+    ),
+    # issue 13
+    "smoke-fail": Scenario(
+        "v2",
+        "cleaned_up",
+        "a smoke-test hook (ECS-compatible Lambda) fails against green before approval: cleaned up, nobody asked",
+        config={"hooks": {"afterGreenHealthy": [_smoke("fail")]}},
+    ),
+    "hooks-pass-auto-approve": Scenario(
+        "v2",
+        "deployed",
+        "the smoke hook answers IN_PROGRESS twice then SUCCEEDED; autoApproveWhenHooksPass skips the approval",
+        config={
+            "hooks": {"afterGreenHealthy": [_smoke("slow")], "afterCutover": [_smoke("pass")]},
+            "approval": {"autoApproveWhenHooksPass": True},
+        },
     ),
     "stopped": Scenario(
         "v2",

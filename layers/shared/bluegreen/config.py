@@ -18,6 +18,7 @@ from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterEr
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
+from . import hooks
 from .aws import is_transient
 from .errors import InvalidServiceConfig, TransientAwsError, UnknownService
 from .models import ServiceConfig
@@ -75,5 +76,8 @@ def load_service_config(service: str, provider: SSMProvider, max_age: int | None
         raise
     try:
         return ServiceConfig.model_validate(json.loads(raw))
-    except (ValueError, ValidationError) as error:
+    except ValidationError as error:
+        hooks.refuse_invalid(error, f"SSM parameter {name}")  # issue 13: a distinct name for bad hooks
+        raise InvalidServiceConfig(f"SSM parameter {name} is not a valid service configuration: {error}") from error
+    except ValueError as error:
         raise InvalidServiceConfig(f"SSM parameter {name} is not a valid service configuration: {error}") from error

@@ -7,7 +7,7 @@ container through the cached ``get_*`` factories. Tests pass their own.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -29,7 +29,9 @@ class Deps:
         notifier: SlackNotifier | None = None,
         ssm: SSMProvider | None = None,
         events: EventPublisher | None = None,
+        lambda_client: Any = None,
     ) -> None:
+        self._lambda = lambda_client
         self._clients = clients
         self._store = store
         self._notifier = notifier
@@ -59,6 +61,15 @@ class Deps:
         from .notify import get_notifier
 
         return get_notifier()
+
+    @property
+    def lambda_client(self) -> Any:
+        """Issue 13: invokes and looks up hook functions."""
+        if self._lambda is not None:
+            return self._lambda
+        from .hook_calls import get_lambda_client
+
+        return get_lambda_client()
 
     @property
     def ssm(self) -> SSMProvider:

@@ -174,6 +174,27 @@ class TaskDefinitionTooLarge(BlueGreenError):
     """An inline task definition would push the state data over the Step Functions payload limit."""
 
 
+# --- issue 13: verification hooks ------------------------------------------------------
+class UnknownHookType(BlueGreenError):
+    """A hook in the service's configuration has a type this tool does not know."""
+
+
+class HookConfigOutOfRange(BlueGreenError):
+    """A hook's setting (timeout, count, pattern) is missing or out of its range."""
+
+
+class HookFunctionNotAllowed(BlueGreenError):
+    """A hook's Lambda ARN is outside the pattern the stack may invoke (HookFunctionArnPattern)."""
+
+
+class HookFunctionNotFound(BlueGreenError):
+    """A hook's Lambda function does not exist (or the stack may not read it)."""
+
+
+class HookFailed(BlueGreenError):
+    """A hook answered FAILED, garbage or an error, or did not finish within its timeout."""
+
+
 # --- issue 11: the data plane (replaced tasks, crash loops, eventual consistency) ---------------
 class GreenRecovering(BlueGreenError):
     """Green has some healthy targets but fewer than desired (a task is being replaced); retried briefly."""

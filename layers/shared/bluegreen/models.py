@@ -10,6 +10,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .gates import GateKind
+from .hooks import HookResult, HooksConfig, HooksReport  # issue 13
 from .plan import Plan  # issue 10
 from .release_models import TaskDefinitionOverrides, check_images  # issue 10
 
@@ -95,6 +96,7 @@ class ApprovalConfig(Model):
     required: bool = True
     timeoutSeconds: int = Field(default=7 * 86400, ge=60, le=365 * 86400)
     approvers: list[str] = Field(default_factory=list)  # Slack user ids; empty: the stack's default list
+    autoApproveWhenHooksPass: bool = False  # issue 13: no person when every afterGreenHealthy hook passed
 
 
 class KeepOldConfig(Model):
@@ -183,6 +185,7 @@ class ServiceConfig(Model):
     taskDefinition: str | None = None  # family, family:revision or ARN the first task set's revision is based on
     # issue 10: the ECR repository of each other container (the load-balanced one uses 'repository')
     repositories: dict[str, str] = Field(default_factory=dict)
+    hooks: HooksConfig = Field(default_factory=HooksConfig)  # issue 13: verification hooks per stage
 
     def repository_of(self, container: str) -> str | None:
         return self.repository if container == self.containerName else self.repositories.get(container)
@@ -321,6 +324,7 @@ class StepEvent(BaseModel):
     swap: SwapResult | None = None
     approval: dict[str, Any] | None = None  # the approver's answer (SendTaskSuccess output)
     error: StepError | None = None
+    hooks: HooksReport | None = None  # issue 13: RunHooks' output at $.hooks (every stage's results so far)
 
 
 class GateEvent(StepEvent):
@@ -377,6 +381,7 @@ class DeploymentResult(Model):
     targetGroupArn: str
     deletedTaskSet: str | None = None
     plan: Plan | None = None  # issue 10: what this release changed
+    hooks: list[HookResult] = Field(default_factory=list)  # issue 13: the verification hooks' results
 
 
 class AlarmState(BaseModel):

@@ -38,6 +38,7 @@ class Settings(BaseModel):
     taskRoleNamePattern: str = Field("*", alias="TASK_ROLE_NAME_PATTERN")  # roles a release may pass (issue 10)
     stateMachineArn: str = Field("", alias="STATE_MACHINE_ARN")  # the ECR trigger (and Slack, #15) start executions
     eventBusName: str = Field("", alias="EVENT_BUS_NAME")  # issue #15: deployment events' bus; empty: none
+    hookFunctionArnPattern: str = Field("", alias="HOOK_FUNCTION_ARN_PATTERN")  # issue 13: hooks it may invoke
 
     @field_validator("configPrefix")
     @classmethod

@@ -44,6 +44,10 @@ HOLD_OLD = Step("HoldOld", "OpenGateFunction", GateKind.KEEP_OLD)
 DELETE_OLD = Step("DeleteOld", "DeleteOldFunction")
 CLEANUP = Step("Cleanup", "CleanupFunction")
 ROLLBACK = Step("Rollback", "RollbackFunction")
+# issue 13: the verification hooks of each stage
+GREEN_HOOKS = Step("GreenHooks", "RunHooksFunction")
+STEP_HOOKS = Step("StepHooks", "RunHooksFunction")
+CUTOVER_HOOKS = Step("CutoverHooks", "RunHooksFunction")
 
 # Every Task state of the state machine, in the order of the definition.
 STATES: dict[str, Step] = {
@@ -53,10 +57,13 @@ STATES: dict[str, Step] = {
         VALIDATION_FAILED,
         CREATE_GREEN,
         WAIT_HEALTHY,
+        GREEN_HOOKS,
         AWAIT_APPROVAL,
         SWAP,
         WATCH_STEP,
+        STEP_HOOKS,
         SHIFT_TRAFFIC,
+        CUTOVER_HOOKS,
         BAKE,
         HOLD_OLD,
         DELETE_OLD,

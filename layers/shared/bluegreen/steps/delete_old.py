@@ -57,6 +57,7 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
         targetGroupArn=green.targetGroupArn,
         deletedTaskSet=deleted,
         plan=context.plan,  # issue 10: the execution's output says what the release changed
+        hooks=event.hooks.results if event.hooks else [],  # issue 13: and how its hooks went
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from .. import alarms, clock, ecs, elbv2, first_deploy, notify, policy, release
+from .. import alarms, clock, ecs, elbv2, first_deploy, hook_calls, hooks, notify, policy, release
 from .. import events as deployment_events
 from ..config import load_service_config
 from ..deps import Deps
@@ -137,6 +137,10 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
             f"Alarms {', '.join(missing)} in 'alarmNames' do not exist, so the bake could not watch them. "
             f"Fix the names in the service configuration."
         )
+
+    if config.hooks.all():  # issue 13: hooks the stack may not invoke, or that do not exist, refused now
+        hooks.refuse_disallowed(config.hooks, get_settings().hookFunctionArnPattern)
+        hook_calls.check_functions(deps.lambda_client, config.hooks)
 
     production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
     test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)

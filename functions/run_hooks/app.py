@@ -1,0 +1,23 @@
+"""RunHooks states of the blue/green state machine (issue 13; logic: bluegreen.steps.run_hooks)."""
+
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bluegreen.deps import Deps
+from bluegreen.settings import require
+from bluegreen.steps import run_hooks
+
+logger = Logger()
+tracer = Tracer()
+metrics = Metrics()
+require()  # cold start: a malformed variable fails here, named
+deps = Deps()
+
+
+@logger.inject_lambda_context(correlation_id_path="context.executionArn")
+@tracer.capture_lambda_handler
+@metrics.log_metrics
+@event_parser(model=run_hooks.HooksEvent)
+def lambda_handler(event: run_hooks.HooksEvent, context: LambdaContext) -> dict:
+    return run_hooks.run(event, deps).dump()

@@ -1,0 +1,177 @@
+"""Issue 13: RunHooks — run a stage's verification hooks against green; any failure raises HookFailed.
+
+The state machine runs it after green is healthy (a failure ends in Cleanup: production untouched), after
+each partial traffic step and after the cutover (a failure rolls back in one call, like an alarm). A hook
+answering IN_PROGRESS is invoked again after its ``callBackDelay`` inside this one invocation, so polling
+costs no state transition (a hook's timeout is at most 840 s, under the function's 900 s).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from .. import clock, ecs, hook_calls, notify
+from ..deps import Deps
+from ..errors import HookFailed
+from ..hooks import (
+    MAX_KEPT_RESULTS,
+    EcsTaskHook,
+    HookResponse,
+    HookResult,
+    HooksReport,
+    LambdaHook,
+    Stage,
+    auto_approve,
+    ecs_payload,
+    next_poll,
+    parse_response,
+)
+from ..hooks import excerpt as short
+from ..models import DeploymentContext, GreenTaskSet, StepEvent, SwapResult
+
+logger = Logger(child=True)
+
+
+class HooksEvent(StepEvent):
+    """Payload of a RunHooks state (built by its ``Parameters``)."""
+
+    stage: Stage
+    green: GreenTaskSet
+
+
+def run(event: HooksEvent, deps: Deps) -> HooksReport:
+    context, stage = event.context, event.stage
+    hooks = context.config.hooks.at(stage)
+    earlier = event.hooks.results if event.hooks else []
+    if not hooks:
+        return HooksReport(stage=stage, results=earlier)
+    service_arn = ecs.describe_service(deps.clients.ecs, context.config).get("serviceArn", context.config.service)
+    test, production = weights(stage, context, event.green, event.swap)
+    results = [
+        run_lambda_hook(deps.lambda_client, stage, hook, service_arn, event.green.arn, test, production)
+        if isinstance(hook, LambdaHook)
+        else run_task_hook(deps.clients.ecs, stage, hook, context, event.green)
+        for hook in hooks
+    ]
+    text = "\n".join(result.line() for result in results)
+    deps.store.record_plan(context.service, context.executionArn, {f"hooks_{stage.value}": text})
+    notify.milestone(deps.notifier, context, text)
+    failed = [result for result in results if not result.passed]
+    if failed:
+        after = "production was not changed" if stage is Stage.AFTER_GREEN_HEALTHY else "production goes back to blue"
+        raise HookFailed(f"{len(failed)} of {len(results)} {stage.value} hook(s) failed, {after}. {text}")
+    enabled = context.config.approval.autoApproveWhenHooksPass
+    kept = [*earlier, *results][-MAX_KEPT_RESULTS:]
+    return HooksReport(stage=stage, results=kept, autoApprove=auto_approve(stage, results, enabled))
+
+
+def weights(
+    stage: Stage, context: DeploymentContext, green: GreenTaskSet, swap: SwapResult | None
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Test and production traffic weights by task set ARN, as ECS reports them to a hook."""
+    weight = 0 if stage is Stage.AFTER_GREEN_HEALTHY else (swap.weight if swap else 100)
+    if context.blue is None:  # a first deployment: green is the only task set
+        return {green.arn: 100}, {green.arn: weight}
+    test = {green.arn: 100} if weight < 100 else {context.blue.arn: 100}
+    return test, {context.blue.arn: 100 - weight, green.arn: weight}
+
+
+def run_lambda_hook(
+    client: Any,
+    stage: Stage,
+    hook: LambdaHook,
+    service_arn: str,
+    revision_arn: str,
+    test: dict[str, int],
+    production: dict[str, int],
+) -> HookResult:
+    started = clock.now()
+    details: dict[str, Any] = dict(hook.hookDetails)
+    calls = 0
+    while True:
+        payload = ecs_payload(stage, hook, service_arn, revision_arn, test, production, details)
+        raw, function_error = hook_calls.invoke(client, hook.functionArn, payload)
+        calls += 1
+        elapsed = (clock.now() - started).total_seconds()
+        answer = parse_response(raw, function_error)
+        if isinstance(answer, str):
+            return _result(stage, hook, False, elapsed, calls, answer)
+        if elapsed > hook.timeoutSeconds:
+            return _result(stage, hook, False, elapsed, calls, f"no answer within {hook.timeoutSeconds}s")
+        if answer.hookStatus != "IN_PROGRESS":
+            return _result(stage, hook, answer.hookStatus == "SUCCEEDED", elapsed, calls, _details(answer))
+        delay = next_poll(answer, elapsed, hook.timeoutSeconds)
+        if delay is None:
+            clock.sleep(max(0.0, hook.timeoutSeconds - elapsed))
+            elapsed = (clock.now() - started).total_seconds()
+            cause = f"still IN_PROGRESS when its {hook.timeoutSeconds}s timeout ran out: {_details(answer)}"
+            return _result(stage, hook, False, elapsed, calls, cause)
+        details = answer.hookDetails if answer.hookDetails is not None else details
+        clock.sleep(delay)
+
+
+def run_task_hook(
+    ecs_client: Any, stage: Stage, hook: EcsTaskHook, context: DeploymentContext, green: GreenTaskSet
+) -> HookResult:
+    """RunTask of green's task definition with the hook's command; passes on exit code 0 within the timeout."""
+    config = context.config
+    started = clock.now()
+    container = hook.container or config.containerName
+    task_set = next((ts for ts in ecs.live_task_sets(ecs_client, config) if ts["id"] == green.id), None)
+    if task_set is None:
+        return _result(stage, hook, False, 0.0, 0, f"green task set {green.id} no longer exists", "ecsTask")
+    task_arn, why = hook_calls.run_task(
+        ecs_client, config.cluster, task_set, container, hook.command, f"bluegreen:{context.executionName}"
+    )
+    if task_arn is None:
+        return _result(stage, hook, False, 0.0, 1, why, "ecsTask")
+    definition = ecs_client.describe_task_definition(taskDefinition=green.taskDefinition)["taskDefinition"]
+    stream = hook_calls.log_stream(definition, container, task_arn)
+    where = f"task {task_arn.rsplit('/', 1)[-1]}" + (f", log stream {stream}" if stream else "")
+    polls = 0
+    while True:
+        elapsed = (clock.now() - started).total_seconds()
+        if elapsed + hook.pollSeconds > hook.timeoutSeconds:
+            clock.sleep(max(0.0, hook.timeoutSeconds - elapsed))
+            hook_calls.stop_task(ecs_client, config.cluster, task_arn, f"bluegreen hook timeout ({hook.label})")
+            elapsed = (clock.now() - started).total_seconds()
+            cause = f"still running when its {hook.timeoutSeconds}s timeout ran out; stopped ({where})"
+            return _result(stage, hook, False, elapsed, polls, cause, "ecsTask")
+        clock.sleep(hook.pollSeconds)
+        polls += 1
+        task = hook_calls.describe_task(ecs_client, config.cluster, task_arn)
+        if task.get("lastStatus") != "STOPPED":
+            continue
+        elapsed = (clock.now() - started).total_seconds()
+        code = next((c.get("exitCode") for c in task.get("containers", []) if c.get("name") == container), None)
+        reason = task.get("stoppedReason") or ""
+        text = f"exit code {code}" + (f" ({reason})" if reason else "") + f"; {where}"
+        return _result(stage, hook, code == 0, elapsed, polls, text, "ecsTask")
+
+
+def _details(answer: HookResponse) -> str:
+    return short({"hookStatus": answer.hookStatus, "hookDetails": answer.hookDetails or {}})
+
+
+def _result(
+    stage: Stage,
+    hook: LambdaHook | EcsTaskHook,
+    passed: bool,
+    elapsed: float,
+    calls: int,
+    text: str,
+    kind: str = "lambda",
+) -> HookResult:
+    result = HookResult(
+        name=hook.label,
+        stage=stage,
+        kind=kind,
+        passed=passed,
+        durationSeconds=round(elapsed, 3),
+        invocations=calls,
+        excerpt=text,
+    )
+    logger.info("hook finished", extra={"hook": result.model_dump(mode="json")})
+    return result
