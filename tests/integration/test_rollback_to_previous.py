@@ -156,6 +156,7 @@ def _to_previous_button(emu: Emulator) -> tuple[dict, dict]:
 def click(emu: Emulator, call, value: str, user: str = "U0DEMO") -> dict:
     import json as _json
 
+    from bluegreen_cli.local import patches
     from bluegreen_cli.local.emulator import STACK
     from bluegreen_cli.local.fake_slack import http_api_event, signed_interaction
 
@@ -168,6 +169,7 @@ def click(emu: Emulator, call, value: str, user: str = "U0DEMO") -> dict:
         _json.loads(
             emu.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", _json.dumps(http_api_event(body, headers)), {})
         )
+    patches.DELIVERIES.wait_idle(timeout=30)  # the reply is sent asynchronously after the answer (issue 12)
     return {"replies": [c.args for c in emu.slack.responses(response_url.rsplit("/", 1)[-1])]}
 
 
