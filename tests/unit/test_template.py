@@ -37,6 +37,7 @@ UNSCOPABLE_ACTIONS = frozenset(
         "ecs:DescribeTaskDefinition",
         "ecs:RegisterTaskDefinition",
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
         # Step Functions execution logging (vended log delivery).
         "logs:CreateLogDelivery",
@@ -64,6 +65,7 @@ EXPECTED_ACTIONS = {
         "ecs:DescribeTaskSets",
         "ecs:DescribeTaskDefinition",
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "cloudwatch:DescribeAlarms",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -88,8 +90,10 @@ EXPECTED_ACTIONS = {
         "ecs:DescribeServices",
         "ecs:DescribeTaskSets",
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:ModifyListener",  # issue #14
         "ecs:UpdateServicePrimaryTaskSet",
     },
     "BakeFunction": {
@@ -103,6 +107,7 @@ EXPECTED_ACTIONS = {
     "OpenGateFunction": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", SLACK},
     "DeleteOldFunction": {
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "ecs:DescribeTaskSets",
         "ecs:DeleteTaskSet",
         "dynamodb:GetItem",
@@ -112,6 +117,7 @@ EXPECTED_ACTIONS = {
     },
     "CleanupFunction": {
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "ecs:DescribeTaskSets",
         "ecs:DeleteTaskSet",
         "dynamodb:GetItem",
@@ -121,8 +127,10 @@ EXPECTED_ACTIONS = {
     },
     "RollbackFunction": {
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:ModifyListener",  # issue #14
         "ecs:UpdateServicePrimaryTaskSet",
         "ecs:DescribeTaskSets",
         "ecs:DeleteTaskSet",

@@ -29,6 +29,7 @@ from moto.events.models import events_backends
 from bluegreen import elbv2 as rules
 
 from .patches import Patcher, simulate_target_health
+from .route_state import backend_actions
 from .simclock import SimClock
 
 HEALTHY, UNHEALTHY, ALARM = "healthy", "unhealthy", "alarm"
@@ -144,8 +145,7 @@ class DataPlane:
 
     def _production_groups(self, elb_backend: Any, watched: WatchedService) -> dict[str, int]:
         """Target group -> share of production (percent)."""
-        rule = elb_backend.describe_rules(listener_arn=None, rule_arns=[watched.production_rule_arn])[0]
-        weights = rules.forward_weights([action.data for action in rule.actions])
+        weights = rules.forward_weights(backend_actions(elb_backend, watched.production_rule_arn))  # rule or listener
         total = sum(weights.values()) or 1
         return {group: round(100 * weight / total) for group, weight in weights.items()}
 

@@ -37,6 +37,7 @@ from bluegreen.notify import get_notifier
 
 from .dataplane import Timing
 from .emulator import ACCOUNT, REGION, Emulator
+from .route_state import backend_actions
 
 # Functions that run before production is switched: a persistent fault there must end in cleanup.
 BEFORE_SWAP = {"ValidateFunction", "CreateGreenFunction", "CheckHealthFunction", "OpenGateFunction"}
@@ -77,8 +78,10 @@ class Invariants:
 
     def _production(self) -> set[str]:
         backend = elbv2_backends[ACCOUNT][REGION]
-        rule = backend.describe_rules(listener_arn=None, rule_arns=[self.demo.production_rule_arn])[0]
-        return rules.receiving(rules.forward_weights([action.data for action in rule.actions]))
+        groups: set[str] = set()
+        for arn in self.demo.production_routes or [self.demo.production_rule_arn]:  # issue #14: every route
+            groups |= rules.receiving(rules.forward_weights(backend_actions(backend, arn)))
+        return groups
 
     def _healthy(self, target_group: str) -> bool:
         group = elbv2_backends[ACCOUNT][REGION].target_groups[target_group]

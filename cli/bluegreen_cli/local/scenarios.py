@@ -14,6 +14,7 @@ class Scenario:
     click: tuple[str, str] | None = None  # (gate kind, button) the operator clicks in Slack; else auto-approve
     config: dict[str, Any] | None = None
     alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
+    layout: str = "rules"  # issue #14: how the service's routes are set up (see local/seed.py LAYOUTS)
 
 
 SCENARIOS = {
@@ -47,5 +48,31 @@ SCENARIOS = {
         "linear: +20% every 2 minutes; v2-5xx fails from 40%: rolled back from the partial weight in one call",
         config={"trafficShift": {"type": "LINEAR", "percent": 20, "intervalSeconds": 120}},
         alarm_min_weight=40,
+    ),
+    # --- issue #14: routes ---
+    "listener-ports": Scenario(
+        "v2",
+        "deployed",
+        "CodeDeploy layout: production listener :80 and test listener :8080 moved with ModifyListener, blue deleted",
+        layout="listener-ports",
+    ),
+    "listener-ports-alarm": Scenario(
+        "v2-5xx",
+        "rolled_back",
+        "CodeDeploy layout, v2-5xx fires the alarm in the bake: both listeners' default actions restored",
+        layout="listener-ports",
+    ),
+    "nlb": Scenario(
+        "v2",
+        "deployed",
+        "Network Load Balancer, TCP listeners :80 and :8080: canary 10% for 5 minutes, then 100%, blue deleted",
+        config={"trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 300}},
+        layout="nlb",
+    ),
+    "nlb-alarm": Scenario(
+        "v2-5xx",
+        "rolled_back",
+        "Network Load Balancer, v2-5xx fires the alarm in the bake: listeners restored, blue back",
+        layout="nlb",
     ),
 }

@@ -38,6 +38,9 @@ class DemoService:
     blue_task_set: str
     config: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    # issue #14: every production route (rule or listener ARNs; production_rule_arn is the first) and the layout
+    production_routes: list[str] = field(default_factory=list)
+    layout: str = "rules"
 
 
 def _manifest(repository: str, tag: str) -> str:
@@ -101,6 +104,7 @@ def seed_service(
     priority: int = 10,
     config_overrides: dict[str, Any] | None = None,
     deployment_controller: str = "EXTERNAL",
+    layout: str = "rules",
 ) -> DemoService:
     """Seed one deployable service (with its own rules, target groups, repository and alarm)."""
     network = network or seed_network(session, name)
@@ -113,29 +117,47 @@ def seed_service(
     for tag, behaviour in IMAGES.items():
         plane.behaviours[digests[tag]] = behaviour
 
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; one of {', '.join(LAYOUTS)}")
+    network_lb = layout == "nlb"
     target_groups = [
         elbv2.create_target_group(
             Name=f"{name}-{suffix}",
-            Protocol="HTTP",
+            Protocol="TCP" if network_lb else "HTTP",
             Port=8080,
             VpcId=network["vpc"],
             TargetType="ip",
-            HealthCheckPath="/health",
+            **({} if network_lb else {"HealthCheckPath": "/health"}),
         )["TargetGroups"][0]["TargetGroupArn"]
         for suffix in ("a", "b")
     ]
-    production_rule = elbv2.create_rule(
-        ListenerArn=network["listener"],
-        Priority=priority,
-        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"{name}.example.com"]}}],
-        Actions=[{"Type": "forward", "TargetGroupArn": target_groups[0]}],
-    )["Rules"][0]["RuleArn"]
-    test_rule = elbv2.create_rule(
-        ListenerArn=network["listener"],
-        Priority=priority + 1,
-        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"test.{name}.example.com"]}}],
-        Actions=[{"Type": "forward", "TargetGroupArn": target_groups[1]}],
-    )["Rules"][0]["RuleArn"]
+    routes_config: dict[str, Any]
+    if layout in ("listener-ports", "nlb"):
+        production_routes, test_route = _seed_listeners(elbv2, network, name, target_groups, network_lb)
+        routes_config = {"productionRoutes": production_routes, "testRoute": test_route}
+    else:
+        hosts = [f"{name}.example.com"] + ([f"api.{name}.example.com"] if layout == "several-rules" else [])
+        production_routes = [
+            elbv2.create_rule(
+                ListenerArn=network["listener"],
+                Priority=priority if index == 0 else priority + 1 + index,
+                Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
+                Actions=[{"Type": "forward", "TargetGroupArn": target_groups[0]}],
+            )["Rules"][0]["RuleArn"]
+            for index, host in enumerate(hosts)
+        ]
+        test_route = elbv2.create_rule(
+            ListenerArn=network["listener"],
+            Priority=priority + 1,
+            Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"test.{name}.example.com"]}}],
+            Actions=[{"Type": "forward", "TargetGroupArn": target_groups[1]}],
+        )["Rules"][0]["RuleArn"]
+        routes_config = (
+            {"productionRuleArn": production_routes[0], "testRuleArn": test_route}
+            if layout == "rules"
+            else {"productionRoutes": production_routes, "testRoute": test_route}
+        )
+    production_rule, test_rule = production_routes[0], test_route
 
     role = iam.create_role(
         RoleName=f"{name}-task-execution",
@@ -210,8 +232,7 @@ def seed_service(
         "service": name,
         "containerName": "web",
         "repository": name,
-        "productionRuleArn": production_rule,
-        "testRuleArn": test_rule,
+        **routes_config,
         "targetGroupArns": target_groups,
         "healthWaitTimeoutSeconds": 300,
         "alarmNames": [alarm],
@@ -237,4 +258,35 @@ def seed_service(
         blue_task_set=blue,
         config=config,
         extra={"network": network},
+        production_routes=production_routes,
+        layout=layout,
     )
+
+
+# --- issue #14: route layouts ------------------------------------------------------------------------
+# rules: one production rule and one test rule (host headers) on the shared ALB listener :80
+# several-rules: two production rules (web and api host names) and a test rule
+# listener-ports: the CodeDeploy layout, its own ALB: production listener :80, test listener :8080 (default actions)
+# nlb: a Network Load Balancer with TCP listeners :80 (production) and :8080 (test)
+LAYOUTS = ("rules", "several-rules", "listener-ports", "nlb")
+
+
+def _seed_listeners(
+    elbv2: Any, network: dict[str, Any], name: str, target_groups: list[str], network_lb: bool
+) -> tuple[list[str], str]:
+    """A load balancer of its own with a production listener (:80) and a test listener (:8080)."""
+    kind = {"Type": "network"} if network_lb else {"SecurityGroups": [network["security_group"]]}
+    balancer = elbv2.create_load_balancer(Name=f"{name}-{'nlb' if network_lb else 'lb'}", Subnets=network["subnets"], **kind)[
+        "LoadBalancers"
+    ][0]["LoadBalancerArn"]
+    protocol = "TCP" if network_lb else "HTTP"
+    listeners = [
+        elbv2.create_listener(
+            LoadBalancerArn=balancer,
+            Protocol=protocol,
+            Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
+        )["Listeners"][0]["ListenerArn"]
+        for port, group in ((80, target_groups[0]), (8080, target_groups[1]))
+    ]
+    return [listeners[0]], listeners[1]

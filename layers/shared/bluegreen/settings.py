@@ -36,11 +36,20 @@ class Settings(BaseModel):
     slackRetryInterval: float | None = Field(None, ge=0, alias="SLACK_RETRY_INTERVAL")  # fixed retry pause (s)
     defaultApprovers: tuple[str, ...] = Field((), alias="DEFAULT_APPROVERS")  # comma-separated Slack user ids
     stateMachineArn: str = Field("", alias="STATE_MACHINE_ARN")  # the ECR trigger starts executions of it
+    # issue #14: load balancers whose routes the stack may change (comma-separated; empty or "*": any; "-": none)
+    loadBalancerNames: tuple[str, ...] = Field((), alias="LOAD_BALANCER_NAMES")
 
     @field_validator("configPrefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
         return value.rstrip("/") or DEFAULT_CONFIG_PREFIX
+
+    @field_validator("loadBalancerNames", mode="before")
+    @classmethod
+    def _balancers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip() and item.strip() != "-")
+        return value
 
     @field_validator("defaultApprovers", mode="before")
     @classmethod

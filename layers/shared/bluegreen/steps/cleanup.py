@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from .. import ecs, elbv2, notify, policy
+from .. import ecs, elbv2, notify, policy, routes
 from ..aws import AwsClients
 from ..deps import Deps
 from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError
@@ -62,8 +62,8 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
             store.release_lock(service, request.executionArn)
         return FailureReport(error=name, cause=message)
     context = event.context
-    production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
+    production = routes.describe_all(clients.elbv2, context.config.production_route_arns())  # issue #14
+    production_groups = elbv2.receiving(routes.merged_weights(production))
     deleted = _delete_green(clients, context, production_groups)
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import ecs, elbv2, policy
+from .. import ecs, elbv2, policy, routes
 from ..aws import AwsClients
 from ..deps import Deps
 from ..models import FailureReport, StepEvent
@@ -25,14 +25,12 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
     )
 
     restored = []
-    for snapshot in (saved.production, saved.test):  # production first, in one call
-        current = elbv2.describe_rule(clients.elbv2, snapshot.ruleArn)
-        if current.actions != snapshot.actions:
-            elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
+    for snapshot in (*saved.production_routes(), saved.test):  # production first, one call per route
+        if routes.restore(clients.elbv2, snapshot):
             restored.append(snapshot.ruleArn)
 
     ecs.make_primary(clients.ecs, config, context.blue.arn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(saved.production.actions, saved.production.ruleArn))
+    production_groups = elbv2.receiving(routes.merged_weights(saved.production_routes()))
     deleted = _delete_green(clients, context, production_groups)
     cause = (
         f"Rolled back {context.service} to {context.blue.image or context.blue.taskDefinition} after "

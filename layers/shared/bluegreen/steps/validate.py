@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from .. import alarms, clock, ecr, ecs, elbv2, notify, policy
+from .. import alarms, clock, ecr, ecs, elbv2, notify, policy, routes
 from ..config import load_service_config
 from ..deps import Deps
 from ..errors import (
@@ -14,6 +14,7 @@ from ..errors import (
     MutableTagRefused,
 )
 from ..models import DeploymentContext, ExecutionInput, SavedRules, ServiceConfig, SlackThread, ValidateEvent
+from ..settings import get_settings
 
 logger = Logger(child=True)
 
@@ -64,13 +65,14 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
             f"Fix the names in the service configuration."
         )
 
-    production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
-    test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
-    blue_group, green_group = policy.check_routing(
-        elbv2.forward_weights(production.actions, production.ruleArn),
-        elbv2.forward_weights(test.actions, test.ruleArn),
-        config.targetGroupArns,
+    # issue #14: every route (listener rules, listener default actions) saved before anything changes
+    routes.check_arns(config.production_route_arns(), config.test_route_arn(), get_settings().loadBalancerNames)
+    production_routes = routes.describe_all(clients.elbv2, config.production_route_arns())
+    test = routes.describe(clients.elbv2, config.test_route_arn())
+    blue_group, green_group = routes.check_routes(
+        production_routes, test, config.targetGroupArns, config.trafficShift.type
     )
+    production = production_routes[0]
 
     task_sets = ecs.live_task_sets(clients.ecs, config)
     blue = policy.serving_task_set([policy.TaskSetInfo.of(ts) for ts in task_sets], blue_group, green_group)
@@ -87,7 +89,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         blue=ecs.to_ref(clients.ecs, serving[0], config.containerName),
         blueTargetGroupArn=blue_group,
         greenTargetGroupArn=green_group,
-        savedRules=SavedRules(production=production, test=test),
+        savedRules=SavedRules(production=production, test=test, moreProduction=production_routes[1:]),
         testUrl=elbv2.rule_url(test),
         requestedBy=request.requestedBy or "unknown",
         startedAt=clock.now(),
