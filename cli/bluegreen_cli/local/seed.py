@@ -276,9 +276,9 @@ def _seed_listeners(
 ) -> tuple[list[str], str]:
     """A load balancer of its own with a production listener (:80) and a test listener (:8080)."""
     kind = {"Type": "network"} if network_lb else {"SecurityGroups": [network["security_group"]]}
-    balancer = elbv2.create_load_balancer(Name=f"{name}-{'nlb' if network_lb else 'lb'}", Subnets=network["subnets"], **kind)[
-        "LoadBalancers"
-    ][0]["LoadBalancerArn"]
+    balancer_name = f"{name}-{'nlb' if network_lb else 'lb'}"
+    created = elbv2.create_load_balancer(Name=balancer_name, Subnets=network["subnets"], **kind)
+    balancer = created["LoadBalancers"][0]["LoadBalancerArn"]
     protocol = "TCP" if network_lb else "HTTP"
     listeners = [
         elbv2.create_listener(
