@@ -28,7 +28,14 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 
-from .patches import Patcher, pass_task_failure_cause, publish_ecr_pushes, run_lambda_handlers, wrap_api_calls
+from .patches import (
+    Patcher,
+    codedeploy_alarm_configuration,
+    pass_task_failure_cause,
+    publish_ecr_pushes,
+    run_lambda_handlers,
+    wrap_api_calls,
+)
 from .template import FunctionSpec
 
 _state = threading.local()
@@ -173,6 +180,7 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
     patcher = Patcher()
     publish_ecr_pushes(patcher)
     pass_task_failure_cause(patcher)
+    codedeploy_alarm_configuration(patcher)  # issue #14
     run_lambda_handlers(patcher, dispatcher.invoke)
     wrap_api_calls(patcher, record)
     os.environ.update(environment)

@@ -210,3 +210,19 @@ def simulate_time(
     patcher.replace(CallbackEndpoint, "wait", wait)
     # moto gap: a task's ``TimeoutSeconds`` is a threading.Event wait in real seconds; count simulated ones.
     patcher.replace(execute_state, "threading", threading_module)
+
+
+def codedeploy_alarm_configuration(patcher: Patcher) -> None:
+    """issue #14: ``bluegreen config from-codedeploy`` reads a deployment group's alarms."""
+    from moto.codedeploy import responses as codedeploy_responses
+
+    original = codedeploy_responses._deployment_group_info
+
+    # moto gap: GetDeploymentGroup returns alarmConfiguration as {} (a moto TODO) instead of the stored alarms.
+    def deployment_group_info(group: Any) -> dict[str, Any]:
+        info = original(group)
+        if isinstance(group.alarm_configuration, dict):
+            info["alarmConfiguration"] = group.alarm_configuration
+        return info
+
+    patcher.replace(codedeploy_responses, "_deployment_group_info", deployment_group_info)
