@@ -16,6 +16,7 @@ from typing import Any
 
 from .common import DEFAULT_INTERVAL, DEFAULT_STACK, STACK_ENV, CliError, UsageError
 from .local.scenarios import SCENARIOS
+from .release_args import add_release_arguments, release_input
 
 # Distributions of the ``local`` extra: without them ``bluegreen local`` says how to install it.
 LOCAL_EXTRA_MODULES = ("moto", "samtranslator", "werkzeug")
@@ -69,12 +70,17 @@ def build_parser() -> argparse.ArgumentParser:
     def command(name: str, help_text: str) -> argparse.ArgumentParser:
         return commands.add_parser(name, help=help_text, description=help_text, parents=[aws])
 
-    deploy = command("deploy", "start a deployment of SERVICE to the image TAG")
+    deploy = command(
+        "deploy", "start a deployment of SERVICE: an image TAG, several images, a task definition or a few changes"
+    )
     deploy.add_argument("service", metavar="SERVICE")
-    deploy.add_argument("tag", metavar="TAG", help="image tag in the service's ECR repository")
-    deploy.add_argument("--digest", metavar="DIGEST", help="the sha256 digest TAG must resolve to")
+    add_release_arguments(deploy)
     deploy.add_argument("--follow", action="store_true", help="watch the deployment until it ends")
     deploy.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
+
+    plan = command("plan", "show what a release of SERVICE would change (reads AWS, changes nothing)")
+    plan.add_argument("service", metavar="SERVICE")
+    add_release_arguments(plan)
 
     status = command("status", "the running or last deployment and the pending gate of each service")
     status.add_argument("service", metavar="SERVICE", nargs="?", help="one service (default: all configured)")
@@ -203,8 +209,11 @@ def _dispatch(args: argparse.Namespace) -> int:
         )
         return 0
     try:
-        if args.command == "deploy":
-            arn = operator.deploy(args.service, args.tag, args.digest)
+        if args.command in ("deploy", "plan"):
+            release = release_input(args, operator.load_config(args.service).containerName)
+            if args.command == "plan":
+                return operator.plan(args.service, release)
+            arn = operator.deploy(args.service, release=release)
             return operator.follow(arn) if args.follow else 0
         if args.command == "status":
             return operator.status(args.service)

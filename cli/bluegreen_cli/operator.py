@@ -39,6 +39,7 @@ from bluegreen.config import config_prefix, load_service_config, parameter_name
 from bluegreen.decisions import ACTIONS, decide
 from bluegreen.errors import (
     AlreadyDecided,
+    BlueGreenError,
     GateExpired,
     ImageNotFound,
     InvalidServiceConfig,
@@ -48,6 +49,10 @@ from bluegreen.errors import (
 )
 from bluegreen.gates import kind_label, status_past
 from bluegreen.models import ExecutionInput, ServiceConfig
+from bluegreen.plan import Plan
+from bluegreen.plan import render as render_plan
+from bluegreen.release import release_kind
+from bluegreen.release_models import RELEASE_FIELDS
 from bluegreen.steps import BAKE, GATE_STATES, STATES, WAIT_HEALTHY, WATCH_STEP
 from bluegreen.steps.validate import check_tag
 from bluegreen.store import Store
@@ -63,6 +68,7 @@ from .common import (
     CliError,
     UsageError,
 )
+from .release_args import label as release_label
 
 _NAME_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 # States that wait on a gate the user can answer (the gate id comes with the state's TaskSubmitted event):
@@ -122,6 +128,14 @@ class Clients:
     @cached_property
     def ecr(self) -> Any:
         return self.session.client("ecr")
+
+    @cached_property
+    def ecs(self) -> Any:
+        return self.session.client("ecs")
+
+    @cached_property
+    def elbv2(self) -> Any:
+        return self.session.client("elbv2")
 
     @cached_property
     def sts(self) -> Any:
@@ -197,7 +211,9 @@ class ExecutionView:
 
     @property
     def tag(self) -> str:
-        return str(self.request.get("imageTag", "?"))
+        if self.request.get("imageTag"):
+            return str(self.request["imageTag"])
+        return release_label(self.request) if any(k in self.request for k in RELEASE_FIELDS) else "?"
 
     @property
     def current(self) -> StateVisit | None:
@@ -415,7 +431,15 @@ class Operator:
         return sorted(names)
 
     # --- deploy ---------------------------------------------------------------------------------------
-    def deploy(self, service: str, tag: str, digest: str | None = None) -> str:
+    def deploy(
+        self, service: str, tag: str | None = None, digest: str | None = None, release: dict[str, Any] | None = None
+    ) -> str:
+        if release and "imageTag" not in release:  # issue 10: images, taskDefinition or taskDefinitionOverrides
+            return self._deploy_release(service, release)
+        if release:
+            tag, digest = release["imageTag"], release.get("imageDigest")
+        if not tag:
+            raise UsageError("nothing to deploy", "give TAG, --image, --task-definition or an override option")
         try:
             ExecutionInput(service=service, imageTag=tag, imageDigest=digest)
         except ValidationError as error:
@@ -462,6 +486,85 @@ class Operator:
         self.print(f"Execution: {arn}")
         self.print(f"Console:   {console_url(arn)}")
         return arn
+
+    def _deploy_release(self, service: str, release: dict[str, Any]) -> str:
+        """Issue 10: start a whole release; Validate checks it (bluegreen plan shows it first)."""
+        requested_by = self.caller_arn[:200]
+        raw = {"service": service, **release, "requestedBy": requested_by}
+        try:
+            release_kind(raw)
+            ExecutionInput.model_validate(raw)
+        except BlueGreenError as error:
+            raise UsageError(shorten(error.message, 400), "see bluegreen deploy --help") from error
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            raise UsageError(f"invalid {where}: {problem['msg']}", "see bluegreen deploy --help") from error
+        self.load_config(service)
+        holder = self.store.lock_holder(service)
+        if holder and self._status_of(holder) == "RUNNING":
+            raise CliError(
+                f"'{service}' is already being deployed by {holder}",
+                f"wait for it (bluegreen follow {holder}) or stop it, then deploy again",
+            )
+        arn = self.clients.sfn.start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=self.execution_name(service, release_label(release)),
+            input=json.dumps(raw),
+        )["executionArn"]
+        self.print(f"Deploying {service}: {', '.join(release)} ({release_label(release)}), requested by {requested_by}")
+        self.print(f"Execution: {arn}")
+        self.print(f"Console:   {console_url(arn)}")
+        return arn
+
+    # --- plan (issue 10) ---------------------------------------------------------------------------------
+    def plan(self, service: str, release: dict[str, Any]) -> int:
+        """What the release would change, computed like Validate does; changes nothing."""
+        config = self.load_config(service)
+        raw = {"service": service, **release}
+        try:
+            kind = release_kind(raw)
+            request = ExecutionInput.model_validate(raw)
+            plan = self._plan(config, request, kind)
+        except ValidationError as error:
+            problem = error.errors()[0]
+            where = ".".join(str(p) for p in problem["loc"])
+            raise UsageError(f"invalid {where}: {problem['msg']}", "see bluegreen plan --help") from error
+        except BlueGreenError as error:
+            raise CliError(f"{type(error).__name__}: {shorten(error.message, 600)}", "nothing was changed") from error
+        self.print(render_plan(plan))
+        return 0
+
+    def _plan(self, config: ServiceConfig, request: ExecutionInput, kind: str) -> Plan:
+        from bluegreen import ecs, elbv2, release, routes
+
+        service = ecs.describe_service(self.clients.ecs, config)
+        production = routes.describe_all(self.clients.elbv2, config.production_route_arns())  # issue #14
+        groups = elbv2.receiving(routes.merged_weights(production))
+        if len(groups) != 1 or not groups <= set(config.targetGroupArns):
+            raise CliError("the production rule does not forward to exactly one configured target group", "")
+        blue_group = next(iter(groups))
+        green_group = next(arn for arn in config.targetGroupArns if arn != blue_group)
+        serving = ecs.task_sets_on(ecs.live_task_sets(self.clients.ecs, config), blue_group)
+        if len(serving) != 1:
+            raise CliError(f"{len(serving)} task sets serve production; expected one", "see bluegreen status")
+        registry = release.Registry(ecr=self.clients.ecr, ecs=self.clients.ecs)
+        _, plan, _ = release.plan_release(
+            registry, config, request, kind, service, serving[0], blue_group, green_group, self.role_pattern()
+        )
+        return plan
+
+    def role_pattern(self) -> str:
+        """The stack's TaskRoleNamePattern (BLUEGREEN_TASK_ROLE_PATTERN overrides; '*' if unreadable)."""
+        value = os.environ.get("BLUEGREEN_TASK_ROLE_PATTERN")
+        if value:
+            return value
+        try:
+            stacks = self.clients.cloudformation.describe_stacks(StackName=self.outputs.stack)["Stacks"]
+        except ClientError:
+            return "*"
+        parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stacks[0].get("Parameters", [])}
+        return parameters.get("TaskRoleNamePattern") or "*"
 
     @staticmethod
     def execution_name(service: str, tag: str) -> str:
@@ -533,6 +636,8 @@ class Operator:
         self.out.print(table)
         for name, gate in pending:
             self.print(f"{name}: {gate['kind']} {gate['gateId']} is waiting: {_gate_commands(name, gate['kind'])}")
+        if service and latest is not None and latest.get("planText"):  # issue 10: what that release changes
+            self.print(str(latest["planText"]))
         return 0
 
     def _deployment_state(self, item: dict[str, Any], with_error: bool = True) -> str:
@@ -563,6 +668,7 @@ class Operator:
             started, ended = _parse_time(item.get("startedAt")), _parse_time(item.get("endedAt"))
             took = duration((ended - started).total_seconds()) if started and ended else "-"
             details = f"{item['error']}: {item.get('cause', '')}" if item.get("error") else ""
+            details = details or str(item.get("planSummary") or "")  # issue 10: what the release changed
             table.add_row(
                 f"{started:%Y-%m-%d %H:%M}" if started else "-",
                 str(item.get("imageTag", "?")),

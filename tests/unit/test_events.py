@@ -6,7 +6,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bluegreen.errors import InvalidInput
+from bluegreen.errors import AmbiguousRelease, InvalidInput
 from bluegreen.models import ServiceConfig
 from bluegreen.steps.validate import parse_input
 
@@ -15,7 +15,16 @@ SCHEMA = json.loads((EVENTS / "execution-input.schema.json").read_text())
 
 
 @pytest.mark.parametrize(
-    "name", ["start-execution.json", "start-execution-with-digest.json", "start-execution-canary.json"]
+    "name",
+    [
+        "start-execution.json",
+        "start-execution-with-digest.json",
+        "start-execution-canary.json",
+        # issue 10: the other ways of describing a release
+        "start-execution-images.json",
+        "start-execution-task-definition.json",
+        "start-execution-overrides.json",
+    ],
 )
 def test_sample_inputs_match_the_schema_and_the_parser(name):
     payload = json.loads((EVENTS / name).read_text())
@@ -34,6 +43,12 @@ def test_sample_inputs_match_the_schema_and_the_parser(name):
         {"service": "web", "imageTag": "-bad"},
         {"service": "web", "imageTag": "v1", "trafficShift": {"type": "BLUE"}},
         {"service": "web", "imageTag": "v1", "trafficShift": {"percent": 100}},
+        # issue 10
+        {"service": "web", "images": {}},
+        {"service": "web", "images": {"web": "-bad"}},
+        {"service": "web", "taskDefinitionOverrides": {"cpu": "lots"}},
+        {"service": "web", "taskDefinitionOverrides": {"containers": {"web": {"secrets": {"DB": "plain value"}}}}},
+        {"service": "web", "taskDefinitionOverrides": {"containers": {"web": {"colour": "red"}}}},
     ],
 )
 def test_schema_and_parser_refuse_the_same_inputs(payload):
@@ -46,3 +61,19 @@ def test_schema_and_parser_refuse_the_same_inputs(payload):
 def test_sample_service_configuration_is_valid():
     config = ServiceConfig.model_validate(json.loads((EVENTS / "service-config.json").read_text()))
     assert config.bakeSeconds == 600
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        {"service": "web", "imageTag": "v1", "images": {"web": "v2"}},
+        {"service": "web", "taskDefinition": "web:3", "taskDefinitionOverrides": {"memory": "1024"}},
+        {"service": "web", "images": {"web": "v2"}, "imageDigest": "sha256:" + "a" * 64},
+    ],
+)
+def test_schema_and_parser_refuse_two_release_descriptions(payload):
+    """Issue 10: exactly one way of describing the release (AmbiguousRelease in Validate)."""
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(payload, SCHEMA)
+    with pytest.raises(AmbiguousRelease):
+        parse_input(payload)

@@ -9,6 +9,7 @@ import time
 from typing import Any, TextIO
 
 from bluegreen.decisions import decide
+from bluegreen.plan import Plan, render
 
 from .emulator import Emulator, ExecutionResult, route_of
 from .scenarios import SCENARIOS, Scenario
@@ -58,6 +59,12 @@ def summarize(
         "expectedOutcome": SCENARIOS[scenario].expected_outcome,
         "executionArn": result.execution_arn,
     }
+    plan = (result.output or {}).get("plan")
+    if plan:  # issue 10: what the release changed
+        summary["plan"] = plan
+    if emu.slack:
+        posted = [c.args for c in emu.slack.calls_to("chat.postMessage") if c.args.get("blocks")]
+        summary["approvalShowsPlan"] = any("Plan for" in json.dumps(args.get("blocks")) for args in posted)
     if result.status != "SUCCEEDED":
         summary["error"] = result.error
         summary["cause"] = result.cause
@@ -90,7 +97,7 @@ def run_demo(
     log_stream = sys.stderr if verbose else None
     auto_approve = not interactive and (spec.click is None or spec.click[0] != "approval")
     with Emulator(log_stream=log_stream, auto_approve=auto_approve, pace=60.0 if interactive else None) as emu:
-        demo = emu.seed_service(config_overrides=spec.config, layout=spec.layout)
+        demo = emu.seed_service(config_overrides=spec.config, sidecar=spec.sidecar, layout=spec.layout)
         emu.plane.alarm_min_weight = spec.alarm_min_weight
         helper = None
         if interactive:
@@ -100,13 +107,17 @@ def run_demo(
         if helper:
             helper.start()
         print(f"Scenario '{scenario}': {spec.description}", file=out)
-        print(f"Deploying {demo.name}: {demo.repository}:v1 -> {demo.repository}:{spec.tag}", file=out)
+        if spec.release:
+            print(f"Deploying {demo.name}: {json.dumps(spec.release)}", file=out)
+        else:
+            print(f"Deploying {demo.name}: {demo.repository}:v1 -> {demo.repository}:{spec.tag}", file=out)
 
         def on_state(name: str, elapsed: float) -> None:
             print(f"  [t+{elapsed:5.0f}s] {name}", file=out, flush=True)
 
         first_call = len(emu.recorder.calls)  # seeding pushes images: the ECR trigger's calls are not the deployment's
-        result = emu.run(demo.name, spec.tag, on_state=on_state)
+        raw = {"service": demo.name, **spec.release} if spec.release else None
+        result = emu.run(demo.name, spec.tag, on_state=on_state, raw_input=raw)
         summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started, first_call)
 
     for at, _service, gate_id in emu.approvals:
@@ -126,6 +137,10 @@ def run_demo(
             f"  rollback reaction: {summary['rollbackReactionSeconds']}s from {trigger} to production restored",
             file=out,
         )
+    if summary.get("plan"):
+        print("  plan (also in the Slack approval message):", file=out)
+        for line in render(Plan.model_validate(summary["plan"])).splitlines():
+            print(f"    {line}", file=out)
     for task_set in summary["taskSets"]:
         print(f"  task set {task_set['id']} {task_set['status']} image {task_set['imageTag']}", file=out)
     print(

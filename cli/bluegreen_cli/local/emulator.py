@@ -37,6 +37,7 @@ from bluegreen.store import Store
 from .dataplane import DataPlane, Timing
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .lambdas import CallRecorder, Dispatcher, installed
+from .patches import task_definition_rules
 from .route_state import client_actions
 from .seed import DemoService, seed_network, seed_service
 from .simclock import SimClock, compressed_time
@@ -125,7 +126,9 @@ class Emulator:
         metrics: bool = False,
         slack_api_url: str | None = None,
         pace: float | None = None,
+        parameters: dict[str, str] | None = None,
     ) -> None:
+        self.parameters = dict(parameters or {})  # template parameter values besides the defaults (issue 10)
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
         self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
@@ -166,6 +169,8 @@ class Emulator:
         mock = mock_aws(config=MOTO_CONFIG)
         mock.start()
         self._contexts.append(mock)
+        self._task_definition_rules = task_definition_rules()  # issue 10
+        self._task_definition_rules.__enter__()
         self.session = boto3.session.Session(region_name=REGION)
         self._time = compressed_time(self.clock, self.pace)
         self._time.__enter__()
@@ -191,6 +196,7 @@ class Emulator:
         self._lambdas.__exit__(*exc_info)
         self.plane.uninstall()
         self._time.__exit__(*exc_info)
+        self._task_definition_rules.__exit__(*exc_info)
         for mock in reversed(self._contexts):
             mock.stop()
         for key, value in self._saved_env.items():
@@ -207,6 +213,7 @@ class Emulator:
         iam, lam, sfn = self.client("iam"), self.client("lambda"), self.client("stepfunctions")
         role = iam.create_role(RoleName=f"{STACK}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         refs: dict[str, Any] = {k: v for k, v in self.template.parameter_defaults().items()}
+        refs.update(self.parameters)
         refs.update(
             {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": STACK}
         )

@@ -130,9 +130,9 @@ def _check_after_call(invariants: Invariants, label: str, call: Any) -> None:
     invariants.after_call(label)
 
 
-def discover_points(emu: Emulator) -> list[tuple[str, str]]:
+def discover_points(emu: Emulator, layout: str = "rules") -> list[tuple[str, str]]:
     """The (function, service:Operation) pairs a happy deployment calls."""
-    demo = emu.seed_service("probe", config_overrides=CONFIG)
+    demo = emu.seed_service("probe", config_overrides=CONFIG, layout=layout)
     start = len(emu.recorder.calls)
     result = emu.run(demo.name, "v2")
     if result.status != "SUCCEEDED":
@@ -142,14 +142,16 @@ def discover_points(emu: Emulator) -> list[tuple[str, str]]:
     return sorted({(c.function, f"{c.service}:{c.operation}") for c in calls})
 
 
-def run_suite(progress: Callable[[str], None] | None = None) -> FaultReport:
+def run_suite(progress: Callable[[str], None] | None = None, layout: str = "rules", only: str = "") -> FaultReport:
+    """``layout``: how the service's routes are set up (issue #14); ``only``: inject only at the points whose
+    ``service:Operation`` starts with it (e.g. ``elasticloadbalancing:`` for the route call sites)."""
     report = FaultReport()
     with Emulator(timing=FAST) as emu:
-        report.points = discover_points(emu)
+        report.points = [point for point in discover_points(emu, layout) if point[1].startswith(only)]
         for index, point in enumerate(report.points):
             for persistent in (False, True):
                 name = f"s{index}{'p' if persistent else 't'}"
-                demo = emu.seed_service(name, config_overrides=CONFIG)
+                demo = emu.seed_service(name, config_overrides=CONFIG, layout=layout)
                 invariants = Invariants(emu, demo.name)
                 hook, seen = _fault(point, persistent)
                 label = f"{point[0]} {point[1]} ({'persistent' if persistent else 'transient'})"

@@ -15,6 +15,20 @@ class Scenario:
     config: dict[str, Any] | None = None
     alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
     layout: str = "rules"  # issue #14: how the service's routes are set up (see local/seed.py LAYOUTS)
+    release: dict[str, Any] | None = None  # issue 10: the release in place of imageTag (images, overrides...)
+    sidecar: bool = False  # seed the service with a sidecar (its own repository, env vars, a secret)
+
+
+# Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
+CONFIG_CHANGE = {
+    "taskDefinitionOverrides": {
+        "memory": "1024",
+        "containers": {
+            "web": {"environment": {"FEATURE_CHECKOUT": "on"}},
+            "log-router": {"image": "1.1"},
+        },
+    }
+}
 
 
 SCENARIOS = {
@@ -48,6 +62,13 @@ SCENARIOS = {
         "linear: +20% every 2 minutes; v2-5xx fails from 40%: rolled back from the partial weight in one call",
         config={"trafficShift": {"type": "LINEAR", "percent": 20, "intervalSeconds": 120}},
         alarm_min_weight=40,
+    ),
+    "config-change": Scenario(
+        "config-change",
+        "deployed",
+        "one release changes an env var, the task memory and the sidecar's image: plan shown, approved, deployed",
+        release=CONFIG_CHANGE,
+        sidecar=True,
     ),
     # --- issue #14: routes ---
     "listener-ports": Scenario(

@@ -22,6 +22,10 @@ IMAGES = {
     "v2-5xx": ALARM,
 }
 MOVING_TAG = "latest"  # points at v2; refused by default
+# Issue 10: the sidecar of a service seeded with ``sidecar=True`` (its own repository, env vars and a secret).
+SIDECAR = "log-router"
+SIDECAR_TAGS = ("1.0", "1.1")
+SECRET_VALUE = "demo-db-password-never-shown"  # the SSM parameter's value: must never appear anywhere
 
 
 @dataclass
@@ -105,6 +109,7 @@ def seed_service(
     config_overrides: dict[str, Any] | None = None,
     deployment_controller: str = "EXTERNAL",
     layout: str = "rules",
+    sidecar: bool = False,
 ) -> DemoService:
     """Seed one deployable service (with its own rules, target groups, repository and alarm)."""
     network = network or seed_network(session, name)
@@ -172,6 +177,38 @@ def seed_service(
     )["Role"]["Arn"]
     cluster = f"{name}-cluster"
     ecs.create_cluster(clusterName=cluster)
+    containers: list[dict[str, Any]] = [
+        {
+            "name": "web",
+            "image": f"{repository_uri}@{digests['v1']}",
+            "memory": 512,
+            "essential": True,
+            "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+            "environment": [{"name": "STAGE", "value": "demo"}],
+        }
+    ]
+    extra: dict[str, Any] = {"network": network}
+    repositories: dict[str, str] = {}
+    if sidecar:  # issue 10: a second container with its own repository, env vars and a secret reference
+        sidecar_repo = f"{name}-{SIDECAR}"
+        sidecar_uri = ecr.create_repository(repositoryName=sidecar_repo)["repository"]["repositoryUri"]
+        sidecar_digests = {tag: push_image(ecr, sidecar_repo, tag) for tag in SIDECAR_TAGS}
+        ssm.put_parameter(Name=f"/{name}/db-password", Type="SecureString", Value=SECRET_VALUE)
+        secret_arn = f"arn:aws:ssm:{session.region_name}:{role.split(':')[4]}:parameter/{name}/db-password"
+        containers[0]["memory"] = 384
+        containers[0]["environment"].append({"name": "LOG_FORMAT", "value": "json"})
+        containers[0]["secrets"] = [{"name": "DB_PASSWORD", "valueFrom": secret_arn}]
+        containers.append(
+            {
+                "name": SIDECAR,
+                "image": f"{sidecar_uri}@{sidecar_digests['1.0']}",
+                "memory": 128,
+                "essential": False,
+                "environment": [{"name": "FLUSH_SECONDS", "value": "5"}],
+            }
+        )
+        repositories[SIDECAR] = sidecar_repo
+        extra.update({"sidecarRepository": sidecar_repo, "sidecarDigests": sidecar_digests, "secretArn": secret_arn})
     task_definition = ecs.register_task_definition(
         family=name,
         networkMode="awsvpc",
@@ -179,16 +216,7 @@ def seed_service(
         cpu="256",
         memory="512",
         executionRoleArn=role,
-        containerDefinitions=[
-            {
-                "name": "web",
-                "image": f"{repository_uri}@{digests['v1']}",
-                "memory": 512,
-                "essential": True,
-                "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-                "environment": [{"name": "STAGE", "value": "demo"}],
-            }
-        ],
+        containerDefinitions=containers,
     )["taskDefinition"]["taskDefinitionArn"]
     ecs.create_service(
         cluster=cluster, serviceName=name, desiredCount=2, deploymentController={"type": deployment_controller}
@@ -239,6 +267,8 @@ def seed_service(
         "bakeSeconds": 120,
         "slackChannel": "#deploys",
     }
+    if repositories:
+        config["repositories"] = repositories
     config.update(config_overrides or {})
     ssm.put_parameter(Name=parameter_name(name), Type="String", Value=json.dumps(config), Overwrite=True)
 
@@ -257,7 +287,7 @@ def seed_service(
         alarm_name=alarm,
         blue_task_set=blue,
         config=config,
-        extra={"network": network},
+        extra=extra,
         production_routes=production_routes,
         layout=layout,
     )

@@ -174,3 +174,13 @@ def delete_task_set(ecs: Any, config: ServiceConfig, task_set_id: str) -> None:
     except ClientError as error:
         if error_code(error) != "TaskSetNotFoundException":
             raise
+
+
+def register_definition(ecs: Any, definition: dict[str, Any], tags: dict[str, str]) -> str:
+    """Issue 10: register green's task definition exactly as Validate computed it (images pinned by digest)."""
+    arguments = dict(definition)
+    if tags:
+        arguments["tags"] = [{"key": k, "value": v} for k, v in tags.items()]
+    with transient_errors():
+        registered = ecs.register_task_definition(**arguments)
+    return registered["taskDefinition"]["taskDefinitionArn"]

@@ -133,6 +133,47 @@ class NotAllowed(BlueGreenError):
     """The user is not on the service's approver allowlist."""
 
 
+# --- Issue 10: whole releases (bluegreen/release.py); each fails in Validate, nothing changed --------
+class AmbiguousRelease(BlueGreenError):
+    """The input describes the release in more than one way (imageTag, images, taskDefinition, overrides)."""
+
+
+class InvalidTaskDefinition(BlueGreenError):
+    """The given task definition is not valid JSON or not a task definition."""
+
+
+class TaskDefinitionNotFound(BlueGreenError):
+    """The registered task definition (family:revision or ARN) does not exist."""
+
+
+class UnknownContainer(BlueGreenError):
+    """The release names a container the task definition does not have."""
+
+
+class UnpinnedImage(BlueGreenError):
+    """An image outside ECR is given by tag; it cannot be resolved to a digest, so it must be pinned."""
+
+
+class LoadBalancedContainerMissing(BlueGreenError):
+    """The new task definition lacks the load-balanced container or its port."""
+
+
+class RoleNotAllowed(BlueGreenError):
+    """A task or execution role is outside the stack's pass-role pattern (TaskRoleNamePattern)."""
+
+
+class InvalidTaskSize(BlueGreenError):
+    """The cpu/memory combination is not one Fargate supports."""
+
+
+class IncompatibleTaskDefinition(BlueGreenError):
+    """The new task definition does not fit the service's launch type, capacity providers or network mode."""
+
+
+class TaskDefinitionTooLarge(BlueGreenError):
+    """An inline task definition would push the state data over the Step Functions payload limit."""
+
+
 # --- issue #14: routes (listener rules, listener default actions, NLB listeners) ---------------------
 class RouteNotFound(ListenerRulesInvalid):
     """A configured route ARN is not a listener rule or listener, or does not exist."""

@@ -10,6 +10,8 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .gates import GateKind
+from .plan import Plan  # issue 10
+from .release_models import TaskDefinitionOverrides, check_images  # issue 10
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 IMAGE_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")
@@ -45,10 +47,14 @@ class ExecutionInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     service: str
-    imageTag: str
+    imageTag: str | None = None
     imageDigest: str | None = None
     requestedBy: str | None = Field(default=None, max_length=200)
     trafficShift: TrafficShift | None = None  # overrides the service's strategy for this execution
+    # issue 10: the other ways of describing a release (exactly one per execution: bluegreen/release.py)
+    images: dict[str, str] | None = None
+    taskDefinition: dict[str, Any] | str | None = None
+    taskDefinitionOverrides: TaskDefinitionOverrides | None = None
 
     @field_validator("service")
     @classmethod
@@ -59,10 +65,15 @@ class ExecutionInput(BaseModel):
 
     @field_validator("imageTag")
     @classmethod
-    def _tag(cls, value: str) -> str:
-        if not IMAGE_TAG.match(value):
+    def _tag(cls, value: str | None) -> str | None:
+        if value is not None and not IMAGE_TAG.match(value):
             raise ValueError("is not a valid ECR image tag")
         return value
+
+    @field_validator("images")
+    @classmethod
+    def _images(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        return check_images(value)
 
     @field_validator("imageDigest")
     @classmethod
@@ -136,6 +147,11 @@ class ServiceConfig(Model):
     # issue #14: production routes (listener rule or listener ARNs, moved together) and the test route
     productionRoutes: list[str] = Field(default_factory=list, max_length=10)
     testRoute: str | None = None
+    # issue 10: the ECR repository of each other container (the load-balanced one uses 'repository')
+    repositories: dict[str, str] = Field(default_factory=dict)
+
+    def repository_of(self, container: str) -> str | None:
+        return self.repository if container == self.containerName else self.repositories.get(container)
 
     @model_validator(mode="after")
     def _distinct(self) -> ServiceConfig:
@@ -210,6 +226,11 @@ class DeploymentContext(Model):
     requestedBy: str = "unknown"
     slackThread: SlackThread | None = None
     startedAt: datetime | None = None
+    # issue 10: the whole release, computed in Validate; CreateGreen registers greenDefinition as is
+    release: str = "imageTag"
+    greenDefinition: dict[str, Any] | None = None  # RegisterTaskDefinition arguments, images pinned by digest
+    greenTags: dict[str, str] = Field(default_factory=dict)  # tags copied from blue (no aws:, at most 50)
+    plan: Plan | None = None
 
 
 class GreenTaskSet(Model):
@@ -324,6 +345,7 @@ class DeploymentResult(Model):
     taskSet: str
     targetGroupArn: str
     deletedTaskSet: str | None = None
+    plan: Plan | None = None  # issue 10: what this release changed
 
 
 class AlarmState(BaseModel):

@@ -35,6 +35,7 @@ class Settings(BaseModel):
     slackApiUrl: str = Field("", alias="SLACK_API_URL")  # empty: Slack's own Web API
     slackRetryInterval: float | None = Field(None, ge=0, alias="SLACK_RETRY_INTERVAL")  # fixed retry pause (s)
     defaultApprovers: tuple[str, ...] = Field((), alias="DEFAULT_APPROVERS")  # comma-separated Slack user ids
+    taskRoleNamePattern: str = Field("*", alias="TASK_ROLE_NAME_PATTERN")  # roles a release may pass (issue 10)
     stateMachineArn: str = Field("", alias="STATE_MACHINE_ARN")  # the ECR trigger starts executions of it
     # issue #14: load balancers whose routes the stack may change (comma-separated; empty or "*": any; "-": none)
     loadBalancerNames: tuple[str, ...] = Field((), alias="LOAD_BALANCER_NAMES")

@@ -163,8 +163,15 @@ def gate_blocks(gate: GateLike) -> list[dict[str, Any]]:
     buttons = [_button(gate, action, label, style) for action, label, style in _BUTTONS[kind]]
     return [
         *_summary(gate, GateKind(kind).slack_title),
+        *_plan_blocks(gate),
         {"type": "actions", "block_id": f"gate-{gate['gateId']}", "elements": buttons},
     ]
+
+
+def _plan_blocks(gate: GateLike) -> list[dict[str, Any]]:
+    """Issue 10: the release's plan (already bounded and escaped by bluegreen.plan.render_mrkdwn)."""
+    text = str(gate.get("planText") or "")
+    return [{"type": "section", "text": _mrkdwn(text)}] if text else []
 
 
 def outcome(gate: GateLike) -> str:
@@ -184,7 +191,7 @@ def decided_blocks(gate: GateLike) -> list[dict[str, Any]]:
     status = str(gate.get("status"))
     decided = status in GateStatus.__members__ and status != GateStatus.PENDING
     title = status_title(status) if decided else _title(gate.get("kind"))
-    return [*_summary(gate, title), {"type": "section", "text": _mrkdwn(outcome(gate))}]
+    return [*_summary(gate, title), *_plan_blocks(gate), {"type": "section", "text": _mrkdwn(outcome(gate))}]
 
 
 def gate_text(gate: GateLike) -> str:

@@ -156,6 +156,22 @@ class Store:
                 ExpressionAttributeValues=values,
             )
 
+    def record_plan(self, service: str, execution_arn: str, details: dict[str, Any]) -> None:
+        """Issue 10: what the release changes (label, plan summary and bounded text) on the deployment's item."""
+        name = execution_arn.rsplit(":", 1)[-1]
+        with transient_errors():
+            pointer = self.table.get_item(Key={"pk": f"EXECUTION#{name}", "sk": "DEPLOYMENT"}).get("Item")
+            if not pointer or not details:
+                return
+            names = {f"#f{i}": key for i, key in enumerate(details)}
+            values = {f":v{i}": value for i, value in enumerate(details.values())}
+            self.table.update_item(
+                Key={"pk": f"SERVICE#{service}", "sk": pointer["deploymentKey"]},
+                UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(details))),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
     def deployments(self, service: str, limit: int = 20) -> list[dict[str, Any]]:
         """Recent deployments of ``service``, newest first."""
         with transient_errors():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import clock, ecs
+from .. import clock, ecs, release
 from ..deps import Deps
 from ..errors import NoServingTaskSet
 from ..models import GreenTaskSet, StepEvent
@@ -27,13 +27,14 @@ def run(event: StepEvent, deps: Deps) -> GreenTaskSet:
                 f"Task set {context.blue.id} that served production at validation is gone; nothing to copy "
                 f"the network setup from. Deploy again."
             )
-        task_definition = ecs.register_with_image(
-            clients.ecs,
-            context.blue.taskDefinition,
-            config.containerName,
-            context.image,
-            {DEPLOYMENT_TAG: context.executionName[:256], "bluegreen:image-tag": context.imageTag},
-        )
+        ours = {DEPLOYMENT_TAG: context.executionName[:256], "bluegreen:image-tag": context.imageTag[:256]}
+        if context.greenDefinition:  # issue 10: the whole release Validate computed and checked
+            tags = release.green_tags(context.greenTags, ours)
+            task_definition = ecs.register_definition(clients.ecs, context.greenDefinition, tags)
+        else:
+            task_definition = ecs.register_with_image(
+                clients.ecs, context.blue.taskDefinition, config.containerName, context.image, ours
+            )
         green = ecs.create_task_set_like(
             clients.ecs, config, blue, task_definition, context.greenTargetGroupArn, context.executionName
         )

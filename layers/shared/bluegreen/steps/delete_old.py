@@ -39,4 +39,5 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
         taskSet=green.id,
         targetGroupArn=green.targetGroupArn,
         deletedTaskSet=deleted,
+        plan=context.plan,  # issue 10: the execution's output says what the release changed
     )

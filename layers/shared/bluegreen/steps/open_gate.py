@@ -17,6 +17,7 @@ from ..deps import Deps
 from ..gates import Gate, GateKind
 from ..models import GateEvent, OpenedGate
 from ..notify import SlackNotifier
+from ..plan import render_mrkdwn
 from ..store import Store
 
 logger = Logger(child=True)
@@ -37,6 +38,8 @@ def _details(event: GateEvent) -> dict[str, Any]:
         details["testUrl"] = context.testUrl
     if context.config.slackChannel:
         details["channel"] = context.config.slackChannel
+    if context.plan and event.kind == "approval":  # issue 10: nobody approves without seeing the release
+        details["planText"] = render_mrkdwn(context.plan, full_command=f"bluegreen status {context.service}")
     if event.swap:
         details["bakeSeconds"] = context.config.bakeSeconds
         details["weight"] = event.swap.weight
