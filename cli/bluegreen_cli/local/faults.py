@@ -144,7 +144,7 @@ def discover_points(emu: Emulator, layout: str = "rules") -> list[tuple[str, str
 
 def run_suite(progress: Callable[[str], None] | None = None, layout: str = "rules", only: str = "") -> FaultReport:
     """``layout``: how the service's routes are set up (issue #14); ``only``: inject only at the points whose
-    ``service:Operation`` starts with it (e.g. ``elasticloadbalancing:`` for the route call sites)."""
+    ``service:Operation`` starts with it (e.g. ``elbv2:`` for the route call sites)."""
     report = FaultReport()
     with Emulator(timing=FAST) as emu:
         report.points = [point for point in discover_points(emu, layout) if point[1].startswith(only)]
