@@ -33,6 +33,7 @@ from .patches import (
     codedeploy_alarm_configuration,
     pass_task_failure_cause,
     publish_ecr_pushes,
+    route_rules,
     run_lambda_handlers,
     wrap_api_calls,
 )
@@ -181,6 +182,7 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
     publish_ecr_pushes(patcher)
     pass_task_failure_cause(patcher)
     codedeploy_alarm_configuration(patcher)  # issue #14
+    route_rules(patcher)  # issue #14
     run_lambda_handlers(patcher, dispatcher.invoke)
     wrap_api_calls(patcher, record)
     os.environ.update(environment)
