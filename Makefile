@@ -50,4 +50,4 @@ bench: $(STAMP) ## benchmarks on the emulator -> docs/benchmarks.md, docs/canary
 	$(VENV)/bin/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache

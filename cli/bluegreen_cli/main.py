@@ -14,12 +14,14 @@ import sys
 import traceback
 from typing import Any
 
+from bluegreen.limits import MAX_REASON
+
 from .common import DEFAULT_INTERVAL, DEFAULT_STACK, STACK_ENV, CliError, UsageError
 from .local.scenarios import SCENARIOS
 from .release_args import add_release_arguments, release_input
 
 # Distributions of the ``local`` extra: without them ``bluegreen local`` says how to install it.
-LOCAL_EXTRA_MODULES = ("moto", "samtranslator", "werkzeug")
+LOCAL_EXTRA_MODULES = ("moto", "samtranslator", "werkzeug", "flask", "flask_cors")
 LOCAL_EXTRA_HINT = "error: bluegreen local needs the emulator: pip install 'ecs-bluegreen[local]'"
 
 EPILOG = f"""\
@@ -44,6 +46,13 @@ def _seconds(text: str) -> float:
     if value <= 0:
         raise argparse.ArgumentTypeError("must be positive")
     return value
+
+
+def _reason(text: str) -> str:
+    """A decision's reason: recorded with the gate and in the Step Functions cause (bounded, issue 11)."""
+    if len(text) > MAX_REASON:
+        raise argparse.ArgumentTypeError(f"at most {MAX_REASON} characters (got {len(text)})")
+    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -98,7 +107,13 @@ def build_parser() -> argparse.ArgumentParser:
         gate = command(name, help_text)
         gate.add_argument("service", metavar="SERVICE")
         if name != "finish":
-            gate.add_argument("--reason", default="", metavar="TEXT", help="recorded with the decision")
+            gate.add_argument(
+                "--reason",
+                type=_reason,
+                default="",
+                metavar="TEXT",
+                help=f"recorded with the decision (at most {MAX_REASON} characters)",
+            )
 
     follow = command("follow", "watch a deployment until it ends (exit status 0 if it succeeded)")
     follow.add_argument("execution_arn", metavar="EXECUTION_ARN")

@@ -158,3 +158,28 @@ def test_a_busy_port_is_reported_clearly(endpoint):
     )
     assert result.returncode == 2
     assert f"port {endpoint['port']}" in result.stderr and "busy" in result.stderr
+
+
+def test_set_alarm_state_during_a_bake_rolls_the_deployment_back(endpoint):
+    # Issue 11: an operator tests the rollback with `aws cloudwatch set-alarm-state` against the endpoint
+    import boto3  # the CLI subprocess is too slow for a bake of 120 simulated seconds (2 s of real time here)
+
+    session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
+    sfn = session.client("stepfunctions", endpoint_url=endpoint["url"])
+    cloudwatch = session.client("cloudwatch", endpoint_url=endpoint["url"])
+    arn = sfn.start_execution(
+        stateMachineArn=endpoint["arn"],
+        name="operator-sets-the-alarm",
+        input=json.dumps({"service": "demo-web", "imageTag": "v3"}),
+    )["executionArn"]
+    approve(endpoint)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        events = sfn.get_execution_history(executionArn=arn, reverseOrder=True, maxResults=20)["events"]
+        if any(e.get("stateEnteredEventDetails", {}).get("name") == "Bake" for e in events):
+            break
+        time.sleep(0.05)
+    cloudwatch.set_alarm_state(AlarmName="demo-web-5xx", StateValue="ALARM", StateReason="operator test")
+    description = wait_done(endpoint, arn)
+    assert description["status"] == "FAILED"
+    assert description["error"] == "RolledBack" and "operator test" in description["cause"]

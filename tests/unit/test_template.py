@@ -35,7 +35,6 @@ PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 UNSCOPABLE_ACTIONS = frozenset(
     {
         "ecs:DescribeTaskDefinition",
-        "ecs:RegisterTaskDefinition",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
@@ -95,6 +94,7 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:ModifyRule",
         "elasticloadbalancing:ModifyListener",  # issue #14
         "ecs:UpdateServicePrimaryTaskSet",
+        SLACK,  # issue 11: canary/linear milestones in the Slack thread
     },
     "BakeFunction": {
         "cloudwatch:DescribeAlarms",
@@ -533,3 +533,35 @@ def test_every_state_and_every_fail_state_is_reachable(asl_path: Path):
         assert fail_states, f"{asl_path.name}: no Fail state"
         assert not fail_states - seen, f"unreachable Fail states: {sorted(fail_states - seen)}"
         assert not set(states) - seen, f"unreachable states: {sorted(set(states) - seen)}"
+
+
+# --- issue 11 -----------------------------------------------------------------------------------
+STACK_NAME_MAX = 128  # CloudFormation stack names: 1-128 characters
+STATE_MACHINE_NAME_MAX = 80  # Step Functions state machine names: 1-80 characters
+
+
+def test_the_state_machine_name_fits_80_characters_whatever_the_stack_name() -> None:
+    # Given the longest stack name CloudFormation allows
+    stack_name = "s" * STACK_NAME_MAX
+    # When the state machine's Name is computed from the template
+    name = RESOURCES["DeploymentStateMachine"]["Properties"]["Name"]
+    assert name == {"Ref": "DeploymentStateMachineName"}, "the name must not be derived from the stack name"
+    parameter = TEMPLATE["Parameters"]["DeploymentStateMachineName"]
+    # Then every value the parameter accepts fits Step Functions' limit, and the stack name plays no part
+    assert int(parameter["MaxLength"]) <= STATE_MACHINE_NAME_MAX
+    assert re.fullmatch(parameter["AllowedPattern"], parameter["Default"])
+    assert not re.fullmatch(parameter["AllowedPattern"], "x" * (STATE_MACHINE_NAME_MAX + 1))
+    assert "AWS::StackName" not in json.dumps(RESOURCES["DeploymentStateMachine"]) and stack_name
+
+
+def test_register_task_definition_is_scoped_to_task_definition_arns() -> None:
+    # Given the create-green function's policy
+    statements = RESOURCES["CreateGreenFunction"]["Properties"]["Policies"][0]["Statement"]
+    # When looking for the statement that allows RegisterTaskDefinition
+    register = [s for s in statements if "ecs:RegisterTaskDefinition" in json.dumps(s["Action"])]
+    # Then it names task definition ARNs of the configured families, never "*"
+    assert len(register) == 1
+    assert register[0]["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/"
+        "${TaskDefinitionFamilyPattern}:*"
+    }

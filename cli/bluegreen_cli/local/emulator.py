@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
+from moto.ecs.models import ecs_backends
+from moto.secretsmanager.models import secretsmanager_backends
 
 from bluegreen import elbv2 as rules
 from bluegreen.decisions import decide
@@ -34,6 +36,7 @@ from bluegreen.errors import BlueGreenError
 from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
+from . import iam, metrics, patches
 from .dataplane import DataPlane, Timing
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .lambdas import CallRecorder, Dispatcher, installed
@@ -116,6 +119,28 @@ class ExecutionResult:
         return "failed"
 
 
+class _MotoLookup:
+    """What the IAM check needs from moto's backends."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+
+    def secret_arn(self, secret_id: str) -> str:
+        if secret_id.startswith("arn:"):
+            return secret_id
+        backend = secretsmanager_backends[ACCOUNT][REGION]
+        if secret_id in backend.secrets:
+            return backend.secrets[secret_id].arn
+        return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret_id}"
+
+    def state_machine_of_task_token(self, task_token: str) -> str:
+        return self.emulator.state_machine_arn  # the stack has one state machine: every token is one of its
+
+    def next_task_definition_revision(self, family: str) -> int:
+        revisions = ecs_backends[ACCOUNT][REGION].task_definitions.get(family, {})
+        return max(revisions, default=0) + 1
+
+
 class Emulator:
     def __init__(
         self,
@@ -127,6 +152,7 @@ class Emulator:
         slack_api_url: str | None = None,
         pace: float | None = None,
         parameters: dict[str, str] | None = None,
+        enforce_iam: bool = True,
     ) -> None:
         self.parameters = dict(parameters or {})  # template parameter values besides the defaults (issue 10)
         self.clock = SimClock()
@@ -154,6 +180,8 @@ class Emulator:
         self.approvals: list[tuple[float, str, str]] = []  # (simulated seconds, service, gate id)
         self.clicks: list[tuple[float, str, str]] = []  # (simulated seconds, service, action)
         self._stop = threading.Event()
+        self.enforce_iam = enforce_iam
+        self.iam: iam.Authorizer | None = None  # each function's calls checked against its template policy
 
     # --- lifecycle -------------------------------------------------------------------
     def __enter__(self) -> Emulator:
@@ -183,6 +211,9 @@ class Emulator:
         get_notifier.cache_clear()
         parameters.clear_caches()
         self._deploy_stack()
+        self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
+        self._patches.__enter__()
+        metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
         self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
         self._approver.start()
         return self
@@ -193,6 +224,8 @@ class Emulator:
         self._approver.join(timeout=5)
         if self.slack:
             self.slack.stop()
+        metrics.STATE_CHANGE_LISTENERS.remove(self._alarm_changed)
+        self._patches.__exit__(*exc_info)
         self._lambdas.__exit__(*exc_info)
         self.plane.uninstall()
         self._time.__exit__(*exc_info)
@@ -205,19 +238,28 @@ class Emulator:
             else:
                 os.environ[key] = value
 
+    def _alarm_changed(self, alarm_name: str, state: str) -> None:
+        """Every alarm state change (evaluation or SetAlarmState), in simulated seconds: rollback reaction."""
+        self.plane.alarm_changes.append((self.clock.elapsed, alarm_name, state))
+
     def client(self, name: str) -> Any:
         return self.session.client(name)
 
     # --- the stack -------------------------------------------------------------------
     def _deploy_stack(self) -> None:
-        iam, lam, sfn = self.client("iam"), self.client("lambda"), self.client("stepfunctions")
-        role = iam.create_role(RoleName=f"{STACK}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        iam_client, lam, sfn = self.client("iam"), self.client("lambda"), self.client("stepfunctions")
+        role = iam_client.create_role(RoleName=f"{STACK}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         refs: dict[str, Any] = {k: v for k, v in self.template.parameter_defaults().items()}
         refs.update(self.parameters)
         refs.update(
             {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": STACK}
         )
         refs.update(self._create_tables())
+        for logical_id, name in list(refs.items()):
+            if name and self.template.resources.get(logical_id, {}).get("Type") == "AWS::DynamoDB::Table":
+                refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+        # The stack is deployed with the Slack secret the emulator created (the parameter's default is "").
+        refs["SlackSecretName"] = self._slack_env()["SLACK_SECRET_NAME"]
         environment = dict(_HANDLER_ENV, POWERTOOLS_METRICS_DISABLED=str(not self.metrics).lower())
         for spec in self.template.functions(refs):
             name = f"{STACK}-{spec.logical_id}"
@@ -243,13 +285,39 @@ class Emulator:
             raise RuntimeError(f"Unresolved substitutions in {machine.definition_path.name}: {unresolved}")
         self.definition = json.loads(definition)
         self.state_machine_arn = sfn.create_state_machine(
-            name=f"{STACK}-deployment", definition=definition, roleArn=role, type="STANDARD"
+            name=iam.resolve(self.template.resources[machine.logical_id]["Properties"]["Name"], refs),
+            definition=definition,
+            roleArn=role,
+            type="STANDARD",
         )["stateMachineArn"]
+        refs[f"{machine.logical_id}.Arn"] = self.state_machine_arn
+        if self.enforce_iam:
+            self._enforce_iam(refs)
         self._lambdas = installed(self.dispatcher, environment, self.log_stream)
         self._lambdas.__enter__()
         self.store = Store(
             table=self.session.resource("dynamodb").Table(environment["TABLE_NAME"]), sfn=self.client("stepfunctions")
         )
+
+    def _enforce_iam(self, refs: dict[str, Any]) -> None:
+        """Check every AWS call of a function against its own policy in the template, as AWS would."""
+        self.iam = iam.Authorizer(
+            policies=iam.template_policies(self.template.raw, refs),
+            env=iam.Env("aws", REGION, ACCOUNT, _MotoLookup(self)),
+            role_prefix=STACK,
+        )
+        (machine,) = self.template.state_machines()
+        function_arn = {
+            f"{STACK}-{spec.logical_id}": refs[f"{spec.logical_id}.Arn"] for spec in self.template.functions(refs)
+        }
+        self.dispatcher.authorize = self.iam.check
+
+        def authorize_invoke(function_name: str) -> bool:
+            name = function_name.split(":function:")[-1].split(":")[0]
+            arn = function_arn.get(name, function_name)
+            return self.iam.allows(machine.logical_id, iam.Request("lambda:InvokeFunction", arn))
+
+        self.dispatcher.authorize_invoke = authorize_invoke
 
     def _slack_env(self) -> dict[str, str]:
         url = self.slack.base_url if self.slack else self.slack_api_url

@@ -11,6 +11,7 @@ name, as in AWS, so the state machine's Retry and Catch route on it.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib.util
 import json
 import logging
@@ -27,6 +28,10 @@ from types import ModuleType
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.utilities import parameters
+from aws_lambda_powertools.utilities.parameters import SecretsProvider
+
+from bluegreen.deps import Deps
 
 from .patches import (
     Patcher,
@@ -66,6 +71,65 @@ def _route_logs(module: ModuleType) -> None:
             for handler in value.handlers:
                 if isinstance(handler, logging.StreamHandler) and handler.stream in (sys.stdout, sys.__stdout__):
                     handler.setStream(LOG_SINK)
+
+
+def current_function() -> str | None:
+    """Logical id of the function whose handler runs on this thread (None outside handlers)."""
+    return getattr(_state, "function", None)
+
+
+class _ContainerParameters:
+    """Powertools ``parameters`` with one cache per function: each Lambda function runs in its own container.
+
+    One shared cache would let a function read a secret another function fetched, so a missing
+    ``secretsmanager:GetSecretValue`` permission would go unnoticed.
+    """
+
+    def __init__(self) -> None:
+        self._providers: dict[str | None, SecretsProvider] = {}
+        self._lock = threading.Lock()
+
+    def get_secret(self, name: str, **kwargs: Any) -> Any:
+        with self._lock:
+            provider = self._providers.setdefault(current_function(), SecretsProvider())
+        return provider.get(name, **kwargs)
+
+    def clear_caches(self) -> None:
+        with self._lock:
+            self._providers.clear()
+        parameters.clear_caches()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(parameters, name)
+
+
+CONTAINER_PARAMETERS = _ContainerParameters()
+
+
+def _own_container(module: ModuleType) -> None:
+    """Give a handler module its own process-wide caches, as its own Lambda container would have."""
+    for name, value in list(vars(module).items()):
+        wrapped = getattr(value, "__wrapped__", None)
+        if callable(value) and hasattr(value, "cache_clear") and wrapped is not None:
+            setattr(module, name, functools.cache(wrapped))  # e.g. get_notifier: one Slack client per function
+        elif type(value) is Deps:
+            setattr(module, name, _ContainerDeps())  # the handler's deps: its own Slack client too
+
+
+class _ContainerDeps(Deps):
+    """A handler's :class:`Deps` whose Slack notifier belongs to that function alone (its own container)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._own_notifier: Any = None
+
+    @property
+    def notifier(self) -> Any:
+        if self._own_notifier is None:
+            from bluegreen.notify import get_notifier
+
+            self._own_notifier = get_notifier.__wrapped__()
+        return self._own_notifier
 
 
 @dataclass
@@ -114,6 +178,10 @@ class Dispatcher:
         self._modules: dict[str, ModuleType] = {}
         self.invocations: Counter[str] = Counter()
         self.discard_metrics = True
+        # IAM: checks each AWS call of a function against its policy (raises the access-denied ClientError).
+        self.authorize: Callable[[str, str, str, dict[str, Any]], None] | None = None
+        # The state machine's role must allow lambda:InvokeFunction on each function it invokes.
+        self.authorize_invoke: Callable[[str], bool] | None = None
 
     def register(self, function_name: str, spec: FunctionSpec) -> None:
         self._functions[function_name] = spec
@@ -126,6 +194,7 @@ class Dispatcher:
             module = importlib.util.module_from_spec(loader_spec)
             loader_spec.loader.exec_module(module)
             _route_logs(module)
+            _own_container(module)
             self._modules[spec.logical_id] = module
         return self._modules[spec.logical_id]
 
@@ -138,6 +207,7 @@ class Dispatcher:
         handler = getattr(self._module(spec), spec.handler.rsplit(".", 1)[1])
         event = json.loads(body or "{}")
         context = FakeLambdaContext(name, f"arn:aws:lambda:emulator:function:{name}")
+        outer = getattr(_state, "function", None)  # an EventBridge target invoked while a handler runs
         _state.function = spec.logical_id
         try:
             result = handler(event, context)
@@ -151,7 +221,7 @@ class Dispatcher:
             }
             return json.dumps(payload).encode()
         finally:
-            _state.function = None
+            _state.function = outer
             if self.discard_metrics:
                 # Powertools keeps disabled metrics and prints them once 100 pile up: drop them.
                 for value in vars(self._module(spec)).values():
@@ -173,17 +243,31 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
         for hook in dispatcher.recorder.before:
             hook(call)
         dispatcher.recorder.calls.append(call)
+        if dispatcher.authorize:  # the emulator checks the function's own IAM policy (moto checks none)
+            dispatcher.authorize(function, call.service, operation_name, api_params)
         result = original_call(client, operation_name, api_params)
         for hook in dispatcher.recorder.after:
             hook(call)
         return result
 
+    def invoke_from_states(function_name: str, body: str | bytes | None, response_headers: dict[str, str]) -> bytes:
+        """The state machine invokes a function: its role must allow it (moto checks no role)."""
+        if dispatcher.authorize_invoke and not dispatcher.authorize_invoke(function_name):
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps({"errorType": "AccessDeniedException", "errorMessage": "lambda:InvokeFunction"}).encode()
+        return dispatcher.invoke(function_name, body, response_headers)
+
+    from bluegreen import slack as slack_module  # the handlers' Slack secrets come through Powertools
+
+    original_parameters = slack_module.parameters
+    slack_module.parameters = CONTAINER_PARAMETERS  # one secrets cache per function, as per container
+    CONTAINER_PARAMETERS.clear_caches()
     patcher = Patcher()
     publish_ecr_pushes(patcher)
     pass_task_failure_cause(patcher)
     codedeploy_alarm_configuration(patcher)  # issue #14
     route_rules(patcher)  # issue #14
-    run_lambda_handlers(patcher, dispatcher.invoke)
+    run_lambda_handlers(patcher, dispatcher.invoke, invoke_from_states)
     wrap_api_calls(patcher, record)
     os.environ.update(environment)
     # Handlers log through Powertools to stdout; in the emulator their lines go to ``log_stream``.
@@ -192,6 +276,7 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
         yield dispatcher
     finally:
         patcher.restore()
+        slack_module.parameters = original_parameters
         LOG_SINK.target = None
         for key, value in saved_env.items():
             if value is None:

@@ -11,11 +11,14 @@ with another version installed fails at once with :class:`MotoVersionError` rath
 than with a wrong emulation later.
 """
 
+# ruff: noqa: E402 - moto's internals are imported only after the version check below
 from __future__ import annotations
 
 import contextlib
+import copy
 import importlib.metadata
 import json
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -43,24 +46,36 @@ def check_moto_version(installed: str | None = None) -> None:
 check_moto_version()
 
 # moto's internals, imported only once the version is known to match.
-from botocore.client import BaseClient  # noqa: E402
-from moto.awslambda_simple.models import LambdaSimpleBackend  # noqa: E402
-from moto.core.responses import EmptyResult  # noqa: E402
-from moto.ecr.models import ECRBackend  # noqa: E402
-from moto.ecs.exceptions import EcsClientException, InvalidParameterException  # noqa: E402
-from moto.ecs.models import EC2ContainerServiceBackend  # noqa: E402
-from moto.elbv2.models import FakeHealthStatus, FakeTargetGroup  # noqa: E402
-from moto.events.models import Rule as EventsRule  # noqa: E402
-from moto.events.models import events_backends  # noqa: E402
-from moto.stepfunctions.exceptions import AWSError  # noqa: E402
-from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl  # noqa: E402
-from moto.stepfunctions.parser.asl.component.state.exec import execute_state  # noqa: E402
-from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function  # noqa: E402
-from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint  # noqa: E402
-from moto.stepfunctions.parser.models import StepFunctionsParserBackend  # noqa: E402
-from moto.stepfunctions.responses import StepFunctionResponse  # noqa: E402
+from botocore.client import BaseClient
+from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.cloudwatch.responses import CloudWatchResponse
+from moto.core.responses import EmptyResult
+from moto.ecr.models import ECRBackend
+from moto.ecs.exceptions import EcsClientException, InvalidParameterException
+from moto.ecs.models import EC2ContainerServiceBackend
+from moto.elbv2.exceptions import ValidationError
+from moto.elbv2.models import (
+    ELBv2Backend,
+    FakeHealthStatus,
+    FakeTargetGroup,
+)
+from moto.events.models import Rule as EventsRule
+from moto.events.models import events_backends
+from moto.stepfunctions.exceptions import (
+    AWSError,
+    ValidationException,
+)
+from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
 
-from bluegreen.release import FARGATE_SIZES, STATE_LIMIT, TAG_LIMIT  # noqa: E402
+from bluegreen import clock
+from bluegreen.release import FARGATE_SIZES, STATE_LIMIT
+
+from . import metrics
 
 
 class Patcher:
@@ -86,13 +101,16 @@ class Patcher:
 Invoke = Callable[[str, "str | bytes | None", dict[str, str]], bytes]
 
 
-def run_lambda_handlers(patcher: Patcher, invoke: Invoke) -> None:
-    """Lambda invocations (from Step Functions and from EventBridge) run the stack's handlers via ``invoke``."""
+def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: Invoke | None = None) -> None:
+    """Lambda invocations run the stack's handlers: from EventBridge via ``invoke``, from Step Functions via
+    ``invoke_from_states`` (which checks the state machine role's ``lambda:InvokeFunction``; default ``invoke``)."""
+    from_states = invoke_from_states or invoke
 
     # moto gap: the simple Lambda backend (use_docker: False) answers every Invoke with a canned
     # payload; the emulator runs the function's real handler in this process instead.
+    # Nor does moto's Step Functions check the state machine role before it invokes a function.
     def lambda_invoke(self, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001 - moto's
-        return invoke(function_name, body, response_headers)
+        return from_states(function_name, body, response_headers)
 
     patcher.replace(LambdaSimpleBackend, "invoke", lambda_invoke)
 
@@ -237,13 +255,6 @@ def task_definition_rules() -> Iterator[None]:
                 valid = False
             if not valid:
                 raise EcsClientException("No Fargate configuration exists for given values.")
-        # The same gap for tags: moto accepts any. AWS allows at most 50 per resource and reserves the aws: prefix
-        # ("Tagging your Amazon ECS resources", tag restrictions).
-        tags = kwargs.get("tags") or []
-        if len(tags) > TAG_LIMIT:
-            raise InvalidParameterException(f"Too many tags: at most {TAG_LIMIT} per resource.")
-        if any(str(tag.get("key", "")).lower().startswith("aws:") for tag in tags):
-            raise InvalidParameterException("Tag keys with the aws: prefix are reserved for AWS use.")
         return original(self, family, container_definitions, *args, **kwargs)
 
     original_start = StepFunctionsParserBackend.start_execution
@@ -347,3 +358,143 @@ def route_rules(patcher: Patcher) -> None:
     patcher.replace(ELBv2Backend, "modify_rule", modify_rule)
     patcher.replace(ELBv2Backend, "modify_listener", modify_listener)
     patcher.replace(ELBv2Backend, "create_load_balancer", create_load_balancer)
+
+
+# --- issue 11: limits AWS enforces ----------------------------------------------------------
+SFN_ERROR_MAX = 256  # SendTaskFailure error
+SFN_CAUSE_MAX = 32_768  # SendTaskFailure cause
+SFN_OUTPUT_MAX = 262_144  # SendTaskSuccess output (256 KiB)
+ECS_MAX_TAGS = 50  # tags per resource (aws:-prefixed ones do not count, and cannot be set)
+
+# Rule ARN -> OIDC client secret: ELB keeps it, DescribeRules never returns it.
+_OIDC_SECRETS: dict[str, str] = {}
+_LOCK = threading.Lock()
+
+
+def _reserved(text: str) -> bool:
+    return text.lower().startswith("aws:")
+
+
+def _check_task_definition_tags(tags: list[dict[str, str]] | None) -> None:
+    # moto gap: moto's RegisterTaskDefinition accepts aws:-prefixed tags and any number of tags; ECS refuses
+    # both (the aws: prefix is reserved for AWS, keys and values; at most 50 user tags per resource).
+    tags = tags or []
+    reserved = [t["key"] for t in tags if _reserved(t.get("key", "")) or _reserved(t.get("value", ""))]
+    if reserved:
+        raise InvalidParameterException(
+            f"Tag keys and values beginning with 'aws:' are reserved for AWS use and cannot be set: {reserved}."
+        )
+    if len(tags) > ECS_MAX_TAGS:
+        raise InvalidParameterException(f"A resource can have at most {ECS_MAX_TAGS} tags; got {len(tags)}.")
+
+
+def _oidc_configs(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [a["AuthenticateOidcConfig"] for a in actions if a.get("Type") == "authenticate-oidc"]
+
+
+def _keep_oidc_secret(rule_arn: str | None, actions: list[dict[str, Any]], creating: bool) -> str | None:
+    """Validate OIDC actions as ELB does; strip the secret from what is stored (DescribeRules never shows it)."""
+    # moto gap: moto stores and returns the OIDC ClientSecret in DescribeRules and accepts a described action back
+    # without it. ELB never returns the secret; ModifyRule needs ClientSecret or UseExistingClientSecret: true.
+    secret: str | None = None
+    for config in _oidc_configs(actions):
+        use_existing = bool(config.pop("UseExistingClientSecret", False))
+        given = config.pop("ClientSecret", None)
+        if given:
+            secret = given
+        elif use_existing and not creating:
+            with _LOCK:
+                secret = _OIDC_SECRETS.get(rule_arn or "")
+            if secret is None:
+                raise ValidationError("UseExistingClientSecret is set but the rule has no client secret to reuse")
+        else:
+            raise ValidationError(
+                "A client secret must be specified for an authenticate-oidc action"
+                + ("" if creating else " (or set UseExistingClientSecret to true to keep the existing one)")
+            )
+    return secret
+
+
+def _remember(rule_arn: str, secret: str | None, actions: list[dict[str, Any]]) -> None:
+    with _LOCK:
+        if secret is not None:
+            _OIDC_SECRETS[rule_arn] = secret
+        elif not _oidc_configs(actions):
+            _OIDC_SECRETS.pop(rule_arn, None)
+
+
+def oidc_secret(rule_arn: str) -> str | None:
+    """The client secret ELB keeps for a rule (tests compare it; no API returns it)."""
+    with _LOCK:
+        return _OIDC_SECRETS.get(rule_arn)
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[None]:
+    """Issue 11: the limits and refusals AWS enforces where moto does not."""
+    patcher = Patcher()
+    original_register = EC2ContainerServiceBackend.register_task_definition
+    original_create_rule = ELBv2Backend.create_rule
+    original_modify_rule = ELBv2Backend.modify_rule
+    original_task_failure = StepFunctionResponse.send_task_failure
+    original_task_success = StepFunctionResponse.send_task_success
+    original_set_alarm_state = CloudWatchResponse.set_alarm_state
+
+    def register_task_definition(self, family, container_definitions, *args, **kwargs):  # noqa: ANN001 - moto's
+        _check_task_definition_tags(kwargs.get("tags"))
+        return original_register(self, family, container_definitions, *args, **kwargs)
+
+    def create_rule(self, listener_arn, conditions, priority, actions, tags=None):  # noqa: ANN001 - moto's
+        actions = copy.deepcopy(actions)
+        secret = _keep_oidc_secret(None, actions, creating=True)
+        rule = original_create_rule(self, listener_arn, conditions, priority, actions, tags)
+        _remember(rule.arn, secret, actions)
+        return rule
+
+    def modify_rule(self, rule_arn, conditions, actions):  # noqa: ANN001 - moto's
+        actions = copy.deepcopy(actions)
+        secret = _keep_oidc_secret(rule_arn, actions, creating=False) if actions else None
+        rule = original_modify_rule(self, rule_arn, conditions, actions)
+        if actions:
+            _remember(rule_arn, secret, actions)
+        return rule
+
+    def send_task_failure(self):  # noqa: ANN001 - moto's
+        # moto gap: moto accepts an error and a cause of any length; Step Functions refuses an error over 256
+        # characters and a cause over 32,768 (ValidationException).
+        error, cause = self._get_param("error") or "", self._get_param("cause") or ""
+        if len(error) > SFN_ERROR_MAX:
+            raise ValidationException(f"1 validation error detected: 'error' must be at most {SFN_ERROR_MAX} long")
+        if len(cause) > SFN_CAUSE_MAX:
+            raise ValidationException(f"1 validation error detected: 'cause' must be at most {SFN_CAUSE_MAX} long")
+        return original_task_failure(self)
+
+    def send_task_success(self):  # noqa: ANN001 - moto's
+        # moto gap: moto accepts any output size; Step Functions refuses an output over 256 KiB.
+        if len((self._get_param("output") or "").encode()) > SFN_OUTPUT_MAX:
+            raise ValidationException(f"1 validation error detected: 'output' must be at most {SFN_OUTPUT_MAX} bytes")
+        return original_task_success(self)
+
+    def set_alarm_state(self):  # noqa: ANN001 - moto's
+        # moto gap: moto's SetAlarmState changes the state but publishes nothing; CloudWatch publishes every state
+        # change to EventBridge (CloudWatch Alarm State Change), one made with SetAlarmState included.
+        alarm = self.cloudwatch_backend.alarms.get(self._get_param("AlarmName"))
+        previous = alarm.state_value if alarm is not None else None
+        result = original_set_alarm_state(self)
+        if alarm is not None and alarm.state_value != previous:
+            metrics.publish_state_change(self.current_account, self.region, alarm, previous, clock.now())
+        return result
+
+    patcher.replace(EC2ContainerServiceBackend, "register_task_definition", register_task_definition)
+    patcher.replace(CloudWatchResponse, "set_alarm_state", set_alarm_state)
+    # moto gap: CreateRule and ModifyRule keep and return the OIDC client secret (see _keep_oidc_secret).
+    patcher.replace(ELBv2Backend, "create_rule", create_rule)
+    patcher.replace(ELBv2Backend, "modify_rule", modify_rule)
+    patcher.replace(StepFunctionResponse, "send_task_failure", send_task_failure)
+    patcher.replace(StepFunctionResponse, "send_task_success", send_task_success)
+    try:
+        yield
+    finally:
+        patcher.restore()
+        with _LOCK:
+            _OIDC_SECRETS.clear()

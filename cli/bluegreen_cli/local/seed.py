@@ -242,12 +242,41 @@ def seed_service(
     blue = blue["id"]
 
     alarm = f"{name}-5xx"
+    # Issue 11: a metric alarm on the 5xx answered by the service's targets, in either target group (green and
+    # blue alternate between them), from the ALB metrics the emulator publishes. ELB reports a 5xx count only
+    # when it is not zero: SUM(METRICS()) adds what is there (m1 + m2 would be missing when one is).
+    # issue #14: the alarm watches the load balancer the production route is on (its own one for listener layouts);
+    # behind an NLB, target resets (AWS/NetworkELB TCP_Target_Reset_Count) instead of HTTP 5xx.
+    route_listener = production_routes[0] if layout in ("listener-ports", "nlb") else network["listener"]
+    balancer = elbv2.describe_listeners(ListenerArns=[route_listener])["Listeners"][0]["LoadBalancerArn"]
+    namespace, metric_name = ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count")
+    if network_lb:
+        namespace, metric_name = ("AWS/NetworkELB", "TCP_Target_Reset_Count")
     cloudwatch.put_metric_alarm(
         AlarmName=alarm,
-        Namespace="AWS/ApplicationELB",
-        MetricName="HTTPCode_Target_5XX_Count",
-        Statistic="Sum",
-        Period=60,
+        AlarmDescription=f"{name}: more than 10 target 5xx a minute",
+        Metrics=[
+            *(
+                {
+                    "Id": f"tg{index}",
+                    "MetricStat": {
+                        "Metric": {
+                            "Namespace": namespace,
+                            "MetricName": metric_name,
+                            "Dimensions": [
+                                {"Name": "LoadBalancer", "Value": balancer.split(":loadbalancer/")[-1]},
+                                {"Name": "TargetGroup", "Value": group.split(":")[-1]},
+                            ],
+                        },
+                        "Period": 60,
+                        "Stat": "Sum",
+                    },
+                    "ReturnData": False,
+                }
+                for index, group in enumerate(target_groups)
+            ),
+            {"Id": "total", "Expression": "SUM(METRICS())", "Label": "Target 5xx", "ReturnData": True},
+        ],
         EvaluationPeriods=1,
         Threshold=10,
         ComparisonOperator="GreaterThanThreshold",

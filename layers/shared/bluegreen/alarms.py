@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from .aws import transient_errors
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
 
 _NAMES_PER_CALL = 100  # DescribeAlarms takes at most 100 names per call
 
 
-def describe_alarms(cloudwatch: Any, alarm_names: list[str], state: str | None = None) -> list[dict[str, Any]]:
+def describe_alarms(
+    cloudwatch: CloudWatchClient, alarm_names: list[str], state: str | None = None
+) -> list[dict[str, Any]]:
     """Metric and composite alarms among ``alarm_names`` (only those in ``state`` when given)."""
     found: list[dict[str, Any]] = []
     paginator = cloudwatch.get_paginator("describe_alarms")
@@ -22,18 +27,18 @@ def describe_alarms(cloudwatch: Any, alarm_names: list[str], state: str | None =
             arguments["StateValue"] = state
         with transient_errors():
             for page in paginator.paginate(**arguments):
-                found.extend(page.get("MetricAlarms", []))
-                found.extend(page.get("CompositeAlarms", []))
+                found.extend(cast(list[dict[str, Any]], page.get("MetricAlarms", [])))
+                found.extend(cast(list[dict[str, Any]], page.get("CompositeAlarms", [])))
     # Filter here too: the StateValue filter is an optimisation, the state is what matters.
     return [alarm for alarm in found if state is None or alarm.get("StateValue") == state]
 
 
-def alarms_in_alarm(cloudwatch: Any, alarm_names: list[str]) -> list[dict[str, Any]]:
+def alarms_in_alarm(cloudwatch: CloudWatchClient, alarm_names: list[str]) -> list[dict[str, Any]]:
     """The configured alarms currently in state ALARM."""
     return describe_alarms(cloudwatch, alarm_names, state="ALARM") if alarm_names else []
 
 
-def missing_alarms(cloudwatch: Any, alarm_names: list[str]) -> list[str]:
+def missing_alarms(cloudwatch: CloudWatchClient, alarm_names: list[str]) -> list[str]:
     """Configured alarm names that do not exist (a typo would silently disable the bake)."""
     if not alarm_names:
         return []

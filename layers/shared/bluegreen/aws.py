@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import boto3
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from botocore.config import Config
 from botocore.exceptions import (
     ClientError,
@@ -23,6 +22,7 @@ from .errors import TransientAwsError
 from .settings import require
 
 if TYPE_CHECKING:  # the boto3 stubs are a dev dependency (make test runs mypy); Lambda does not need them
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
     from mypy_boto3_cloudwatch import CloudWatchClient
     from mypy_boto3_dynamodb import DynamoDBServiceResource
     from mypy_boto3_ecr import ECRClient
@@ -126,4 +126,8 @@ def get_store() -> Store:
 @functools.cache
 def get_ssm_provider() -> SSMProvider:
     """Powertools SSM provider (with its cache) over the shared SSM client."""
+    # Imported here: the parameters package loads every provider (DynamoDB, AppConfig...), and most
+    # handlers read no parameter (cold start, #16).
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
     return SSMProvider(boto3_client=get_clients().ssm)

@@ -20,6 +20,7 @@ from . import clock
 from .aws import error_code, transient_errors
 from .errors import AlreadyDecided, GateExpired, TransientAwsError, UnknownGate
 from .gates import Gate, GateKind, GateStatus
+from .limits import MAX_REASON, SFN_CAUSE_MAX
 from .store import Store, new_gate_id
 
 # action -> (gate kinds it applies to, final gate status, Step Functions outcome)
@@ -30,6 +31,14 @@ ACTIONS: dict[str, tuple[tuple[GateKind, ...], GateStatus, str]] = {
     "rollback": ((GateKind.BAKE, GateKind.KEEP_OLD), GateStatus.ROLLED_BACK, "ManualRollback"),
     "alarm": ((GateKind.BAKE,), GateStatus.ALARM, "AlarmTriggered"),
 }
+_ELLIPSIS = "… (truncated)"
+
+
+def bounded(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, saying so."""
+    return text if len(text) <= limit else text[: limit - len(_ELLIPSIS)] + _ELLIPSIS
+
+
 _GONE = ("TaskTimedOut", "TaskDoesNotExist", "InvalidToken", "ExecutionDoesNotExist")
 
 
@@ -98,6 +107,7 @@ def open_gate(
 
 def decide(store: Store, gate_id: str, action: str, actor: str, reason: str = "") -> Decision:
     kinds, status, outcome = ACTIONS[action]
+    reason = bounded(reason, MAX_REASON)
     gate = store.get_gate(gate_id)
     if gate is None or gate.kind not in kinds:
         raise UnknownGate(f"No {' or '.join(kinds)} gate with id {gate_id}: it is unknown or has expired.")
@@ -148,4 +158,4 @@ def _cause(action: str, actor: str, reason: str) -> str:
         "rollback": f"Rollback requested by {actor}",
         "alarm": f"Alarm {actor.removeprefix('alarm:')} went to ALARM",
     }[action]
-    return f"{text}: {reason}" if reason else text
+    return bounded(f"{text}: {reason}" if reason else text, SFN_CAUSE_MAX)

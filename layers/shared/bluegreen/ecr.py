@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from botocore.exceptions import ClientError
 
 from .aws import error_code, transient_errors
 from .errors import DigestMismatch, ImageNotFound
 
+if TYPE_CHECKING:
+    from mypy_boto3_ecr import ECRClient
 
-def resolve_digest(ecr: Any, repository: str, tag: str, expected_digest: str | None = None) -> tuple[str, str]:
+
+def resolve_digest(ecr: ECRClient, repository: str, tag: str, expected_digest: str | None = None) -> tuple[str, str]:
     """Return ``(digest, repository_uri)`` for ``repository:tag``."""
     try:
         with transient_errors():

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
 from .aws import error_code, transient_errors
 from .errors import InvalidServiceConfig, ServiceNotFound
 from .models import ServiceConfig, TaskSetRef
+
+if TYPE_CHECKING:
+    from mypy_boto3_ecs import ECSClient
 
 LIVE_STATUSES = ("PRIMARY", "ACTIVE")
 
@@ -36,7 +39,7 @@ _REGISTER_FIELDS = (
 )
 
 
-def describe_service(ecs: Any, config: ServiceConfig) -> dict[str, Any]:
+def describe_service(ecs: ECSClient, config: ServiceConfig) -> dict[str, Any]:
     try:
         with transient_errors():
             response = ecs.describe_services(cluster=config.cluster, services=[config.service])
@@ -49,14 +52,14 @@ def describe_service(ecs: Any, config: ServiceConfig) -> dict[str, Any]:
         raise ServiceNotFound(
             f"ECS service {config.service} in cluster {config.cluster} does not exist or is not ACTIVE."
         )
-    return services[0]
+    return cast(dict[str, Any], services[0])
 
 
-def live_task_sets(ecs: Any, config: ServiceConfig) -> list[dict[str, Any]]:
+def live_task_sets(ecs: ECSClient, config: ServiceConfig) -> list[dict[str, Any]]:
     """Task sets that run tasks (PRIMARY or ACTIVE; DRAINING ones are on their way out)."""
     with transient_errors():
         task_sets = ecs.describe_task_sets(cluster=config.cluster, service=config.service)["taskSets"]
-    return [ts for ts in task_sets if ts.get("status") in LIVE_STATUSES]
+    return [cast(dict[str, Any], ts) for ts in task_sets if ts.get("status") in LIVE_STATUSES]
 
 
 def target_group_of(task_set: dict[str, Any]) -> str | None:
@@ -73,14 +76,17 @@ def find_by_external_id(task_sets: list[dict[str, Any]], external_id: str) -> di
 
 
 def desired_count(service: dict[str, Any], task_set: dict[str, Any]) -> int:
-    """Tasks the task set should run: its computed count, or the service's count times the scale."""
-    if task_set.get("computedDesiredCount"):
+    """Tasks the task set should run: its computed count, or the service's count times the scale.
+
+    A service scaled to zero runs no task: 0, not "one task" (issue 11).
+    """
+    if task_set.get("computedDesiredCount") is not None:
         return int(task_set["computedDesiredCount"])
     scale = task_set.get("scale") or {"value": 100.0, "unit": "PERCENT"}
-    return max(1, math.ceil(service.get("desiredCount", 1) * float(scale["value"]) / 100))
+    return math.ceil(int(service.get("desiredCount", 0)) * float(scale["value"]) / 100)
 
 
-def to_ref(ecs: Any, task_set: dict[str, Any], container_name: str | None = None) -> TaskSetRef:
+def to_ref(ecs: ECSClient, task_set: dict[str, Any], container_name: str | None = None) -> TaskSetRef:
     image = container_image(ecs, task_set["taskDefinition"], container_name) if container_name else None
     return TaskSetRef(
         id=task_set["id"],
@@ -91,12 +97,12 @@ def to_ref(ecs: Any, task_set: dict[str, Any], container_name: str | None = None
     )
 
 
-def describe_task_definition(ecs: Any, arn: str) -> dict[str, Any]:
+def describe_task_definition(ecs: ECSClient, arn: str) -> dict[str, Any]:
     with transient_errors():
-        return ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"])
+        return cast(dict[str, Any], ecs.describe_task_definition(taskDefinition=arn, include=["TAGS"]))
 
 
-def container_image(ecs: Any, task_definition_arn: str, container_name: str) -> str | None:
+def container_image(ecs: ECSClient, task_definition_arn: str, container_name: str) -> str | None:
     definition = describe_task_definition(ecs, task_definition_arn)["taskDefinition"]
     for container in definition["containerDefinitions"]:
         if container["name"] == container_name:
@@ -104,8 +110,31 @@ def container_image(ecs: Any, task_definition_arn: str, container_name: str) -> 
     return None
 
 
+MAX_TAGS = 50  # tags per ECS resource (aws:-prefixed ones excepted)
+
+
+def reserved_tag(key: str, value: str) -> bool:
+    """``aws:`` (any case) prefixes keys and values reserved for AWS: they cannot be set on a new resource."""
+    return key.lower().startswith("aws:") or value.lower().startswith("aws:")
+
+
+def copyable_tags(inherited: dict[str, str], own: dict[str, str]) -> dict[str, str]:
+    """The tags a new revision can carry: ours, then the base revision's user tags, at most 50 in all.
+
+    AWS refuses ``aws:`` tags on RegisterTaskDefinition (they are AWS's, e.g. CloudFormation's) and more than
+    50 tags; ours (bookkeeping) come first, inherited ones fill the rest in their original order.
+    """
+    merged = {k: v for k, v in own.items() if not reserved_tag(k, v)}
+    for key, value in inherited.items():
+        if len(merged) >= MAX_TAGS:
+            break
+        if key not in merged and not reserved_tag(key, value):
+            merged[key] = value
+    return merged
+
+
 def register_with_image(
-    ecs: Any, base_task_definition: str, container_name: str, image: str, tags: dict[str, str]
+    ecs: ECSClient, base_task_definition: str, container_name: str, image: str, tags: dict[str, str]
 ) -> str:
     """Register a new revision of ``base_task_definition`` with only ``container_name``'s image replaced."""
     described = describe_task_definition(ecs, base_task_definition)
@@ -120,16 +149,17 @@ def register_with_image(
             f"(it has: {names}). Fix 'containerName' in the service configuration."
         )
     matches[0]["image"] = image
-    merged_tags = {t["key"]: t["value"] for t in described.get("tags") or []}
-    merged_tags.update(tags)
-    arguments["tags"] = [{"key": k, "value": v} for k, v in merged_tags.items()]
+    inherited = {t["key"]: t["value"] for t in described.get("tags") or []}
+    merged_tags = copyable_tags(inherited, tags)
+    if merged_tags:
+        arguments["tags"] = [{"key": k, "value": v} for k, v in merged_tags.items()]
     with transient_errors():
         registered = ecs.register_task_definition(**arguments)
     return registered["taskDefinition"]["taskDefinitionArn"]
 
 
 def create_task_set_like(
-    ecs: Any,
+    ecs: ECSClient,
     config: ServiceConfig,
     template: dict[str, Any],
     task_definition: str,
@@ -159,15 +189,15 @@ def create_task_set_like(
     elif template.get("launchType"):
         arguments["launchType"] = template["launchType"]
     with transient_errors():
-        return ecs.create_task_set(**arguments)["taskSet"]
+        return cast(dict[str, Any], ecs.create_task_set(**arguments)["taskSet"])
 
 
-def make_primary(ecs: Any, config: ServiceConfig, task_set_arn: str) -> None:
+def make_primary(ecs: ECSClient, config: ServiceConfig, task_set_arn: str) -> None:
     with transient_errors():
         ecs.update_service_primary_task_set(cluster=config.cluster, service=config.service, primaryTaskSet=task_set_arn)
 
 
-def delete_task_set(ecs: Any, config: ServiceConfig, task_set_id: str) -> None:
+def delete_task_set(ecs: ECSClient, config: ServiceConfig, task_set_id: str) -> None:
     try:
         with transient_errors():
             ecs.delete_task_set(cluster=config.cluster, service=config.service, taskSet=task_set_id, force=True)

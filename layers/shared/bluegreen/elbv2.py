@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
 
@@ -11,10 +11,13 @@ from .aws import error_code, transient_errors
 from .errors import ListenerRulesInvalid
 from .models import RuleSnapshot
 
+if TYPE_CHECKING:
+    from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
+
 HEALTHY = "healthy"
 
 
-def describe_rule(elbv2: Any, rule_arn: str) -> RuleSnapshot:
+def describe_rule(elbv2: ElasticLoadBalancingv2Client, rule_arn: str) -> RuleSnapshot:
     try:
         with transient_errors():
             rules = elbv2.describe_rules(RuleArns=[rule_arn])["Rules"]
@@ -89,14 +92,29 @@ def with_forward_weights(actions: list[dict[str, Any]], weights: dict[str, int])
     return new_actions
 
 
-def modify_rule(elbv2: Any, rule_arn: str, actions: list[dict[str, Any]]) -> None:
-    with transient_errors():
-        elbv2.modify_rule(RuleArn=rule_arn, Actions=actions)
+def resendable(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``actions`` as DescribeRules returned them, made acceptable to ModifyRule (issue 11).
+
+    DescribeRules never returns an ``authenticate-oidc`` action's client secret, and ModifyRule refuses an OIDC
+    action without one unless ``UseExistingClientSecret`` is true: set it, so the secret ELB keeps is reused.
+    """
+    sent = copy.deepcopy(actions)
+    for action in sent:
+        config = action.get("AuthenticateOidcConfig")
+        if action.get("Type") == "authenticate-oidc" and config is not None and not config.get("ClientSecret"):
+            config["UseExistingClientSecret"] = True
+    return sent
 
 
-def target_health(elbv2: Any, target_group_arn: str) -> list[dict[str, Any]]:
+def modify_rule(elbv2: ElasticLoadBalancingv2Client, rule_arn: str, actions: list[dict[str, Any]]) -> None:
     with transient_errors():
-        return elbv2.describe_target_health(TargetGroupArn=target_group_arn)["TargetHealthDescriptions"]
+        elbv2.modify_rule(RuleArn=rule_arn, Actions=cast(Any, resendable(actions)))
+
+
+def target_health(elbv2: ElasticLoadBalancingv2Client, target_group_arn: str) -> list[dict[str, Any]]:
+    with transient_errors():
+        response = elbv2.describe_target_health(TargetGroupArn=target_group_arn)
+    return cast(list[dict[str, Any]], response["TargetHealthDescriptions"])
 
 
 def healthy_count(descriptions: list[dict[str, Any]]) -> int:

@@ -12,7 +12,6 @@ Validate, Swap, Rollback, Cleanup and DeleteOld call one interface for every rou
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Literal
@@ -123,12 +122,7 @@ def needs_change(route: RuleSnapshot, target: Mapping[str, int]) -> bool:
 def sendable(actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Actions as they may be sent back: a described ``authenticate-oidc`` action has no client secret, so
     it must carry ``UseExistingClientSecret`` (DescribeRules and DescribeListeners never return the secret)."""
-    copied = copy.deepcopy(actions)
-    for action in copied:
-        config = action.get("AuthenticateOidcConfig")
-        if action.get("Type") == "authenticate-oidc" and config is not None and not config.get("ClientSecret"):
-            config["UseExistingClientSecret"] = True
-    return copied
+    return elbv2.resendable(actions)
 
 
 # --- pure: Validate's rules --------------------------------------------------------------------------

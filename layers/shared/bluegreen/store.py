@@ -19,7 +19,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
@@ -28,6 +28,10 @@ from . import clock
 from .aws import error_code, transient_errors
 from .errors import DeploymentInProgress
 from .gates import Gate, GateKind, GateStatus
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.service_resource import Table
+    from mypy_boto3_stepfunctions import SFNClient
 
 PENDING = GateStatus.PENDING
 GATE_KINDS = tuple(GateKind)
@@ -44,8 +48,8 @@ def _iso(moment: datetime) -> str:
 
 @dataclass
 class Store:
-    table: Any  # boto3 DynamoDB Table resource
-    sfn: Any  # boto3 Step Functions client
+    table: Table  # boto3 DynamoDB Table resource
+    sfn: SFNClient
 
     # --- lock --------------------------------------------------------------------------
     def acquire_lock(self, service: str, execution_arn: str, logger: Any = None) -> None:
@@ -90,7 +94,7 @@ class Store:
     def lock_holder(self, service: str) -> str | None:
         with transient_errors():
             item = self.table.get_item(Key={"pk": f"SERVICE#{service}", "sk": "LOCK"}, ConsistentRead=True).get("Item")
-        return item["executionArn"] if item else None
+        return str(item["executionArn"]) if item else None
 
     def release_lock(self, service: str, execution_arn: str) -> bool:
         """Release the lock if this execution holds it; ``False`` when it did not."""
@@ -239,13 +243,13 @@ class Store:
             )
         if not pointer:
             return None
-        gate = self.get_gate(pointer["gateId"])
+        gate = self.get_gate(str(pointer["gateId"]))
         return gate if gate and gate.pending else None
 
     def gates_watching(self, alarm_name: str) -> list[Gate]:
         with transient_errors():
             items = self.table.query(KeyConditionExpression=Key("pk").eq(f"ALARM#{alarm_name}"))["Items"]
-        gates = [self.get_gate(item["gateId"]) for item in items]
+        gates = [self.get_gate(str(item["gateId"])) for item in items]
         return [gate for gate in gates if gate and gate.pending]
 
     def decide(self, gate_id: str, status: str, actor: str, reason: str) -> Gate | None:

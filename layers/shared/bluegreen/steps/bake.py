@@ -17,7 +17,7 @@ from ..gates import GateKind, GateStatus
 from ..models import GateEvent, OpenedGate
 from ..notify import SlackNotifier
 from ..store import Store
-from .open_gate import _details, _post
+from .open_gate import gate_details, post_message
 
 
 def run(event: GateEvent, deps: Deps) -> OpenedGate:
@@ -27,8 +27,9 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
     names = context.config.alarmNames
     partial = event.swap is not None and not event.swap.complete
     seconds = context.config.trafficShift.intervalSeconds if partial else context.config.bakeSeconds
+    details = gate_details(event)
     gate = open_gate(
-        store, GateKind.BAKE, context.service, context.executionArn, event.taskToken, seconds, _details(event), names
+        store, GateKind.BAKE, context.service, context.executionArn, event.taskToken, seconds, details, names
     )
     weight = event.swap.weight if event.swap else 100
     notify.milestone(
@@ -40,7 +41,7 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
         reason = alarm.get("StateReason", "no reason given")
         store.decide(gate.gateId, GateStatus.ALARM, f"alarm:{alarm['AlarmName']}", reason)
         raise AlarmTriggered(f"Alarm {alarm['AlarmName']} was already in ALARM when the bake started: {reason}")
-    _post(notifier, store, gate, 1)
+    post_message(notifier, store, gate, 1)
     return OpenedGate(gateId=gate.gateId, kind=GateKind.BAKE)
 
 

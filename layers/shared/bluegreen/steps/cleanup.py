@@ -26,7 +26,7 @@ def describe_error(error: StepError | None) -> tuple[str, str]:
     return error.Error, cause or error.Error
 
 
-def _delete_green(clients: AwsClients, context: DeploymentContext, production_groups: set[str]) -> list[str]:
+def delete_green(clients: AwsClients, context: DeploymentContext, production_groups: set[str]) -> list[str]:
     """Delete every task set this execution created (found by externalId), never one production uses."""
     config = context.config
     deleted = []
@@ -38,7 +38,7 @@ def _delete_green(clients: AwsClients, context: DeploymentContext, production_gr
     return deleted
 
 
-def _finish(
+def finish(
     context: DeploymentContext, store: Store, notifier: SlackNotifier, outcome: str, error: str, text: str
 ) -> None:
     """Close this execution's open gate (buttons removed), record the outcome, release the service's lock."""
@@ -64,11 +64,11 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     context = event.context
     production = routes.describe_all(clients.elbv2, context.config.production_route_arns())  # issue #14
     production_groups = elbv2.receiving(routes.merged_weights(production))
-    deleted = _delete_green(clients, context, production_groups)
+    deleted = delete_green(clients, context, production_groups)
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):
         message = message.rstrip() + "."
-    _finish(
+    finish(
         context,
         store,
         notifier,

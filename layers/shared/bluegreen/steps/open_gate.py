@@ -24,7 +24,7 @@ logger = Logger(child=True)
 SLACK_ATTEMPTS = 3
 
 
-def _details(event: GateEvent) -> dict[str, Any]:
+def gate_details(event: GateEvent) -> dict[str, Any]:
     context = event.context
     details: dict[str, Any] = {
         "imageTag": context.imageTag,
@@ -46,7 +46,7 @@ def _details(event: GateEvent) -> dict[str, Any]:
     return details
 
 
-def _post(notifier: SlackNotifier, store: Store, gate: Gate, attempts: int) -> str | None:
+def post_message(notifier: SlackNotifier, store: Store, gate: Gate, attempts: int) -> str | None:
     """Post the gate's message (with its buttons); returns an error text if Slack failed."""
     if not gate.channel or gate.ts:  # no Slack, or already posted (a retried task)
         return None
@@ -74,7 +74,7 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
     kind = GateKind(event.kind)
     timeout = config.approval.timeoutSeconds if kind == GateKind.APPROVAL else config.keepOld.timeoutSeconds
     gate = open_pending_gate(
-        store, kind, context.service, context.executionArn, event.taskToken, timeout, _details(event)
+        store, kind, context.service, context.executionArn, event.taskToken, timeout, gate_details(event)
     )
     if kind == GateKind.APPROVAL:
         notify.milestone(notifier, context, f"Green is healthy: approval {gate.gateId} requested.")
@@ -82,7 +82,7 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
         notify.milestone(
             notifier, context, f"Bake passed. Old task set kept until Finish or Roll back ({gate.gateId})."
         )
-    slack_error = _post(notifier, store, gate, SLACK_ATTEMPTS)
+    slack_error = post_message(notifier, store, gate, SLACK_ATTEMPTS)
     return OpenedGate(gateId=gate.gateId, kind=kind, notification=slack_error)
 
 

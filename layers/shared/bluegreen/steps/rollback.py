@@ -8,7 +8,7 @@ from ..deps import Deps
 from ..models import FailureReport, StepEvent
 from ..notify import SlackNotifier
 from ..store import Store
-from .cleanup import _delete_green, _finish, describe_error
+from .cleanup import delete_green, describe_error, finish
 
 
 def run(event: StepEvent, deps: Deps) -> FailureReport:
@@ -31,12 +31,12 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
 
     ecs.make_primary(clients.ecs, config, context.blue.arn)
     production_groups = elbv2.receiving(routes.merged_weights(saved.production_routes()))
-    deleted = _delete_green(clients, context, production_groups)
+    deleted = delete_green(clients, context, production_groups)
     cause = (
         f"Rolled back {context.service} to {context.blue.image or context.blue.taskDefinition} after "
         f"{name}: {message.rstrip('.')}. Production rules restored; green task set deleted."
     )
-    _finish(context, store, notifier, "rolled_back", name, cause)
+    finish(context, store, notifier, "rolled_back", name, cause)
     return FailureReport(error="RolledBack", cause=cause, deletedTaskSets=deleted, restoredRules=restored)
 
 

@@ -1,0 +1,664 @@
+"""The measuring half of the benchmark: scenarios, approval holds, Slack clicks, handler imports, start-up.
+
+Each ``run_*`` function runs on the embedded emulator (or in fresh interpreters) and returns plain
+dataclasses; :mod:`bench.report` turns them into ``docs/benchmarks.md``; :mod:`bench.run` ties both.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from moto.elbv2.models import elbv2_backends
+
+from bluegreen import elbv2 as rules
+from bluegreen_cli.local import simclock
+from bluegreen_cli.local.demo import SCENARIOS, summarize
+from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+DAY = 86400
+APPROVAL_TIMEOUT_S = 365 * DAY  # the largest approval.timeoutSeconds the configuration accepts
+HOLDS = [("none (approved at once)", 0), ("1 hour", 3600), ("7 days", 7 * DAY), ("364 days", 364 * DAY)]
+FINE_GROWTH = 0.001  # callback time step near the end of a hold: lands within 0.1% of the target
+
+
+def say(text: str = "") -> None:
+    sys.stdout.write(text + "\n")
+    sys.stdout.flush()
+
+
+# --- measuring helpers ---------------------------------------------------------------------------
+def billable_transitions(events: list[dict[str, Any]]) -> int:
+    """States entered plus task retries, where an attempt is a Lambda *or* a callback task scheduled."""
+    entered = sum(1 for e in events if e["type"].endswith("StateEntered"))
+    tasks = sum(1 for e in events if e["type"] == "TaskStateEntered")
+    attempts = sum(1 for e in events if e["type"] in ("LambdaFunctionScheduled", "TaskScheduled"))
+    return entered + attempts - tasks
+
+
+class StampedList(list):
+    """A list that remembers the wall-clock moment of every append (alarm changes, clicks)."""
+
+    def __init__(self, items: Any = ()) -> None:
+        super().__init__(items)
+        self.stamps: list[float | None] = [None] * len(self)
+
+    def append(self, item: Any) -> None:
+        self.stamps.append(time.perf_counter())
+        super().append(item)
+
+
+@dataclass
+class CallRow:
+    """The routing state right after one API call returned."""
+
+    call: Any
+    at: float  # simulated seconds
+    wall: float  # perf_counter when the call returned
+    unhealthy: tuple[str, ...]  # target groups production forwards to that have no healthy target
+    overlap: bool  # the test rule forwards to the one target group that carries all production traffic
+
+    @property
+    def name(self) -> str:
+        return f"{self.call.function} {self.call.service}:{self.call.operation}"
+
+
+@dataclass
+class Window:
+    opened: CallRow
+    closed: CallRow | None
+    calls: int
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.closed is None else round(self.closed.at - self.opened.at, 3)
+
+
+class RoutingWatch:
+    """After-call hook: inspects the listener rules and target health in the moto backends.
+
+    It reads the backends directly (like ``faults.Invariants``), so it makes no API call of its own.
+    """
+
+    def __init__(self, emu: Emulator, service: str) -> None:
+        self.emu = emu
+        self.demo = emu.services[service]
+        self.rows: list[CallRow] = []
+        self.spent = 0.0
+        self._lock = threading.Lock()
+
+    @staticmethod
+    def _receiving(backend: Any, rule_arn: str) -> set[str]:
+        rule = backend.describe_rules(listener_arn=None, rule_arns=[rule_arn])[0]
+        return rules.receiving(rules.forward_weights([action.data for action in rule.actions]))
+
+    def _healthy(self, backend: Any, group: str) -> bool:
+        targets = backend.target_groups[group].targets
+        return any(self.emu.plane.health.get((group, target), ("", None))[0] == "healthy" for target in targets)
+
+    def __call__(self, call: Any) -> None:
+        started = time.perf_counter()
+        backend = elbv2_backends[ACCOUNT][REGION]
+        production = self._receiving(backend, self.demo.production_rule_arn)
+        test = self._receiving(backend, self.demo.test_rule_arn)
+        unhealthy = tuple(sorted(g for g in production if not self._healthy(backend, g)))
+        overlap = len(production) == 1 and production <= test
+        done = time.perf_counter()
+        with self._lock:
+            self.rows.append(CallRow(call, call.at, done, unhealthy, overlap))
+            self.spent += done - started
+
+
+def windows(rows: list[CallRow], bad: Any) -> list[Window]:
+    found: list[Window] = []
+    current: Window | None = None
+    for row in rows:
+        if bad(row):
+            if current is None:
+                current = Window(row, None, 0)
+            current.calls += 1
+        elif current is not None:
+            current.closed = row
+            found.append(current)
+            current = None
+    if current is not None:
+        found.append(current)
+    return found
+
+
+def wait_for_gate(emu: Emulator, service: str, kind: str, timeout: float = 60.0) -> dict[str, Any]:
+    """A pending gate of ``kind`` whose Slack message is posted (it has a ``ts``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        gate = emu.store.open_gate_of(service)
+        if gate and gate["kind"] == kind and gate.get("ts"):
+            return gate
+        time.sleep(0.002)
+    raise TimeoutError(f"no pending {kind} gate for {service} within {timeout}s")
+
+
+def operator(emu: Emulator, service: str, kind: str, action: str) -> None:
+    """Click ``action`` on the ``kind`` gate's Slack message once it is posted (as the demo does)."""
+    emu.click(wait_for_gate(emu, service, kind), action)
+
+
+def quantile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+# --- 1. the demo scenarios -----------------------------------------------------------------------
+@dataclass
+class ScenarioRun:
+    name: str
+    description: str
+    expected: str
+    outcome: str
+    error: str | None
+    states: list[str]
+    transitions: int
+    emulator_transitions: int
+    history_events: int
+    api_calls: dict[str, int]
+    seed_calls: int
+    calls_by_function: dict[str, Counter]
+    production_modify: dict[str, int]
+    rows: list[CallRow]
+    weight_steps: list[tuple[float, int]]
+    end_at: float
+    alarm_at: float | None
+    trigger_at: float | None
+    approval_at: float | None
+    reaction_s: float | None
+    reaction_calls: int | None
+    reaction_wall_ms: float | None
+    delivered_s: float | None  # simulated s from the SendTaskFailure that stops the watch to the restore
+    simulated_s: float
+    wall_setup: float
+    wall_run: float
+    wall_hooks: float
+
+    @property
+    def n_calls(self) -> int:
+        return sum(self.api_calls.values())
+
+    @property
+    def unhealthy_windows(self) -> list[Window]:
+        return windows(self.rows, lambda r: bool(r.unhealthy))
+
+    @property
+    def overlap_windows(self) -> list[Window]:
+        return windows(self.rows, lambda r: r.overlap)
+
+
+def run_scenario(name: str) -> ScenarioRun:
+    spec = SCENARIOS[name]
+    started = time.perf_counter()
+    auto_approve = spec.click is None or spec.click[0] != "approval"
+    with Emulator(auto_approve=auto_approve) as emu:
+        demo = emu.seed_service(config_overrides=spec.config)
+        emu.plane.alarm_min_weight = spec.alarm_min_weight
+        emu.plane.alarm_changes = StampedList(emu.plane.alarm_changes)
+        emu.clicks = StampedList(emu.clicks)
+        watch = RoutingWatch(emu, demo.name)
+        emu.recorder.after.append(watch)
+        helper = None
+        if spec.click:
+            helper = threading.Thread(target=operator, args=(emu, demo.name, *spec.click), daemon=True)
+            helper.start()
+        wall_setup = time.perf_counter() - started
+        first_call = len(emu.recorder.calls)  # seeding made calls too (the ECR trigger sees the image pushes)
+        begun = time.perf_counter()
+        result = emu.run(demo.name, spec.tag)
+        wall_run = time.perf_counter() - begun
+        if helper:
+            helper.join(timeout=10)
+        summary = summarize(emu, name, demo.name, result, wall_run)
+        calls = emu.recorder.calls[first_call:]
+        end_at = emu.clock.elapsed
+
+        by_function: dict[str, Counter] = defaultdict(Counter)
+        modify: Counter = Counter()
+        for call in calls:
+            by_function[f"{call.service}:{call.operation}"][call.function] += 1
+            if call.operation == "ModifyRule" and call.params.get("RuleArn") == demo.production_rule_arn:
+                modify[call.function] += 1
+
+        # Rollback reaction: from the trigger (alarm to ALARM, or the Roll back click) to production restored.
+        alarm_at = next((at for at, alarm, state in emu.plane.alarm_changes if state == "ALARM"), None)
+        trigger_stamp, trigger_at = None, alarm_at
+        clicks = [i for i, (_at, _svc, action) in enumerate(emu.clicks) if action == "rollback"]
+        if clicks:
+            trigger_stamp, trigger_at = emu.clicks.stamps[clicks[0]], emu.clicks[clicks[0]][0]
+        elif alarm_at is not None:
+            index = next(i for i, (_at, _a, state) in enumerate(emu.plane.alarm_changes) if state == "ALARM")
+            trigger_stamp = emu.plane.alarm_changes.stamps[index]
+        restore = next(
+            (
+                r
+                for r in watch.rows
+                if r.call.function == "RollbackFunction"
+                and r.call.operation == "ModifyRule"
+                and r.call.params.get("RuleArn") == demo.production_rule_arn
+            ),
+            None,
+        )
+        reaction_calls = reaction_wall = delivered = None
+        failure = next(
+            (
+                r
+                for r in watch.rows
+                if r.call.operation == "SendTaskFailure"
+                and r.call.function in ("AlarmEventFunction", "SlackCallbackFunction")
+            ),
+            None,
+        )
+        if failure is not None and restore is not None:
+            delivered = round(restore.at - failure.at, 3)
+        if trigger_stamp is not None and restore is not None:
+            reaction_calls = sum(1 for r in watch.rows if trigger_stamp < r.wall <= restore.wall)
+            reaction_wall = round(1000 * (restore.wall - trigger_stamp), 1)
+        run = ScenarioRun(
+            name=name,
+            description=spec.description,
+            expected=spec.expected_outcome,
+            outcome=result.outcome,
+            error=result.error,
+            states=result.states,
+            transitions=billable_transitions(result.events),
+            emulator_transitions=result.state_transitions,
+            history_events=len(result.events),
+            api_calls=dict(sorted(Counter(f"{c.service}:{c.operation}" for c in calls).items())),
+            seed_calls=sum(summary["apiCalls"].values()) - len(calls),
+            calls_by_function=dict(by_function),
+            production_modify=dict(modify),
+            rows=list(watch.rows),
+            weight_steps=emu.weight_steps(demo.name),
+            end_at=end_at,
+            alarm_at=alarm_at,
+            trigger_at=trigger_at,
+            approval_at=emu.approvals[0][0] if emu.approvals else None,
+            reaction_s=emu.rollback_reaction(demo.name),
+            reaction_calls=reaction_calls,
+            reaction_wall_ms=reaction_wall,
+            delivered_s=delivered,
+            simulated_s=round(end_at, 1),
+            wall_setup=wall_setup,
+            wall_run=wall_run,
+            wall_hooks=watch.spent,
+        )
+    return run
+
+
+# --- 2. approval holds ---------------------------------------------------------------------------
+@dataclass
+class HoldRun:
+    label: str
+    target_s: float
+    held_s: float | None
+    outcome: str
+    error: str | None
+    transitions: int
+    emulator_transitions: int
+    history_events: int
+    wall: float
+
+
+def _hold_and_approve(emu: Emulator, service: str, tag: str, hold_s: float) -> tuple[str, float]:
+    """Start a deployment, keep its approval pending ``hold_s`` simulated seconds, click Approve."""
+    arn = emu.start(service, tag)
+    gate = wait_for_gate(emu, service, "approval")
+    opened = datetime.fromisoformat(gate["createdAt"])
+    if hold_s <= 0:
+        emu.click(gate, "approve")
+        return arn, (emu.clock.now() - opened).total_seconds()
+    # The approval task advances the clock in growing steps while it waits. This listener runs in that
+    # thread after each step: near the target it shrinks the steps, at the target it parks the thread
+    # (time stands still) until the click is done, so the hold lands just past the target, never at
+    # the approval timeout.
+    reached, release = threading.Event(), threading.Event()
+
+    def listener() -> None:
+        if release.is_set():
+            return
+        waited = (emu.clock.now() - opened).total_seconds()
+        if waited >= 0.9 * hold_s:
+            simclock.CALLBACK_GROWTH = FINE_GROWTH
+        if waited >= hold_s:
+            reached.set()
+            release.wait(60)
+
+    default_growth = simclock.CALLBACK_GROWTH
+    emu.clock.listeners.append(listener)
+    try:
+        if not reached.wait(120):
+            raise TimeoutError(f"the approval was not held {hold_s}s within 120s of wall time")
+        held = (emu.clock.now() - opened).total_seconds()
+        answer = emu.click(gate, "approve")
+        if answer.get("statusCode") != 200:
+            raise RuntimeError(f"the Approve click was answered {answer}")
+    finally:
+        release.set()
+        emu.clock.listeners.remove(listener)
+        simclock.CALLBACK_GROWTH = default_growth
+    return arn, held
+
+
+def run_holds() -> list[HoldRun]:
+    runs: list[HoldRun] = []
+    with Emulator(auto_approve=False) as emu:
+        demo = emu.seed_service(config_overrides={"approval": {"timeoutSeconds": APPROVAL_TIMEOUT_S}})
+        for index, (label, hold_s) in enumerate(HOLDS):
+            started = time.perf_counter()
+            arn, held = _hold_and_approve(emu, demo.name, ("v2", "v3")[index % 2], hold_s)
+            result = emu.wait(arn, timeout=120)
+            runs.append(
+                HoldRun(
+                    label,
+                    hold_s,
+                    held,
+                    result.outcome,
+                    result.error,
+                    billable_transitions(result.events),
+                    result.state_transitions,
+                    len(result.events),
+                    time.perf_counter() - started,
+                )
+            )
+    # Nobody answers: the approval times out after 365 days and green is cleaned up. In a fresh emulator:
+    # after the holds above the clock's offset is large and fractional, and the emulator's callback wait
+    # then never reaches its timeout (see the observations in the document).
+    with Emulator(auto_approve=False) as emu:
+        demo = emu.seed_service(config_overrides={"approval": {"timeoutSeconds": APPROVAL_TIMEOUT_S}})
+        started = time.perf_counter()
+        arn = emu.start(demo.name, "v2")
+        try:
+            result = emu.wait(arn, timeout=60)
+        except TimeoutError:
+            runs.append(HoldRun("no answer (times out)", APPROVAL_TIMEOUT_S, None, "hung", None, 0, 0, 0, 60.0))
+            emu.client("stepfunctions").stop_execution(executionArn=arn)
+        else:
+            runs.append(
+                HoldRun(
+                    "no answer (times out)",
+                    APPROVAL_TIMEOUT_S,
+                    None,
+                    result.outcome,
+                    result.error,
+                    billable_transitions(result.events),
+                    result.state_transitions,
+                    len(result.events),
+                    time.perf_counter() - started,
+                )
+            )
+    return runs
+
+
+# --- 3. Slack callback answer time ---------------------------------------------------------------
+@dataclass
+class ClickBench:
+    fresh: list[float] = field(default_factory=list)  # seconds, first click on a pending approval
+    decided: list[float] = field(default_factory=list)  # seconds, a second click on the decided gate
+    statuses: Counter = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+
+
+def run_clicks(count: int) -> ClickBench:
+    bench = ClickBench()
+    with Emulator(auto_approve=False) as emu:
+        demo = emu.seed_service(config_overrides={"bakeSeconds": 30})
+        for index in range(count):
+            arn = emu.start(demo.name, ("v2", "v3")[index % 2])
+            gate = wait_for_gate(emu, demo.name, "approval")
+            started = time.perf_counter()
+            answer = emu.click(gate, "approve")
+            bench.fresh.append(time.perf_counter() - started)
+            bench.statuses[answer.get("statusCode")] += 1
+            started = time.perf_counter()
+            again = emu.click(gate, "approve")
+            bench.decided.append(time.perf_counter() - started)
+            bench.statuses[again.get("statusCode")] += 1
+            result = emu.wait(arn)
+            if result.status != "SUCCEEDED":
+                bench.failures.append(f"deployment {index}: {result.error}: {result.cause}")
+    return bench
+
+
+# --- 4. cold import of the handlers --------------------------------------------------------------
+@dataclass
+class ImportTiming:
+    function: str
+    runs_us: list[int]
+    children: list[tuple[str, int]]  # heaviest direct imports of app.py (median run)
+    without_bytecode_us: list[int] = field(default_factory=list)  # the same with a layer of sources only
+
+    @property
+    def median_us(self) -> int:
+        return int(statistics.median(self.runs_us))
+
+
+def _parse_importtime(stderr: str) -> tuple[int, list[tuple[str, int]]]:
+    lines = []
+    for line in stderr.splitlines():
+        if not line.startswith("import time:") or "cumulative" in line:
+            continue
+        _, cumulative, name = line[len("import time:") :].split("|")
+        depth = (len(name) - len(name.lstrip(" ")) - 1) // 2
+        lines.append((depth, name.strip(), int(cumulative)))
+    index = max(i for i, (depth, name, _) in enumerate(lines) if depth == 0 and name == "app")
+    children = []
+    for depth, name, cumulative in reversed(lines[:index]):
+        if depth == 0:
+            break
+        if depth == 1:
+            children.append((name, cumulative))
+    return lines[index][2], sorted(children, key=lambda c: -c[1])
+
+
+# The SDK the python3.13 Lambda runtime provides (boto3 with its dependencies); the layer ships none of it.
+RUNTIME_SDK = ("boto3", "botocore", "s3transfer", "jmespath", "urllib3", "python-dateutil", "six")
+
+
+@dataclass
+class LayerBuild:
+    """The shared layer built by its own Makefile (as ``sam build`` does), for this machine's platform."""
+
+    python: Path  # the layer's python/ folder (on Lambda: /opt/python)
+    sources: Path  # the same without bytecode (what a wheel-unpacking build ships)
+    runtime_sdk: Path  # boto3 + botocore as the runtime provides them (with bytecode, as in the runtime)
+    total_bytes: int
+    bytecode_bytes: int
+    zipped_bytes: int
+    packages: list[tuple[str, int]]  # (top-level folder, bytes), largest first
+
+
+def _tree_bytes(path: Path, only: str | None = None) -> int:
+    return sum(f.stat().st_size for f in path.rglob(only or "*") if f.is_file())
+
+
+def build_layer(workdir: Path) -> LayerBuild:
+    """``make build-SharedLayer`` into ``workdir`` plus the runtime's SDK beside it (both from the registry)."""
+    layer = workdir / "layer"
+    subprocess.run(
+        [
+            "make",
+            "--no-print-directory",
+            "-s",
+            "-f",
+            str(ROOT / "layers" / "shared" / "Makefile"),
+            "build-SharedLayer",
+            f"ARTIFACTS_DIR={layer}",
+            f"PYTHON={sys.executable}",
+            "PIP_PLATFORM=",  # this machine's wheels, to import them here
+        ],
+        check=True,
+    )
+    python = layer / "python"
+    sources = workdir / "layer-sources"
+    shutil.copytree(python, sources, ignore=shutil.ignore_patterns("__pycache__"))
+    runtime_sdk = workdir / "runtime-sdk"
+    pins = [f"{name}=={importlib.metadata.version(name)}" for name in RUNTIME_SDK]
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
+        + ["--target", str(runtime_sdk), *pins],
+        check=True,
+    )
+    archive = workdir / "layer.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zipped:
+        for file in sorted(python.rglob("*")):
+            zipped.write(file, Path("python") / file.relative_to(python))
+    packages = sorted(
+        ((entry.name, _tree_bytes(entry) if entry.is_dir() else entry.stat().st_size) for entry in python.iterdir()),
+        key=lambda item: -item[1],
+    )
+    return LayerBuild(
+        python=python,
+        sources=sources,
+        runtime_sdk=runtime_sdk,
+        total_bytes=_tree_bytes(python),
+        bytecode_bytes=_tree_bytes(python, "*.pyc"),
+        zipped_bytes=archive.stat().st_size,
+        packages=[p for p in packages if not p[0].endswith((".dist-info", "-stubs"))],
+    )
+
+
+def _import_samples(code_dir: Path, layer: Path, runtime_sdk: Path, runs: int) -> list[tuple[int, list]]:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        # Lambda's search path: the function (/var/task), the layer (/opt/python), the runtime's SDK.
+        "PYTHONPATH": os.pathsep.join([str(code_dir), str(layer), str(runtime_sdk)]),
+        # /var/task and /opt are read-only in Lambda: only the bytecode that was shipped is used.
+        "PYTHONDONTWRITEBYTECODE": "1",
+        # What Lambda sets, so Powertools behaves as in AWS (the Tracer is active: Tracing: Active).
+        "LAMBDA_TASK_ROOT": str(code_dir),
+        "AWS_LAMBDA_FUNCTION_NAME": f"bluegreen-{code_dir.name}",
+        "AWS_REGION": REGION,
+        "AWS_DEFAULT_REGION": REGION,
+        "POWERTOOLS_SERVICE_NAME": "bluegreen",
+        "POWERTOOLS_METRICS_NAMESPACE": "BlueGreenDeployments",
+        "POWERTOOLS_LOG_LEVEL": "INFO",
+        "TABLE_NAME": "bluegreen-DeploymentsTable",
+        "CONFIG_PREFIX": "/bluegreen/services",
+    }
+    samples: list[tuple[int, list[tuple[str, int]]]] = []
+    for attempt in range(runs + 1):  # the first run warms the file cache
+        # -S: no site-packages of this virtualenv, only what Lambda would have on its path.
+        bare = _child_cpu_us([sys.executable, "-S", "-c", "pass"], env, code_dir)
+        done, cpu_us = _child_run([sys.executable, "-S", "-X", "importtime", "-c", "import app"], env, code_dir)
+        if done.returncode != 0:
+            raise RuntimeError(f"importing {code_dir / 'app.py'} failed:\n{done.stderr[-2000:]}")
+        if attempt:
+            _, children = _parse_importtime(done.stderr)
+            samples.append((max(0, cpu_us - bare), children))
+    return sorted(samples, key=lambda s: s[0])
+
+
+def _child_run(command: list[str], env: dict[str, str], cwd: Path) -> tuple[subprocess.CompletedProcess, int]:
+    """Run ``command``; its CPU time (user + system, microseconds) from the kernel's accounting."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    done = subprocess.run(command, env=env, cwd=cwd, capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return done, int(1e6 * cpu)
+
+
+def _child_cpu_us(command: list[str], env: dict[str, str], cwd: Path) -> int:
+    return _child_run(command, env, cwd)[1]
+
+
+def run_imports(runs: int, layer: LayerBuild) -> list[ImportTiming]:
+    timings = []
+    for app in sorted((ROOT / "functions").glob("*/app.py")):
+        code_dir = app.parent
+        samples = _import_samples(code_dir, layer.python, layer.runtime_sdk, runs)
+        without = _import_samples(code_dir, layer.sources, layer.runtime_sdk, runs)
+        median_children = samples[len(samples) // 2][1]
+        timing = ImportTiming(code_dir.name, [s[0] for s in samples], median_children[:3], [s[0] for s in without])
+        timings.append(timing)
+        say(
+            f"  {code_dir.name:<15} median {timing.median_us / 1000:7.1f} ms "
+            f"({statistics.median(timing.without_bytecode_us) / 1000:.1f} ms without the layer's bytecode)"
+        )
+    return timings
+
+
+# --- 5. start-up of the CLI ----------------------------------------------------------------------
+@dataclass
+class Startup:
+    """Wall seconds of whole commands, run in turn with a baseline (A B A B ...) after one warm-up each."""
+
+    label: str
+    runs_s: list[float]
+    baseline: str
+    baseline_runs_s: list[float]
+    moto_loaded: bool
+
+    @property
+    def median_s(self) -> float:
+        return statistics.median(self.runs_s)
+
+    @property
+    def baseline_median_s(self) -> float:
+        return statistics.median(self.baseline_runs_s)
+
+    @property
+    def ratio(self) -> float:
+        """Median of the run-by-run ratios, so a drift of the machine's speed cancels out."""
+        return statistics.median(a / b for a, b in zip(self.runs_s, self.baseline_runs_s, strict=True))
+
+
+def _timed(command: list[str]) -> float:
+    started = time.perf_counter()
+    subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - started
+
+
+def aws_cli() -> str | None:
+    """The AWS CLI of this environment (the dev extra installs it), else one on PATH."""
+    beside = Path(sys.executable).parent / "aws"
+    return str(beside) if beside.exists() else shutil.which("aws")
+
+
+def run_startup(runs: int) -> list[Startup]:
+    aws = aws_cli()
+    if aws is None:
+        say("  no AWS CLI found: start-up not measured")
+        return []
+    baseline = [aws, "--version"]
+    commands = {
+        "`bluegreen --help`": "import sys; from bluegreen_cli.main import main; main(['--help'])",
+        "modules of `bluegreen status` (and every command against AWS)": (
+            "import bluegreen_cli.main, bluegreen_cli.operator"
+        ),
+    }
+    results = []
+    for label, code in commands.items():
+        command = [sys.executable, "-c", code]
+        _timed(command), _timed(baseline)  # warm-up: file cache, .pyc
+        mine, theirs = [], []
+        for _ in range(runs):
+            mine.append(_timed(command))
+            theirs.append(_timed(baseline))
+        probe = subprocess.run(
+            [sys.executable, "-c", f"{code}\nimport sys\nprint(any(m.split('.')[0] == 'moto' for m in sys.modules))"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        results.append(Startup(label, mine, "aws --version", theirs, probe.stdout.strip().endswith("True")))
+        say(f"  {label}: median {1000 * results[-1].median_s:.0f} ms, {results[-1].ratio:.2f}x `aws --version`")
+    return results

@@ -1,0 +1,426 @@
+"""ALB metrics from the simulated traffic, and CloudWatch alarms evaluated over them (issue 11, item 3).
+
+moto stores alarms and metric data but never evaluates an alarm. Here, in simulated time:
+
+* **Traffic.** Each watched service's production rule receives :data:`REQUESTS_PER_SECOND`, split by the
+  forward weights. A target group whose task set runs an ``alarm`` image (and gets at least
+  ``alarm_min_weight`` percent of production) answers :data:`FAILING_5XX_SHARE` of it with a 5xx.
+* **Metrics.** Every simulated minute (counted from the emulator's start, so runs are deterministic) the
+  minute's ``AWS/ApplicationELB`` metrics are published per target group with the dimensions ``LoadBalancer``
+  (``app/<name>/<id>``) and ``TargetGroup`` (``targetgroup/<name>/<id>``): ``RequestCount`` (Sum),
+  ``HTTPCode_Target_5XX_Count`` (Sum) and ``TargetResponseTime`` (seconds). As ELB does, a count is reported
+  only when it is not zero.
+* **Alarms.** At each minute boundary every metric alarm is evaluated over its last ``EvaluationPeriods``
+  complete periods (``Period``, the statistic, ``DatapointsToAlarm``, ``Threshold``,
+  ``ComparisonOperator``, ``TreatMissingData``; metric math ``SUM(METRICS())`` and ``a + b``). A state change
+  is set in moto and published to EventBridge as ``CloudWatch Alarm State Change``, like a change made with
+  ``SetAlarmState`` (see :func:`publish_state_change`, which ``patches.py`` calls for the API).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from moto.cloudwatch.models import cloudwatch_backends
+from moto.ecs.models import ecs_backends
+from moto.elbv2.models import elbv2_backends
+from moto.events.models import events_backends
+
+MINUTE = 60
+REQUESTS_PER_SECOND = 10.0  # production traffic of each watched service
+FAILING_5XX_SHARE = 0.5  # share of requests a failing ("alarm") image answers with a 5xx
+RESPONSE_TIME = {"healthy": 0.05, "alarm": 0.02}  # seconds (a failing image answers fast)
+NAMESPACE = "AWS/ApplicationELB"
+# issue #14: a Network Load Balancer's target group reports in AWS/NetworkELB: flows and target resets (an NLB
+# has no HTTP codes), so a failing image behind an NLB shows as TCP_Target_Reset_Count.
+NLB_NAMESPACE = "AWS/NetworkELB"
+
+Key = tuple[str, str, tuple[tuple[str, str], ...]]  # namespace, metric name, sorted dimensions
+
+
+def metric_key(namespace: str, name: str, dimensions: Iterable[tuple[str, str]]) -> Key:
+    return namespace, name, tuple(sorted(dimensions))
+
+
+@dataclass
+class Aggregate:
+    """One metric over one minute: CloudWatch's statistic set."""
+
+    total: float = 0.0
+    count: float = 0.0
+    minimum: float = math.inf
+    maximum: float = -math.inf
+
+    def add(self, value: float, samples: float = 1.0) -> None:
+        self.total += value * samples
+        self.count += samples
+        self.minimum = min(self.minimum, value)
+        self.maximum = max(self.maximum, value)
+
+    def merge(self, other: Aggregate) -> None:
+        self.total += other.total
+        self.count += other.count
+        self.minimum = min(self.minimum, other.minimum)
+        self.maximum = max(self.maximum, other.maximum)
+
+    def statistic(self, name: str) -> float:
+        return {
+            "Sum": self.total,
+            "SampleCount": self.count,
+            "Average": self.total / self.count if self.count else math.nan,
+            "Minimum": self.minimum,
+            "Maximum": self.maximum,
+        }[name]
+
+
+@dataclass
+class MetricStore:
+    """Per-minute aggregates, by metric key and minute index since the emulator started."""
+
+    minutes: dict[Key, dict[int, Aggregate]] = field(default_factory=dict)
+
+    def add(self, key: Key, minute: int, aggregate: Aggregate) -> None:
+        self.minutes.setdefault(key, {}).setdefault(minute, Aggregate()).merge(aggregate)
+
+    def datapoint(self, key: Key, start: int, period: int, statistic: str) -> float | None:
+        """The statistic over [start, start + period) seconds, or None when no data was reported."""
+        combined = Aggregate()
+        for minute in range(start // MINUTE, (start + period) // MINUTE):
+            found = self.minutes.get(key, {}).get(minute)
+            if found is not None:
+                combined.merge(found)
+        return combined.statistic(statistic) if combined.count else None
+
+
+# --- alarm evaluation (pure) -------------------------------------------------------------------
+
+COMPARISONS: dict[str, Callable[[float, float], bool]] = {
+    "GreaterThanThreshold": lambda v, t: v > t,
+    "GreaterThanOrEqualToThreshold": lambda v, t: v >= t,
+    "LessThanThreshold": lambda v, t: v < t,
+    "LessThanOrEqualToThreshold": lambda v, t: v <= t,
+}
+
+
+@dataclass(frozen=True)
+class MetricQuery:
+    id: str
+    key: Key | None = None  # a metric (MetricStat), or
+    expression: str | None = None  # an expression over the other queries' ids
+    statistic: str = "Sum"
+    period: int = MINUTE
+    return_data: bool = False
+
+
+@dataclass(frozen=True)
+class AlarmSpec:
+    name: str
+    queries: tuple[MetricQuery, ...]  # a single-metric alarm is one query returning data
+    period: int
+    evaluation_periods: int
+    datapoints_to_alarm: int
+    threshold: float
+    comparison: str
+    treat_missing_data: str = "missing"
+
+
+def _expression_value(expression: str, values: dict[str, float | None]) -> float | None:
+    text = expression.replace(" ", "")
+    if text.upper() == "SUM(METRICS())":
+        present = [v for v in values.values() if v is not None]
+        return sum(present) if present else None
+    if re.fullmatch(r"\w+(\+\w+)*", text):
+        terms = [values.get(term) for term in text.split("+")]
+        return None if any(t is None for t in terms) else sum(t for t in terms if t is not None)
+    raise ValueError(f"Metric math expression {expression!r} is not modelled by the emulator (SUM(METRICS()), a+b)")
+
+
+def period_value(spec: AlarmSpec, store: MetricStore, start: int) -> float | None:
+    """The alarm's value for the period starting at ``start`` (None: missing data)."""
+    metric_values = {
+        q.id: store.datapoint(q.key, start, q.period, q.statistic) for q in spec.queries if q.key is not None
+    }
+    returned = next(q for q in spec.queries if q.return_data)
+    if returned.key is not None:
+        return metric_values[returned.id]
+    return _expression_value(returned.expression or "", metric_values)
+
+
+def evaluate(spec: AlarmSpec, store: MetricStore, now: int, current: str) -> tuple[str, str]:
+    """``(state, reason)`` of the alarm at ``now`` (seconds), over its last complete periods."""
+    if spec.comparison not in COMPARISONS:
+        raise ValueError(f"ComparisonOperator {spec.comparison} is not modelled by the emulator")
+    end = now // spec.period * spec.period
+    starts = [end - spec.period * (i + 1) for i in range(spec.evaluation_periods)]
+    values = [period_value(spec, store, s) for s in starts if s >= 0]
+    compare = COMPARISONS[spec.comparison]
+    present = [v for v in values if v is not None]
+    missing = len(values) - len(present)
+    breaching = sum(1 for v in present if compare(v, spec.threshold))
+    if spec.treat_missing_data == "breaching":
+        breaching += missing
+    if not present and spec.treat_missing_data in ("missing", "ignore"):
+        if spec.treat_missing_data == "ignore":
+            return current, ""
+        return "INSUFFICIENT_DATA", "Insufficient Data: no datapoints were received for the evaluation periods."
+    shown = ", ".join(f"{v:g}" for v in present) or "no data"
+    word = spec.comparison.replace("ThanOrEqualTo", " than or equal to ").replace("Than", " than ")
+    word = word.replace("Threshold", "the threshold").lower().strip()
+    if breaching >= spec.datapoints_to_alarm:
+        reason = (
+            f"Threshold Crossed: {breaching} out of the last {spec.evaluation_periods} datapoints [{shown}] "
+            f"was {word} ({spec.threshold:g})."
+        )
+        return "ALARM", reason
+    return "OK", f"Threshold Crossed: no {spec.datapoints_to_alarm} datapoints [{shown}] {word} ({spec.threshold:g})."
+
+
+# --- moto glue ---------------------------------------------------------------------------------
+
+
+def _dims(dimensions: Iterable[Any]) -> list[tuple[str, str]]:
+    return [(d.name, d.value) if hasattr(d, "name") else (d["Name"], d["Value"]) for d in dimensions]
+
+
+def alarm_spec(alarm: Any) -> AlarmSpec | None:
+    """A moto alarm as an :class:`AlarmSpec`; None for composite alarms and alarms without a metric."""
+    queries: list[MetricQuery] = []
+    for query in alarm.metric_data_queries or []:
+        stat = query.metric_stat
+        key = (
+            metric_key(stat.metric.namespace, stat.metric.metric_name, _dims(stat.metric.dimensions)) if stat else None
+        )
+        queries.append(
+            MetricQuery(
+                id=query.id,
+                key=key,
+                expression=query.expression,
+                statistic=(stat.stat if stat else "Sum") or "Sum",
+                period=int((stat.period if stat else None) or query.period or alarm.period or MINUTE),
+                return_data=str(query.return_data).lower() not in ("false", "0", "none")
+                if query.return_data is not None
+                else True,
+            )
+        )
+    if not queries and alarm.metric_name:
+        key = metric_key(alarm.namespace, alarm.metric_name, _dims(alarm.dimensions))
+        queries.append(
+            MetricQuery("m1", key, statistic=alarm.statistic or "Sum", period=int(alarm.period), return_data=True)
+        )
+    if not queries or not any(q.return_data for q in queries):
+        return None
+    period = int(alarm.period or next(q.period for q in queries if q.key is not None))
+    evaluation_periods = int(alarm.evaluation_periods or 1)
+    return AlarmSpec(
+        name=alarm.name,
+        queries=tuple(queries),
+        period=period,
+        evaluation_periods=evaluation_periods,
+        datapoints_to_alarm=int(alarm.datapoints_to_alarm or evaluation_periods),
+        threshold=float(alarm.threshold),
+        comparison=alarm.comparison_operator,
+        treat_missing_data=alarm.treat_missing_data or "missing",
+    )
+
+
+# Called with (alarm name, new state) after each state change, whatever its cause.
+STATE_CHANGE_LISTENERS: list[Callable[[str, str], None]] = []
+
+
+def publish_state_change(account: str, region: str, alarm: Any, previous: str, now: datetime) -> None:
+    """As CloudWatch does for every state change: a ``CloudWatch Alarm State Change`` on the default bus."""
+    # Read the new state first: delivering the event runs its targets (a rollback), which moves time on and may
+    # re-evaluate the alarm before put_events returns.
+    value, reason = alarm.state_value, alarm.state_reason
+    for listener in list(STATE_CHANGE_LISTENERS):
+        listener(alarm.name, value)
+    detail = {
+        "alarmName": alarm.name,
+        "state": {"value": value, "reason": reason, "timestamp": now.isoformat()},
+        "previousState": {"value": previous},
+    }
+    events_backends[account][region].put_events(
+        [
+            {
+                "Source": "aws.cloudwatch",
+                "DetailType": "CloudWatch Alarm State Change",
+                "Detail": json.dumps(detail),
+                "Resources": [alarm.alarm_arn],
+            }
+        ]
+    )
+
+
+class AlbMetrics:
+    """Traffic, metrics and alarm evaluation for a :class:`~.dataplane.DataPlane` (its ``_reconcile_alarm``)."""
+
+    def __init__(self, plane: Any) -> None:
+        self.plane = plane
+        self.store = MetricStore()
+        self._lock = threading.RLock()
+        self._last: float | None = None  # simulated seconds of the last tick
+        self._shares: dict[str, dict[str, tuple[float, float]]] = {}  # service -> tg -> (share, 5xx share)
+        self._published = 0  # minutes published and evaluated so far
+
+    def tick(self) -> None:
+        """Account the traffic since the last tick; publish and evaluate each minute that ended."""
+        with self._lock:
+            now = self.plane.clock.elapsed
+            last = self._last if self._last is not None else now
+            if now < last:
+                return
+            self._accumulate(last, now)
+            self._last = now
+            self._shares = {w.service: self._current_shares(w) for w in self.plane.services}
+            while (self._published + 1) * MINUTE <= now:
+                self._publish(self._published)
+                self._published += 1
+                self._evaluate((self._published) * MINUTE)
+
+    # --- traffic -------------------------------------------------------------------------
+    def _current_shares(self, watched: Any) -> dict[str, tuple[float, float]]:
+        elb_backend = elbv2_backends[self.plane.account][self.plane.region]
+        ecs_backend = ecs_backends[self.plane.account][self.plane.region]
+        production = self.plane._production_groups(elb_backend, watched)
+        service = ecs_backend.services.get(f"{watched.cluster}:{watched.service}")
+        failing: set[str] = set()
+        for task_set in service.task_sets if service else []:
+            state = self.plane._task_sets.get(task_set.id)
+            if state and state.production_since and getattr(task_set, "bluegreen_behaviour", "") == "alarm":
+                failing.add(state.target_group)
+        return {
+            group: (share / 100.0, FAILING_5XX_SHARE if group in failing else 0.0)
+            for group, share in production.items()
+            if share > 0
+        }
+
+    def _accumulate(self, start: float, end: float) -> None:
+        time = start
+        while time < end:
+            minute = int(time // MINUTE)
+            piece_end = min(end, (minute + 1) * MINUTE)
+            seconds = piece_end - time
+            for shares in self._shares.values():
+                for group, (share, error_share) in shares.items():
+                    requests = REQUESTS_PER_SECOND * seconds * share
+                    self._add(group, minute, requests, error_share)
+            time = piece_end
+
+    def _dimensions(self, group: str) -> list[tuple[str, str]]:
+        elb_backend = elbv2_backends[self.plane.account][self.plane.region]
+        target_group = elb_backend.target_groups.get(group)
+        balancers = list(getattr(target_group, "load_balancer_arns", []) or [])
+        dims = [("TargetGroup", group.split(":")[-1])]
+        if balancers:
+            dims.append(("LoadBalancer", balancers[0].split(":loadbalancer/")[-1]))
+        return dims
+
+    def _add(self, group: str, minute: int, requests: float, error_share: float) -> None:
+        if requests <= 0:
+            return
+        dims = self._dimensions(group)
+        if any(name == "LoadBalancer" and value.startswith("net/") for name, value in dims):
+            flows = Aggregate()
+            flows.add(requests)
+            self.store.add(metric_key(NLB_NAMESPACE, "NewFlowCount", dims), minute, flows)
+            if error_share > 0:
+                resets = Aggregate()
+                resets.add(requests * error_share)
+                self.store.add(metric_key(NLB_NAMESPACE, "TCP_Target_Reset_Count", dims), minute, resets)
+            return
+        count = Aggregate()
+        count.add(requests)
+        self.store.add(metric_key(NAMESPACE, "RequestCount", dims), minute, count)
+        if error_share > 0:
+            errors = Aggregate()
+            errors.add(requests * error_share)
+            self.store.add(metric_key(NAMESPACE, "HTTPCode_Target_5XX_Count", dims), minute, errors)
+        latency = Aggregate()
+        latency.add(RESPONSE_TIME["alarm" if error_share else "healthy"], requests)
+        self.store.add(metric_key(NAMESPACE, "TargetResponseTime", dims), minute, latency)
+
+    def _publish(self, minute: int) -> None:
+        """Put the minute's datapoints into moto (GetMetricStatistics, ListMetrics show them)."""
+        timestamp = self.plane.clock.now() - timedelta(seconds=self.plane.clock.elapsed - minute * MINUTE)
+        timestamp = timestamp.replace(tzinfo=None)  # moto keeps metric timestamps naive (UTC)
+        data: list[dict[str, Any]] = []
+        nlb_data: list[dict[str, Any]] = []  # issue #14
+        for (namespace, name, dims), minutes in self.store.minutes.items():
+            found = minutes.get(minute)
+            if namespace not in (NAMESPACE, NLB_NAMESPACE) or found is None or not found.count:
+                continue
+            if namespace == NLB_NAMESPACE:
+                nlb_data.append(
+                    {
+                        "MetricName": name,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+                        "Timestamp": timestamp,
+                        "Value": round(found.total, 3),
+                        "Unit": "Count",
+                    }
+                )
+                continue
+            datum: dict[str, Any] = {
+                "MetricName": name,
+                "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+                "Timestamp": timestamp,
+            }
+            if name == "TargetResponseTime":
+                datum.update(
+                    StatisticValues={
+                        "SampleCount": round(found.count, 3),
+                        "Sum": round(found.total, 6),
+                        "Minimum": found.minimum,
+                        "Maximum": found.maximum,
+                    },
+                    Unit="Seconds",
+                )
+            else:
+                datum.update(Value=round(found.total, 3), Unit="Count")
+            data.append(datum)
+        if data:
+            cloudwatch_backends[self.plane.account][self.plane.region].put_metric_data(NAMESPACE, data)
+        if nlb_data:
+            cloudwatch_backends[self.plane.account][self.plane.region].put_metric_data(NLB_NAMESPACE, nlb_data)
+
+    # --- alarms --------------------------------------------------------------------------
+    def _evaluate(self, boundary: int) -> None:
+        backend = cloudwatch_backends[self.plane.account][self.plane.region]
+        now = self.plane.clock.now()
+        for alarm in list(backend.alarms.values()):
+            spec = alarm_spec(alarm)
+            if spec is None or boundary % MINUTE:
+                continue
+            if alarm.name in self.plane.forced_alarms:
+                state, reason = "ALARM", "Threshold Crossed: held in ALARM by the emulator (forced_alarms)."
+            else:
+                state, reason = evaluate(spec, self.store, boundary, alarm.state_value)
+            self.set_state(alarm, state, reason, now)
+        for name in self.plane.forced_alarms:  # forced alarms without a metric are held too
+            alarm = backend.alarms.get(name)
+            if alarm is not None and alarm_spec(alarm) is None:
+                self.set_state(alarm, "ALARM", "Threshold Crossed: held in ALARM by the emulator.", now)
+
+    def set_state(self, alarm: Any, state: str, reason: str, now: datetime) -> None:
+        if alarm.state_value == state:
+            return
+        previous = alarm.state_value
+        alarm.update_state(reason, json.dumps({"version": "1.0", "evaluatedAt": now.isoformat()}), state)
+        publish_state_change(self.plane.account, self.plane.region, alarm, previous, now)
+
+    def force_pending(self) -> None:
+        """Hold forced alarms in ALARM at once (not only at the next minute)."""
+        backend = cloudwatch_backends[self.plane.account][self.plane.region]
+        for name in self.plane.forced_alarms:
+            alarm = backend.alarms.get(name)
+            if alarm is not None:
+                self.set_state(
+                    alarm, "ALARM", "Threshold Crossed: held in ALARM by the emulator.", self.plane.clock.now()
+                )
