@@ -35,7 +35,7 @@ from moto import mock_aws  # noqa: E402
 
 from bluegreen import clock  # noqa: E402
 from bluegreen.aws import AwsClients  # noqa: E402
-from bluegreen_cli.local.dataplane import DataPlane  # noqa: E402
+from bluegreen_cli.local.dataplane import DataPlane, Timing  # noqa: E402
 from bluegreen_cli.local.emulator import ACCOUNT, MOTO_CONFIG, REGION, Emulator  # noqa: E402
 from bluegreen_cli.local.seed import DemoService, seed_service  # noqa: E402
 from bluegreen_cli.local.simclock import SimClock  # noqa: E402
@@ -88,7 +88,9 @@ def world() -> Any:
     with mock_aws(config=MOTO_CONFIG):
         session = boto3.session.Session(region_name=REGION)
         sim = SimClock()
-        plane = DataPlane(sim, ACCOUNT, REGION)
+        # Component tests read AWS right after each step: ECS's read-after-write lag is off here and
+        # exercised by the emulator's workflow tests (tests/integration/test_dataplane.py).
+        plane = DataPlane(sim, ACCOUNT, REGION, Timing(consistency_delay=0))
         plane.install()
         clock.set_source(sim.now)
         try:

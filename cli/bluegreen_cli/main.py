@@ -140,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve = local_commands.add_parser("serve", help="run the emulator as an AWS endpoint on 127.0.0.1")
     serve.add_argument("--port", type=int, default=4566)
     local_commands.add_parser("faults", help="inject a fault at every AWS call site of a deployment")
+    local_commands.add_parser("chaos", help="inject data-plane events (crashes, scaling, drains) at every phase")
     return parser
 
 
@@ -173,6 +174,10 @@ def _run_local(args: argparse.Namespace) -> int:
         from .local.serve import serve
 
         return serve(args.port)
+    if args.local_command == "chaos":
+        from .local.chaos import main as chaos
+
+        return chaos()
     from .local.faults import main as faults
 
     return faults()

@@ -162,6 +162,7 @@ def _second_task_set_on(emulator: Emulator, service: str, target_group: str) -> 
         scale={"unit": "PERCENT", "value": 100.0},
         externalId="manual",
     )
+    emulator.clock.advance(emulator.plane.consistency_delay)  # ECS lists a new task set a few seconds later
 
 
 BAD_INPUTS = [

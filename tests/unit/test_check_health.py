@@ -92,3 +92,38 @@ def test_unhealthy_green_times_out_after_the_deadline_naming_the_reason(world, s
     assert "2 unhealthy" in message and "Target.ResponseCodeMismatch" in message
     # ... and production was not changed (green is left for Cleanup)
     assert aws_state(world) == before
+
+
+def test_targets_of_a_group_no_rule_forwards_to_are_unused_and_green_is_not_healthy(world, store):
+    # Given green's tasks are running, but someone pointed the test rule away from green's target group
+    context, green = deployment(world, "v2")
+    world.clients.elbv2.modify_rule(
+        RuleArn=world.demo.test_rule_arn, Actions=[{"Type": "forward", "TargetGroupArn": world.demo.target_groups[0]}]
+    )
+    elapse(world, 60)
+
+    # When CheckHealth runs
+    # Then the load balancer reports the targets unused (Target.NotInUse), which is not healthy
+    with pytest.raises(errors.GreenNotHealthyYet) as raised:
+        check_health.check(context, green, world.clients)
+    assert "2 unused (Target.NotInUse)" in str(raised.value)
+
+
+def test_a_replaced_task_is_judged_by_its_new_address(world, store):
+    # Given healthy green, one of whose tasks crashes and is replaced (its old address drains)
+    context, green = deployment(world, "v2")
+    elapse(world, 60)
+    old_address = world.plane.crash_task(green.id)
+
+    # When CheckHealth runs while the replacement starts, and again once it passed its health checks
+    with pytest.raises(errors.GreenNotHealthyYet) as raised:
+        check_health.check(context, green, world.clients)
+    assert "1 draining" in str(raised.value)  # reported, but not held against green
+    elapse(world, 40)
+    report = check_health.check(context, green, world.clients)
+
+    # Then green is healthy again with its new task; the old address still drains in the group
+    assert report.healthyTargets == 2
+    described = world.clients.elbv2.describe_target_health(TargetGroupArn=green.targetGroupArn)
+    states = {d["Target"]["Id"]: d["TargetHealth"]["State"] for d in described["TargetHealthDescriptions"]}
+    assert states[old_address] == "draining"

@@ -83,11 +83,15 @@ EXPECTED_ACTIONS = {
     "CheckHealthFunction": {
         "ecs:DescribeServices",
         "ecs:DescribeTaskSets",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeTargetHealth",
     },
     "SwapFunction": {
         "ecs:DescribeServices",
         "ecs:DescribeTaskSets",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
@@ -109,6 +113,10 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "ecs:DescribeTaskSets",
+        "ecs:DescribeServices",
+        "ecs:ListTasks",
+        "ecs:DescribeTasks",
+        "elasticloadbalancing:DescribeTargetHealth",
         "ecs:DeleteTaskSet",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",

@@ -1,36 +1,55 @@
 """A small simulated data plane for moto, which runs no containers.
 
-For every task set in the emulated ECS service it starts "tasks" after a delay,
-registers their IPs in the task set's target group, and lets the targets turn
-healthy after a further delay. Each image digest has a behaviour:
+For every task set in the emulated ECS service it starts ECS tasks (moto ``Task``
+objects, ``startedBy`` = the task set id, one ENI address each) after a delay,
+registers their addresses in the task set's target group and moves each target
+through the ALB's states:
+
+* ``initial`` (``Elb.RegistrationInProgress`` for the first health-check interval,
+  then ``Elb.InitialHealthChecking``) until interval x healthy threshold of the
+  target group's health check has passed, then ``healthy`` (or ``unhealthy``);
+* ``draining`` (``Target.DeregistrationInProgress``) for the target group's
+  ``deregistration_delay.timeout_seconds`` after its task stopped, then gone;
+* ``unused`` (``Target.NotInUse``) while no listener rule forwards to the group.
+
+Tasks stop, with a ``stoppedReason`` kept for describe/list: when their task set is
+deleted or scaled in, when an image crash-loops, or when a test injects a crash;
+ECS then starts a replacement (a new address) while the old one drains.
+Each image digest has a behaviour:
 
 * ``healthy``  - targets pass health checks;
 * ``unhealthy`` - targets fail health checks forever (``Target.ResponseCodeMismatch``);
 * ``alarm``    - targets are healthy, but once production sends them traffic the
-  service's 5xx alarm goes to ALARM after ``alarm_delay`` simulated seconds.
+  service's 5xx alarm goes to ALARM after ``alarm_delay`` simulated seconds;
+* ``crashloop`` - every task exits ``crash_after`` seconds after it starts.
 
-Deleted task sets have their targets deregistered. Time is the simulated clock.
+ECS is eventually consistent: for ``consistency_delay`` simulated seconds a new task
+set is missing from DescribeTaskSets and a changed primary still shows its old
+status (see :mod:`.patches`). Time is the simulated clock.
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from moto.ecs.models import ecs_backends
+from moto.ecs.models import Task, ecs_backends
 from moto.elbv2.models import elbv2_backends
 
 from bluegreen import elbv2 as rules
 
 from .metrics import AlbMetrics
-from .patches import Patcher, simulate_target_health
+from .patches import Issue11Patches, Patcher, simulate_target_health
 from .route_state import backend_actions
 from .simclock import SimClock
 
-HEALTHY, UNHEALTHY, ALARM = "healthy", "unhealthy", "alarm"
+HEALTHY, UNHEALTHY, ALARM, CRASHLOOP = "healthy", "unhealthy", "alarm", "crashloop"
+CRASH_REASON = "Essential container in task exited"
+SCALE_IN_REASON = "Scaling activity initiated by (deployment {})"
 
 
 @dataclass(frozen=True)
@@ -38,8 +57,26 @@ class Timing:
     """Simulated seconds."""
 
     task_start: float = 15.0
-    healthy_after: float = 20.0
+    healthy_after: float | None = None  # None: the target group's health-check interval x healthy threshold
     alarm_delay: float = 20.0
+    crash_after: float = 10.0  # a ``crashloop`` task exits this long after it started
+    consistency_delay: float = 3.0  # ECS read-after-write lag (DescribeTaskSets)
+
+
+@dataclass
+class _SimTask:
+    task: Any  # the moto Task
+    ip: str
+    launched: datetime
+    running: bool = False
+
+
+@dataclass
+class _Target:
+    registered: datetime
+    behaviour: str
+    draining_until: datetime | None = None
+    flapping_until: datetime | None = None
 
 
 @dataclass
@@ -47,8 +84,14 @@ class _TaskSetState:
     created: datetime
     target_group: str | None
     service: str = ""
-    ips: list[str] = field(default_factory=list)
+    tasks: list[_SimTask] = field(default_factory=list)
+    stopped: list[_SimTask] = field(default_factory=list)
     production_since: datetime | None = None
+    long_running: bool = False
+
+    @property
+    def ips(self) -> list[str]:
+        return [t.ip for t in self.tasks if t.running]
 
 
 @dataclass
@@ -62,6 +105,22 @@ class WatchedService:
     port: int
 
 
+class _LiveHealth(Mapping):
+    def __init__(self, plane: DataPlane) -> None:
+        self.plane = plane
+
+    def __getitem__(self, key: tuple[str, str]) -> tuple[str, str | None]:
+        if key not in self.plane.targets:
+            raise KeyError(key)
+        return self.plane.state_of(*key)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter(list(self.plane.targets))
+
+    def __len__(self) -> int:
+        return len(self.plane.targets)
+
+
 class DataPlane:
     def __init__(self, clock: SimClock, account: str, region: str, timing: Timing | None = None) -> None:
         self.clock = clock
@@ -70,7 +129,7 @@ class DataPlane:
         self.timing = timing or Timing()
         self.behaviours: dict[str, str] = {}  # image digest -> behaviour
         self.services: list[WatchedService] = []
-        self.health: dict[tuple[str, str], tuple[str, str | None]] = {}  # (tg, ip) -> (state, reason)
+        self.targets: dict[tuple[str, str], _Target] = {}  # (tg, ip) -> target
         self._task_sets: dict[str, _TaskSetState] = {}
         self._lock = threading.RLock()
         self._ip_counter = 10
@@ -78,17 +137,26 @@ class DataPlane:
         self.alarm_changes: list[tuple[float, str, str]] = []  # (simulated seconds, alarm, new state)
         self.forced_alarms: set[str] = set()  # alarms held in ALARM whatever the traffic
         self.alarm_min_weight = 1  # share of production (percent) at which an "alarm" image starts failing
+        self.events: list[tuple[float, str]] = []  # (simulated seconds, data-plane event) injected by hand
+        self.consistency_delay = self.timing.consistency_delay
+        self.patches = Issue11Patches(lambda: self.clock.elapsed, lambda: self.consistency_delay, self.reconcile)
+        self._used_groups: set[str] = set()
 
     # --- wiring ----------------------------------------------------------------------
     def install(self) -> None:
         self._patcher = Patcher()
-        simulate_target_health(self._patcher, lambda tg, target: self.health.get((tg.arn, target["Id"])))
+        simulate_target_health(
+            self._patcher,
+            lambda tg, target: self.state_of(tg.arn, target["Id"]) if (tg.arn, target["Id"]) in self.targets else None,
+        )
+        self.patches.install()
         self.clock.listeners.append(self.reconcile)
 
     def uninstall(self) -> None:
         if self._patcher is not None:
             self._patcher.restore()
             self._patcher = None
+        self.patches.uninstall()
         if self.reconcile in self.clock.listeners:
             self.clock.listeners.remove(self.reconcile)
 
@@ -104,8 +172,67 @@ class DataPlane:
         """Treat a task set as started long ago (the blue one at seed time)."""
         with self._lock:
             self._task_sets[task_set_id] = _TaskSetState(
-                created=self.clock.now() - timedelta(hours=1), target_group=None, service=f"{cluster}:{service}"
+                created=self.clock.now() - timedelta(hours=1),
+                target_group=None,
+                service=f"{cluster}:{service}",
+                long_running=True,
             )
+            backend = ecs_backends[self.account][self.region]
+            for task_set in backend.services[f"{cluster}:{service}"].task_sets:
+                if task_set.id == task_set_id:  # seeded long ago: no consistency window
+                    self.patches.window.hidden_until.pop(task_set.task_set_arn, None)
+                    self.patches.window.stale_status.pop(task_set.task_set_arn, None)
+
+    # --- target states -----------------------------------------------------------------
+    @property
+    def health(self) -> Mapping[tuple[str, str], tuple[str, str | None]]:
+        """(tg, ip) -> (state, reason) of every simulated target, computed when read."""
+        return _LiveHealth(self)
+
+    def _health_check_time(self, target_group: Any) -> tuple[float, float]:
+        """(seconds until the first check, seconds until healthy) for a target registered now."""
+        interval = float(target_group.health_check_interval_seconds or 30)
+        threshold = int(target_group.healthy_threshold_count or 5)
+        total = self.timing.healthy_after if self.timing.healthy_after is not None else interval * threshold
+        return total / max(1, threshold), total
+
+    def state_of(self, target_group: str, ip: str) -> tuple[str, str | None]:
+        target = self.targets.get((target_group, ip))
+        if target is None:
+            return "unused", "Target.NotRegistered"
+        now = self.clock.now()
+        if target.draining_until is not None:
+            return "draining", "Target.DeregistrationInProgress"
+        if target_group not in self._used_groups:
+            return "unused", "Target.NotInUse"
+        group = elbv2_backends[self.account][self.region].target_groups.get(target_group)
+        first, total = self._health_check_time(group) if group else (0.0, 0.0)
+        age = (now - target.registered).total_seconds()
+        if age < first:
+            return "initial", "Elb.RegistrationInProgress"
+        if age < total:
+            return "initial", "Elb.InitialHealthChecking"
+        if target.behaviour == UNHEALTHY:
+            return "unhealthy", "Target.ResponseCodeMismatch"
+        if target.flapping_until is not None and now < target.flapping_until:
+            return "unhealthy", "Target.Timeout"
+        return "healthy", None
+
+    def _used_target_groups(self, elb_backend: Any) -> set[str]:
+        """Target groups a listener rule (or default action) forwards to."""
+        used: set[str] = set()
+        for balancer in elb_backend.load_balancers.values():
+            for listener in balancer.listeners.values():
+                for rule in listener.rules.values():
+                    actions = [a.data if hasattr(a, "data") else a for a in rule.actions]
+                    for action in actions:
+                        if action.get("Type") != "forward":
+                            continue
+                        if action.get("TargetGroupArn"):
+                            used.add(action["TargetGroupArn"])
+                        for group in (action.get("ForwardConfig") or {}).get("TargetGroups") or []:
+                            used.add(group["TargetGroupArn"])
+        return used
 
     # --- simulation ------------------------------------------------------------------
     def _behaviour(self, ecs_backend: Any, task_definition_arn: str) -> str:
@@ -126,6 +253,7 @@ class DataPlane:
             ecs_backend = ecs_backends[self.account][self.region]
             elb_backend = elbv2_backends[self.account][self.region]
             now = self.clock.now()
+            self._used_groups = self._used_target_groups(elb_backend)
             for watched in self.services:
                 service = ecs_backend.services.get(f"{watched.cluster}:{watched.service}")
                 if service is None:
@@ -138,8 +266,9 @@ class DataPlane:
                 key = f"{watched.cluster}:{watched.service}"
                 gone = [i for i, st in self._task_sets.items() if st.service == key and i not in live_ids]
                 for task_set_id in gone:
-                    self._stop(elb_backend, task_set_id)
+                    self._stop(task_set_id, now)
                 self._reconcile_alarm(watched, now)
+            self._finish_drains(elb_backend, now)
 
     def _production_groups(self, elb_backend: Any, watched: WatchedService) -> dict[str, int]:
         """Target group -> share of production (percent)."""
@@ -147,7 +276,36 @@ class DataPlane:
         total = sum(weights.values()) or 1
         return {group: round(100 * weight / total) for group, weight in weights.items()}
 
-    def _reconcile_task_set(self, ecs_backend, elb_backend, service, task_set, watched, production, now) -> None:  # noqa: ANN001
+    def _launch(self, ecs_backend: Any, task_set: Any, state: _TaskSetState, when: datetime) -> _SimTask:
+        cluster = ecs_backend.clusters[task_set.cluster.split("/")[-1]]
+        definition = ecs_backend.describe_task_definition(task_set.task_definition)
+        task = Task(
+            cluster,
+            definition,
+            None,
+            None,
+            ecs_backend,
+            group=f"service:{task_set.service.split('/')[-1]}",
+            launch_type=task_set.launch_type or "FARGATE",
+            started_by=task_set.id,
+            networking_configuration=task_set.network_configuration,
+            platform_version=task_set.platform_version,
+        )
+        task._transitions = []  # the data plane moves it (moto would jump it to STOPPED on the next read)
+        ip = self._next_ip()
+        for attachment in task.attachments:
+            for detail in attachment["details"]:
+                if detail["name"] == "privateIPv4Address":
+                    detail["value"] = ip
+        task.last_status = "PROVISIONING"
+        task.desired_status = "RUNNING"
+        task.started_at = None
+        ecs_backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
+        sim = _SimTask(task=task, ip=ip, launched=when)
+        state.tasks.append(sim)
+        return sim
+
+    def _reconcile_task_set(self, ecs_backend, elb_backend, service, task_set, watched, production, now) -> None:  # noqa: ANN001, PLR0913
         state = self._task_sets.get(task_set.id)
         target_group = (task_set.load_balancers or [{}])[0].get("targetGroupArn")
         if state is None:
@@ -157,38 +315,40 @@ class DataPlane:
         scale = float((task_set.scale or {}).get("value", 100.0))
         desired = math.ceil(service.desired_count * scale / 100)
         behaviour = self._behaviour(ecs_backend, task_set.task_definition)
-        age = (now - state.created).total_seconds()
-        started = age >= self.timing.task_start
-        if started and target_group and len(state.ips) < desired:
-            new_ips = [self._next_ip() for _ in range(desired - len(state.ips))]
-            elb_backend.register_targets(target_group, [{"Id": ip, "Port": watched.port} for ip in new_ips])
-            state.ips.extend(new_ips)
-        healthy_age = age >= self.timing.task_start + self.timing.healthy_after
-        for ip in state.ips:
-            if behaviour == UNHEALTHY:
-                self.health[(target_group, ip)] = (
-                    ("unhealthy", "Target.ResponseCodeMismatch")
-                    if healthy_age
-                    else (
-                        "initial",
-                        "Elb.RegistrationInProgress",
-                    )
-                )
-            else:
-                self.health[(target_group, ip)] = (
-                    ("healthy", None)
-                    if healthy_age
-                    else (
-                        "initial",
-                        "Elb.RegistrationInProgress",
-                    )
-                )
-        running = desired if started else 0
-        all_healthy = bool(state.ips) and all(self.health[(target_group, ip)][0] == "healthy" for ip in state.ips)
+        # Scale in: ECS stops the newest tasks first.
+        while len(state.tasks) > desired:
+            self._stop_task(
+                state, state.tasks[-1], SCALE_IN_REASON.format(task_set.id), now, "ServiceSchedulerInitiated"
+            )
+        # Scale out, first start, replacements: the scheduler launches the missing tasks.
+        while len(state.tasks) < desired:
+            self._launch(ecs_backend, task_set, state, state.created if state.long_running else now)
+        state.long_running = False  # a seeded task set started long ago; later tasks start now
+        for sim in list(state.tasks):
+            started_at = sim.launched + timedelta(seconds=self.timing.task_start)
+            if not sim.running and now >= started_at:
+                sim.running = True
+                sim.task.last_status = "RUNNING"
+                sim.task.started_at = started_at
+                if target_group:
+                    elb_backend.register_targets(target_group, [{"Id": sim.ip, "Port": watched.port}])
+                    self.targets[(target_group, sim.ip)] = _Target(registered=started_at, behaviour=behaviour)
+            elif not sim.running:
+                sim.task.last_status = "PENDING"
+            if (
+                sim.running
+                and behaviour == CRASHLOOP
+                and now >= started_at + timedelta(seconds=self.timing.crash_after)
+            ):
+                self._stop_task(state, sim, CRASH_REASON, now, "EssentialContainerExited")
+        while len(state.tasks) < desired:  # crashed tasks are replaced at once (they start after task_start)
+            self._launch(ecs_backend, task_set, state, now)
+        running = sum(1 for sim in state.tasks if sim.running)
+        healthy = sum(1 for ip in state.ips if target_group and self.state_of(target_group, ip)[0] == "healthy")
         task_set.computedDesiredCount = desired
         task_set.runningCount = running
-        task_set.pendingCount = desired - running
-        stability = "STEADY_STATE" if running == desired and all_healthy else "STABILIZING"
+        task_set.pendingCount = len(state.tasks) - running
+        stability = "STEADY_STATE" if running == desired and healthy == desired else "STABILIZING"
         if task_set.stabilityStatus != stability:
             task_set.stabilityStatus = stability
             task_set.stabilityStatusAt = now
@@ -197,18 +357,101 @@ class DataPlane:
         state.production_since = (state.production_since or now) if receives else None
         task_set.bluegreen_behaviour = behaviour
 
-    def _stop(self, elb_backend: Any, task_set_id: str) -> None:
+    def _stop_task(self, state: _TaskSetState, sim: _SimTask, reason: str, now: datetime, code: str) -> None:
+        """ECS stops a task: its target drains for the target group's deregistration delay."""
+        state.tasks.remove(sim)
+        state.stopped.append(sim)
+        task = sim.task
+        task.last_status = "STOPPED"
+        task.desired_status = "STOPPED"
+        task.stopped_reason = reason
+        task.stop_code = code
+        task.stopped_at = now
+        if sim.running and state.target_group:
+            self._drain(state.target_group, sim.ip, now)
+        sim.running = False
+
+    def _drain(self, target_group: str, ip: str, now: datetime) -> None:
+        target = self.targets.get((target_group, ip))
+        if target is None or target.draining_until is not None:
+            return
+        group = elbv2_backends[self.account][self.region].target_groups.get(target_group)
+        delay = float((group.attributes if group else {}).get("deregistration_delay.timeout_seconds", 300))
+        target.draining_until = now + timedelta(seconds=delay)
+
+    def _finish_drains(self, elb_backend: Any, now: datetime) -> None:
+        for (group_arn, ip), target in list(self.targets.items()):
+            if target.draining_until is None or now < target.draining_until:
+                continue
+            group = elb_backend.target_groups.get(group_arn)
+            if group is not None and ip in group.targets:
+                elb_backend.deregister_targets(group_arn, [{"Id": ip}])
+            del self.targets[(group_arn, ip)]
+
+    def _stop(self, task_set_id: str, now: datetime) -> None:
+        """A deleted task set: ECS stops its tasks; their targets drain."""
         state = self._task_sets.pop(task_set_id)
-        if state.target_group and state.ips:
-            registered = [ip for ip in state.ips if ip in elb_backend.target_groups[state.target_group].targets]
-            if registered:
-                elb_backend.deregister_targets(state.target_group, [{"Id": ip} for ip in registered])
-        for ip in state.ips:
-            self.health.pop((state.target_group, ip), None)
+        for sim in list(state.tasks):
+            self._stop_task(state, sim, SCALE_IN_REASON.format(task_set_id), now, "ServiceSchedulerInitiated")
+
+    # --- data-plane events (tests and the chaos suite) -------------------------------------
+    def _state(self, task_set_id: str) -> _TaskSetState:
+        return self._task_sets[task_set_id]
+
+    def crash_task(self, task_set_id: str, index: int = 0, reason: str = CRASH_REASON) -> str | None:
+        """A running task of the task set exits; ECS replaces it (new address) and its target drains."""
+        with self._lock:
+            state = self._state(task_set_id)
+            running = [sim for sim in state.tasks if sim.running] or state.tasks
+            if not running:
+                return None
+            sim = running[index % len(running)]
+            self._stop_task(state, sim, reason, self.clock.now(), "EssentialContainerExited")
+            self.events.append((self.clock.elapsed, f"task {sim.ip} of {task_set_id} stopped: {reason}"))
+        self.reconcile()
+        return sim.ip
+
+    def flap(self, task_set_id: str, seconds: float = 30.0, index: int = 0) -> str | None:
+        """One target of the task set fails its health checks for a while, then recovers."""
+        with self._lock:
+            state = self._state(task_set_id)
+            if not state.ips:
+                return None
+            ip = state.ips[index % len(state.ips)]
+            target = self.targets[(state.target_group, ip)]
+            target.flapping_until = self.clock.now() + timedelta(seconds=seconds)
+            self.events.append((self.clock.elapsed, f"target {ip} of {task_set_id} flaps for {seconds}s"))
+        self.reconcile()
+        return ip
+
+    def set_deregistration_delay(self, target_group: str, seconds: int) -> None:
+        """A slow drain: the target group keeps deregistered targets longer."""
+        with self._lock:
+            group = elbv2_backends[self.account][self.region].target_groups[target_group]
+            group.attributes["deregistration_delay.timeout_seconds"] = seconds
+            self.events.append((self.clock.elapsed, f"deregistration delay of {target_group} set to {seconds}s"))
+
+    def scale_service(self, cluster: str, service: str, desired: int) -> None:
+        """Service auto scaling changes the desired count; every task set follows by its percent."""
+        with self._lock:
+            ecs_backends[self.account][self.region].services[f"{cluster}:{service}"].desired_count = desired
+            self.events.append((self.clock.elapsed, f"{service} scaled to {desired}"))
+        self.reconcile()
+
+    def task_set_of_group(self, service: str, target_group: str) -> str | None:
+        with self._lock:
+            return next(
+                (
+                    i
+                    for i, st in self._task_sets.items()
+                    if st.service.endswith(f":{service}") and st.target_group == target_group
+                ),
+                None,
+            )
 
     def _reconcile_alarm(self, watched: WatchedService, now: datetime) -> None:
         """ALB metrics from the simulated traffic and CloudWatch alarms evaluated over them (see metrics.py)."""
-        # moto gap: moto never evaluates an alarm (nor publishes ALB metrics): metrics.py does, in simulated time.
+        # moto never evaluates an alarm (nor publishes ALB metrics): metrics.py does, in simulated time.
         if "metrics" not in self.__dict__:
             self.metrics = AlbMetrics(self)
         self.metrics.force_pending()

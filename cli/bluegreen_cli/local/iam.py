@@ -300,6 +300,19 @@ def _ecs_delete_task_set(env: Env, params: Mapping[str, Any]) -> list[Request]:
     return [Request("ecs:DeleteTaskSet", task_set, _ecs_context(env, params, service))]
 
 
+def _ecs_list_tasks(env: Env, params: Mapping[str, Any]) -> list[Request]:
+    """ListTasks is authorized on the cluster's container instances (service authorization reference)."""
+    cluster = _ecs_cluster(env, params)
+    instances = env.arn("ecs", f"container-instance/{_name(cluster)}/*")
+    return [Request("ecs:ListTasks", instances, {"ecs:cluster": cluster})]
+
+
+def _ecs_describe_tasks(env: Env, params: Mapping[str, Any]) -> list[Request]:
+    cluster = _ecs_cluster(env, params)
+    arns = [t if t.startswith("arn:") else env.arn("ecs", f"task/{_name(cluster)}/{t}") for t in params["tasks"]]
+    return [Request("ecs:DescribeTasks", arn, {"ecs:cluster": cluster}) for arn in arns]
+
+
 _TASK_ROLE_FIELDS = ("taskRoleArn", "executionRoleArn")
 
 
@@ -366,6 +379,8 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     ("ecs", "UpdateServicePrimaryTaskSet"): _ecs_service_request("ecs:UpdateServicePrimaryTaskSet"),
     ("ecs", "DeleteTaskSet"): _ecs_delete_task_set,
     ("ecs", "DescribeTaskDefinition"): _star("ecs:DescribeTaskDefinition"),
+    ("ecs", "ListTasks"): _ecs_list_tasks,
+    ("ecs", "DescribeTasks"): _ecs_describe_tasks,
     ("ecs", "RegisterTaskDefinition"): _ecs_register_task_definition,
     ("elbv2", "DescribeRules"): _star("elasticloadbalancing:DescribeRules"),
     ("elbv2", "DescribeTargetHealth"): _star("elasticloadbalancing:DescribeTargetHealth"),

@@ -56,6 +56,11 @@ SCENARIOS = {
         "canary: 10% of production on v2 for 5 minutes, then 100%, bake, blue deleted",
         config={"trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 300}},
     ),
+    "crash-loop": Scenario(
+        "v2-crash",
+        "cleaned_up",
+        "v2-crash exits 10 s after every start: the crash-loop breaker stops it, green deleted, production untouched",
+    ),
     "linear-alarm": Scenario(
         "v2-5xx",
         "rolled_back",

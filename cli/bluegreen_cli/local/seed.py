@@ -11,7 +11,7 @@ from typing import Any
 
 from bluegreen.config import parameter_name
 
-from .dataplane import ALARM, HEALTHY, UNHEALTHY, DataPlane, WatchedService
+from .dataplane import ALARM, CRASHLOOP, HEALTHY, UNHEALTHY, DataPlane, WatchedService
 
 # Tags pushed to the demo repository and how their containers behave.
 IMAGES = {
@@ -20,6 +20,7 @@ IMAGES = {
     "v3": HEALTHY,
     "v2-broken": UNHEALTHY,
     "v2-5xx": ALARM,
+    "v2-crash": CRASHLOOP,
 }
 MOVING_TAG = "latest"  # points at v2; refused by default
 # Issue 10: the sidecar of a service seeded with ``sidecar=True`` (its own repository, env vars and a secret).
@@ -132,6 +133,10 @@ def seed_service(
             Port=8080,
             VpcId=network["vpc"],
             TargetType="ip",
+            # Targets turn healthy after interval x healthy threshold = 20 s (the data plane reads these).
+            HealthCheckIntervalSeconds=10,
+            HealthCheckTimeoutSeconds=5 if not network_lb else 10,
+            HealthyThresholdCount=2,
             **({} if network_lb else {"HealthCheckPath": "/health"}),
         )["TargetGroups"][0]["TargetGroupArn"]
         for suffix in ("a", "b")

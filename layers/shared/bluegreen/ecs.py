@@ -214,3 +214,51 @@ def register_definition(ecs: Any, definition: dict[str, Any], tags: dict[str, st
     with transient_errors():
         registered = ecs.register_task_definition(**arguments)
     return registered["taskDefinition"]["taskDefinitionArn"]
+
+
+# --- issue 11: a task set's own tasks (startedBy = the task set id) --------------------------------
+def _describe_tasks(ecs: Any, config: ServiceConfig, arns: list[str]) -> list[dict[str, Any]]:
+    tasks: list[dict[str, Any]] = []
+    for start in range(0, len(arns), 100):  # DescribeTasks takes at most 100 tasks
+        with transient_errors():
+            tasks += ecs.describe_tasks(cluster=config.cluster, tasks=arns[start : start + 100])["tasks"]
+    return tasks
+
+
+def task_address(task: dict[str, Any]) -> str | None:
+    """The private IPv4 address of the task's ENI (awsvpc), which is its target id in an ip target group."""
+    for attachment in task.get("attachments") or []:
+        for detail in attachment.get("details") or []:
+            if detail.get("name") == "privateIPv4Address":
+                return detail.get("value")
+    return None
+
+
+def running_tasks(ecs: Any, config: ServiceConfig, task_set_id: str) -> list[dict[str, Any]]:
+    """The task set's tasks ECS wants running (ListTasks: startedBy must be the only filter)."""
+    arns: list[str] = []
+    with transient_errors():
+        for page in ecs.get_paginator("list_tasks").paginate(cluster=config.cluster, startedBy=task_set_id):
+            arns += page["taskArns"]
+    return _describe_tasks(ecs, config, arns) if arns else []
+
+
+def stopped_tasks(ecs: Any, config: ServiceConfig, task_set_id: str, family: str) -> list[dict[str, Any]]:
+    """The task set's recently stopped tasks (ECS keeps them listed for about an hour)."""
+    arns: list[str] = []
+    with transient_errors():
+        pages = ecs.get_paginator("list_tasks").paginate(cluster=config.cluster, family=family, desiredStatus="STOPPED")
+        for page in pages:
+            arns += page["taskArns"]
+    tasks = _describe_tasks(ecs, config, arns) if arns else []
+    return [t for t in tasks if t.get("startedBy") == task_set_id]
+
+
+def family_of(task_definition_arn: str) -> str:
+    """``arn:...:task-definition/web:42`` -> ``web``."""
+    return task_definition_arn.rsplit("/", 1)[-1].split(":", 1)[0]
+
+
+def is_primary(ecs: Any, config: ServiceConfig, task_set_id: str) -> bool:
+    """Does DescribeTaskSets already show the task set as primary? (It may lag a switch by a few seconds.)"""
+    return any(ts["id"] == task_set_id and ts["status"] == "PRIMARY" for ts in live_task_sets(ecs, config))

@@ -201,3 +201,16 @@ class RouteNotForward(ListenerRulesInvalid):
 
 class RouteNotWeightable(ListenerRulesInvalid):
     """A gradual traffic shift was asked on a route whose listener cannot weight target groups."""
+
+
+# --- issue 11: the data plane (replaced tasks, crash loops, eventual consistency) ---------------
+class GreenRecovering(BlueGreenError):
+    """Green has some healthy targets but fewer than desired (a task is being replaced); retried briefly."""
+
+
+class GreenCrashLooping(BlueGreenError):
+    """Green's tasks keep stopping (the crash-loop circuit breaker); the cause lists their stopped reasons."""
+
+
+class PrimaryNotSwitchedYet(BlueGreenError):
+    """DescribeTaskSets still shows the previous primary (ECS is eventually consistent); retried briefly."""

@@ -382,3 +382,43 @@ class AlarmHandled(Model):
 
     alarm: str
     bakesFailed: list[str] = Field(default_factory=list)
+
+
+# --- issue 11: green judged by its own tasks' targets -------------------------------------------
+class TargetObservation(Model):
+    """One target of green's target group, as DescribeTargetHealth reports it."""
+
+    address: str
+    state: str
+    reason: str | None = None
+
+
+class StoppedTask(Model):
+    """A task of green that ECS stopped (DescribeTasks ``stoppedReason``/``stopCode``)."""
+
+    taskArn: str
+    stoppedReason: str = ""
+    stopCode: str | None = None
+
+
+class GreenObservation(Model):
+    """What AWS says about green right now: its task set, its tasks' addresses, its target group."""
+
+    taskSetId: str
+    exists: bool = True
+    stability: str = "STABILIZING"
+    desired: int = 0
+    running: int = 0
+    addresses: list[str] = Field(default_factory=list)  # ENI addresses of green's running tasks
+    targets: list[TargetObservation] = Field(default_factory=list)  # every target of green's target group
+    stopped: list[StoppedTask] = Field(default_factory=list)
+
+
+class GreenVerdict(Model):
+    """The health gate's judgement of a :class:`GreenObservation`."""
+
+    healthy: bool
+    healthyTargets: int
+    desired: int
+    crashLooping: bool = False
+    summary: str

@@ -16,6 +16,7 @@ from .errors import (
     MultipleServingTaskSets,
     NoServingTaskSet,
     NotExternalController,
+    PrimaryNotSwitchedYet,
     RollbackUnsafe,
     TestTargetGroupBusy,
     UnsafeDelete,
@@ -148,8 +149,13 @@ def old_task_sets(groups: list[str], green_id: str, task_sets: list[TaskSetInfo]
     """The task sets on ``groups`` (from :func:`old_groups`); never the primary one nor green."""
     doomed = [ts for group in groups for ts in on_group(task_sets, group)]
     for task_set in doomed:
-        if task_set.status == "PRIMARY" or task_set.id == green_id:
-            raise UnsafeDelete(f"Task set {task_set.id} behind the test rule is primary; nothing was deleted.")
+        if task_set.id == green_id:
+            raise UnsafeDelete(f"Task set {task_set.id} behind the test rule is green; nothing was deleted.")
+        if task_set.status == "PRIMARY":
+            # Production forwards only to green, which Swap made primary: ECS has not shown it yet (issue 11).
+            raise PrimaryNotSwitchedYet(
+                f"Task set {task_set.id} behind the test rule is still shown as primary; nothing was deleted yet."
+            )
     return doomed
 
 
@@ -158,8 +164,13 @@ def may_delete_green(task_set: TaskSetInfo, execution_name: str, production_grou
     """Whether ``task_set`` is this execution's green (by externalId), refusing one that serves production."""
     if task_set.externalId != execution_name:
         return False
-    if task_set.targetGroupArn in production_groups or task_set.status == "PRIMARY":
+    if task_set.targetGroupArn in production_groups:
         raise UnsafeDelete(f"Task set {task_set.id} created by this deployment serves production; it was not deleted.")
+    if task_set.status == "PRIMARY":
+        # Production no longer forwards to it: ECS has not shown the switch to blue yet (retried briefly, issue 11).
+        raise PrimaryNotSwitchedYet(
+            f"Task set {task_set.id} created by this deployment is still shown as primary; not deleted yet."
+        )
     return True
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .. import ecs, notify, policy, routes
 from ..deps import Deps
 from ..models import DeploymentResult, GreenEvent
+from . import check_health
 
 
 def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
@@ -17,6 +18,8 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     task_sets = ecs.live_task_sets(clients.ecs, config)
     doomed = policy.old_task_sets(groups, green.id, [policy.TaskSetInfo.of(ts) for ts in task_sets])
     deleted: str | None = None
+    # A green that keeps crashing is rolled back while blue still exists (GreenCrashLooping -> Rollback).
+    check_health.green_verdict(clients, context, green)
     # Bookkeeping first, so a failure here still leaves blue in place for a rollback. The lock can go
     # before the delete: a deployment started meanwhile finds blue on the test target group and refuses.
     closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")

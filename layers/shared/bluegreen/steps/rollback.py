@@ -29,7 +29,8 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
         if routes.restore(clients.elbv2, snapshot):
             restored.append(snapshot.ruleArn)
 
-    ecs.make_primary(clients.ecs, config, context.blue.arn)
+    if not ecs.is_primary(clients.ecs, config, context.blue.id):  # a retried rollback skips the no-op switch
+        ecs.make_primary(clients.ecs, config, context.blue.arn)
     production_groups = elbv2.receiving(routes.merged_weights(saved.production_routes()))
     deleted = delete_green(clients, context, production_groups)
     cause = (

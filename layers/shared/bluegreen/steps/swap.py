@@ -38,7 +38,8 @@ def run(event: GreenEvent, deps: Deps) -> SwapResult:
         # Testers now reach the previous version through the test route.
         test = routes.describe(clients.elbv2, config.test_route_arn())
         routes.move(clients.elbv2, test, {context.blueTargetGroupArn: 1})
-        ecs.make_primary(clients.ecs, config, green.arn)
+        if not ecs.is_primary(clients.ecs, config, green.id):  # a retried swap skips the no-op switch
+            ecs.make_primary(clients.ecs, config, green.arn)
     if len(schedule) > 1:
         notify.milestone(
             notifier or NullNotifier(),
