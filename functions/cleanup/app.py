@@ -36,4 +36,7 @@ def lambda_handler(event: CleanupEvent, context: LambdaContext) -> dict:
 
 def _service(event: CleanupEvent) -> str | None:
     context = event.state.context
-    return context.service if context else (event.input or {}).get("service")
+    if context:
+        return context.service
+    service = event.input.get("service") if isinstance(event.input, dict) else None  # any JSON value may come in
+    return service if isinstance(service, str) else None
