@@ -27,7 +27,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from bluegreen import elbv2
+from bluegreen import elbv2, routes
 from bluegreen.aws import error_code
 from bluegreen.config import parameter_name
 from bluegreen.first_deploy import serving_groups
@@ -280,8 +280,10 @@ class Adopter:
         old = self._service(cluster, service)
         if old is None:
             raise UsageError(f"service '{service}' not found in cluster '{cluster}'", "it may already be deleted")
-        production = elbv2.describe_rule(self.elbv2, config.productionRuleArn)
-        groups = serving_groups(production)
+        # issue #14: every production route (listener rules or listeners) must forward only to the new service
+        groups = set().union(
+            *(serving_groups(r) for r in routes.describe_all(self.elbv2, config.production_route_arns()))
+        )
         new_groups = {
             (ts.get("loadBalancers") or [{}])[0].get("targetGroupArn") for ts in self._live_task_sets(cluster, new_name)
         }

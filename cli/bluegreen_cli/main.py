@@ -152,6 +152,17 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("execution_arn", metavar="EXECUTION_ARN")
     follow.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
 
+    # issue #14: migrating from CodeDeploy
+    config = commands.add_parser("config", help="service configurations")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    from_codedeploy = config_commands.add_parser(
+        "from-codedeploy",
+        help="print the service configuration equivalent to a CodeDeploy ECS deployment group",
+        parents=[aws],
+    )
+    from_codedeploy.add_argument("--application", required=True, metavar="A", help="CodeDeploy application")
+    from_codedeploy.add_argument("--deployment-group", required=True, metavar="G", help="its deployment group")
+
     local = commands.add_parser("local", help="the embedded AWS emulator (no AWS account needed)")
     local_commands = local.add_subparsers(dest="local_command", required=True)
     demo = local_commands.add_parser("demo", help="run one full blue/green deployment on the emulator")
@@ -244,6 +255,17 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise UsageError(f"AWS profile '{args.profile}' not found", "check --profile and ~/.aws/config") from error
     stack = args.stack or os.environ.get(STACK_ENV) or DEFAULT_STACK
     operator = Operator(Clients(session), stack=stack, interval=getattr(args, "interval", DEFAULT_INTERVAL))
+    if args.command == "config":  # issue #14
+        import json
+
+        from .codedeploy import read
+
+        print(json.dumps(read(session, args.application, args.deployment_group), indent=2))  # noqa: T201 - the output
+        sys.stderr.write(
+            "note: the ECS service must use the EXTERNAL deployment controller (a CodeDeploy one is replaced); "
+            "store this document in SSM under the stack's ConfigParameterPrefix/<service>\n"
+        )
+        return 0
     try:
         if args.command in ("deploy", "plan"):
             release = release_input(args, operator.load_config(args.service).containerName)

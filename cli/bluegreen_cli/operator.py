@@ -538,11 +538,11 @@ class Operator:
         return 0
 
     def _plan(self, config: ServiceConfig, request: ExecutionInput, kind: str) -> Plan:
-        from bluegreen import ecs, elbv2, release
+        from bluegreen import ecs, elbv2, release, routes
 
         service = ecs.describe_service(self.clients.ecs, config)
-        production = elbv2.describe_rule(self.clients.elbv2, config.productionRuleArn)
-        groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
+        production = routes.describe_all(self.clients.elbv2, config.production_route_arns())  # issue #14
+        groups = elbv2.receiving(routes.merged_weights(production))
         if len(groups) != 1 or not groups <= set(config.targetGroupArns):
             raise CliError("the production rule does not forward to exactly one configured target group", "")
         blue_group = next(iter(groups))

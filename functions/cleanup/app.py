@@ -38,5 +38,5 @@ def _service(event: CleanupEvent) -> str | None:
     context = event.state.context
     if context:
         return context.service
-    service = event.input.get("service") if isinstance(event.input, dict) else None  # any JSON may come in
+    service = event.input.get("service") if isinstance(event.input, dict) else None  # any JSON value may come in
     return service if isinstance(service, str) else None

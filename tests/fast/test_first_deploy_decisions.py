@@ -127,3 +127,21 @@ def test_task_set_template_carries_the_configured_network():
     assert "launchType" not in template
     assert template["platformVersion"] == "1.4.0"
     assert template["loadBalancers"] == [{"containerName": "web", "containerPort": 8080}]
+
+
+# --- issue #14 x #10: a first deployment over several production routes ---------------------------------
+def test_every_fixed_response_route_agrees_on_green():
+    # Given two production routes answering 503 and a test route forwarding to B
+    production = [rule("prod", AUTH, FIXED), rule("api", FIXED)]
+    # When the target groups are chosen over every route
+    blue, green = first_deploy.routes_target_groups(config(), production, rule("test", forward(B)))
+    # Then green is the test route's group, as for one route
+    assert (blue, green) == (A, B)
+
+
+def test_a_forwarding_production_route_on_the_test_routes_group_is_refused():
+    # Given one production route answering 503 (green B) and another already forwarding to B, the test group
+    production = [rule("prod", FIXED), rule("api", forward(B))]
+    # When / Then the routes are refused with the rules' error (nothing was changed)
+    with pytest.raises(ListenerRulesInvalid):
+        first_deploy.routes_target_groups(config(), production, rule("test", forward(B)))

@@ -24,3 +24,19 @@ def test_no_fault_strands_production(record_property):
     assert uncaught.ended >= len(report.points) // 2 and uncaught.cleaned == uncaught.ended
     assert uncaught.pushes == 3 and uncaught.pushes_lost == 0
     assert uncaught.clicks > 0 and uncaught.false_outcomes == 0
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize("layout", ["several-rules", "listener-ports", "nlb"])
+def test_no_fault_at_a_route_call_site_strands_production(layout, record_property):
+    # issue #14: every ELBv2 call site (DescribeRules/DescribeListeners/ModifyRule/ModifyListener/target health)
+    # of each route kind, failed once and for good, with the same invariants over every production route
+    report = faults.run_suite(layout=layout, only="elbv2:", uncaught=False)
+
+    record_property("summary", f"{layout}: {report.summary()}")
+    operations = {point[1] for point in report.points}
+    expected = "ModifyListener" if layout in ("listener-ports", "nlb") else "ModifyRule"
+    assert f"elbv2:{expected}" in operations
+    assert report.injected >= 2 * len(report.points)
+    assert all(run["outcome"] == "deployed" for run in report.runs if not run["persistent"])
+    assert report.violations == []

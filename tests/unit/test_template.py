@@ -36,6 +36,7 @@ UNSCOPABLE_ACTIONS = frozenset(
     {
         "ecs:DescribeTaskDefinition",
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
         # Step Functions execution logging (vended log delivery).
         "logs:CreateLogDelivery",
@@ -64,6 +65,7 @@ EXPECTED_ACTIONS = {
         "ecs:DescribeTaskDefinition",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",  # issue #10: first deployment
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "cloudwatch:DescribeAlarms",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
@@ -107,8 +109,10 @@ EXPECTED_ACTIONS = {
         "ecs:ListTasks",
         "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:ModifyListener",  # issue #14
         "ecs:UpdateServicePrimaryTaskSet",
         SLACK,  # issue 11: canary/linear milestones in the Slack thread
     },
@@ -123,6 +127,7 @@ EXPECTED_ACTIONS = {
     "OpenGateFunction": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", SLACK},
     "DeleteOldFunction": {
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "ecs:DescribeTaskSets",
         "ecs:DescribeServices",
         "ecs:ListTasks",
@@ -136,6 +141,7 @@ EXPECTED_ACTIONS = {
     },
     "CleanupFunction": {
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "ecs:DescribeTaskSets",
         "ecs:DeleteTaskSet",
         "dynamodb:GetItem",
@@ -146,8 +152,10 @@ EXPECTED_ACTIONS = {
     },
     "RollbackFunction": {
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:ModifyListener",  # issue #14
         "ecs:UpdateServicePrimaryTaskSet",
         "ecs:DescribeTaskSets",
         "ecs:DeleteTaskSet",
@@ -175,8 +183,10 @@ EXPECTED_ACTIONS = {
     },
     "ExecutionEndedFunction": {
         "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",  # issue #14: listener routes
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:ModifyRule",
+        "elasticloadbalancing:ModifyListener",  # issue #14: restores listener routes like Rollback
         "ecs:UpdateServicePrimaryTaskSet",
         "ecs:DescribeTaskSets",
         "ecs:DeleteTaskSet",

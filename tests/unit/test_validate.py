@@ -291,10 +291,10 @@ def test_production_rule_forwarding_to_an_unconfigured_target_group_is_refused(
 
     # When Validate runs
     message = refused(
-        world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.ListenerRulesInvalid
+        world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.RouteForwardsElsewhere
     )
 
-    # Then the error names where production forwards to
+    # Then the error (issue #14: its own name, a ListenerRulesInvalid) names where production forwards to
     assert other in message
 
 
@@ -321,13 +321,15 @@ def test_test_rule_not_forwarding_to_the_idle_target_group_is_refused(world, sto
     assert world.demo.target_groups[1] in message
 
 
-def test_rule_arn_that_does_not_exist_is_refused_as_listener_rules_invalid(world, store, api, handler, lambda_context):
+def test_rule_arn_that_does_not_exist_is_refused_as_route_not_found(world, store, api, handler, lambda_context):
     # Given a configuration whose production rule ARN names a rule that does not exist (e.g. it was recreated)
     put_config(world, productionRuleArn=world.demo.production_rule_arn[:-4] + "0000")
 
     # When Validate runs
-    # Then it is refused with the typed error the state machine and the user can act on
-    refused(world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.ListenerRulesInvalid)
+    # Then it is refused with the typed error the state machine and the user can act on (issue #14: RouteNotFound,
+    # a ListenerRulesInvalid)
+    refused(world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.RouteNotFound)
+    assert issubclass(errors.RouteNotFound, errors.ListenerRulesInvalid)
 
 
 def test_throttled_configuration_read_is_a_transient_error(world, store, api, handler, lambda_context):

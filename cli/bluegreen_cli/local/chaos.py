@@ -25,9 +25,7 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 from moto.ecs.models import ecs_backends
-from moto.elbv2.models import elbv2_backends
 
-from bluegreen import elbv2 as rules
 from bluegreen.notify import get_notifier
 
 from .dataplane import Timing
@@ -195,9 +193,7 @@ def _never_delete_serving(invariants: Invariants, label: str, call: Any) -> None
         return
     service = ecs_backends[ACCOUNT][REGION].services[f"{invariants.demo.cluster}:{invariants.demo.name}"]
     doomed = [ts for ts in service.task_sets if call.params.get("taskSet") in (ts.id, ts.task_set_arn)]
-    backend = elbv2_backends[ACCOUNT][REGION]
-    rule = backend.describe_rules(listener_arn=None, rule_arns=[invariants.demo.production_rule_arn])[0]
-    production = rules.receiving(rules.forward_weights([a.data for a in rule.actions]))
+    production = invariants._production()  # issue #14: every production route, rule or listener
     for task_set in doomed:
         if (task_set.load_balancers or [{}])[0].get("targetGroupArn") in production:
             invariants.violations.append(f"{label}: deleted task set {task_set.id}, which serves production")

@@ -44,6 +44,7 @@ from bluegreen import elbv2 as rules
 
 from .metrics import AlbMetrics
 from .patches import Issue11Patches, Patcher, simulate_target_health
+from .route_state import backend_actions
 from .simclock import SimClock
 
 HEALTHY, UNHEALTHY, ALARM, CRASHLOOP = "healthy", "unhealthy", "alarm", "crashloop"
@@ -280,8 +281,7 @@ class DataPlane:
 
     def _production_groups(self, elb_backend: Any, watched: WatchedService) -> dict[str, int]:
         """Target group -> share of production (percent)."""
-        rule = elb_backend.describe_rules(listener_arn=None, rule_arns=[watched.production_rule_arn])[0]
-        actions = [action.data for action in rule.actions]
+        actions = backend_actions(elb_backend, watched.production_rule_arn)  # rule or listener
         if not any(action.get("Type") == "forward" for action in actions):
             return {}  # issue #10: a fixed response (nothing live yet)
         weights = rules.forward_weights(actions)

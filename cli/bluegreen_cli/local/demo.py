@@ -13,7 +13,7 @@ from bluegreen.decisions import decide
 from bluegreen.hooks import hook_lines
 from bluegreen.plan import Plan, render
 
-from .emulator import Emulator, ExecutionResult
+from .emulator import Emulator, ExecutionResult, route_of
 from .scenarios import SCENARIOS, Scenario
 
 __all__ = ["SCENARIOS", "Scenario", "run_demo", "summarize"]
@@ -122,16 +122,15 @@ def summarize(
     if result.status != "SUCCEEDED":
         summary["error"] = result.error
         summary["cause"] = result.cause
-    production_rule = emu.services[service].production_rule_arn
+    demo = emu.services[service]
+    production_routes = set(demo.production_routes or [demo.production_rule_arn])
     summary.update(
         {
             "states": result.states,
             "stateTransitions": result.state_transitions,
             "apiCalls": emu.recorder.counts(first_call),
             "productionRuleModifications": sum(
-                1
-                for call in emu.recorder.calls[first_call:]
-                if call.operation == "ModifyRule" and call.params.get("RuleArn") == production_rule
+                1 for call in emu.recorder.calls[first_call:] if route_of(call) in production_routes
             ),
             "productionWeights": emu.production_weights(service),
             "productionTaskSets": [  # issue #10: the task sets production forwards to now
@@ -155,7 +154,9 @@ def run_demo(
     log_stream = sys.stderr if verbose else None
     auto_approve = not interactive and (spec.click is None or spec.click[0] != "approval")
     with Emulator(log_stream=log_stream, auto_approve=auto_approve, pace=60.0 if interactive else None) as emu:
-        demo = emu.seed_service(config_overrides=spec.config, sidecar=spec.sidecar, **(spec.seed or {}))
+        demo = emu.seed_service(
+            config_overrides=spec.config, sidecar=spec.sidecar, layout=spec.layout, **(spec.seed or {})
+        )
         emu.plane.alarm_min_weight = spec.alarm_min_weight
         helper = None
         if interactive:
@@ -204,7 +205,7 @@ def run_demo(
     steps = summary["productionWeightSteps"]
     if len(steps) > 1:
         shown = ", ".join(f"t+{at:.0f}s {weight}%" for at, weight in steps)
-        print(f"  green's share of production, one ModifyRule each: {shown}", file=out)
+        print(f"  green's share of production, one call per route each: {shown}", file=out)
     for group, weight in summary["productionWeights"].items():
         print(f"  production -> {group.split(':')[-1]} weight {weight}", file=out)
     if summary["rollbackReactionSeconds"] is not None:

@@ -45,6 +45,7 @@ from .hook_lambdas import DEMO_HOOK, demo_hook
 from .lambdas import CallRecorder, Dispatcher, installed
 from .oneoff import OneOffTasks
 from .patches import Patcher, enforce_deployment_controllers, task_definition_rules
+from .route_state import client_actions
 from .seed import DemoService, seed_network, seed_service
 from .simclock import SimClock, compressed_time
 from .template import Template
@@ -81,6 +82,15 @@ def _is_loopback(url: str) -> bool:
         return ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def route_of(call: Any) -> str | None:
+    """The route a recorded ModifyRule / ModifyListener call changed (issue #14), else None."""
+    if call.operation == "ModifyRule":
+        return call.params.get("RuleArn")
+    if call.operation == "ModifyListener":
+        return call.params.get("ListenerArn")
+    return None
 
 
 @dataclass
@@ -480,13 +490,14 @@ class Emulator:
         return demo
 
     def production_weights(self, service: str) -> dict[str, int]:
-        rule = self.client("elbv2").describe_rules(RuleArns=[self.services[service].production_rule_arn])["Rules"][0]
-        if not any(action["Type"] == "forward" for action in rule["Actions"]):
+        actions = client_actions(self.client("elbv2"), self.services[service].production_rule_arn)  # rule or listener
+        if not any(action["Type"] == "forward" for action in actions):
             return {}  # issue #10: a fixed response, nothing live yet
-        return rules.forward_weights(rule["Actions"])
+        return rules.forward_weights(actions)
 
     def rule_actions(self, rule_arn: str) -> list[dict[str, Any]]:
-        return self.client("elbv2").describe_rules(RuleArns=[rule_arn])["Rules"][0]["Actions"]
+        """The actions of a route: a listener rule, or a listener's default actions (issue #14)."""
+        return client_actions(self.client("elbv2"), rule_arn)
 
     def task_sets(self, service: str) -> list[dict[str, Any]]:
         demo = self.services[service]
@@ -567,9 +578,9 @@ class Emulator:
         steps: list[tuple[float, int]] = []
         green: str | None = None
         for call in self.recorder.calls:
-            if call.operation != "ModifyRule" or call.params.get("RuleArn") != demo.production_rule_arn:
+            if route_of(call) != demo.production_rule_arn:
                 continue
-            weights = rules.forward_weights(call.params["Actions"])
+            weights = rules.forward_weights(call.params.get("Actions") or call.params["DefaultActions"])
             total = sum(weights.values()) or 1
             if green is None:  # the Swap lists green first in the weighted forward action
                 green = next(iter(weights))
@@ -586,9 +597,7 @@ class Emulator:
             (
                 c.at
                 for c in self.recorder.calls
-                if c.function == "RollbackFunction"
-                and c.operation == "ModifyRule"
-                and c.params.get("RuleArn") == demo.production_rule_arn
+                if c.function == "RollbackFunction" and route_of(c) == demo.production_rule_arn
             ),
             None,
         )

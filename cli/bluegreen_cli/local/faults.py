@@ -39,6 +39,7 @@ from bluegreen.notify import get_notifier
 
 from .dataplane import Timing
 from .emulator import ACCOUNT, REGION, Emulator
+from .route_state import backend_actions
 from .seed import push_image
 
 # Functions that run before production is switched: a persistent fault there must end in cleanup.
@@ -108,8 +109,10 @@ class Invariants:
 
     def _production(self) -> set[str]:
         backend = elbv2_backends[ACCOUNT][REGION]
-        rule = backend.describe_rules(listener_arn=None, rule_arns=[self.demo.production_rule_arn])[0]
-        return rules.receiving(rules.forward_weights([action.data for action in rule.actions]))
+        groups: set[str] = set()
+        for arn in self.demo.production_routes or [self.demo.production_rule_arn]:  # issue #14: every route
+            groups |= rules.receiving(rules.forward_weights(backend_actions(backend, arn)))
+        return groups
 
     def _healthy(self, target_group: str) -> bool:
         group = elbv2_backends[ACCOUNT][REGION].target_groups[target_group]
@@ -158,9 +161,9 @@ def _check_after_call(invariants: Invariants, label: str, call: Any) -> None:
     invariants.after_call(label)
 
 
-def discover_points(emu: Emulator) -> list[tuple[str, str]]:
+def discover_points(emu: Emulator, layout: str = "rules") -> list[tuple[str, str]]:
     """The (function, service:Operation) pairs a happy deployment calls."""
-    demo = emu.seed_service("probe", config_overrides=CONFIG)
+    demo = emu.seed_service("probe", config_overrides=CONFIG, layout=layout)
     start = len(emu.recorder.calls)
     result = emu.run(demo.name, "v2")
     if result.status != "SUCCEEDED":
@@ -170,14 +173,19 @@ def discover_points(emu: Emulator) -> list[tuple[str, str]]:
     return sorted({(c.function, f"{c.service}:{c.operation}") for c in calls})
 
 
-def run_suite(progress: Callable[[str], None] | None = None, uncaught: bool = True) -> FaultReport:
+def run_suite(
+    progress: Callable[[str], None] | None = None, uncaught: bool = True, layout: str = "rules", only: str = ""
+) -> FaultReport:
+    """``layout``: how the service's routes are set up (issue #14); ``only``: inject only at the points whose
+    ``service:Operation`` starts with it (e.g. ``elbv2:`` for the route call sites); ``uncaught``: also the
+    stops, pushes, timeouts and clicks no Catch sees (issue #12)."""
     report = FaultReport()
     with Emulator(timing=FAST) as emu:
-        report.points = discover_points(emu)
+        report.points = [point for point in discover_points(emu, layout) if point[1].startswith(only)]
         for index, point in enumerate(report.points):
             for persistent in (False, True):
                 name = f"s{index}{'p' if persistent else 't'}"
-                demo = emu.seed_service(name, config_overrides=CONFIG)
+                demo = emu.seed_service(name, config_overrides=CONFIG, layout=layout)
                 invariants = Invariants(emu, demo.name)
                 hook, seen = _fault(point, persistent)
                 label = f"{point[0]} {point[1]} ({'persistent' if persistent else 'transient'})"

@@ -33,7 +33,15 @@ from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 from bluegreen.deps import Deps
 
-from .patches import Patcher, pass_task_failure_cause, publish_ecr_pushes, run_lambda_handlers, wrap_api_calls
+from .patches import (
+    Patcher,
+    codedeploy_alarm_configuration,
+    pass_task_failure_cause,
+    publish_ecr_pushes,
+    route_rules,
+    run_lambda_handlers,
+    wrap_api_calls,
+)
 from .template import FunctionSpec
 
 _state = threading.local()
@@ -274,6 +282,8 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
     patcher = Patcher()
     publish_ecr_pushes(patcher)
     pass_task_failure_cause(patcher)
+    codedeploy_alarm_configuration(patcher)  # issue #14
+    route_rules(patcher)  # issue #14
     run_lambda_handlers(patcher, dispatcher.invoke, invoke_from_states)
     wrap_api_calls(patcher, record)
     os.environ.update(environment)

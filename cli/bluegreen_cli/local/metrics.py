@@ -38,6 +38,9 @@ REQUESTS_PER_SECOND = 10.0  # production traffic of each watched service
 FAILING_5XX_SHARE = 0.5  # share of requests a failing ("alarm") image answers with a 5xx
 RESPONSE_TIME = {"healthy": 0.05, "alarm": 0.02}  # seconds (a failing image answers fast)
 NAMESPACE = "AWS/ApplicationELB"
+# issue #14: a Network Load Balancer's target group reports in AWS/NetworkELB: flows and target resets (an NLB
+# has no HTTP codes), so a failing image behind an NLB shows as TCP_Target_Reset_Count.
+NLB_NAMESPACE = "AWS/NetworkELB"
 
 Key = tuple[str, str, tuple[tuple[str, str], ...]]  # namespace, metric name, sorted dimensions
 
@@ -323,6 +326,15 @@ class AlbMetrics:
         if requests <= 0:
             return
         dims = self._dimensions(group)
+        if any(name == "LoadBalancer" and value.startswith("net/") for name, value in dims):
+            flows = Aggregate()
+            flows.add(requests)
+            self.store.add(metric_key(NLB_NAMESPACE, "NewFlowCount", dims), minute, flows)
+            if error_share > 0:
+                resets = Aggregate()
+                resets.add(requests * error_share)
+                self.store.add(metric_key(NLB_NAMESPACE, "TCP_Target_Reset_Count", dims), minute, resets)
+            return
         count = Aggregate()
         count.add(requests)
         self.store.add(metric_key(NAMESPACE, "RequestCount", dims), minute, count)
@@ -339,9 +351,21 @@ class AlbMetrics:
         timestamp = self.plane.clock.now() - timedelta(seconds=self.plane.clock.elapsed - minute * MINUTE)
         timestamp = timestamp.replace(tzinfo=None)  # moto keeps metric timestamps naive (UTC)
         data: list[dict[str, Any]] = []
+        nlb_data: list[dict[str, Any]] = []  # issue #14
         for (namespace, name, dims), minutes in self.store.minutes.items():
             found = minutes.get(minute)
-            if namespace != NAMESPACE or found is None or not found.count:
+            if namespace not in (NAMESPACE, NLB_NAMESPACE) or found is None or not found.count:
+                continue
+            if namespace == NLB_NAMESPACE:
+                nlb_data.append(
+                    {
+                        "MetricName": name,
+                        "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
+                        "Timestamp": timestamp,
+                        "Value": round(found.total, 3),
+                        "Unit": "Count",
+                    }
+                )
                 continue
             datum: dict[str, Any] = {
                 "MetricName": name,
@@ -363,6 +387,8 @@ class AlbMetrics:
             data.append(datum)
         if data:
             cloudwatch_backends[self.plane.account][self.plane.region].put_metric_data(NAMESPACE, data)
+        if nlb_data:
+            cloudwatch_backends[self.plane.account][self.plane.region].put_metric_data(NLB_NAMESPACE, nlb_data)
 
     # --- alarms --------------------------------------------------------------------------
     def _evaluate(self, boundary: int) -> None:

@@ -298,6 +298,86 @@ def task_definition_rules() -> Iterator[None]:
         patcher.restore()
 
 
+def codedeploy_alarm_configuration(patcher: Patcher) -> None:
+    """issue #14: ``bluegreen config from-codedeploy`` reads a deployment group's alarms."""
+    from moto.codedeploy import responses as codedeploy_responses
+
+    original = codedeploy_responses._deployment_group_info
+
+    # moto gap: GetDeploymentGroup returns alarmConfiguration as {} (a moto TODO) instead of the stored alarms.
+    def deployment_group_info(group: Any) -> dict[str, Any]:
+        info = original(group)
+        if isinstance(group.alarm_configuration, dict):
+            info["alarmConfiguration"] = group.alarm_configuration
+        return info
+
+    patcher.replace(codedeploy_responses, "_deployment_group_info", deployment_group_info)
+
+
+# --- issue #14: routes (listener default actions, NLB listeners) ------------------------------------
+NOT_WEIGHTABLE_NLB_PROTOCOLS = ("UDP", "TCP_UDP", "QUIC", "TCP_QUIC")
+NLB_MAX_WEIGHT = 999  # "Network Load Balancers now support Weighted Target Groups": weights 0-999
+
+
+def route_rules(patcher: Patcher) -> None:
+    """ModifyRule and ModifyListener refuse what AWS refuses for the routes the workflow changes."""
+    from moto.elbv2.exceptions import ELBClientError
+    from moto.elbv2.models import ELBv2Backend, FakeAction
+
+    original_rule = ELBv2Backend.modify_rule
+    original_listener = ELBv2Backend.modify_listener
+
+    # moto gap: moto lets ModifyRule change a listener's default rule. AWS changes a default rule's actions only
+    # with ModifyListener (ELBv2 API reference, ModifyRule: "To modify the actions for the default rule, use
+    # ModifyListener"), so the emulator refuses it with OperationNotPermitted.
+    def modify_rule(self: Any, rule_arn: str, conditions: Any, actions: Any) -> Any:
+        found = self.describe_rules(listener_arn=None, rule_arns=[rule_arn])
+        if found and getattr(found[0], "is_default", False):
+            raise ELBClientError(
+                "OperationNotPermitted", f"Default rule '{rule_arn}' cannot be modified; use ModifyListener"
+            )
+        return original_rule(self, rule_arn, conditions, actions)
+
+    # moto gap: moto's ModifyListener does not validate the default actions ("Is currently not validated"): AWS
+    # refuses a forward to a target group that does not exist, NLB weights above 999, and more than one target
+    # group on an NLB listener whose protocol cannot weight (the tool's all-at-once protocols).
+    def modify_listener(self: Any, arn: str, port: Any = None, protocol: Any = None, *args: Any) -> Any:
+        actions = args[2] if len(args) > 2 else None
+        if actions:
+            self._validate_actions([FakeAction(action) for action in actions])
+            listener = self.describe_listeners(load_balancer_arn=None, listener_arns=[arn])[0]
+            network = ":listener/net/" in arn
+            for action in actions:
+                groups = (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+                if network and any(int(group.get("Weight", 1)) > NLB_MAX_WEIGHT for group in groups):
+                    raise ELBClientError("ValidationError", f"Target group weights must be 0-{NLB_MAX_WEIGHT}")
+                protocol_now = protocol or listener.protocol
+                if network and protocol_now in NOT_WEIGHTABLE_NLB_PROTOCOLS and len(groups) > 1:
+                    raise ELBClientError(
+                        "InvalidLoadBalancerAction", f"A {protocol_now} listener forwards to one target group"
+                    )
+        return original_listener(self, arn, port, protocol, *args)
+
+    original_create = ELBv2Backend.create_load_balancer
+
+    # moto gap: moto names every load balancer loadbalancer/app/...; AWS names a Network Load Balancer
+    # loadbalancer/net/... (and its listeners listener/net/...), which IAM scoping and Validate read.
+    def create_load_balancer(self: Any, *args: Any, **kwargs: Any) -> Any:
+        balancer = original_create(self, *args, **kwargs)
+        if getattr(balancer, "type", None) == "network" and ":loadbalancer/app/" in balancer.arn:
+            old = balancer.arn
+            tags = self.tagging_service.list_tags_for_resource(old).get("Tags") or []
+            balancer.arn = old.replace(":loadbalancer/app/", ":loadbalancer/net/", 1)
+            self.load_balancers[balancer.arn] = self.load_balancers.pop(old)
+            if tags:
+                self.tagging_service.tag_resource(balancer.arn, tags)
+        return balancer
+
+    patcher.replace(ELBv2Backend, "modify_rule", modify_rule)
+    patcher.replace(ELBv2Backend, "modify_listener", modify_listener)
+    patcher.replace(ELBv2Backend, "create_load_balancer", create_load_balancer)
+
+
 # --- issue 11: limits AWS enforces ----------------------------------------------------------
 SFN_ERROR_MAX = 256  # SendTaskFailure error
 SFN_CAUSE_MAX = 32_768  # SendTaskFailure cause

@@ -15,6 +15,7 @@ class Scenario:
     config: dict[str, Any] | None = None
     alarm_min_weight: int = 1  # the v2-5xx image fails once it serves this share of production
     seed: dict[str, Any] | None = None  # issue #10: how the service is seeded (e.g. empty, no task set)
+    layout: str = "rules"  # issue #14: how the service's routes are set up (see local/seed.py LAYOUTS)
     release: dict[str, Any] | None = None  # issue 10: the release in place of imageTag (images, overrides...)
     sidecar: bool = False  # seed the service with a sidecar (its own repository, env vars, a secret)
     stop_at: str | None = None  # issue 12: the operator stops the execution (StopExecution) at this gate
@@ -124,5 +125,31 @@ SCENARIOS = {
         "v1 -> v2 deployed and finished, then `bluegreen rollback --to-previous`: v1's digest back with one swap, "
         "no approval",
         to_previous=True,
+    ),
+    # --- issue #14: routes ---
+    "listener-ports": Scenario(
+        "v2",
+        "deployed",
+        "CodeDeploy layout: production listener :80 and test listener :8080 moved with ModifyListener, blue deleted",
+        layout="listener-ports",
+    ),
+    "listener-ports-alarm": Scenario(
+        "v2-5xx",
+        "rolled_back",
+        "CodeDeploy layout, v2-5xx fires the alarm in the bake: both listeners' default actions restored",
+        layout="listener-ports",
+    ),
+    "nlb": Scenario(
+        "v2",
+        "deployed",
+        "Network Load Balancer, TCP listeners :80 and :8080: canary 10% for 5 minutes, then 100%, blue deleted",
+        config={"trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 300}},
+        layout="nlb",
+    ),
+    "nlb-alarm": Scenario(
+        "v2-5xx",
+        "rolled_back",
+        "Network Load Balancer, v2-5xx fires the alarm in the bake: listeners restored, blue back",
+        layout="nlb",
     ),
 }

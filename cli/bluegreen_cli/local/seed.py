@@ -48,6 +48,9 @@ class DemoService:
     blue_task_set: str
     config: dict[str, Any]
     extra: dict[str, Any] = field(default_factory=dict)
+    # issue #14: every production route (rule or listener ARNs; production_rule_arn is the first) and the layout
+    production_routes: list[str] = field(default_factory=list)
+    layout: str = "rules"
 
 
 def _manifest(repository: str, tag: str) -> str:
@@ -113,6 +116,7 @@ def seed_service(
     deployment_controller: str = "EXTERNAL",
     first_task_set: bool = True,
     production_action: str = "forward",
+    layout: str = "rules",  # issue #14
     sidecar: bool = False,
 ) -> DemoService:
     """Seed one deployable service (with its own rules, target groups, repository and alarm).
@@ -132,36 +136,54 @@ def seed_service(
     for tag, behaviour in IMAGES.items():
         plane.behaviours[digests[tag]] = behaviour
 
+    if layout not in LAYOUTS:
+        raise ValueError(f"unknown layout {layout!r}; one of {', '.join(LAYOUTS)}")
+    network_lb = layout == "nlb"
     target_groups = [
         elbv2.create_target_group(
             Name=f"{name}-{suffix}",
-            Protocol="HTTP",
+            Protocol="TCP" if network_lb else "HTTP",
             Port=8080,
             VpcId=network["vpc"],
             TargetType="ip",
-            HealthCheckPath="/health",
             # Targets turn healthy after interval x healthy threshold = 20 s (the data plane reads these).
             HealthCheckIntervalSeconds=10,
-            HealthCheckTimeoutSeconds=5,
+            HealthCheckTimeoutSeconds=5 if not network_lb else 10,
             HealthyThresholdCount=2,
+            **({} if network_lb else {"HealthCheckPath": "/health"}),
         )["TargetGroups"][0]["TargetGroupArn"]
         for suffix in ("a", "b")
     ]
-    production_actions = [{"Type": "forward", "TargetGroupArn": target_groups[0]}]
-    if production_action == "fixed-response":
-        production_actions = [NOT_LIVE_YET]
-    production_rule = elbv2.create_rule(
-        ListenerArn=network["listener"],
-        Priority=priority,
-        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"{name}.example.com"]}}],
-        Actions=production_actions,
-    )["Rules"][0]["RuleArn"]
-    test_rule = elbv2.create_rule(
-        ListenerArn=network["listener"],
-        Priority=priority + 1,
-        Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"test.{name}.example.com"]}}],
-        Actions=[{"Type": "forward", "TargetGroupArn": target_groups[1]}],
-    )["Rules"][0]["RuleArn"]
+    routes_config: dict[str, Any]
+    if layout in ("listener-ports", "nlb"):
+        production_routes, test_route = _seed_listeners(elbv2, network, name, target_groups, network_lb)
+        routes_config = {"productionRoutes": production_routes, "testRoute": test_route}
+    else:
+        production_actions = [{"Type": "forward", "TargetGroupArn": target_groups[0]}]
+        if production_action == "fixed-response":
+            production_actions = [NOT_LIVE_YET]  # issue #10
+        hosts = [f"{name}.example.com"] + ([f"api.{name}.example.com"] if layout == "several-rules" else [])
+        production_routes = [
+            elbv2.create_rule(
+                ListenerArn=network["listener"],
+                Priority=priority if index == 0 else priority + 1 + index,
+                Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [host]}}],
+                Actions=production_actions,
+            )["Rules"][0]["RuleArn"]
+            for index, host in enumerate(hosts)
+        ]
+        test_route = elbv2.create_rule(
+            ListenerArn=network["listener"],
+            Priority=priority + 1,
+            Conditions=[{"Field": "host-header", "HostHeaderConfig": {"Values": [f"test.{name}.example.com"]}}],
+            Actions=[{"Type": "forward", "TargetGroupArn": target_groups[1]}],
+        )["Rules"][0]["RuleArn"]
+        routes_config = (
+            {"productionRuleArn": production_routes[0], "testRuleArn": test_route}
+            if layout == "rules"
+            else {"productionRoutes": production_routes, "testRoute": test_route}
+        )
+    production_rule, test_rule = production_routes[0], test_route
 
     role = iam.create_role(
         RoleName=f"{name}-task-execution",
@@ -260,7 +282,13 @@ def seed_service(
     # Issue 11: a metric alarm on the 5xx answered by the service's targets, in either target group (green and
     # blue alternate between them), from the ALB metrics the emulator publishes. ELB reports a 5xx count only
     # when it is not zero: SUM(METRICS()) adds what is there (m1 + m2 would be missing when one is).
-    balancer = elbv2.describe_listeners(ListenerArns=[network["listener"]])["Listeners"][0]["LoadBalancerArn"]
+    # issue #14: the alarm watches the load balancer the production route is on (its own one for listener layouts);
+    # behind an NLB, target resets (AWS/NetworkELB TCP_Target_Reset_Count) instead of HTTP 5xx.
+    route_listener = production_routes[0] if layout in ("listener-ports", "nlb") else network["listener"]
+    balancer = elbv2.describe_listeners(ListenerArns=[route_listener])["Listeners"][0]["LoadBalancerArn"]
+    namespace, metric_name = ("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count")
+    if network_lb:
+        namespace, metric_name = ("AWS/NetworkELB", "TCP_Target_Reset_Count")
     cloudwatch.put_metric_alarm(
         AlarmName=alarm,
         AlarmDescription=f"{name}: more than 10 target 5xx a minute",
@@ -270,8 +298,8 @@ def seed_service(
                     "Id": f"tg{index}",
                     "MetricStat": {
                         "Metric": {
-                            "Namespace": "AWS/ApplicationELB",
-                            "MetricName": "HTTPCode_Target_5XX_Count",
+                            "Namespace": namespace,
+                            "MetricName": metric_name,
                             "Dimensions": [
                                 {"Name": "LoadBalancer", "Value": balancer.split(":loadbalancer/")[-1]},
                                 {"Name": "TargetGroup", "Value": group.split(":")[-1]},
@@ -298,8 +326,7 @@ def seed_service(
         "service": name,
         "containerName": "web",
         "repository": name,
-        "productionRuleArn": production_rule,
-        "testRuleArn": test_rule,
+        **routes_config,
         "targetGroupArns": target_groups,
         "healthWaitTimeoutSeconds": 300,
         "alarmNames": [alarm],
@@ -333,4 +360,35 @@ def seed_service(
         blue_task_set=blue,
         config=config,
         extra=extra,
+        production_routes=production_routes,
+        layout=layout,
     )
+
+
+# --- issue #14: route layouts ------------------------------------------------------------------------
+# rules: one production rule and one test rule (host headers) on the shared ALB listener :80
+# several-rules: two production rules (web and api host names) and a test rule
+# listener-ports: the CodeDeploy layout, its own ALB: production listener :80, test listener :8080 (default actions)
+# nlb: a Network Load Balancer with TCP listeners :80 (production) and :8080 (test)
+LAYOUTS = ("rules", "several-rules", "listener-ports", "nlb")
+
+
+def _seed_listeners(
+    elbv2: Any, network: dict[str, Any], name: str, target_groups: list[str], network_lb: bool
+) -> tuple[list[str], str]:
+    """A load balancer of its own with a production listener (:80) and a test listener (:8080)."""
+    kind = {"Type": "network"} if network_lb else {"SecurityGroups": [network["security_group"]]}
+    balancer_name = f"{name}-{'nlb' if network_lb else 'lb'}"
+    created = elbv2.create_load_balancer(Name=balancer_name, Subnets=network["subnets"], **kind)
+    balancer = created["LoadBalancers"][0]["LoadBalancerArn"]
+    protocol = "TCP" if network_lb else "HTTP"
+    listeners = [
+        elbv2.create_listener(
+            LoadBalancerArn=balancer,
+            Protocol=protocol,
+            Port=port,
+            DefaultActions=[{"Type": "forward", "TargetGroupArn": group}],
+        )["Listeners"][0]["ListenerArn"]
+        for port, group in ((80, target_groups[0]), (8080, target_groups[1]))
+    ]
+    return [listeners[0]], listeners[1]

@@ -195,6 +195,35 @@ class HookFailed(BlueGreenError):
     """A hook answered FAILED, garbage or an error, or did not finish within its timeout."""
 
 
+# --- issue #14: routes (listener rules, listener default actions, NLB listeners) ---------------------
+class RouteNotFound(ListenerRulesInvalid):
+    """A configured route ARN is not a listener rule or listener, or does not exist."""
+
+
+class RouteOutsideAllowedLoadBalancers(ListenerRulesInvalid):
+    """A route belongs to a load balancer the stack may not change."""
+
+
+class RouteForwardsElsewhere(ListenerRulesInvalid):
+    """A route forwards to neither configured target group (or production routes disagree)."""
+
+
+class RoutesMixLoadBalancerTypes(ListenerRulesInvalid):
+    """A service's routes are on both Application and Network Load Balancers."""
+
+
+class TestRouteIsProduction(ListenerRulesInvalid):
+    """The test route is also a production route (or a production route is listed twice)."""
+
+
+class RouteNotForward(ListenerRulesInvalid):
+    """A listener used as a route has a default action that is not a forward (redirect, fixed response)."""
+
+
+class RouteNotWeightable(ListenerRulesInvalid):
+    """A gradual traffic shift was asked on a route whose listener cannot weight target groups."""
+
+
 # --- issue 11: the data plane (replaced tasks, crash loops, eventual consistency) ---------------
 class GreenRecovering(BlueGreenError):
     """Green has some healthy targets but fewer than desired (a task is being replaced); retried briefly."""

@@ -82,6 +82,17 @@ def target_groups(config: ServiceConfig, production: RuleSnapshot, test: RuleSna
     return next(arn for arn in config.targetGroupArns if arn != green_group), green_group
 
 
+def routes_target_groups(config: ServiceConfig, production: list[RuleSnapshot], test: RuleSnapshot) -> tuple[str, str]:
+    """issue #14: :func:`target_groups` over every production route (rules or listeners); they must agree."""
+    pairs = {target_groups(config, route, test) for route in production}
+    if len(pairs) != 1:
+        raise ListenerRulesInvalid(
+            f"The production routes disagree about which target group serves production ({sorted(pairs)}). Point "
+            f"every production route at the same target group, or make each answer the same fixed response."
+        )
+    return next(iter(pairs))
+
+
 def is_first_deployment(task_sets: list[policy.TaskSetInfo], blue_group: str, green_group: str) -> bool:
     """No task set on either target group: nothing serves production yet."""
     return not policy.on_group(task_sets, blue_group) and not policy.on_group(task_sets, green_group)

@@ -167,8 +167,8 @@ class ServiceConfig(Model):
     containerName: str
     containerPort: int | None = Field(default=None, ge=1, le=65535)
     repository: str
-    productionRuleArn: str
-    testRuleArn: str
+    productionRuleArn: str | None = None  # one-route shorthand of productionRoutes
+    testRuleArn: str | None = None  # shorthand of testRoute
     targetGroupArns: list[str] = Field(min_length=2, max_length=2)
     healthWaitTimeoutSeconds: int = Field(default=900, ge=30, le=43200)
     alarmNames: list[str] = Field(default_factory=list)
@@ -183,6 +183,9 @@ class ServiceConfig(Model):
     # issue #10: the first deployment (no task set yet) takes its network and base task definition from here
     network: NetworkConfig | None = None
     taskDefinition: str | None = None  # family, family:revision or ARN the first task set's revision is based on
+    # issue #14: production routes (listener rule or listener ARNs, moved together) and the test route
+    productionRoutes: list[str] = Field(default_factory=list, max_length=10)
+    testRoute: str | None = None
     # issue 10: the ECR repository of each other container (the load-balanced one uses 'repository')
     repositories: dict[str, str] = Field(default_factory=dict)
     hooks: HooksConfig = Field(default_factory=HooksConfig)  # issue 13: verification hooks per stage
@@ -198,9 +201,20 @@ class ServiceConfig(Model):
             )
         if self.targetGroupArns[0] == self.targetGroupArns[1]:
             raise ValueError("targetGroupArns must name two different target groups")
-        if self.productionRuleArn == self.testRuleArn:
+        if self.productionRuleArn is not None and self.productionRuleArn == self.testRuleArn:
             raise ValueError("productionRuleArn and testRuleArn must differ")
+        # issue #14: routes (a listener rule ARN or a listener ARN); the *RuleArn fields are their shorthand
+        if bool(self.productionRoutes) == bool(self.productionRuleArn):
+            raise ValueError("give the production routes in exactly one of 'productionRoutes' or 'productionRuleArn'")
+        if bool(self.testRoute) == bool(self.testRuleArn):
+            raise ValueError("give the test route in exactly one of 'testRoute' or 'testRuleArn'")
         return self
+
+    def production_route_arns(self) -> list[str]:
+        return list(self.productionRoutes) or [str(self.productionRuleArn)]
+
+    def test_route_arn(self) -> str:
+        return str(self.testRoute or self.testRuleArn)
 
 
 class TaskSetRef(Model):
@@ -212,14 +226,23 @@ class TaskSetRef(Model):
 
 
 class RuleSnapshot(Model):
-    ruleArn: str
+    """A route's actions as described before anything changed (issue #14: a rule or a listener)."""
+
+    ruleArn: str  # the route's ARN: a listener rule, or a listener (its default actions)
     actions: list[dict[str, Any]]
     conditions: list[dict[str, Any]] = Field(default_factory=list)
+    kind: Literal["rule", "listener"] = "rule"
+    loadBalancerType: str | None = None  # application or network
+    protocol: str | None = None  # the listener's protocol (listener routes)
 
 
 class SavedRules(Model):
-    production: RuleSnapshot
+    production: RuleSnapshot  # the first production route
     test: RuleSnapshot
+    moreProduction: list[RuleSnapshot] = Field(default_factory=list)  # issue #14: the other production routes
+
+    def production_routes(self) -> list[RuleSnapshot]:
+        return [self.production, *self.moreProduction]
 
 
 class SlackThread(Model):

@@ -671,7 +671,12 @@ def plan_release(
         prepared.definition,
         tags=prepared.image_tags,
         route_plans=routes(
-            config.productionRuleArn, config.testRuleArn, blue_group, green_group, config.trafficShift.schedule()
+            # issue #14: the first production route stands for all of them (they move together)
+            config.production_route_arns()[0],
+            config.test_route_arn(),
+            blue_group,
+            green_group,
+            config.trafficShift.schedule(),
         ),
         blue_tasks=desired_count(service, serving) if serving else 0,
         green_tasks=desired_count(service, {}),

@@ -39,11 +39,20 @@ class Settings(BaseModel):
     stateMachineArn: str = Field("", alias="STATE_MACHINE_ARN")  # the ECR trigger (and Slack, #15) start executions
     eventBusName: str = Field("", alias="EVENT_BUS_NAME")  # issue #15: deployment events' bus; empty: none
     hookFunctionArnPattern: str = Field("", alias="HOOK_FUNCTION_ARN_PATTERN")  # issue 13: hooks it may invoke
+    # issue #14: load balancers whose routes the stack may change (comma-separated; empty or "*": any; "-": none)
+    loadBalancerNames: tuple[str, ...] = Field((), alias="LOAD_BALANCER_NAMES")
 
     @field_validator("configPrefix")
     @classmethod
     def _prefix(cls, value: str) -> str:
         return value.rstrip("/") or DEFAULT_CONFIG_PREFIX
+
+    @field_validator("loadBalancerNames", mode="before")
+    @classmethod
+    def _balancers(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return tuple(item.strip() for item in value.split(",") if item.strip() and item.strip() != "-")
+        return value
 
     @field_validator("defaultApprovers", mode="before")
     @classmethod

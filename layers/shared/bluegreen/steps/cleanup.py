@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections.abc import Iterator, Mapping
 
-from .. import ecs, elbv2, first_deploy, notify, policy
+from .. import ecs, first_deploy, notify, policy, routes
 from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
@@ -112,8 +112,9 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
             )
         return FailureReport(error=name, cause=message)
     context = event.context
-    production = elbv2.describe_rule(clients.elbv2, context.config.productionRuleArn)
-    production_groups = first_deploy.serving_groups(production)  # issue #10: may be a fixed response
+    production = routes.describe_all(clients.elbv2, context.config.production_route_arns())  # issue #14
+    # issue #10: a production route may still answer with a fixed response (serving no group)
+    production_groups = set().union(*(first_deploy.serving_groups(route) for route in production))
     deleted = delete_green(clients, context, production_groups)
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .. import ecs, elbv2, notify, policy, to_previous
+from .. import ecs, notify, policy, routes, to_previous
 from .. import events as deployment_events
 from ..deps import Deps
 from ..events import DetailType
@@ -22,13 +22,9 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     clients, store, notifier = deps.clients, deps.store, deps.notifier
     context, green = event.context, event.green
     config = context.config
-    production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
-    test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
-    groups = policy.old_groups(
-        elbv2.forward_weights(production.actions, production.ruleArn),
-        elbv2.forward_weights(test.actions, test.ruleArn),
-        green.targetGroupArn,
-    )
+    production = routes.describe_all(clients.elbv2, config.production_route_arns())  # issue #14: every route
+    test = routes.describe(clients.elbv2, config.test_route_arn())
+    groups = policy.old_groups(routes.merged_weights(production), routes.weights(test), green.targetGroupArn)
     task_sets = ecs.live_task_sets(clients.ecs, config)
     doomed = policy.old_task_sets(groups, green.id, [policy.TaskSetInfo.of(ts) for ts in task_sets])
     deleted: str | None = None

@@ -25,7 +25,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict
 
-from .. import clock, ecs, elbv2, trigger
+from .. import clock, ecs, elbv2, first_deploy, routes, trigger
 from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import PrimaryNotSwitchedYet
@@ -107,8 +107,8 @@ def _why(detail: ExecutionStatusDetail) -> StepError:
 
 def _production_moved(clients: AwsClients, context: DeploymentContext) -> bool:
     saved = context.savedRules
-    for snapshot in (saved.production, saved.test):
-        if elbv2.describe_rule(clients.elbv2, snapshot.ruleArn).actions != snapshot.actions:
+    for snapshot in (*saved.production_routes(), saved.test):  # issue #14: every route, rules and listeners
+        if routes.describe(clients.elbv2, snapshot.ruleArn).actions != snapshot.actions:
             return True
     return False
 
@@ -116,10 +116,10 @@ def _production_moved(clients: AwsClients, context: DeploymentContext) -> bool:
 def _finish_delete_old(clients: AwsClients, context: DeploymentContext) -> list[str]:
     """Delete what DeleteOld left behind the test rule: only task sets production does not use, never primary."""
     config = context.config
-    production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
-    production_groups = elbv2.receiving(elbv2.forward_weights(production.actions, production.ruleArn))
-    test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
-    test_groups = elbv2.receiving(elbv2.forward_weights(test.actions, test.ruleArn)) - production_groups
+    production = routes.describe_all(clients.elbv2, config.production_route_arns())  # issue #14: every route
+    production_groups = set().union(*(first_deploy.serving_groups(route) for route in production))
+    test = routes.describe(clients.elbv2, config.test_route_arn())
+    test_groups = elbv2.receiving(routes.weights(test)) - production_groups
     deleted = []
     task_sets = ecs.live_task_sets(clients.ecs, config)
     for group in sorted(test_groups):

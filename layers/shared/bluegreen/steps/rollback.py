@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import clock, ecs, elbv2, first_deploy, policy
+from .. import clock, ecs, elbv2, first_deploy, policy, routes
 from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
@@ -19,7 +19,7 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
     config = context.config
     name, message = describe_error(event.error)
     saved = context.savedRules
-    saved_rules = (saved.production, saved.test)
+    saved_rules = (*saved.production_routes(), saved.test)
 
     # Blue must still have healthy targets before production goes back to it.
     descriptions = elbv2.target_health(clients.elbv2, context.blueTargetGroupArn)
@@ -29,19 +29,20 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
         )
 
     restored = []
-    current = {snapshot.ruleArn: elbv2.describe_rule(clients.elbv2, snapshot.ruleArn) for snapshot in saved_rules}
+    current = {snapshot.ruleArn: routes.describe(clients.elbv2, snapshot.ruleArn) for snapshot in saved_rules}
     if any(current[snapshot.ruleArn].actions != snapshot.actions for snapshot in saved_rules):
         # issue #15: once per rollback; a retried one (e.g. PrimaryNotSwitchedYet) finds the rules restored
         deployment_events.emit(deps.events, DetailType.ROLLBACK_STARTED, context, error=name, why=message)
-    for snapshot in saved_rules:  # production first, in one call
+    for snapshot in saved_rules:  # issue #14: every saved route verbatim, production first, one call per route
         if current[snapshot.ruleArn].actions != snapshot.actions:
-            elbv2.modify_rule(clients.elbv2, snapshot.ruleArn, snapshot.actions)
+            routes.modify(clients.elbv2, snapshot, snapshot.actions)
             restored.append(snapshot.ruleArn)
 
     # issue #10: a first deployment has no blue to make primary
     if context.blue is not None and not ecs.is_primary(clients.ecs, config, context.blue.id):
         ecs.make_primary(clients.ecs, config, context.blue.arn)  # a retried rollback skips the no-op switch
-    production_groups = first_deploy.serving_groups(saved.production)
+    # issue #10: a saved production route may be a fixed response (serving no group)
+    production_groups = set().union(*(first_deploy.serving_groups(route) for route in saved.production_routes()))
     deleted = delete_green(clients, context, production_groups)
     cause = (
         f"Rolled back {context.service} to {first_deploy.describe_blue(context)} after "

@@ -1,6 +1,6 @@
 """Swap: move production to green, all at once or step by step (canary, linear).
 
-Every step is one ``ModifyRule`` on the production rule's weighted forward action.
+Every step is one ``ModifyRule`` (or ``ModifyListener``) per production route (issue #14: :mod:`..routes`).
 Only the last step (green at 100) points the test rule at blue and makes green primary;
 until then testers keep reaching green through the test rule.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import clock, ecs, elbv2, first_deploy, notify, policy
+from .. import clock, ecs, first_deploy, notify, policy, routes
 from .. import events as deployment_events
 from ..deps import Deps
 from ..events import DetailType
@@ -26,27 +26,27 @@ def run(event: GreenEvent, deps: Deps) -> SwapResult:
     step, weight = policy.next_step(schedule, None if event.swap is None else event.swap.step)
     target = policy.production_weights(green.targetGroupArn, context.blueTargetGroupArn, weight)
 
-    production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
-    if first_deploy.answers_fixed_response(production.actions):  # issue #10: a first deployment, nothing served
-        check_health.require_healthy(clients, context, green)
-        new_actions = first_deploy.forward_instead(production.actions, green.targetGroupArn)
-        elbv2.modify_rule(clients.elbv2, config.productionRuleArn, new_actions)
-        target = {green.targetGroupArn: 100}
-    elif elbv2.forward_weights(production.actions, production.ruleArn) != target:
+    # issue #14: every production route moves to this step's weights, one call per route.
+    production = routes.describe_all(clients.elbv2, config.production_route_arns())
+    # issue #10: a first deployment, nothing served: a route answering with a fixed response gets a forward to green
+    first = any(first_deploy.answers_fixed_response(route.actions) for route in production)
+    if first or any(routes.needs_change(route, target) for route in production):
         # Never send production to a target group without healthy targets.
         check_health.require_healthy(clients, context, green)
-        # The one call that moves this step's share of production, atomically.
-        elbv2.modify_rule(
-            clients.elbv2, config.productionRuleArn, elbv2.with_forward_weights(production.actions, target)
-        )
+        for route in production:
+            # The one call that moves this step's share of this route, atomically.
+            if first_deploy.answers_fixed_response(route.actions):
+                routes.modify(clients.elbv2, route, first_deploy.forward_instead(route.actions, green.targetGroupArn))
+            else:
+                routes.move(clients.elbv2, route, target)
+    if first:
+        target = {green.targetGroupArn: 100}
 
     complete = weight == 100
     if complete:
-        # Testers now reach the previous version through the test rule.
-        test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
-        test_target = {context.blueTargetGroupArn: 1}
-        if elbv2.forward_weights(test.actions, test.ruleArn) != test_target:
-            elbv2.modify_rule(clients.elbv2, config.testRuleArn, elbv2.with_forward_weights(test.actions, test_target))
+        # Testers now reach the previous version through the test route.
+        test = routes.describe(clients.elbv2, config.test_route_arn())
+        routes.move(clients.elbv2, test, {context.blueTargetGroupArn: 1})
         if not ecs.is_primary(clients.ecs, config, green.id):  # a retried swap skips the no-op switch
             ecs.make_primary(clients.ecs, config, green.arn)
     if len(schedule) > 1:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from .. import alarms, clock, ecs, elbv2, first_deploy, hook_calls, hooks, notify, policy, release
+from .. import alarms, clock, ecs, elbv2, first_deploy, hook_calls, hooks, notify, policy, release, routes
 from .. import events as deployment_events
 from ..config import load_service_config
 from ..deps import Deps
@@ -142,10 +142,18 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         hooks.refuse_disallowed(config.hooks, get_settings().hookFunctionArnPattern)
         hook_calls.check_functions(deps.lambda_client, config.hooks)
 
-    production = elbv2.describe_rule(clients.elbv2, config.productionRuleArn)
-    test = elbv2.describe_rule(clients.elbv2, config.testRuleArn)
-    # issue #10: production may answer a fixed response before the first deployment
-    blue_group, green_group = first_deploy.target_groups(config, production, test)
+    # issue #14: every route (listener rules, listener default actions) saved before anything changes
+    routes.check_arns(config.production_route_arns(), config.test_route_arn(), get_settings().loadBalancerNames)
+    production_routes = routes.describe_all(clients.elbv2, config.production_route_arns())
+    test = routes.describe(clients.elbv2, config.test_route_arn())
+    fixed = [route for route in production_routes if first_deploy.answers_fixed_response(route.actions)]
+    if fixed:  # issue #10: production may answer a fixed response before the first deployment
+        blue_group, green_group = first_deploy.routes_target_groups(config, production_routes, test)
+    else:
+        blue_group, green_group = routes.check_routes(
+            production_routes, test, config.targetGroupArns, config.trafficShift.type
+        )
+    production = fixed[0] if fixed else production_routes[0]
 
     task_sets = ecs.live_task_sets(clients.ecs, config)
     infos = [policy.TaskSetInfo.of(ts) for ts in task_sets]
@@ -206,7 +214,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         else None,  # issue #10: a first deployment
         blueTargetGroupArn=blue_group,
         greenTargetGroupArn=green_group,
-        savedRules=SavedRules(production=production, test=test),
+        savedRules=SavedRules(production=production, test=test, moreProduction=production_routes[1:]),
         testUrl=elbv2.rule_url(test),
         requestedBy=request.requestedBy or "unknown",
         startedAt=clock.now(),
