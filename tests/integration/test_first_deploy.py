@@ -63,7 +63,15 @@ def test_first_deployment_goes_live_only_once_green_is_healthy(emulator, product
 
     # Then the execution went through the usual gates and succeeded
     assert result.status == "SUCCEEDED", (result.error, result.cause)
-    assert result.states[:6] == ["Validate", "CreateGreen", "WaitHealthy", "ApprovalRequired", "AwaitApproval", "Swap"]
+    assert result.states[:7] == [
+        "Validate",
+        "CreateGreen",
+        "WaitHealthy",
+        "GreenHooks",
+        "ApprovalRequired",
+        "AwaitApproval",
+        "Swap",
+    ]
     # ... production was switched once, to green only, when every green target was healthy
     assert len(switches) == 1
     assert list(switches[0]["groups"]) == [green_group]

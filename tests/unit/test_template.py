@@ -182,6 +182,7 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "ExecutionEndedFunction": {
+        "events:PutEvents",  # issue #15: the cleanup it runs emits the deployment's events
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14: listener routes
         "elasticloadbalancing:DescribeTargetHealth",

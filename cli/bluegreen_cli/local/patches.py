@@ -122,9 +122,14 @@ def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: In
     def lambda_invoke(self, function_name, qualifier, body, headers, response_headers):  # noqa: ANN001 - moto's
         if (headers or {}).get("X-Amz-Invocation-Type") == "Event":
             # As in AWS, an asynchronous invocation (a function invoking another) returns at once and runs on its own.
+            delivery = DELIVERIES.delivering()
+            delivery.__enter__()  # counted before the thread starts: a waiter never misses it
+
             def run() -> None:
-                with DELIVERIES.delivering():
+                try:
                     invoke(function_name, body, {})
+                finally:
+                    delivery.__exit__(None, None, None)
 
             threading.Thread(target=run, name=f"async-{function_name}", daemon=True).start()
             return b""
