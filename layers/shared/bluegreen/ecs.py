@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 LIVE_STATUSES = ("PRIMARY", "ACTIVE")
 
 # Fields of DescribeTaskDefinition that RegisterTaskDefinition accepts back.
-_REGISTER_FIELDS = (
+REGISTER_FIELDS = (
     "family",
     "taskRoleArn",
     "executionRoleArn",
@@ -139,7 +139,7 @@ def register_with_image(
     """Register a new revision of ``base_task_definition`` with only ``container_name``'s image replaced."""
     described = describe_task_definition(ecs, base_task_definition)
     definition = described["taskDefinition"]
-    arguments = {key: definition[key] for key in _REGISTER_FIELDS if definition.get(key) not in (None, [], {})}
+    arguments = {key: definition[key] for key in REGISTER_FIELDS if definition.get(key) not in (None, [], {})}
     containers = arguments["containerDefinitions"]
     matches = [c for c in containers if c["name"] == container_name]
     if not matches:

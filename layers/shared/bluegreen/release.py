@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from .aws import error_code, transient_errors
-from .ecs import desired_count
+from .ecs import REGISTER_FIELDS, desired_count
 from .errors import (
     AmbiguousRelease,
     DigestMismatch,
@@ -40,26 +40,6 @@ from .limits import STATE_LIMIT, STATE_RESERVE
 from .plan import Plan, build_plan, routes
 from .release_models import IMAGE_DIGEST, REGISTERED, RELEASE_FIELDS, TaskDefinitionOverrides
 
-# Fields of DescribeTaskDefinition that RegisterTaskDefinition accepts back.
-REGISTER_FIELDS = (
-    "family",
-    "taskRoleArn",
-    "executionRoleArn",
-    "networkMode",
-    "containerDefinitions",
-    "volumes",
-    "placementConstraints",
-    "requiresCompatibilities",
-    "cpu",
-    "memory",
-    "pidMode",
-    "ipcMode",
-    "proxyConfiguration",
-    "inferenceAccelerators",
-    "ephemeralStorage",
-    "runtimePlatform",
-    "enableFaultInjection",
-)
 # Fields only DescribeTaskDefinition returns: accepted in an inline definition (CI renderers copy them) and dropped.
 DESCRIBE_ONLY = (
     "taskDefinitionArn",
