@@ -80,6 +80,7 @@ def test_no_fault_strands_a_first_deployment():
                     persistent
                     and not point[1].startswith(faults.BEST_EFFORT)
                     and point not in faults.BEST_EFFORT_POINTS
+                    and point[0] not in faults.AFTER_END
                 ):
                     expected = "cleaned_up" if point[0] in faults.BEFORE_SWAP else "rolled_back"
                 if result.outcome != expected:

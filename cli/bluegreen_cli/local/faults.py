@@ -246,12 +246,16 @@ def _stop_after(emu: Emulator, point: tuple[str, str], stopped: list[str]) -> Ca
         if stopped or call.function != function or f"{call.service}:{call.operation}" != operation:
             return
         sfn = emu.client("stepfunctions")
-        running = sfn.list_executions(stateMachineArn=emu.state_machine_arn, statusFilter="RUNNING")["executions"]
-        stopped.extend(e["executionArn"] for e in running)
-        # From another thread: this one runs the handler, whose calls are recorded.
-        worker = threading.Thread(
-            target=lambda: [sfn.stop_execution(executionArn=arn, cause="fault suite") for arn in stopped]
-        )
+
+        def stop() -> None:
+            running = sfn.list_executions(stateMachineArn=emu.state_machine_arn, statusFilter="RUNNING")["executions"]
+            stopped.extend(e["executionArn"] for e in running)
+            for arn in stopped:
+                sfn.stop_execution(executionArn=arn, cause="fault suite")
+
+        # From another thread: this one runs the handler, whose calls are recorded and checked against its IAM
+        # policy; the operator's calls are not the function's.
+        worker = threading.Thread(target=stop)
         worker.start()
         worker.join()
 
