@@ -39,8 +39,10 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
             restored.append(snapshot.ruleArn)
 
     # issue #10: a first deployment has no blue to make primary
-    if context.blue is not None and not ecs.is_primary(clients.ecs, config, context.blue.id):
-        ecs.make_primary(clients.ecs, config, context.blue.arn)  # a retried rollback skips the no-op switch
+    # Always switched: DescribeTaskSets may still show blue as primary a few seconds after the swap (ECS is
+    # eventually consistent), and the call is harmless when blue already is.
+    if context.blue is not None:
+        ecs.make_primary(clients.ecs, config, context.blue.arn)
     # issue #10: a saved production route may be a fixed response (serving no group)
     production_groups = set().union(*(first_deploy.serving_groups(route) for route in saved.production_routes()))
     deleted = delete_green(clients, context, production_groups)
