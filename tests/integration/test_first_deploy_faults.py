@@ -75,14 +75,7 @@ def test_no_fault_strands_a_first_deployment():
                 finally:
                     emu.recorder.before.remove(hook)
                     emu.recorder.after.remove(check)
-                expected = "deployed"
-                if (
-                    persistent
-                    and not point[1].startswith(faults.BEST_EFFORT)
-                    and point not in faults.BEST_EFFORT_POINTS
-                    and point[0] not in faults.AFTER_END
-                ):
-                    expected = "cleaned_up" if point[0] in faults.BEFORE_SWAP else "rolled_back"
+                expected = faults.expected_outcome(point, persistent)
                 if result.outcome != expected:
                     violations.append(f"{label}: ended {result.outcome} ({result.error}), expected {expected}")
                 live = _live(emu, demo.cluster, demo.name)

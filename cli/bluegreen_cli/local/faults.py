@@ -173,6 +173,13 @@ def discover_points(emu: Emulator, layout: str = "rules") -> list[tuple[str, str
     return sorted({(c.function, f"{c.service}:{c.operation}") for c in calls})
 
 
+def expected_outcome(point: tuple[str, str], persistent: bool) -> str:
+    """How a deployment must end when ``point`` fails once (transient) or for good (persistent)."""
+    if not persistent or point[1].startswith(BEST_EFFORT) or point[0] in AFTER_END or point in BEST_EFFORT_POINTS:
+        return "deployed"
+    return "cleaned_up" if point[0] in BEFORE_SWAP else "rolled_back"
+
+
 def run_suite(
     progress: Callable[[str], None] | None = None, uncaught: bool = True, layout: str = "rules", only: str = ""
 ) -> FaultReport:
@@ -200,14 +207,7 @@ def run_suite(
                     emu.recorder.before.remove(hook)
                     emu.recorder.after.remove(check)
                 report.injected += seen[0]
-                expected = "deployed"
-                if (
-                    persistent
-                    and not point[1].startswith(BEST_EFFORT)
-                    and point[0] not in AFTER_END
-                    and point not in BEST_EFFORT_POINTS
-                ):
-                    expected = "cleaned_up" if point[0] in BEFORE_SWAP else "rolled_back"
+                expected = expected_outcome(point, persistent)
                 if result.outcome != expected:
                     invariants.violations.append(
                         f"{label}: ended {result.outcome} ({result.error}: {result.cause}), expected {expected}"
