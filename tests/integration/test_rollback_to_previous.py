@@ -169,7 +169,8 @@ def click(emu: Emulator, call, value: str, user: str = "U0DEMO") -> dict:
         _json.loads(
             emu.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", _json.dumps(http_api_event(body, headers)), {})
         )
-    patches.DELIVERIES.wait_idle(timeout=30)  # the reply is sent asynchronously after the answer (issue 12)
+    # the reply is sent asynchronously after the answer (issue 12)
+    assert patches.DELIVERIES.wait_idle(timeout=60), "an asynchronous invocation is still running after 60 s"
     return {"replies": [c.args for c in emu.slack.responses(response_url.rsplit("/", 1)[-1])]}
 
 

@@ -20,6 +20,7 @@ PUBLISHERS = {
     "DeleteOldFunction",
     "CleanupFunction",
     "RollbackFunction",
+    "ExecutionEndedFunction",  # a stop from the console still ends with a deployment event
 }
 
 
