@@ -181,3 +181,39 @@ def test_to_previous_plan_and_its_refusals():
     assert to_previous.plan(FakeStore([]), "web", lambda arn: False).reason == "no-release"
     assert to_previous.plan(FakeStore([WEB[1]]), "web", lambda arn: False).reason == "no-previous"
     assert to_previous.BUTTON_VALUE.fullmatch(to_previous.button_value("web", "web-v2-1a2b"))
+
+
+TD = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:"
+
+
+def test_previous_of_a_configuration_change_is_the_release_whose_task_definition_it_replaced():
+    # Given v1 deployed (revision 7), then only its environment changed (revision 8, the same digest)
+    image = item("r1", "deployed", "2026-01-02T10:00:00+00:00", imageTag="v1", imageDigest=D1, taskDefinition=TD + "7")
+    config = item(
+        "r2", "deployed", "2026-01-03T10:00:00+00:00", imageTag="v1", imageDigest=D1, taskDefinition=TD + "8",
+        replacedTaskDefinition=TD + "7", replacedImage=f"repo@{D1}",
+    )  # fmt: skip
+    # When --to-previous looks for the release to restore
+    previous = previous_release(releases([image, config]))
+    # Then it is r1 with its own task definition (its environment), although the digest is the live one
+    assert (previous.name, previous.taskDefinition) == ("r1", TD + "7")
+
+
+def test_previous_of_a_configuration_change_before_any_recorded_release_is_the_replaced_definition():
+    config = item(
+        "r2", "deployed", "2026-01-03T10:00:00+00:00", imageTag="v1", imageDigest=D1, taskDefinition=TD + "8",
+        replacedTaskDefinition=TD + "3", replacedImage=f"repo@{D1}",
+    )  # fmt: skip
+    previous = previous_release(releases([config]))
+    assert (previous.executionArn, previous.taskDefinition, previous.imageDigest) == ("", TD + "3", D1)
+
+
+def test_to_previous_deploys_the_whole_previous_task_definition_when_it_is_recorded():
+    from bluegreen import to_previous
+    from bluegreen.history import Release
+
+    recorded = Release.model_validate(item("r1", "deployed", "2026-01-02T10:00:00+00:00", imageDigest=D1,
+                                           taskDefinition=TD + "7"))  # fmt: skip
+    assert to_previous.release_of(recorded, "v1") == {"taskDefinition": TD + "7"}
+    older = recorded.model_copy(update={"taskDefinition": None})  # recorded before task definitions were
+    assert to_previous.release_of(older, "v1") == {"imageTag": "v1", "imageDigest": D1}

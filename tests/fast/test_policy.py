@@ -171,3 +171,19 @@ def test_rollback_needs_healthy_targets_in_blue(healthy, safe):
     else:
         with pytest.raises(errors.RollbackUnsafe, match="blue target group tg/blue has 2 unhealthy"):
             policy.check_rollback_safe(BLUE, healthy, "2 unhealthy")
+
+
+@pytest.mark.parametrize(
+    ("recorded", "listed", "production", "expected"),
+    [
+        (["ts-green"], set(), {BLUE}, ["ts-green"]),  # ECS does not list it yet: deleted by id
+        (["ts-green"], {"ts-green"}, {BLUE}, []),  # listed: judged with the others (may_delete_green)
+        (["ts-green"], set(), {BLUE, GREEN}, []),  # production forwards to green's group: never
+        ([], set(), {BLUE}, []),  # nothing recorded (CreateGreen never ran)
+    ],
+    ids=["unlisted", "listed", "production-forwards-to-green", "nothing-recorded"],
+)
+def test_unlisted_green_is_deleted_by_id_only_when_production_does_not_forward_to_it(
+    recorded, listed, production, expected
+):
+    assert policy.unlisted_green(recorded, listed, GREEN, production) == expected

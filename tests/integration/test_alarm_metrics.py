@@ -87,3 +87,25 @@ def test_a_healthy_release_never_sets_the_alarm(emulator):
     assert result.status == "SUCCEEDED", result.cause
     assert emulator.clock.elapsed > 300  # several minutes of metrics were evaluated
     assert [s for _, name, s in emulator.plane.alarm_changes if name == demo.alarm_name and s == "ALARM"] == []
+
+
+def test_a_month_in_one_clock_step_keeps_the_metrics_and_alarm_states_of_its_last_minutes(emulator):
+    # Given a service whose production traffic is healthy (its alarm evaluates to OK)
+    demo = emulator.seed_service()
+    emulator.clock.advance(120)
+    cloudwatch = emulator.client("cloudwatch")
+    assert cloudwatch.describe_alarms(AlarmNames=[demo.alarm_name])["MetricAlarms"][0]["StateValue"] == "OK"
+
+    # When thirty days pass in a single step (as while an approval is held)
+    emulator.clock.advance(30 * 86400)
+
+    # Then the alarm is still OK, and the last minutes before "now" have their RequestCount datapoints
+    assert cloudwatch.describe_alarms(AlarmNames=[demo.alarm_name])["MetricAlarms"][0]["StateValue"] == "OK"
+    now = emulator.clock.now()
+    blue = {"Name": "TargetGroup", "Value": demo.target_groups[0].split(":")[-1]}
+    listed = next(m for m in cloudwatch.list_metrics(MetricName="RequestCount")["Metrics"] if blue in m["Dimensions"])
+    points = cloudwatch.get_metric_statistics(
+        Namespace="AWS/ApplicationELB", MetricName="RequestCount", Dimensions=listed["Dimensions"],
+        Statistics=["Sum"], StartTime=now - timedelta(minutes=5), EndTime=now, Period=60,
+    )["Datapoints"]  # fmt: skip
+    assert len(points) >= 4 and all(p["Sum"] > 0 for p in points)

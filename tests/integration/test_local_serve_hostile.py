@@ -144,6 +144,7 @@ def _race(served, gate_id: str) -> list[tuple[str, int, str]]:
     return answers
 
 
+@pytest.mark.matrix  # several real-time rounds against `local serve`: with the chaos matrices (make test-matrix)
 def test_racing_approve_and_reject_clicks_tell_every_clicker_the_truth(served):
     _faster_demo(served)
     false_outcomes: list[str] = []

@@ -92,6 +92,39 @@ def test_to_previous_restores_the_earlier_digest_with_one_swap_and_no_approval(e
     assert stats["approvalWaitSeconds"]["count"] == 1  # v2 was approved; the rollback skipped it
 
 
+def _environment(emu: Emulator, service: str) -> tuple[str, dict[str, str]]:
+    demo = emu.services[service]
+    ecs = emu.client("ecs")
+    (task_set,) = ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"]
+    definition = ecs.describe_task_definition(taskDefinition=task_set["taskDefinition"])["taskDefinition"]
+    (web,) = [c for c in definition["containerDefinitions"] if c["name"] == demo.config["containerName"]]
+    return web["image"], {e["name"]: e["value"] for e in web.get("environment", [])}
+
+
+def test_to_previous_after_a_configuration_change_restores_the_previous_task_definition(emu, capsys):
+    # Given v2 deployed, then only its environment changed (same image): the change is live
+    demo = emu.seed_service()
+    assert emu.run(demo.name, "v2").outcome == "deployed"
+    image_v2, environment_v2 = _environment(emu, demo.name)
+    change = {"containers": {demo.config["containerName"]: {"environment": {"STAGE": "broken"}}}}
+    changed = emu.wait(
+        emu.start(demo.name, "config", raw_input={"service": demo.name, "taskDefinitionOverrides": change})
+    )
+    assert changed.outcome == "deployed"
+    assert _environment(emu, demo.name) == (image_v2, {**environment_v2, "STAGE": "broken"})
+
+    # When the operator rolls back to the previous release
+    code, out, err = cli(capsys, "rollback", demo.name, "--to-previous", "--follow")
+
+    # Then v2's whole task definition runs again: its image and its environment
+    assert (code, err) == (0, ""), out
+    assert _environment(emu, demo.name) == (image_v2, environment_v2)
+    rollback = next(e for e in executions(emu) if e["executionArn"] not in (changed.execution_arn,) and
+                    "rollback" in e["name"])  # fmt: skip
+    started = json.loads(emu.client("stepfunctions").describe_execution(executionArn=rollback["executionArn"])["input"])
+    assert started["taskDefinition"].startswith("arn:aws:ecs:") and "imageTag" not in started
+
+
 def test_history_marks_live_and_what_to_previous_restores(emu, capsys):
     demo = emu.seed_service()
     first = emu.run(demo.name, "v2")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,7 +12,7 @@ from botocore.client import BaseClient
 
 from bluegreen import aws
 from bluegreen.store import Store
-from tests.unit.helpers import TABLE_NAME, ApiCall, ApiRecorder
+from tests.unit.helpers import EXECUTION_ARN, TABLE_NAME, ApiCall, ApiRecorder
 
 
 class _UniquePaths(list):
@@ -75,7 +76,26 @@ def store(world: Any, handler_env: None) -> Store:
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
         BillingMode="PAY_PER_REQUEST",
     )
+    _running_execution(world)
     return Store(table=world.clients.dynamodb.Table(TABLE_NAME), sfn=world.clients.sfn)
+
+
+def _running_execution(world: Any) -> None:
+    """The execution the steps run in (EXECUTION_ARN), RUNNING as it is while a step runs.
+
+    Started through moto's plain backend: moto's interpreter is not asked to run it (the steps are
+    called directly), so it stays RUNNING for the test.
+    """
+    from moto.stepfunctions.models import StepFunctionBackend
+    from moto.stepfunctions.parser.models import stepfunctions_parser_backends
+
+    machine = world.clients.sfn.create_state_machine(
+        name=EXECUTION_ARN.split(":")[-2],
+        definition=json.dumps({"StartAt": "Steps", "States": {"Steps": {"Type": "Pass", "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/bluegreen-state-machine",
+    )["stateMachineArn"]
+    backend = stepfunctions_parser_backends[EXECUTION_ARN.split(":")[4]][EXECUTION_ARN.split(":")[3]]
+    StepFunctionBackend.start_execution(backend, machine, EXECUTION_ARN.split(":")[-1], "{}")
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from bluegreen.errors import ExecutionAlreadyEnded
 from tests.conftest import load_handler
 from tests.unit.helpers import (
     EXECUTION_NAME,
@@ -111,3 +112,30 @@ def test_a_retry_finds_the_task_set_it_created_instead_of_creating_another(world
     assert "RegisterTaskDefinition" not in api.operations()
     assert len(task_sets(world)) == 2
     assert len(task_definitions(world)) == 2
+
+
+def test_green_created_after_the_execution_was_stopped_is_deleted_again(world, context, store, api):
+    # Given the execution was stopped from the console while CreateGreen ran (Lambda is not interrupted)
+    world.clients.sfn.stop_execution(executionArn=context.executionArn, cause="stopped from the console")
+
+    # When CreateGreen goes on and creates green
+    with pytest.raises(ExecutionAlreadyEnded) as raised:
+        run_create_green(world, context)
+
+    # Then it recorded green on the deployment first, then deleted it again: only blue is left
+    operations = api.operations()
+    created = operations.index("CreateTaskSet")
+    assert operations[created + 1 :].count("UpdateItem") == 1
+    assert (
+        operations.index("UpdateItem", created)
+        < operations.index("DescribeExecution")
+        < operations.index("DeleteTaskSet")
+    )
+    recorded = store.deployment_of(context.service, context.executionArn)["greenTaskSetId"]
+    assert recorded in str(raised.value)
+    assert [ts["id"] for ts in task_sets(world)] == [context.blue.id]
+
+
+def test_green_is_recorded_on_the_deployment_for_a_stop_that_comes_later(world, context, store):
+    green = run_create_green(world, context)
+    assert store.deployment_of(context.service, context.executionArn)["greenTaskSetId"] == green.id

@@ -8,12 +8,15 @@ from typing import Any
 import pytest
 
 from bluegreen import errors
+from bluegreen.models import CleanupEvent
+from bluegreen.steps import cleanup
 from tests.conftest import load_handler
 from tests.unit.helpers import (
     EXECUTION_ARN,
     add_task_set,
     aws_state,
     deploy_until_swapped,
+    deps_of,
     lambda_error,
     production_weights,
     rule_actions,
@@ -128,8 +131,14 @@ def test_a_failed_validate_does_not_block_the_next_deployment(world, store, lamb
         validate_handler.lambda_handler(validate_payload({"service": "demo-web", "imageTag": "latest"}), lambda_context)
     error = {"Error": "MutableTagRefused", "Cause": json.dumps({"errorMessage": str(raised.value)})}
 
-    # When Cleanup runs for that execution
-    run_cleanup(world, {"service": "demo-web", "imageTag": "latest", "error": error})
+    # When ValidationFailed runs for that execution (Cleanup, with the parameters the ASL state builds)
+    request = {
+        "state": {"error": error},
+        "input": {"service": "demo-web", "imageTag": "latest"},
+        "executionArn": EXECUTION_ARN,
+        "validationFailed": True,
+    }
+    cleanup.run(CleanupEvent.model_validate(request), deps_of(world))
 
     # Then the next deployment of the service is accepted
     context = run_validate(world, "v2", name="deploy-demo-web-v2-0002")

@@ -95,6 +95,11 @@ EXPECTED_ACTIONS = {
         "ecs:TagResource",
         "ecs:CreateTaskSet",
         "iam:PassRole",
+        # issue 12: green recorded on the deployment, deleted again if the execution was stopped meanwhile
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "states:DescribeExecution",
+        "ecs:DeleteTaskSet",
     },
     "CheckHealthFunction": {
         "ecs:DescribeServices",

@@ -258,6 +258,9 @@ def publish_state_change(account: str, region: str, alarm: Any, previous: str, n
     )
 
 
+SETTLE_FLOOR_MINUTES = 5  # a long tick accounts at least this many minutes at each end
+
+
 class AlbMetrics:
     """Traffic, metrics and alarm evaluation for a :class:`~.dataplane.DataPlane` (its ``_reconcile_alarm``)."""
 
@@ -276,13 +279,42 @@ class AlbMetrics:
             last = self._last if self._last is not None else now
             if now < last:
                 return
-            self._accumulate(last, now)
+            due = int(now // MINUTE)  # minutes [published, due) have ended
+            for start, end in self._spans(last, now):
+                self._accumulate(start, end)
             self._last = now
             self._shares = {w.service: self._current_shares(w) for w in self.plane.services}
-            while (self._published + 1) * MINUTE <= now:
-                self._publish(self._published)
-                self._published += 1
-                self._evaluate((self._published) * MINUTE)
+            for minute in self._minutes(self._published, due):
+                self._publish(minute)
+                self._evaluate((minute + 1) * MINUTE)
+            self._published = max(self._published, due)
+
+    # A long tick (an approval held for weeks) has the same traffic in every minute: the shares only change
+    # at a tick. Alarms then settle within their longest evaluation window, so only that many minutes at
+    # each end of the span are accounted, published and evaluated; the minutes between stay empty (a
+    # year-long hold costs thousands of evaluations instead of a million, with the same alarm states).
+    def _settle_minutes(self) -> int:
+        backend = cloudwatch_backends[self.plane.account][self.plane.region]
+        windows = [
+            -(-spec.period * spec.evaluation_periods // MINUTE)
+            for spec in (alarm_spec(alarm) for alarm in list(backend.alarms.values()))
+            if spec is not None
+        ]
+        return max([SETTLE_FLOOR_MINUTES, *windows]) + 1
+
+    def _spans(self, start: float, end: float) -> list[tuple[float, float]]:
+        keep = self._settle_minutes() * MINUTE
+        if end - start <= 2 * keep + 4 * MINUTE:  # the two ends never overlap
+            return [(start, end)]
+        head_end = (int(start // MINUTE) + 1) * MINUTE + keep
+        tail_start = (int(end // MINUTE) - 1) * MINUTE - keep
+        return [(start, head_end), (tail_start, end)]
+
+    def _minutes(self, first: int, due: int) -> list[int]:
+        keep = self._settle_minutes()
+        if due - first <= 2 * keep + 2:
+            return list(range(first, due))
+        return [*range(first, first + keep + 1), *range(due - keep - 1, due)]
 
     # --- traffic -------------------------------------------------------------------------
     def _current_shares(self, watched: Any) -> dict[str, tuple[float, float]]:

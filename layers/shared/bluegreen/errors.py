@@ -238,6 +238,10 @@ class PrimaryNotSwitchedYet(BlueGreenError):
 
 
 # --- issue 12: end tasks that fail for good, redrivable -----------------------------------------
+class ExecutionAlreadyEnded(BlueGreenError):
+    """Issue 12: the execution was stopped (or timed out) while this step ran; what it created was undone."""
+
+
 class CleanupFailed(BlueGreenError):
     """Cleanup (or ValidationFailed) could not finish after its retries; redriving the execution re-runs it."""
 

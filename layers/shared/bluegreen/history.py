@@ -98,9 +98,10 @@ def undone(history: list[Release]) -> set[str]:
 def previous_release(history: list[Release]) -> Release | None:
     """What ``--to-previous`` restores.
 
-    The release the live one replaced (its digest recorded when it went live) -- the recorded
-    release with that digest when there is one -- or, for a live rollback, the newest earlier
-    deployed release with another digest that no rollback has undone.
+    The release the live one replaced: the recorded release whose task definition production ran
+    before it (recorded when it went live), else the recorded release with the digest it replaced,
+    else that task definition itself (production ran it before the first recorded release); for a
+    live rollback, the newest earlier deployed release with another digest that no rollback has undone.
     """
     live = live_release(history)
     if live is None:
@@ -118,8 +119,17 @@ def previous_release(history: list[Release]) -> Release | None:
         ),
         None,
     )
+    if not live.rollbackOf and live.replacedTaskDefinition:
+        # The release whose task definition production ran just before: exact, even when only its
+        # configuration differed (same image, other environment, secrets or sizes).
+        ran_before = next(
+            (r for r in older if r.status == DEPLOYED and r.taskDefinition == live.replacedTaskDefinition), None
+        )
+        if ran_before is not None:
+            return ran_before
     replaced = _digest_of(live.replacedImage)
-    if live.rollbackOf or not replaced or replaced == live.imageDigest:
+    same_image = replaced == live.imageDigest and not live.replacedTaskDefinition
+    if live.rollbackOf or not replaced or same_image:
         return recorded
     if recorded and recorded.imageDigest == replaced:
         return recorded

@@ -382,6 +382,7 @@ class CleanupEvent(BaseModel):
     state: FailureEvent
     executionArn: str
     validationFailed: bool = False
+    greenTaskSetId: str | None = None  # issue 12: green as CreateGreen recorded it (an execution stopped meanwhile)
     input: Any = None  # the raw execution input, when Validate failed (any JSON value)
 
 

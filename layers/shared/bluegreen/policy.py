@@ -180,6 +180,19 @@ def may_delete_green(
     return True
 
 
+def unlisted_green(
+    recorded: Iterable[str], listed: set[str], green_group: str, production_groups: set[str]
+) -> list[str]:
+    """Green task sets CreateGreen recorded that DescribeTaskSets does not list yet (issue 12).
+
+    Created seconds ago, so neither primary nor switched to; still, none is deleted while production
+    forwards to green's target group.
+    """
+    if green_group in production_groups:
+        return []
+    return sorted({task_set_id for task_set_id in recorded if task_set_id not in listed})
+
+
 def check_rollback_safe(blue_group: str, healthy_targets: int, health: str) -> None:
     """Production goes back to blue only if blue has healthy targets."""
     if healthy_targets == 0:

@@ -181,8 +181,8 @@ class Store:
                 ExpressionAttributeValues=values,
             )
 
-    def record_plan(self, service: str, execution_arn: str, details: dict[str, Any]) -> None:
-        """Issue 10: what the release changes (label, plan summary and bounded text) on the deployment's item."""
+    def record_details(self, service: str, execution_arn: str, details: dict[str, Any]) -> None:
+        """Set fields on the deployment's item: the plan (issue 10), hook results (13), green's task set (12)."""
         name = execution_arn.rsplit(":", 1)[-1]
         with transient_errors():
             pointer = self.table.get_item(Key={"pk": f"EXECUTION#{name}", "sk": "DEPLOYMENT"}).get("Item")

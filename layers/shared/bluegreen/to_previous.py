@@ -65,20 +65,32 @@ def start(
     requested_by: str,
     require_approval: bool = False,
 ) -> str:
-    """Start the deployment of ``chosen.previous`` (pinned by digest); returns the execution ARN."""
+    """Start the deployment of ``chosen.previous``; returns the execution ARN."""
     request = ExecutionInput(
         service=service,
-        imageTag=tag,
-        imageDigest=chosen.previous.imageDigest,
         requestedBy=requested_by[:200],
         rollbackOf=chosen.live.executionArn,
         requireApproval=True if require_approval else None,
+        **release_of(chosen.previous, tag),
     )
     return sfn.start_execution(
         stateMachineArn=state_machine_arn,
         name=execution_name(service, tag),
         input=json.dumps(request.model_dump(mode="json", exclude_none=True)),
     )["executionArn"]
+
+
+def release_of(previous: Release, tag: str) -> dict[str, Any]:
+    """How the execution input names the previous release.
+
+    Its whole task definition when one is recorded (the revision green ran, its images pinned by digest:
+    environment, secrets, sizes and sidecars come back too; CreateGreen registers a copy, so a revision
+    deregistered since still works); only its main image, by digest, for a release recorded before
+    task definitions were.
+    """
+    if previous.taskDefinition:
+        return {"taskDefinition": previous.taskDefinition}
+    return {"imageTag": tag, "imageDigest": previous.imageDigest}
 
 
 def button_value(service: str, execution_name_: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 
 from .. import ecs, first_deploy, notify, policy, routes
 from .. import events as deployment_events
@@ -62,17 +62,31 @@ def _requeue_push(store: Store, raw: dict, name: str, message: str) -> None:
     store.put_pending(str(raw["service"]), release)
 
 
-def delete_green(clients: AwsClients, context: DeploymentContext, production_groups: set[str]) -> list[str]:
-    """Delete every task set this execution created (found by externalId), never one production uses."""
+def delete_green(
+    clients: AwsClients, context: DeploymentContext, production_groups: set[str], recorded: Iterable[str] = ()
+) -> list[str]:
+    """Delete every task set this execution created (found by externalId), never one production uses.
+
+    ``recorded``: green's id as CreateGreen recorded it (issue 12). ECS lists a new task set only a few
+    seconds after CreateTaskSet; one it does not list yet is deleted by id, unless production forwards to
+    green's target group.
+    """
     config = context.config
     deleted = []
-    for task_set in ecs.live_task_sets(clients.ecs, config):
+    listed = ecs.live_task_sets(clients.ecs, config)
+    for task_set in listed:
         info = policy.TaskSetInfo.of(task_set)
         # issue #10: a first deployment's green is primary (there is nothing else) yet serves nothing once the
         # rules are restored.
         if policy.may_delete_green(info, context.executionName, production_groups, context.blue is None):
             ecs.delete_task_set(clients.ecs, config, info.id)
             deleted.append(info.id)
+    unlisted = policy.unlisted_green(
+        recorded, {ts["id"] for ts in listed}, context.greenTargetGroupArn, production_groups
+    )
+    for task_set_id in unlisted:
+        ecs.delete_task_set(clients.ecs, config, task_set_id)  # gone already: TaskSetNotFoundException is ignored
+        deleted.append(task_set_id)
     return deleted
 
 
@@ -115,7 +129,8 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     production = routes.describe_all(clients.elbv2, context.config.production_route_arns())  # issue #14
     # issue #10: a production route may still answer with a fixed response (serving no group)
     production_groups = set().union(*(first_deploy.serving_groups(route) for route in production))
-    deleted = delete_green(clients, context, production_groups)
+    recorded = [i for i in (event.green.id if event.green else None, request.greenTaskSetId) if i]
+    deleted = delete_green(clients, context, production_groups, recorded)
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):
         message = message.rstrip() + "."

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from .. import clock, ecs, first_deploy, release
 from ..deps import Deps
-from ..errors import NoServingTaskSet
-from ..models import GreenTaskSet, StepEvent
+from ..errors import ExecutionAlreadyEnded, NoServingTaskSet
+from ..models import DeploymentContext, GreenTaskSet, StepEvent
 
 DEPLOYMENT_TAG = "bluegreen:execution"
 
@@ -46,10 +47,31 @@ def run(event: StepEvent, deps: Deps) -> GreenTaskSet:
         green = ecs.create_task_set_like(
             clients.ecs, config, blue, task_definition, context.greenTargetGroupArn, context.executionName
         )
+    _undo_if_ended(deps, context, green)
     return GreenTaskSet(
         id=green["id"],
         arn=green["taskSetArn"],
         taskDefinition=green["taskDefinition"],
         targetGroupArn=context.greenTargetGroupArn,
         healthDeadline=clock.now() + timedelta(seconds=config.healthWaitTimeoutSeconds),
+    )
+
+
+def _undo_if_ended(deps: Deps, context: DeploymentContext, green: dict[str, Any]) -> None:
+    """Issue 12: close the race with a stop from the console while this step runs.
+
+    Step Functions does not interrupt a Lambda invocation it no longer waits for: a stop that lands
+    while this step runs lets it create green after ExecutionEnded has looked for (and, with ECS
+    listing a new task set only after a few seconds, not found) anything to delete. So green is
+    recorded on the deployment first (ExecutionEnded deletes a recorded green by id), then the
+    execution is asked whether it still runs; if not, green is deleted here. One of the two always
+    sees the other: the record precedes the question, and the stop precedes ExecutionEnded's read.
+    """
+    deps.store.record_details(context.service, context.executionArn, {"greenTaskSetId": green["id"]})
+    if deps.store.is_running(context.executionArn):
+        return
+    ecs.delete_task_set(deps.clients.ecs, context.config, green["id"])
+    raise ExecutionAlreadyEnded(
+        f"Execution {context.executionName} ended while green was being created; green task set "
+        f"{green['id']} was deleted again."
     )

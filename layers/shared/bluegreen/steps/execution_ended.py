@@ -167,7 +167,11 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
             deps.store.record_end(service, detail.executionArn, detail.status.lower(), why.Error, why.Cause)
         deps.store.release_lock(service, detail.executionArn)
     elif report.action == "cleanup":
-        request = CleanupEvent(state=FailureEvent(context=context, error=why), executionArn=detail.executionArn)
+        request = CleanupEvent(
+            state=FailureEvent(context=context, error=why),
+            executionArn=detail.executionArn,
+            greenTaskSetId=(deployment or {}).get("greenTaskSetId"),  # issue 12: ECS may not list it yet
+        )
         done = _patiently(lambda: cleanup.run(request, deps))
         report.deletedTaskSets = done.deletedTaskSets
     elif report.action == "finish" and context is not None:

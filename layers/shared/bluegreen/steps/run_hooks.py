@@ -56,7 +56,7 @@ def run(event: HooksEvent, deps: Deps) -> HooksReport:
         for hook in hooks
     ]
     text = "\n".join(result.line() for result in results)
-    deps.store.record_plan(context.service, context.executionArn, {f"hooks_{stage.value}": text})
+    deps.store.record_details(context.service, context.executionArn, {f"hooks_{stage.value}": text})
     notify.milestone(deps.notifier, context, text)
     failed = [result for result in results if not result.passed]
     if failed:

@@ -227,7 +227,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         imagePushedAt=registry.pushed_at.get(prepared.main_digest),
     )
     release.check_state_size(event.input, context.dump(), kind)
-    store.record_plan(
+    store.record_details(
         request.service,
         event.executionArn,
         {"imageTag": context.imageTag, "planSummary": plan.summary(), "planText": render(plan, 3500)},
