@@ -60,6 +60,10 @@ def test_stopping_a_deployment_waiting_for_approval_deletes_green_and_closes_the
     assert not any(block.get("type") == "actions" for block in message["blocks"])  # buttons removed
     assert manual.store.deployments(demo.name)[0]["status"] == "cleaned_up"
     assert manual.store.deployments(demo.name)[0]["error"] == "ExecutionAborted"
+    # ... and the event bus learns how it ended (issue 15): the stop is the last milestone
+    ended = manual.deployment_events(arn)[-1]
+    assert (ended["detail-type"], ended["detail"]["error"]) == ("Deployment Failed", "ExecutionAborted")
+    assert ended["detail"]["outcome"] == "cleaned_up"
     # And the next deployment is not refused (TestTargetGroupBusy / DeploymentInProgress)
     follow = manual.start(demo.name, "v3")
     gate = wait_for_gate(manual, demo.name, "approval")
