@@ -6,7 +6,7 @@ import pytest
 
 from bluegreen.errors import InvalidInput, InvalidServiceConfig
 from bluegreen.models import ServiceConfig
-from bluegreen.steps.execution_ended import plan
+from bluegreen.steps.execution_ended import plan, redrive_refusal
 from bluegreen.steps.validate import (
     EXECUTION_LIMIT_SECONDS,
     EXECUTION_MARGIN_SECONDS,
@@ -91,3 +91,21 @@ def test_an_input_that_is_not_an_object_is_invalid_input(raw):
     with pytest.raises(InvalidInput) as refused:
         parse_input(raw)
     assert "expected a JSON object" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("redrive_count", "recorded", "refused"),
+    [
+        (1, "cleaned_up", True),  # stopped, then cleaned up by the execution-ended path
+        (1, "rolled_back", True),
+        (2, "deployed", True),
+        (1, "RUNNING", False),  # Cleanup or Rollback failed for good: the redrive re-runs it
+        (1, None, False),  # Validate never recorded it: nothing to protect
+        (0, "cleaned_up", False),  # not a redrive
+    ],
+)
+def test_a_redrive_is_stopped_only_when_the_deployment_already_ended(redrive_count, recorded, refused):
+    reason = redrive_refusal(redrive_count, recorded)
+    assert (reason is not None) is refused
+    if reason:
+        assert recorded in reason and "new deployment" in reason

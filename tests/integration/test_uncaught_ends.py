@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from botocore.exceptions import ClientError
 
 from bluegreen import trigger
 from bluegreen.decisions import decide
@@ -280,3 +281,62 @@ def test_a_rollback_that_fails_for_good_ends_at_rollback_and_the_ended_path_rest
         # ... and the execution-ended path, not refused, restored production and left nothing behind
         _assert_clean(emu, demo.name, before)
         assert emu.store.deployments(demo.name)[0]["status"] == "rolled_back"
+
+
+# --- redrive (issue 12) -----------------------------------------------------------------------------
+def test_a_redrive_after_a_rollback_that_failed_for_good_runs_rollback_again():
+    with Emulator(timing=FAST) as emu:
+        # Given a bake alarm, and rule changes refused to Rollback and to the execution-ended path alike
+        demo = emu.seed_service(config_overrides={"approval": {"required": False}, "bakeSeconds": 3600})
+        before = snapshot(emu, demo.name)
+        installed = list(emu.recorder.before)
+        for function in ("RollbackFunction", "ExecutionEndedFunction"):
+            fail_call(emu, "ModifyRule", "AccessDenied", function=function)
+        failed = emu.run(demo.name, "v2-5xx")
+        emu.wait_idle()
+        assert (failed.status, failed.error, failed.states[-1]) == ("FAILED", "RollbackFailed", "Rollback")
+        assert emu.store.deployments(demo.name)[0]["status"] == "RUNNING"  # nobody could end it
+        assert emu.production_weights(demo.name) == {demo.target_groups[0]: 0, demo.target_groups[1]: 100}
+
+        # When the operator fixes the permission and redrives the execution
+        emu.recorder.before[:] = installed
+        emu.client("stepfunctions").redrive_execution(executionArn=failed.execution_arn)
+        redriven = emu.wait(failed.execution_arn)
+
+        # Then Rollback ran again from its own input: production is back on blue and nothing is left behind
+        assert (redriven.status, redriven.error) == ("FAILED", "RolledBack"), redriven.cause
+        assert [e["type"] for e in redriven.events].count("ExecutionRedriven") == 1
+        _assert_clean(emu, demo.name, before)
+        assert emu.store.deployments(demo.name)[0]["status"] == "rolled_back"
+
+
+def test_a_redrive_of_a_deployment_already_cleaned_up_is_stopped_at_once(manual):
+    # Given a deployment stopped while it waited for approval: the execution-ended path cleaned it up
+    demo = manual.seed_service()
+    before = snapshot(manual, demo.name)
+    arn = manual.start(demo.name, "v2")
+    wait_for_gate(manual, demo.name, "approval")
+    assert _stop(manual, arn).status == "ABORTED"
+    manual.wait_idle()
+    _assert_clean(manual, demo.name, before)
+
+    # When someone redrives it (AWS allows redriving an aborted execution)
+    manual.client("stepfunctions").redrive_execution(executionArn=arn)
+    redriven = manual.wait(arn)
+    manual.wait_idle()
+
+    # Then it is stopped at once, says why, and nothing came back: no green, no gate, no lock
+    assert redriven.status == "ABORTED"
+    assert "Redrive refused" in (redriven.events[-1].get("executionAbortedEventDetails") or {}).get("cause", "")
+    _assert_clean(manual, demo.name, before)
+    assert manual.store.deployments(demo.name)[0]["status"] == "cleaned_up"
+
+
+def test_a_running_or_succeeded_execution_cannot_be_redriven(manual):
+    demo = manual.seed_service()
+    arn = manual.start(demo.name, "v2")
+    wait_for_gate(manual, demo.name, "approval")
+    with pytest.raises(ClientError) as refused:
+        manual.client("stepfunctions").redrive_execution(executionArn=arn)
+    assert refused.value.response["Error"]["Code"] == "ExecutionNotRedrivable"
+    _stop(manual, arn)

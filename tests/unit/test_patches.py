@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -88,3 +89,17 @@ def test_a_patcher_restores_what_it_replaced():
     patcher.restore()
     # Then the original is back
     assert Owner.value == "original"
+
+
+def test_the_state_a_redrive_resumes_is_the_last_one_entered_and_never_exited():
+    from bluegreen_cli.local.patches import unfinished_state
+
+    def entered(name: str, data: dict) -> dict:
+        return {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": name, "input": json.dumps(data)}}
+
+    def exited(name: str) -> dict:
+        return {"type": "TaskStateExited", "stateExitedEventDetails": {"name": name}}
+
+    history = [entered("Validate", {"a": 1}), exited("Validate"), entered("Rollback", {"b": 2}), {"type": "X"}]
+    assert unfinished_state(history) == ("Rollback", {"b": 2})
+    assert unfinished_state([entered("Validate", {}), exited("Validate")]) is None

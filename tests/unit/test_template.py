@@ -203,6 +203,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "states:StartExecution",
         "states:DescribeExecution",
+        "states:StopExecution",  # issue 12: stops a redrive of a deployment already cleaned up
         SLACK,
     },
     "SlackCallbackFunction": {

@@ -443,6 +443,7 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     ("dynamodb", "DeleteItem"): _dynamodb("dynamodb:DeleteItem"),
     ("dynamodb", "Query"): _dynamodb("dynamodb:Query"),
     ("stepfunctions", "DescribeExecution"): lambda env, p: [Request("states:DescribeExecution", p["executionArn"])],
+    ("stepfunctions", "StopExecution"): lambda env, p: [Request("states:StopExecution", p["executionArn"])],
     ("stepfunctions", "StartExecution"): lambda env, p: [Request("states:StartExecution", p["stateMachineArn"])],
     ("stepfunctions", "SendTaskSuccess"): _task_token("states:SendTaskSuccess"),
     ("stepfunctions", "SendTaskFailure"): _task_token("states:SendTaskFailure"),

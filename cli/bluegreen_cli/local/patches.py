@@ -24,7 +24,7 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 MOTO_VERSION = "5.2.5"
@@ -54,7 +54,7 @@ check_moto_version()
 from botocore.client import BaseClient
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.responses import CloudWatchResponse
-from moto.core.responses import EmptyResult
+from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.ecr.models import ECRBackend
 from moto.ecs.exceptions import EcsClientException, InvalidParameterException
@@ -71,14 +71,18 @@ from moto.stepfunctions.exceptions import (
     AWSError,
     ValidationException,
 )
+from moto.stepfunctions.parser.api import ExecutionStatus, HistoryEventType
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 from moto.stepfunctions.parser.asl.component.program import program as program_module
 from moto.stepfunctions.parser.asl.component.state.exec import execute_state
 from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.asl.eval.environment import Environment
+from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
+from moto.stepfunctions.parser.backend.execution_worker import ExecutionWorker
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -87,6 +91,8 @@ from bluegreen.release import FARGATE_SIZES, STATE_LIMIT
 
 from . import metrics
 
+_MISSING = object()
+
 
 class Patcher:
     """Replaces attributes and puts the originals back, last replaced first restored."""
@@ -94,9 +100,9 @@ class Patcher:
     def __init__(self) -> None:
         self._saved: list[tuple[Any, str, Any]] = []
 
-    def replace(self, owner: Any, name: str, value: Any) -> Any:
-        """Set ``owner.name`` to ``value``; returns the original."""
-        original = getattr(owner, name)
+    def replace(self, owner: Any, name: str, value: Any, missing: bool = False) -> Any:
+        """Set ``owner.name`` to ``value``; returns the original (``missing``: moto lacks it, it is added)."""
+        original = getattr(owner, name, _MISSING) if missing else getattr(owner, name)
         self._saved.append((owner, name, original))
         setattr(owner, name, value)
         return original
@@ -104,7 +110,10 @@ class Patcher:
     def restore(self) -> None:
         while self._saved:
             owner, name, original = self._saved.pop()
-            setattr(owner, name, original)
+            if original is _MISSING:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, original)
 
 
 # --- Lambda, EventBridge, ECR, Step Functions (installed by lambdas.installed) ------------------
@@ -734,7 +743,7 @@ def status_change_event(execution: Any) -> dict[str, Any]:
     """The EventBridge entry AWS publishes for a status change of a Standard execution."""
     status = execution.exec_status.value
     state_machine_arn = execution.state_machine_arn
-    detail = {
+    detail: dict[str, Any] = {
         "executionArn": execution.exec_arn,
         "stateMachineArn": state_machine_arn,
         "name": execution.name,
@@ -748,6 +757,9 @@ def status_change_event(execution: Any) -> dict[str, Any]:
         "error": getattr(execution, "error", None),
         "cause": getattr(execution, "cause", None),
     }
+    if getattr(execution, "redrive_count", 0):  # a redriven execution says so (RUNNING and its end)
+        detail["redriveCount"] = execution.redrive_count
+        detail["redriveDate"] = _millis(execution.redrive_date)
     if status == "SUCCEEDED":
         detail["output"] = json.dumps(execution.output)
         detail["outputDetails"] = {"included": True}
@@ -852,10 +864,123 @@ def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = N
     patcher.replace(Execution, "start", start)
     # moto gap: nor is the end of an execution published (see above).
     patcher.replace(BaseExecutionWorkerCommunication, "terminated", terminated)
+
+    # moto gap: moto has no RedriveExecution. AWS resumes a FAILED, ABORTED or TIMED_OUT Standard execution
+    # (ended in the last 14 days) from the state that did not finish, with that state's input, under the
+    # same ARN; the history goes on with ExecutionRedriven, redriveCount grows, and the RUNNING status
+    # change is published with it. Any other execution is refused with ExecutionNotRedrivable.
+    patcher.replace(StepFunctionsParserBackend, "redrive_execution", redrive_execution, missing=True)
+    # moto gap: nor does its API answer RedriveExecution (see above).
+    patcher.replace(StepFunctionResponse, "redrive_execution", _redrive_response, missing=True)
+    # moto gap: moto's StopExecution drops the error and cause it is given; AWS records them in the
+    # ExecutionAborted event (what the console shows as why the execution was stopped).
+    patcher.replace(StepFunctionResponse, "stop_execution", _stop_response)
     try:
         yield
     finally:
         patcher.restore()
+
+
+class ExecutionNotRedrivable(AWSError):
+    TYPE = "ExecutionNotRedrivable"
+    STATUS = 400
+
+
+REDRIVE_WINDOW = timedelta(days=14)
+
+
+def unfinished_state(events: list[dict[str, Any]]) -> tuple[str, Any] | None:
+    """The state an execution was in when it ended (entered, never exited), and its input."""
+    open_states: dict[str, Any] = {}
+    order: list[str] = []
+    for event in events:
+        if event["type"].endswith("StateEntered"):
+            details = event["stateEnteredEventDetails"]
+            open_states[details["name"]] = json.loads(details.get("input") or "{}")
+            order.append(details["name"])
+        elif event["type"].endswith("StateExited"):
+            open_states.pop(event["stateExitedEventDetails"]["name"], None)
+    last = next((name for name in reversed(order) if name in open_states), None)
+    return (last, open_states[last]) if last is not None else None
+
+
+class _RedriveWorker(ExecutionWorker):
+    """Runs an execution again from ``state`` with ``state_input``; its history goes on from ``previous``."""
+
+    def __init__(self, base: ExecutionWorker, state: str, state_input: Any, previous: list[Any], count: int):
+        super().__init__(
+            evaluation_details=base._evaluation_details,
+            exec_comm=base._execution_communication,
+            cloud_watch_logging_session=base._cloud_watch_logging_session,
+            activity_store=base._activity_store,
+        )
+        self._state, self._state_input, self._previous, self._count = state, state_input, previous, count
+
+    def _get_evaluation_entrypoint(self) -> Any:
+        definition = json.loads(self._evaluation_details.state_machine_details.definition)
+        definition["StartAt"] = self._state
+        return AmazonStateLanguageParser.parse(json.dumps(definition))[0]
+
+    def prepare(self) -> None:
+        """Build the environment before the thread starts: a StopExecution right after the redrive finds it."""
+        self._program = self._get_evaluation_entrypoint()
+        self.env = env = self._get_evaluation_environment()
+        env.states.reset(input_value=self._state_input)  # $$.Execution.Input stays the original input
+        manager = env.event_manager
+        manager._history_event_list.extend(self._previous)
+        manager._event_id_gen._next_id = len(self._previous) + 1
+        env.event_history_context.source_event_id = len(self._previous)
+        manager.add_event(
+            context=env.event_history_context,
+            event_type=HistoryEventType.ExecutionRedriven,
+            event_details=EventDetails(executionRedrivenEventDetails={"redriveCount": self._count}),
+            update_source_event_id=False,
+        )
+
+    def _execution_logic(self) -> None:
+        assert self.env is not None
+        self._program.eval(self.env)
+        self._execution_communication.terminated()
+
+
+def redrive_execution(self: Any, execution_arn: str, client_token: str | None = None) -> Any:
+    execution = self.describe_execution(execution_arn)
+    status = execution.exec_status.value if execution.exec_status else "RUNNING"
+    if type(execution) is not Execution or status not in ("FAILED", "ABORTED", "TIMED_OUT"):
+        raise ExecutionNotRedrivable(f"Execution {execution_arn} is {status}: it cannot be redriven.")
+    if execution.stop_date and datetime.now(UTC) - execution.stop_date > REDRIVE_WINDOW:
+        raise ExecutionNotRedrivable(f"Execution {execution_arn} ended more than 14 days ago.")
+    previous = execution.exec_worker.env.event_manager.get_event_history()
+    unfinished = unfinished_state(previous)
+    if unfinished is None:
+        raise ExecutionNotRedrivable(f"Execution {execution_arn} has no unfinished state to redrive.")
+    execution.redrive_count = getattr(execution, "redrive_count", 0) + 1
+    execution.redrive_date = datetime.now(UTC)
+    worker = _RedriveWorker(execution._get_start_execution_worker(), *unfinished, previous, execution.redrive_count)
+    worker.prepare()
+    execution.exec_worker = worker
+    execution.exec_status = ExecutionStatus.RUNNING
+    execution.stop_date = execution.error = execution.cause = None
+    worker.start()
+    _publish(execution)
+    return execution
+
+
+def _redrive_response(self: Any) -> Any:
+    execution = self.stepfunction_backend.redrive_execution(
+        self._get_param("executionArn"), self._get_param("clientToken")
+    )
+    return ActionResult({"redriveDate": execution.redrive_date})
+
+
+def _stop_response(self: Any) -> Any:
+    arn = self._get_param("executionArn")
+    backend = self.stepfunction_backend
+    execution = backend.describe_execution(arn)
+    if execution.status == "RUNNING":
+        error, cause = self._get_param("error") or "", self._get_param("cause") or ""
+        execution.stop(stop_date=datetime.now(UTC), error=error[:256], cause=cause[:32768])
+    return ActionResult({"stopDate": execution.stop_date or datetime.now(UTC)})
 
 
 def _interrupt_waits(env: Any) -> None:

@@ -13,6 +13,11 @@ deployments table) and does what Cleanup or Rollback would have done:
 It is idempotent: an execution whose deployment is already recorded as ended (its Catch path ran, or an
 earlier delivery of the same event) is left alone. Every end, SUCCEEDED included, then starts the
 service's pending release (an image pushed while the deployment ran).
+
+A redrive (``RedriveExecution``: the status change is RUNNING with a ``redriveCount``) resumes the state
+the execution ended in. That is what a failed Cleanup or Rollback needs; but a deployment this step (or
+its Catch path) already ended has nothing left to resume -- its green is gone and its lock released --
+so such a redrive is stopped at once (``redrive_refusal``).
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class ExecutionStatusDetail(BaseModel):
     input: str | None = None
     error: str | None = None
     cause: str | None = None
+    redriveCount: int = 0
 
 
 class ExecutionStatusChangeEvent(EventBridgeModel):
@@ -68,6 +74,7 @@ class EndedReport(Model):
     deletedTaskSets: list[str] = []
     restoredRules: list[str] = []
     pendingStarted: str | None = None
+    redriveStopped: bool = False
 
 
 def plan(status: str, deployment_status: str | None, has_context: bool, production_moved: bool) -> Action:
@@ -85,6 +92,20 @@ def plan(status: str, deployment_status: str | None, has_context: bool, producti
     if not has_context:
         return "release"  # ended during Validate: nothing was created
     return "rollback" if production_moved else "cleanup"
+
+
+def redrive_refusal(redrive_count: int, deployment_status: str | None) -> str | None:
+    """Why a redriven execution must stop at once (pure), or ``None`` to let it resume.
+
+    Only an execution whose deployment is still recorded RUNNING (its end step failed before
+    recording the end) has work to resume; one already ended would resume without its green or lock.
+    """
+    if redrive_count <= 0 or deployment_status in (None, "RUNNING"):
+        return None
+    return (
+        f"Redrive refused: this deployment already ended ({deployment_status}) and was cleaned up; "
+        f"nothing is left to resume. Start a new deployment instead."
+    )
 
 
 def _service_of(raw_input: str | None) -> str | None:
@@ -154,6 +175,13 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
     if service is None:
         return report  # Validate refused the input: it took no lock and created nothing
     deployment = deps.store.deployment_of(service, detail.executionArn)
+    if detail.status == "RUNNING":  # only a redrive is delivered here (the rule matches redriveCount > 0)
+        refusal = redrive_refusal(detail.redriveCount, (deployment or {}).get("status"))
+        if refusal:
+            deps.clients.sfn.stop_execution(executionArn=detail.executionArn, error="RedriveRefused", cause=refusal)
+            logger.warning("Stopped a redrive of an ended deployment", extra={"service": service})
+            report.redriveStopped = True
+        return report
     raw_context = (deployment or {}).get("deploymentContext")
     context = DeploymentContext.model_validate_json(raw_context) if raw_context else None
     status = (deployment or {}).get("status")
