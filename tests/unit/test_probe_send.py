@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from pydantic import ValidationError
 
 from bluegreen import probe
 from bluegreen.probe import ProbeRequest
@@ -50,7 +51,7 @@ def closed_port() -> int:
 def test_direct_requests_send_the_routes_host_and_judge_status_and_body(server, monkeypatch):
     # Given no proxy
     monkeypatch.delenv("PROBE_PROXY_URL", raising=False)
-    request = ProbeRequest(
+    request = ProbeRequest.model_construct(  # a local server stands for the load balancer
         url=f"http://{server}/checkout",
         host="test.web.example.com",
         requests=3,
@@ -85,8 +86,39 @@ def test_through_a_proxy_the_request_names_the_load_balancer_and_keeps_the_host(
 
 def test_a_refused_connection_is_a_failed_request_not_an_error(monkeypatch):
     monkeypatch.delenv("PROBE_PROXY_URL", raising=False)
-    request = ProbeRequest(url=f"http://127.0.0.1:{closed_port()}/", requests=2, requestTimeoutSeconds=2)
+    request = ProbeRequest.model_construct(
+        url=f"http://127.0.0.1:{closed_port()}/", host=None, requests=2, requestTimeoutSeconds=2, bodyPattern=None
+    )
 
     answer = probe.run(request)
 
     assert [(s.status, s.error) for s in answer.samples] == [(None, "connection failed")] * 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://web-alb-123.eu-west-1.elb.amazonaws.com/checkout",
+        "https://internal-web-123.eu-west-1.elb.amazonaws.com:8443/",
+        "http://web-nlb-0a1b2c.elb.eu-west-1.amazonaws.com/",
+        "http://web-alb-1.cn-north-1.elb.amazonaws.com.cn/",
+    ],
+)
+def test_the_probe_function_sends_to_load_balancers(url):
+    assert ProbeRequest(url=url, requests=1, requestTimeoutSeconds=1).url == url
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/",
+        "http://internal.example.com/",
+        "http://x.elb.amazonaws.com.evil.example/",
+        "file:///etc/passwd",
+    ],
+)
+def test_the_probe_function_refuses_anything_else(url):
+    # Given a request to something other than a load balancer (whoever may invoke the function)
+    # Then it is refused before anything is sent
+    with pytest.raises(ValidationError):
+        ProbeRequest(url=url, requests=1, requestTimeoutSeconds=1)

@@ -30,10 +30,15 @@ USER_AGENT = "bluegreen-probe/1"
 MAX_BODY_BYTES = 256 * 1024  # the body pattern is searched in the first 256 KiB
 
 
+# A load balancer's DNS name: ALB ``name-id.region.elb.amazonaws.com``, NLB ``name-id.elb.region.amazonaws.com``
+# (``.com.cn`` in China). The probe function sends nothing elsewhere, whoever invokes it.
+LOAD_BALANCER_URL = r"^https?://[A-Za-z0-9.-]+\.elb(\.[a-z0-9-]+)?\.amazonaws\.com(\.cn)?(:\d{1,5})?/"
+
+
 class ProbeRequest(BaseModel):
     """What RunHooks asks the probe function to send."""
 
-    url: str = Field(pattern=r"^https?://")  # scheme://<load balancer DNS name>:<port><path>
+    url: str = Field(pattern=LOAD_BALANCER_URL)  # scheme://<load balancer DNS name>[:<port>]<path>
     host: str | None = None  # the Host header (the route's host name); None: the URL's
     requests: int = Field(ge=1, le=100)
     requestTimeoutSeconds: float = Field(gt=0, le=60)
