@@ -8,7 +8,17 @@ from pydantic import ValidationError
 from bluegreen.errors import HookConfigOutOfRange, ProbeOutsideRoutes
 from bluegreen.hooks import HooksConfig, HttpProbeHook, Stage, refuse_invalid
 from bluegreen.models import RuleSnapshot, ServiceConfig
-from bluegreen.probe import ProbeSample, check_routes, failure_of, probe_host, probe_route, probe_url, verdict
+from bluegreen.probe import (
+    ProbeSample,
+    check_listener,
+    check_routes,
+    check_urls,
+    failure_of,
+    probe_host,
+    probe_route,
+    probe_url,
+    verdict,
+)
 
 from .test_hooks import BASE
 
@@ -117,7 +127,8 @@ def test_a_probe_has_sensible_defaults():
         ({"path": "/a b"}, "path"),
         ({"path": "/a#b"}, "fragment"),
         ({"host": "bad host"}, "host"),
-        ({"url": "https://elsewhere.example.com/"}, "url"),
+        ({"url": "ftp://files.example.com/"}, "url"),
+        ({"url": "https://t.example.com/x", "path": "/y"}, "either url or host and path"),
     ],
 )
 def test_out_of_range_probe_settings_are_refused_with_their_own_error_name(hook, says):
@@ -188,3 +199,48 @@ def test_config_load_checks_each_probe_against_its_stages_route():
 )
 def test_the_url_is_the_routes_listener(protocol, port, url):
     assert probe_url(protocol, "lb.example.com", port, "/x") == url
+
+
+# --- a probe given as a URL -------------------------------------------------------------------------------------
+def test_a_url_gives_the_host_and_path():
+    hook = probe(url="https://Test.Shop.example.com/checkout?cart=1")
+    assert (hook.target_host, hook.target_path, hook.url_listener) == (
+        "test.shop.example.com",
+        "/checkout?cart=1",
+        ("https", None),
+    )
+    assert probe(url="http://t.example.com:8080").target_path == "/"
+    # ... and survives the round trip through the execution's state
+    assert HttpProbeHook.model_validate(hook.model_dump()).target_path == "/checkout?cart=1"
+
+
+@pytest.mark.parametrize(
+    ("url", "protocol", "port", "refused"),
+    [
+        ("http://t.example.com/x", "HTTP", 80, False),
+        ("http://t.example.com:8080/x", "HTTP", 8080, False),
+        ("https://t.example.com/x", "HTTPS", 8443, False),  # no port named: the listener's
+        ("http://t.example.com:8080/x", "HTTP", 80, True),
+        ("https://t.example.com/x", "HTTP", 80, True),
+        ("http://t.example.com/x", "TLS", 443, True),
+    ],
+)
+def test_a_url_must_name_its_routes_listener(url, protocol, port, refused):
+    hook = probe(url=url)
+    if refused:
+        with pytest.raises(ProbeOutsideRoutes, match="route's listener is"):
+            check_listener(hook, Stage.AFTER_GREEN_HEALTHY, protocol, port)
+    else:
+        check_listener(hook, Stage.AFTER_GREEN_HEALTHY, protocol, port)
+
+
+def test_config_load_asks_the_listener_only_for_probes_given_as_urls():
+    asked: list[str] = []
+
+    def listener(route: str) -> tuple[str, int]:
+        asked.append(route)
+        return "HTTP", 80
+
+    hooks = HooksConfig(afterGreenHealthy=[probe(path="/x")], afterCutover=[probe(url="http://www.example.com/")])
+    check_urls(hooks, listener)
+    assert asked == ["production"]

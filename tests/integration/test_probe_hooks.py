@@ -62,6 +62,16 @@ def test_a_passing_probe_lets_the_deployment_through(emulator, stage):
     assert f"{stage} hook checkout passed" in recorded and "5/5 passed" in recorded
 
 
+def test_a_probe_given_as_the_test_url_people_know(emulator):
+    demo = seed(emulator, "afterGreenHealthy", {"type": "http", "url": "http://test.demo-web.example.com/checkout?x=1"})
+
+    result = emulator.run(demo.name, "v2")
+
+    assert result.status == "SUCCEEDED", result.cause
+    assert probes_sent(emulator) == [("/checkout?x=1 Host test.demo-web.example.com", 200)] * 10
+    assert_deployed(emulator, demo)
+
+
 # --- fail before the swap: cleaned up, nobody asked ------------------------------------------------------------
 @pytest.mark.parametrize(
     ("tag", "settings", "says"),
@@ -204,7 +214,17 @@ def test_no_before_delete_old_hooks_cost_one_transition(emulator):
         ),
         ({"afterCutover": [probe(requests=0)]}, "HookConfigOutOfRange", "requests"),
         ({"afterCutover": [probe(successRatio=2)]}, "HookConfigOutOfRange", "successRatio"),
-        ({"afterCutover": [probe(url="http://elsewhere.example.com/")]}, "HookConfigOutOfRange", "url"),
+        (
+            {"afterCutover": [{"type": "http", "url": "http://elsewhere.example.com/"}]},
+            "ProbeOutsideRoutes",
+            "not 'elsewhere.example.com'",
+        ),
+        (
+            {"afterGreenHealthy": [{"type": "http", "url": "http://test.demo-web.example.com:8080/checkout"}]},
+            "ProbeOutsideRoutes",
+            "listener is http on port 80",
+        ),
+        ({"afterCutover": [probe(url="http://demo-web.example.com/")]}, "HookConfigOutOfRange", "not both"),
     ],
 )
 def test_a_bad_probe_is_refused_before_anything_changes(emulator, hooks, error, says):

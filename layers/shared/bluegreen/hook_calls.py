@@ -116,6 +116,13 @@ def listener_of(route_arn: str) -> str:
     return f"{prefix}:listener/{path.rsplit('/', 1)[0]}"
 
 
+def listener_protocol_port(elbv2: Any, route_arn: str) -> tuple[str | None, int]:
+    """``(protocol, port)`` of the listener the route is on."""
+    with transient_errors():
+        listener = elbv2.describe_listeners(ListenerArns=[listener_of(route_arn)])["Listeners"][0]
+    return listener.get("Protocol"), int(listener["Port"])
+
+
 def listener_endpoint(elbv2: Any, route_arn: str) -> tuple[str | None, str, int]:
     """``(protocol, load balancer DNS name, port)`` of the listener the route is on."""
     with transient_errors():

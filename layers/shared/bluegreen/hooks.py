@@ -25,6 +25,7 @@ import re
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
@@ -95,6 +96,9 @@ class HttpProbeHook(BaseModel):
 
     type: Literal["http"]
     name: str | None = Field(default=None, max_length=64)
+    # The test (or production) URL as people know it, instead of host and path; its scheme and port, if it names
+    # one, must be the route's listener's (the probe always goes to the route's listener).
+    url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[!-~]*)?$")
     path: str = Field(default="/", max_length=2048, pattern=r"^/[!-~]*$")  # path and query, printable ASCII
     host: str | None = Field(default=None, max_length=253, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
     expectedStatus: int | list[int] | str = 200  # 200, [200, 204] or "200-299"
@@ -123,6 +127,8 @@ class HttpProbeHook(BaseModel):
 
     @model_validator(mode="after")
     def _fits(self) -> HttpProbeHook:
+        if self.url is not None and (self.host is not None or self.path != "/"):
+            raise ValueError("give either url or host and path, not both")
         if "#" in self.path:
             raise ValueError("path must not hold a fragment ('#')")
         if self.requests * self.requestTimeoutSeconds > self.timeoutSeconds:
@@ -133,13 +139,34 @@ class HttpProbeHook(BaseModel):
         return self
 
     @property
+    def target_host(self) -> str | None:
+        """The Host header the hook names (``url``'s host, or ``host``); ``None``: the route's."""
+        return urlsplit(self.url).hostname if self.url is not None else self.host
+
+    @property
+    def target_path(self) -> str:
+        """Path and query string (``url``'s, or ``path``)."""
+        if self.url is None:
+            return self.path
+        parts = urlsplit(self.url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    @property
+    def url_listener(self) -> tuple[str | None, int | None]:
+        """The scheme and the port the hook's ``url`` names (``None`` where it names none)."""
+        if self.url is None:
+            return None, None
+        parts = urlsplit(self.url)
+        return parts.scheme, parts.port
+
+    @property
     def statuses(self) -> list[tuple[int, int]]:
         """The expected status codes as inclusive ranges."""
         return _status_ranges(self.expectedStatus)
 
     @property
     def label(self) -> str:
-        return self.name or f"GET {self.path}"[:64]
+        return self.name or f"GET {self.target_path}"[:64]
 
 
 def _status_ranges(value: int | list[int] | str) -> list[tuple[int, int]]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Callable
 from typing import Any, Literal
 
 import urllib3
@@ -85,9 +86,9 @@ def probe_host(hook: HttpProbeHook, stage: Stage, route: RuleSnapshot) -> str | 
     """
     where = f"The {stage.value} probe {hook.label!r} goes through the {probe_route(stage)} route {route.ruleArn}"
     if route.kind == "listener":
-        return hook.host
-    host = hook.host
-    path = hook.path.split("?", 1)[0]
+        return hook.target_host
+    host = hook.target_host
+    path = hook.target_path.split("?", 1)[0]
     for condition in route.conditions:
         field = condition.get("Field")
         if field == "host-header":
@@ -132,9 +133,33 @@ def check_routes(hooks: HooksConfig, test: RuleSnapshot, production: RuleSnapsho
     ]
 
 
+def check_listener(hook: HttpProbeHook, stage: Stage, protocol: str | None, port: int) -> None:
+    """A hook's ``url`` naming another scheme or port than its route's listener is :class:`ProbeOutsideRoutes`."""
+    scheme, url_port = hook.url_listener
+    listener_scheme = _scheme(protocol)
+    if scheme is None or (scheme == listener_scheme and url_port in (None, port)):
+        return
+    raise ProbeOutsideRoutes(
+        f"The {stage.value} probe {hook.label!r} names {hook.url}, but its {probe_route(stage)} route's listener is "
+        f"{listener_scheme} on port {port}: fix the hook's 'url' (or give 'host' and 'path')."
+    )
+
+
+def check_urls(hooks: HooksConfig, listener: Callable[[Literal["test", "production"]], tuple[str | None, int]]) -> None:
+    """At configuration load: each probe ``url`` names its route's listener (``listener``: its protocol and port)."""
+    for stage in Stage:
+        for hook in hooks.at(stage):
+            if isinstance(hook, HttpProbeHook) and hook.url is not None:
+                check_listener(hook, stage, *listener(probe_route(stage)))
+
+
+def _scheme(protocol: str | None) -> str:
+    return "https" if (protocol or "HTTP").upper() in ("HTTPS", "TLS") else "http"
+
+
 def probe_url(protocol: str | None, dns_name: str, port: int, path: str) -> str:
     """The listener's URL: HTTPS and TLS listeners over https, HTTP and TCP ones over http (default port left out)."""
-    scheme = "https" if (protocol or "HTTP").upper() in ("HTTPS", "TLS") else "http"
+    scheme = _scheme(protocol)
     default = {"http": 80, "https": 443}[scheme]
     return f"{scheme}://{dns_name}{'' if port == default else f':{port}'}{path}"
 

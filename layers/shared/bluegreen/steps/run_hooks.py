@@ -164,13 +164,14 @@ def run_probe_hook(deps: Deps, stage: Stage, hook: HttpProbeHook, context: Deplo
     config = context.config
     started = clock.now()
     route_arn = config.test_route_arn() if probe.probe_route(stage) == "test" else config.production_route_arns()[0]
+    protocol, dns_name, port = hook_calls.listener_endpoint(deps.clients.elbv2, route_arn)
     try:
         host = probe.probe_host(hook, stage, routes.describe(deps.clients.elbv2, route_arn))
+        probe.check_listener(hook, stage, protocol, port)
     except ProbeOutsideRoutes as error:  # the route changed since Validate checked it
         return _result(stage, hook, False, 0.0, 0, str(error), "http")
-    protocol, dns_name, port = hook_calls.listener_endpoint(deps.clients.elbv2, route_arn)
     request = probe.ProbeRequest(
-        url=probe.probe_url(protocol, dns_name, port, hook.path),
+        url=probe.probe_url(protocol, dns_name, port, hook.target_path),
         host=host,
         requests=hook.requests,
         requestTimeoutSeconds=hook.requestTimeoutSeconds,
