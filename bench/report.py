@@ -463,7 +463,7 @@ def _routing_table(scenarios: dict[str, ScenarioRun]) -> list[str]:
 
 def _hooks_table(scenarios: dict[str, ScenarioRun]) -> list[str]:
     """Issue 13: what the hook stages cost per deployment."""
-    stages = ("GreenHooks", "StepHooks", "CutoverHooks")
+    stages = ("GreenHooks", "StepHooks", "CutoverHooks", "DeleteOldHooks")
     rows = [
         [
             f"`{run.name}`",

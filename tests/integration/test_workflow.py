@@ -38,6 +38,7 @@ def test_happy_deployment_moves_production_to_v2_and_deletes_v1(emulator):
         "CutoverHooks",  # issue 13
         "Bake",
         "KeepOldEnabled",
+        "DeleteOldHooks",  # issue 13: the beforeDeleteOld stage
         "DeleteOld",
         "Deployed",
     ]

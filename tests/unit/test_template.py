@@ -37,6 +37,7 @@ UNSCOPABLE_ACTIONS = frozenset(
         "ecs:DescribeTaskDefinition",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
+        "elasticloadbalancing:DescribeLoadBalancers",  # issue 13: an HTTP probe's listener URL
         "elasticloadbalancing:DescribeTargetHealth",
         # Step Functions execution logging (vended log delivery).
         "logs:CreateLogDelivery",
@@ -77,6 +78,9 @@ EXPECTED_ACTIONS = {
     # issue 13
     "RunHooksFunction": {
         "lambda:InvokeFunction",
+        "elasticloadbalancing:DescribeRules",  # HTTP probes: the route, its listener and load balancer
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeLoadBalancers",
         "ecs:DescribeServices",
         "ecs:DescribeTaskSets",
         "ecs:DescribeTaskDefinition",
@@ -229,6 +233,8 @@ for _publisher in (
     "RollbackFunction",
 ):
     EXPECTED_ACTIONS[_publisher] = EXPECTED_ACTIONS[_publisher] | {"events:PutEvents"}
+# issue 13: the HTTP probe calls no AWS API (RunHooks resolves the route); it has its own role (test_template_probe.py)
+EXPECTED_ACTIONS["ProbeFunction"] = set()
 # issue #15: the Roll back to previous button (posted by DeleteOld, answered by the Slack callback)
 EXPECTED_ACTIONS["DeleteOldFunction"] = EXPECTED_ACTIONS["DeleteOldFunction"] | {"dynamodb:Query"}
 EXPECTED_ACTIONS["SlackCallbackFunction"] = EXPECTED_ACTIONS["SlackCallbackFunction"] | {

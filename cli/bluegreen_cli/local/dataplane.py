@@ -48,6 +48,7 @@ from .route_state import backend_actions
 from .simclock import SimClock
 
 HEALTHY, UNHEALTHY, ALARM, CRASHLOOP = "healthy", "unhealthy", "alarm", "crashloop"
+SLOW = "slow"  # issue 13: healthy, but each HTTP answer takes 1.5 simulated seconds (local/http_front.py)
 CRASH_REASON = "Essential container in task exited"
 SCALE_IN_REASON = "Scaling activity initiated by (deployment {})"
 

@@ -42,6 +42,7 @@ from . import iam, metrics, patches
 from .dataplane import DataPlane, Timing, WatchedService
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .hook_lambdas import DEMO_HOOK, demo_hook
+from .http_front import HttpFront
 from .lambdas import CallRecorder, Dispatcher, installed
 from .oneoff import OneOffTasks
 from .patches import Patcher, enforce_deployment_controllers, task_definition_rules
@@ -172,6 +173,7 @@ class Emulator:
         self.recorder = CallRecorder(clock=self.clock)
         self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
         self.oneoff = OneOffTasks(self.clock, ACCOUNT, REGION)  # issue 13
+        self.front = HttpFront(self.plane, self._tag_of)  # issue 13: the load balancers answer HTTP on 127.0.0.1
         self.dispatcher = Dispatcher(self.recorder, before_invoke=self.plane.reconcile)
         self.template = Template.load()
         self.log_stream = log_stream if log_stream is not None else io.StringIO()
@@ -224,6 +226,8 @@ class Emulator:
         self._lifecycle.__enter__()
         self.plane.install()
         self.oneoff.install()  # issue 13: one-off tasks of the ecsTask hooks
+        self.front.start()  # issue 13: the probe function reaches the simulated load balancers through it
+        self.parameters.setdefault("ProbeProxyUrl", self.front.url)
         if self.slack:
             self.slack.start()
         if self.slack or self.slack_api_url:
@@ -250,6 +254,7 @@ class Emulator:
         self._patches.__exit__(*exc_info)
         self._lambdas.__exit__(*exc_info)
         self.oneoff.uninstall()
+        self.front.stop()
         self.plane.uninstall()
         self._lifecycle.__exit__(*exc_info)
         self._time.__exit__(*exc_info)
@@ -271,6 +276,10 @@ class Emulator:
     def client(self, name: str) -> Any:
         return self.session.client(name)
 
+    def _tag_of(self, digest: str) -> str:
+        """Issue 13: the tag of an image digest pushed to a seeded service (the HTTP front names it)."""
+        return next((t for demo in self.services.values() for t, d in demo.digests.items() if d == digest), digest)
+
     # --- the stack -------------------------------------------------------------------
     def _deploy_stack(self) -> None:
         iam_client, lam, sfn = self.client("iam"), self.client("lambda"), self.client("stepfunctions")
@@ -281,6 +290,9 @@ class Emulator:
             {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": STACK}
         )
         refs.update(self._create_tables())
+        for logical_id, resource in self.template.resources.items():  # issue 13: an environment may name a function
+            if resource.get("Type") == "AWS::Serverless::Function":
+                refs[logical_id] = f"{STACK}-{logical_id}"
         for logical_id, name in list(refs.items()):
             if name and self.template.resources.get(logical_id, {}).get("Type") == "AWS::DynamoDB::Table":
                 refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"

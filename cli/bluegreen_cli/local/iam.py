@@ -431,6 +431,7 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     ("elbv2", "ModifyRule"): lambda env, p: [Request("elasticloadbalancing:ModifyRule", p["RuleArn"])],
     # issue #14: listener routes (DescribeListeners, like every ELB Describe*, authorizes no resource)
     ("elbv2", "DescribeListeners"): _star("elasticloadbalancing:DescribeListeners"),
+    ("elbv2", "DescribeLoadBalancers"): _star("elasticloadbalancing:DescribeLoadBalancers"),  # issue 13: probes
     ("elbv2", "ModifyListener"): lambda env, p: [Request("elasticloadbalancing:ModifyListener", p["ListenerArn"])],
     ("ecr", "DescribeImages"): _ecr_repositories("ecr:DescribeImages"),
     ("ecr", "DescribeRepositories"): _ecr_repositories("ecr:DescribeRepositories"),

@@ -43,6 +43,11 @@ def _smoke(behaviour: str) -> dict[str, Any]:
     return {"name": "smoke", "functionArn": DEMO_HOOK_ARN, "timeoutSeconds": 300, "hookDetails": details}
 
 
+def _probe(path: str = "/checkout", **settings: Any) -> dict[str, Any]:
+    """Issue 13: an HTTP probe hook (the emulator's load balancers answer real HTTP on 127.0.0.1)."""
+    return {"type": "http", "name": f"GET {path}", "path": path, "requests": 5, **settings}
+
+
 SCENARIOS = {
     "happy": Scenario("v2", "deployed", "v1 -> v2: green turns healthy, production swaps, bake passes, blue deleted"),
     "unhealthy": Scenario(
@@ -96,10 +101,24 @@ SCENARIOS = {
     ),
     # issue 13
     "smoke-fail": Scenario(
-        "v2",
+        "v2-5xx",
         "cleaned_up",
-        "a smoke-test hook (ECS-compatible Lambda) fails against green before approval: cleaned up, nobody asked",
-        config={"hooks": {"afterGreenHealthy": [_smoke("fail")]}},
+        "an HTTP probe of GET /checkout through the test route gets 500 from green before approval: cleaned up, "
+        "nobody asked, production untouched",
+        config={"hooks": {"afterGreenHealthy": [_probe()]}},
+    ),
+    "probe-pass": Scenario(
+        "v2",
+        "deployed",
+        "HTTP probes pass: green through the test route (auto-approved), then production before blue is deleted "
+        "(beforeDeleteOld, body must name v2)",
+        config={
+            "hooks": {
+                "afterGreenHealthy": [_probe(maxLatencyMs=500)],
+                "beforeDeleteOld": [_probe("/", bodyPattern=r"\bv2\b", requests=10)],
+            },
+            "approval": {"autoApproveWhenHooksPass": True},
+        },
     ),
     "hooks-pass-auto-approve": Scenario(
         "v2",

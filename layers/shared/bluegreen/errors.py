@@ -195,6 +195,10 @@ class HookFailed(BlueGreenError):
     """A hook answered FAILED, garbage or an error, or did not finish within its timeout."""
 
 
+class ProbeOutsideRoutes(BlueGreenError):
+    """Issue 13: an HTTP probe's host or path is not one its stage's route (test or production) answers."""
+
+
 # --- issue #14: routes (listener rules, listener default actions, NLB listeners) ---------------------
 class RouteNotFound(ListenerRulesInvalid):
     """A configured route ARN is not a listener rule or listener, or does not exist."""

@@ -7,16 +7,21 @@ import json
 from typing import Any
 
 import boto3
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from .aws import BOTO_CONFIG, error_code, is_transient
+from .aws import BOTO_CONFIG, error_code, is_transient, transient_errors
 from .errors import HookFunctionNotFound, TransientAwsError
-from .hooks import HooksConfig, LambdaHook
+from .hooks import MAX_HOOK_SECONDS, HooksConfig, LambdaHook
+from .routes import kind_of
 
 
 @functools.cache
 def get_lambda_client() -> Any:
-    return boto3.session.Session().client("lambda", config=BOTO_CONFIG)
+    # A synchronous invoke waits for the function (a probe or a hook), up to a hook's longest timeout.
+    return boto3.session.Session().client(
+        "lambda", config=BOTO_CONFIG.merge(Config(read_timeout=MAX_HOOK_SECONDS + 30))
+    )
 
 
 def invoke(client: Any, function_arn: str, payload: dict[str, Any]) -> tuple[bytes, str | None]:
@@ -100,3 +105,27 @@ def log_stream(definition: dict[str, Any], container: str, task_arn: str) -> str
         return None
     task_id = task_arn.rsplit("/", 1)[-1]
     return f"{options.get('awslogs-group', '?')}:{options['awslogs-stream-prefix']}/{container}/{task_id}"
+
+
+# --- HTTP probe hooks ------------------------------------------------------------------------------
+def listener_of(route_arn: str) -> str:
+    """The listener ARN of a route (a listener rule's, or the listener itself)."""
+    if kind_of(route_arn) == "listener":
+        return route_arn
+    prefix, path = route_arn.split(":listener-rule/", 1)
+    return f"{prefix}:listener/{path.rsplit('/', 1)[0]}"
+
+
+def listener_protocol_port(elbv2: Any, route_arn: str) -> tuple[str | None, int]:
+    """``(protocol, port)`` of the listener the route is on."""
+    with transient_errors():
+        listener = elbv2.describe_listeners(ListenerArns=[listener_of(route_arn)])["Listeners"][0]
+    return listener.get("Protocol"), int(listener["Port"])
+
+
+def listener_endpoint(elbv2: Any, route_arn: str) -> tuple[str | None, str, int]:
+    """``(protocol, load balancer DNS name, port)`` of the listener the route is on."""
+    with transient_errors():
+        listener = elbv2.describe_listeners(ListenerArns=[listener_of(route_arn)])["Listeners"][0]
+        balancer = elbv2.describe_load_balancers(LoadBalancerArns=[listener["LoadBalancerArn"]])["LoadBalancers"][0]
+    return listener.get("Protocol"), balancer["DNSName"], int(listener["Port"])

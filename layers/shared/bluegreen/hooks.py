@@ -6,24 +6,28 @@ A service's configuration declares hooks per stage::
       "afterGreenHealthy": [{"type": "lambda", "functionArn": "arn:aws:lambda:...:function:bluegreen-hook-smoke",
                              "timeoutSeconds": 300, "hookDetails": {"suite": "smoke"}}],
       "eachTrafficStep": [...],
-      "afterCutover": [...]
+      "afterCutover": [...],
+      "beforeDeleteOld": [{"type": "http", "path": "/checkout", "expectedStatus": "200-299", "requests": 20}]
     }
 
 ``type: lambda`` hooks speak the ECS native lifecycle-hook contract: the function returns
 ``{"hookStatus": "SUCCEEDED"|"FAILED"|"IN_PROGRESS", "callBackDelay": N, "hookDetails": {...}}`` and is
 invoked again after ``callBackDelay`` seconds (default 30, as ECS) while it answers IN_PROGRESS, with the
 ``hookDetails`` it returned. Anything else (no valid ``hookStatus``, a function error) is a failure, as
-in ECS, with the response in the cause. The step that runs them is :mod:`bluegreen.steps.run_hooks`.
+in ECS, with the response in the cause. ``type: http`` hooks are HTTP probes sent through the stage's route by
+the probe function (:mod:`bluegreen.probe`). The step that runs them is :mod:`bluegreen.steps.run_hooks`.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from enum import StrEnum
 from fnmatch import fnmatchcase
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, ValidationError, field_validator, model_validator
 
 from .errors import HookConfigOutOfRange, HookFunctionNotAllowed, UnknownHookType
 
@@ -36,6 +40,7 @@ class Stage(StrEnum):
     AFTER_GREEN_HEALTHY = "afterGreenHealthy"  # green behind the test rule only, before approval
     EACH_TRAFFIC_STEP = "eachTrafficStep"  # after each partial canary/linear step, before the next
     AFTER_CUTOVER = "afterCutover"  # production entirely on green, before the bake timer starts
+    BEFORE_DELETE_OLD = "beforeDeleteOld"  # after the bake (and keep-old), production on green, blue still there
 
 
 # ECS native lifecycle stage names sent in the payload, so ported hooks can branch on them.
@@ -43,6 +48,7 @@ ECS_STAGE = {
     Stage.AFTER_GREEN_HEALTHY: "POST_TEST_TRAFFIC_SHIFT",
     Stage.EACH_TRAFFIC_STEP: "POST_PRODUCTION_TRAFFIC_SHIFT",
     Stage.AFTER_CUTOVER: "POST_PRODUCTION_TRAFFIC_SHIFT",
+    Stage.BEFORE_DELETE_OLD: "POST_PRODUCTION_TRAFFIC_SHIFT",  # ECS has no stage between the bake and clean-up
 }
 
 
@@ -79,15 +85,120 @@ class EcsTaskHook(BaseModel):
         return self.name or f"task {' '.join(self.command)[:40]}"
 
 
+_STATUS_RANGE = re.compile(r"^(\d{3})-(\d{3})$")
+
+
+class HttpProbeHook(BaseModel):
+    """No code to write: GET requests through the stage's route (the test route before the cutover, production's
+    after it), judged on status, body and latency (:mod:`bluegreen.probe`)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    type: Literal["http"]
+    name: str | None = Field(default=None, max_length=64)
+    # The test (or production) URL as people know it, instead of host and path; its scheme and port, if it names
+    # one, must be the route's listener's (the probe always goes to the route's listener).
+    url: str | None = Field(default=None, max_length=2048, pattern=r"^https?://[A-Za-z0-9.-]+(:\d{1,5})?(/[!-~]*)?$")
+    path: str = Field(default="/", max_length=2048, pattern=r"^/[!-~]*$")  # path and query, printable ASCII
+    host: str | None = Field(default=None, max_length=253, pattern=r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+    expectedStatus: int | list[int] | str = 200  # 200, [200, 204] or "200-299"
+    bodyPattern: str | None = Field(default=None, min_length=1, max_length=1000)  # a regular expression (search)
+    requests: int = Field(default=10, ge=1, le=100)
+    successRatio: float = Field(default=1.0, gt=0, le=1)  # share of the requests that must pass
+    maxLatencyMs: int | None = Field(default=None, ge=1, le=60_000)  # a slower answer counts as a failed request
+    requestTimeoutSeconds: float = Field(default=5.0, gt=0, le=60)
+    timeoutSeconds: int = Field(default=300, ge=1, le=MAX_HOOK_SECONDS)
+
+    @field_validator("expectedStatus")
+    @classmethod
+    def _statuses(cls, value: int | list[int] | str) -> int | list[int] | str:
+        _status_ranges(value)
+        return value
+
+    @field_validator("bodyPattern")
+    @classmethod
+    def _pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as error:
+                raise ValueError(f"bodyPattern is not a regular expression: {error}") from error
+        return value
+
+    @model_validator(mode="after")
+    def _fits(self) -> HttpProbeHook:
+        if self.url is not None and (self.host is not None or self.path != "/"):
+            raise ValueError("give either url or host and path, not both")
+        if "#" in self.path:
+            raise ValueError("path must not hold a fragment ('#')")
+        if self.requests * self.requestTimeoutSeconds > self.timeoutSeconds:
+            raise ValueError(
+                f"requests x requestTimeoutSeconds ({self.requests} x {self.requestTimeoutSeconds:g}s) must fit in "
+                f"timeoutSeconds ({self.timeoutSeconds}s)"
+            )
+        return self
+
+    @property
+    def target_host(self) -> str | None:
+        """The Host header the hook names (``url``'s host, or ``host``); ``None``: the route's."""
+        return urlsplit(self.url).hostname if self.url is not None else self.host
+
+    @property
+    def target_path(self) -> str:
+        """Path and query string (``url``'s, or ``path``)."""
+        if self.url is None:
+            return self.path
+        parts = urlsplit(self.url)
+        return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+    @property
+    def url_listener(self) -> tuple[str | None, int | None]:
+        """The scheme and the port the hook's ``url`` names (``None`` where it names none)."""
+        if self.url is None:
+            return None, None
+        parts = urlsplit(self.url)
+        return parts.scheme, parts.port
+
+    @property
+    def statuses(self) -> list[tuple[int, int]]:
+        """The expected status codes as inclusive ranges."""
+        return _status_ranges(self.expectedStatus)
+
+    @property
+    def label(self) -> str:
+        return self.name or f"GET {self.target_path}"[:64]
+
+
+def _status_ranges(value: int | list[int] | str) -> list[tuple[int, int]]:
+    if isinstance(value, str):
+        match = _STATUS_RANGE.match(value.strip())
+        ranges = [(int(match[1]), int(match[2]))] if match else []
+        if not ranges and value.strip().isdigit():
+            ranges = [(int(value), int(value))]
+        if not ranges:
+            raise ValueError(f"expectedStatus {value!r} is not a status code, a list of them or a range like '200-299'")
+    else:
+        codes = value if isinstance(value, list) else [value]
+        if not 1 <= len(codes) <= 20:
+            raise ValueError("expectedStatus lists 1 to 20 status codes")
+        ranges = [(code, code) for code in codes]
+    for low, high in ranges:
+        if not 100 <= low <= high <= 599:
+            raise ValueError(f"expectedStatus must be HTTP status codes from 100 to 599 (low to high), got {value!r}")
+    return ranges
+
+
 def _hook_type(value: Any) -> str:
     return str(value.get("type", "lambda")) if isinstance(value, dict) else str(getattr(value, "type", "lambda"))
 
 
-# The HTTP probe kind is not built yet (refused as an unknown type).
 Hook = Annotated[
-    Annotated[LambdaHook, Tag("lambda")] | Annotated[EcsTaskHook, Tag("ecsTask")], Discriminator(_hook_type)
+    Annotated[LambdaHook, Tag("lambda")]
+    | Annotated[EcsTaskHook, Tag("ecsTask")]
+    | Annotated[HttpProbeHook, Tag("http")],
+    Discriminator(_hook_type),
 ]
-HOOK_TYPES = ("lambda", "ecsTask")
+HOOK_TYPES = ("lambda", "ecsTask", "http")
 
 
 class HooksConfig(BaseModel):
@@ -96,12 +207,13 @@ class HooksConfig(BaseModel):
     afterGreenHealthy: list[Hook] = Field(default_factory=list, max_length=5)
     eachTrafficStep: list[Hook] = Field(default_factory=list, max_length=5)
     afterCutover: list[Hook] = Field(default_factory=list, max_length=5)
+    beforeDeleteOld: list[Hook] = Field(default_factory=list, max_length=5)
 
     def at(self, stage: Stage) -> list[Hook]:
         return list(getattr(self, stage.value))
 
     def all(self) -> list[Hook]:
-        return [*self.afterGreenHealthy, *self.eachTrafficStep, *self.afterCutover]
+        return [hook for stage in Stage for hook in self.at(stage)]
 
 
 class HookResponse(BaseModel):
@@ -119,7 +231,7 @@ class HookResult(BaseModel):
 
     name: str
     stage: Stage
-    kind: str = "lambda"  # or ecsTask
+    kind: str = "lambda"  # or ecsTask, http
     passed: bool
     durationSeconds: float
     invocations: int
@@ -127,7 +239,8 @@ class HookResult(BaseModel):
 
     def line(self) -> str:
         verdict = "passed" if self.passed else "FAILED"
-        calls = f"{self.invocations} poll(s)" if self.kind == "ecsTask" else f"{self.invocations} call(s)"
+        unit = {"ecsTask": "poll(s)", "http": "request(s)"}.get(self.kind, "call(s)")
+        calls = f"{self.invocations} {unit}"
         text = f"{self.stage.value} hook {self.name} {verdict} in {self.durationSeconds:g}s ({calls})"
         return f"{text}: {self.excerpt}" if self.excerpt else text
 

@@ -39,6 +39,8 @@ class Settings(BaseModel):
     stateMachineArn: str = Field("", alias="STATE_MACHINE_ARN")  # the ECR trigger (and Slack, #15) start executions
     eventBusName: str = Field("", alias="EVENT_BUS_NAME")  # issue #15: deployment events' bus; empty: none
     hookFunctionArnPattern: str = Field("", alias="HOOK_FUNCTION_ARN_PATTERN")  # issue 13: hooks it may invoke
+    probeFunctionName: str = Field("", alias="PROBE_FUNCTION_NAME")  # issue 13: RunHooks invokes it for http hooks
+    probeProxyUrl: str = Field("", alias="PROBE_PROXY_URL")  # issue 13: the probe's HTTP proxy; empty: direct
     # issue #14: load balancers whose routes the stack may change (comma-separated; empty or "*": any; "-": none)
     loadBalancerNames: tuple[str, ...] = Field((), alias="LOAD_BALANCER_NAMES")
 

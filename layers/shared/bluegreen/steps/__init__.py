@@ -48,6 +48,7 @@ ROLLBACK = Step("Rollback", "RollbackFunction")
 GREEN_HOOKS = Step("GreenHooks", "RunHooksFunction")
 STEP_HOOKS = Step("StepHooks", "RunHooksFunction")
 CUTOVER_HOOKS = Step("CutoverHooks", "RunHooksFunction")
+DELETE_OLD_HOOKS = Step("DeleteOldHooks", "RunHooksFunction")  # the beforeDeleteOld stage
 
 # Every Task state of the state machine, in the order of the definition.
 STATES: dict[str, Step] = {
@@ -66,17 +67,19 @@ STATES: dict[str, Step] = {
         CUTOVER_HOOKS,
         BAKE,
         HOLD_OLD,
+        DELETE_OLD_HOOKS,
         DELETE_OLD,
         CLEANUP,
         ROLLBACK,
     )
 }
-# Functions started by events rather than by a state, and the module each calls.
+# Functions started by events (or invoked by another function) rather than by a state, and the module each calls.
 EVENT_FUNCTIONS: dict[str, str] = {
     "AlarmEventFunction": "bluegreen.steps.alarm_event",
     "ExecutionEndedFunction": "bluegreen.steps.execution_ended",
     "EcrTriggerFunction": "bluegreen.trigger",
     "SlackCallbackFunction": "bluegreen.slack_interactions",
+    "ProbeFunction": "bluegreen.probe",  # issue 13: invoked by RunHooks for an HTTP probe hook
 }
 # The states that wait on a gate a person (or an alarm) answers, and its kind.
 GATE_STATES: dict[str, GateKind] = {step.state: step.gate for step in STATES.values() if step.gate}

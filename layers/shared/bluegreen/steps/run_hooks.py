@@ -3,7 +3,10 @@
 The state machine runs it after green is healthy (a failure ends in Cleanup: production untouched), after
 each partial traffic step and after the cutover (a failure rolls back in one call, like an alarm). A hook
 answering IN_PROGRESS is invoked again after its ``callBackDelay`` inside this one invocation, so polling
-costs no state transition (a hook's timeout is at most 840 s, under the function's 900 s).
+costs no state transition (a hook's timeout is at most 840 s, under the function's 900 s). An HTTP probe hook is
+sent by the probe function (which may sit in the VPC): RunHooks resolves the stage's route to a URL and Host
+header, invokes it once, and judges the answers (:mod:`bluegreen.probe`). RunHooks also runs the
+``beforeDeleteOld`` hooks (after the bake, blue still there): a failure there rolls back like an alarm.
 """
 
 from __future__ import annotations
@@ -11,16 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from pydantic import ValidationError
 
-from .. import clock, ecs, hook_calls, notify
+from .. import clock, ecs, hook_calls, notify, probe, routes
 from ..deps import Deps
-from ..errors import HookFailed
+from ..errors import HookFailed, ProbeOutsideRoutes
 from ..hooks import (
     MAX_KEPT_RESULTS,
     EcsTaskHook,
     HookResponse,
     HookResult,
     HooksReport,
+    HttpProbeHook,
     LambdaHook,
     Stage,
     auto_approve,
@@ -30,6 +35,7 @@ from ..hooks import (
 )
 from ..hooks import excerpt as short
 from ..models import DeploymentContext, GreenTaskSet, StepEvent, SwapResult
+from ..settings import get_settings
 
 logger = Logger(child=True)
 
@@ -52,6 +58,8 @@ def run(event: HooksEvent, deps: Deps) -> HooksReport:
     results = [
         run_lambda_hook(deps.lambda_client, stage, hook, service_arn, event.green.arn, test, production)
         if isinstance(hook, LambdaHook)
+        else run_probe_hook(deps, stage, hook, context)
+        if isinstance(hook, HttpProbeHook)
         else run_task_hook(deps.clients.ecs, stage, hook, context, event.green)
         for hook in hooks
     ]
@@ -151,13 +159,62 @@ def run_task_hook(
         return _result(stage, hook, code == 0, elapsed, polls, text, "ecsTask")
 
 
+def run_probe_hook(deps: Deps, stage: Stage, hook: HttpProbeHook, context: DeploymentContext) -> HookResult:
+    """Send the probe's requests through the stage's live route (by the probe function) and judge the answers."""
+    config = context.config
+    started = clock.now()
+    route_arn = config.test_route_arn() if probe.probe_route(stage) == "test" else config.production_route_arns()[0]
+    protocol, dns_name, port = hook_calls.listener_endpoint(deps.clients.elbv2, route_arn)
+    try:
+        host = probe.probe_host(hook, stage, routes.describe(deps.clients.elbv2, route_arn))
+        probe.check_listener(hook, stage, protocol, port)
+    except ProbeOutsideRoutes as error:  # the route changed since Validate checked it
+        return _result(stage, hook, False, 0.0, 0, str(error), "http")
+    request = probe.ProbeRequest(
+        url=probe.probe_url(protocol, dns_name, port, hook.target_path),
+        host=host,
+        requests=hook.requests,
+        requestTimeoutSeconds=hook.requestTimeoutSeconds,
+        bodyPattern=hook.bodyPattern,
+    )
+    where = f"GET {request.url}" + (f" (Host {host})" if host else "")
+    raw, function_error = hook_calls.invoke(deps.lambda_client, get_settings().probeFunctionName, request.model_dump())
+    elapsed = (clock.now() - started).total_seconds()
+    if function_error:
+        return _result(
+            stage,
+            hook,
+            False,
+            elapsed,
+            0,
+            f"the probe function failed ({function_error}): {short(raw.decode(errors='replace'))}",
+            "http",
+        )
+    try:
+        answer = probe.ProbeAnswer.model_validate_json(raw)
+    except ValidationError:
+        return _result(
+            stage,
+            hook,
+            False,
+            elapsed,
+            0,
+            f"the probe function answered garbage: {short(raw.decode(errors='replace'))}",
+            "http",
+        )
+    passed, text = probe.verdict(hook, answer.samples)
+    if elapsed > hook.timeoutSeconds:
+        passed, text = False, f"{text}; took {elapsed:.0f}s, over its {hook.timeoutSeconds}s timeout"
+    return _result(stage, hook, passed, elapsed, len(answer.samples), f"{where}: {text}", "http")
+
+
 def _details(answer: HookResponse) -> str:
     return short({"hookStatus": answer.hookStatus, "hookDetails": answer.hookDetails or {}})
 
 
 def _result(
     stage: Stage,
-    hook: LambdaHook | EcsTaskHook,
+    hook: LambdaHook | EcsTaskHook | HttpProbeHook,
     passed: bool,
     elapsed: float,
     calls: int,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from .. import alarms, clock, ecs, elbv2, first_deploy, hook_calls, hooks, notify, policy, release, routes
+from .. import alarms, clock, ecs, elbv2, first_deploy, hook_calls, hooks, notify, policy, probe, release, routes
 from .. import events as deployment_events
 from ..config import load_service_config
 from ..deps import Deps
@@ -146,6 +146,13 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
     routes.check_arns(config.production_route_arns(), config.test_route_arn(), get_settings().loadBalancerNames)
     production_routes = routes.describe_all(clients.elbv2, config.production_route_arns())
     test = routes.describe(clients.elbv2, config.test_route_arn())
+    probe.check_routes(config.hooks, test, production_routes[0])  # issue 13: probes reach their stage's route
+    probe.check_urls(
+        config.hooks,
+        lambda route: hook_calls.listener_protocol_port(
+            clients.elbv2, test.ruleArn if route == "test" else production_routes[0].ruleArn
+        ),
+    )
     fixed = [route for route in production_routes if first_deploy.answers_fixed_response(route.actions)]
     if fixed:  # issue #10: production may answer a fixed response before the first deployment
         blue_group, green_group = first_deploy.routes_target_groups(config, production_routes, test)

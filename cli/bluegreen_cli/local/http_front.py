@@ -1,0 +1,215 @@
+"""Issue 13: the simulated load balancers answer real HTTP on 127.0.0.1.
+
+One threaded HTTP server per emulator, started and stopped with it. The probe function reaches it as its HTTP
+proxy (the template's ``ProbeProxyUrl``, which the emulator sets to :attr:`HttpFront.url`): a request's line names
+the load balancer and listener (``GET http://<DNS name>:<port>/path``) and its ``Host`` header the host name,
+as a real request to the load balancer would. The server routes it as an Application Load Balancer does:
+
+* the listener's rules by priority (host-header, path-pattern and http-request-method conditions; a rule with
+  any other condition never matches here), else the listener's default actions;
+* a ``forward`` picks a target group by the weights (smooth weighted round robin per route: deterministic, and
+  a 10 % canary gets every tenth request), then a target of it: the healthy ones in turn; all registered ones
+  when none is healthy (the ALB fails open); ``503`` when the group has none; ``fixed-response`` answers as set.
+
+The chosen target answers per its image's behaviour in the data plane:
+
+* healthy: ``200``, the body naming the service and the image tag;
+* alarm (the ``-5xx`` images): ``500`` on every path but the target group's health check path;
+* unhealthy, crashloop: the target refuses the connection; the load balancer answers ``502``;
+* slow (``v2-slow``): ``200`` after :data:`SLOW_SECONDS` simulated seconds (the clock moves; nothing sleeps).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from moto.ecs.models import ecs_backends
+from moto.elbv2.models import elbv2_backends
+
+from .dataplane import ALARM, CRASHLOOP, SLOW, UNHEALTHY, DataPlane
+from .route_state import backend_actions
+
+SLOW_SECONDS = 1.5
+
+
+def _wildcard(pattern: str, text: str, ignore_case: bool) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, text, re.IGNORECASE if ignore_case else 0) is not None
+
+
+def _values(condition: dict[str, Any], config: str) -> list[str]:
+    return list((condition.get(config) or {}).get("Values") or condition.get("Values") or [])
+
+
+def rule_matches(conditions: list[dict[str, Any]], method: str, host: str, path: str) -> bool:
+    """An ALB rule's conditions (all of them) match the request."""
+    for condition in conditions:
+        field = condition.get("Field")
+        if field == "host-header":
+            ok = any(_wildcard(v, host, ignore_case=True) for v in _values(condition, "HostHeaderConfig"))
+        elif field == "path-pattern":
+            ok = any(_wildcard(v, path, ignore_case=False) for v in _values(condition, "PathPatternConfig"))
+        elif field == "http-request-method":
+            ok = method.upper() in [v.upper() for v in _values(condition, "HttpRequestMethodConfig")]
+        else:
+            ok = False  # headers, query strings, source addresses: not simulated
+        if not ok:
+            return False
+    return True
+
+
+class HttpFront:
+    """The load balancers of the emulator's account, answering on 127.0.0.1."""
+
+    def __init__(self, plane: DataPlane, tag_of: Callable[[str], str]) -> None:
+        self.plane = plane
+        self.tag_of = tag_of  # image digest -> tag
+        self._lock = threading.Lock()
+        self._weights: dict[str, dict[str, float]] = {}  # route -> target group -> current (smooth round robin)
+        self._turn: dict[str, int] = {}  # target group -> next target
+        self.requests: list[tuple[float, str, int]] = []  # (simulated seconds, "GET url Host", status)
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "the HTTP front is not started"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> None:
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                status, body, headers = front.answer("GET", self.path, self.headers.get("Host", ""))
+                data = body.encode()
+                self.send_response(status)
+                for name, value in {**headers, "Content-Type": "text/plain", "Content-Length": str(len(data))}.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+                return  # requests are kept in front.requests
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http-front", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+
+    # --- routing -----------------------------------------------------------------------------------
+    def answer(self, method: str, target: str, host_header: str) -> tuple[int, str, dict[str, str]]:
+        status, body, headers, slow = self._route(method, target, host_header)
+        if slow:
+            self.plane.clock.advance(SLOW_SECONDS)  # the answer takes simulated time; nothing sleeps
+        self.requests.append((self.plane.clock.elapsed, f"{method} {target} Host {host_header}", status))
+        return status, body, headers
+
+    def _route(self, method: str, target: str, host_header: str) -> tuple[int, str, dict[str, str], bool]:
+        url = urlsplit(target)
+        if not url.scheme or not url.hostname:
+            return 400, "send requests to http://<load balancer DNS name>:<port>/path through this proxy\n", {}, False
+        port = url.port or (443 if url.scheme == "https" else 80)
+        host = (host_header or url.netloc).split(":", 1)[0]
+        path = url.path or "/"
+        backend = elbv2_backends[self.plane.account][self.plane.region]
+        with self.plane._lock:
+            balancer = next(
+                (b for b in backend.load_balancers.values() if b.dns_name.lower() == url.hostname.lower()), None
+            )
+            listener = next((x for x in (balancer.listeners.values() if balancer else []) if int(x.port) == port), None)
+            if listener is None:  # no such load balancer or listener: the connection fails; a proxy says 502
+                return 502, f"cannot connect to {url.hostname}:{port}\n", {}, False
+            rules = sorted(
+                (r for r in listener.rules.values() if not getattr(r, "is_default", False)),
+                key=lambda r: int(r.priority),
+            )
+            route = next((r.arn for r in rules if rule_matches(r.conditions or [], method, host, path)), listener.arn)
+            actions = backend_actions(backend, route)
+            return self._act(route, actions, path)
+
+    def _act(self, route: str, actions: list[dict[str, Any]], path: str) -> tuple[int, str, dict[str, str], bool]:
+        action = next((a for a in actions if a.get("Type") in ("forward", "fixed-response", "redirect")), None)
+        if action is None:
+            return 401, "authentication required\n", {}, False
+        if action["Type"] == "fixed-response":
+            config = action.get("FixedResponseConfig") or {}
+            return int(config.get("StatusCode", 503)), str(config.get("MessageBody", "")), {}, False
+        if action["Type"] == "redirect":
+            return 301, "", {"Location": str((action.get("RedirectConfig") or {}).get("Path", "/"))}, False
+        groups = [
+            (g["TargetGroupArn"], float(g.get("Weight", 1)))
+            for g in (action.get("ForwardConfig") or {}).get("TargetGroups") or []
+        ]
+        if not groups and action.get("TargetGroupArn"):
+            groups = [(action["TargetGroupArn"], 1.0)]
+        group = self._pick_group(route, [(g, w) for g, w in groups if w > 0])
+        if group is None:
+            return 503, "no target group with weight\n", {}, False
+        return self._target_answer(group, path)
+
+    def _pick_group(self, route: str, groups: list[tuple[str, float]]) -> str | None:
+        """Smooth weighted round robin: each group gets its share, interleaved, the same way every run."""
+        if not groups:
+            return None
+        with self._lock:
+            current = self._weights.setdefault(route, {})
+            total = sum(weight for _, weight in groups)
+            for group, weight in groups:
+                current[group] = current.get(group, 0.0) + weight
+            chosen = max(groups, key=lambda item: current[item[0]])[0]
+            current[chosen] -= total
+            return chosen
+
+    def _target_answer(self, group: str, path: str) -> tuple[int, str, dict[str, str], bool]:
+        targets = [(ip, t) for (g, ip), t in self.plane.targets.items() if g == group and t.draining_until is None]
+        healthy = [(ip, t) for ip, t in targets if self.plane.state_of(group, ip)[0] == "healthy"]
+        pool = sorted(healthy or targets, key=lambda item: item[0])  # the ALB fails open when none is healthy
+        if not pool:
+            return 503, "Service Temporarily Unavailable\n", {}, False
+        with self._lock:
+            turn = self._turn.get(group, 0)
+            self._turn[group] = turn + 1
+        ip, target = pool[turn % len(pool)]
+        behaviour = target.behaviour
+        if behaviour in (UNHEALTHY, CRASHLOOP):
+            return 502, "Bad Gateway (the target refused the connection)\n", {}, False
+        health_path = self._health_path(group)
+        if behaviour == ALARM and path != health_path:
+            return 500, "Internal Server Error\n", {}, False
+        return 200, f"{self._image_of(group, ip)} ok\n", {}, behaviour == SLOW
+
+    def _health_path(self, group: str) -> str:
+        target_group = elbv2_backends[self.plane.account][self.plane.region].target_groups.get(group)
+        return str(getattr(target_group, "health_check_path", None) or "/")
+
+    def _image_of(self, group: str, ip: str) -> str:
+        """``<service> <tag>`` of the task behind the target (its task definition's image digest)."""
+        for state in self.plane._task_sets.values():
+            if state.target_group != group:
+                continue
+            for sim in state.tasks:
+                if sim.ip != ip:
+                    continue
+                ecs = ecs_backends[self.plane.account][self.plane.region]
+                definition = ecs.describe_task_definition(sim.task.task_definition_arn)
+                image = definition.container_definitions[0].get("image", "")
+                return f"{state.service.split(':', 1)[-1]} {self.tag_of(image.split('@')[-1])}"
+        return "unknown image"

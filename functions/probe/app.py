@@ -1,0 +1,19 @@
+"""The HTTP probe of issue 13: sends a probe hook's requests (logic: bluegreen.probe). It may run in the VPC."""
+
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from bluegreen import probe
+from bluegreen.settings import require
+
+logger = Logger()
+tracer = Tracer()
+require()  # cold start: a malformed variable fails here, named
+
+
+@logger.inject_lambda_context
+@tracer.capture_lambda_handler
+@event_parser(model=probe.ProbeRequest)
+def lambda_handler(event: probe.ProbeRequest, context: LambdaContext) -> dict:
+    return probe.run(event).dump()
