@@ -38,6 +38,10 @@ UNSCOPABLE_ACTIONS = frozenset(
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
+        # issue #14: the NLB zone check (every ELB Describe* action authorizes no resource)
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
         # Step Functions execution logging (vended log delivery).
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
@@ -107,6 +111,9 @@ EXPECTED_ACTIONS = {
         "ecs:ListTasks",
         "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DescribeLoadBalancers",  # issue #14: the NLB zone check
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
     },
     "SwapFunction": {
         "ecs:DescribeServices",
@@ -120,6 +127,9 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:ModifyListener",  # issue #14
         "ecs:UpdateServicePrimaryTaskSet",
         SLACK,  # issue 11: canary/linear milestones in the Slack thread
+        "elasticloadbalancing:DescribeLoadBalancers",  # issue #14: the NLB zone check
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
     },
     "BakeFunction": {
         "cloudwatch:DescribeAlarms",

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from moto.ec2.models import ec2_backends
 from moto.ecs.models import Task, ecs_backends
 from moto.elbv2.models import elbv2_backends
 
@@ -74,6 +75,7 @@ class _SimTask:
     ip: str
     launched: datetime
     running: bool = False
+    zone: str | None = None  # issue #14: the Availability Zone of the task's subnet
 
 
 @dataclass
@@ -82,6 +84,7 @@ class _Target:
     behaviour: str
     draining_until: datetime | None = None
     flapping_until: datetime | None = None
+    zone: str | None = None  # issue #14: the zone of the task behind the target
 
 
 @dataclass
@@ -147,6 +150,7 @@ class DataPlane:
         self.consistency_delay = self.timing.consistency_delay
         self.patches = Issue11Patches(lambda: self.clock.elapsed, lambda: self.consistency_delay, self.reconcile)
         self._used_groups: set[str] = set()
+        self.zones_out: set[str] = set()  # issue #14: zones where ECS cannot place new tasks (no capacity)
 
     # --- wiring ----------------------------------------------------------------------
     def install(self) -> None:
@@ -305,17 +309,112 @@ class DataPlane:
         )
         task._transitions = []  # the data plane moves it (moto would jump it to STOPPED on the next read)
         ip = self._next_ip()
+        subnet, zone = self._place(task_set, state)
         for attachment in task.attachments:
             for detail in attachment["details"]:
                 if detail["name"] == "privateIPv4Address":
                     detail["value"] = ip
+                if detail["name"] == "subnetId" and subnet:
+                    detail["value"] = subnet
+        # moto gap: moto's Task has no Availability Zone (DescribeTasks ``availabilityZone``); moto serialises the
+        # attribute when it is set, so the data plane sets it from the subnet the task was placed in.
+        task.availability_zone = zone
         task.last_status = "PROVISIONING"
         task.desired_status = "RUNNING"
         task.started_at = None
         ecs_backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
-        sim = _SimTask(task=task, ip=ip, launched=when)
+        sim = _SimTask(task=task, ip=ip, launched=when, zone=zone)
         state.tasks.append(sim)
         return sim
+
+    # --- issue #14: Availability Zones --------------------------------------------------------------
+    def _place(self, task_set: Any, state: _TaskSetState) -> tuple[str | None, str | None]:
+        """(subnet, zone) for a new task: ECS spreads a task set's tasks across the zones of its subnets,
+        skipping zones where it cannot place tasks (``zones_out``)."""
+        subnets = ((task_set.network_configuration or {}).get("awsvpcConfiguration") or {}).get("subnets") or []
+        ec2 = ec2_backends[self.account][self.region]
+        zoned = [(subnet, ec2.get_subnet(subnet).availability_zone) for subnet in subnets]
+        usable = [(subnet, zone) for subnet, zone in zoned if zone not in self.zones_out] or zoned
+        if not usable:
+            return None, None
+        counts = {zone: sum(1 for t in state.tasks if t.zone == zone) for _, zone in usable}
+        return min(usable, key=lambda pair: (counts[pair[1]], pair[1]))
+
+    def zone_out_of_capacity(self, zone: str, out: bool = True) -> None:
+        """ECS can place no new task in ``zone`` (or can again): new tasks go to the task set's other zones."""
+        with self._lock:
+            (self.zones_out.add if out else self.zones_out.discard)(zone)
+            self.events.append((self.clock.elapsed, f"zone {zone} {'out of' if out else 'back to'} capacity"))
+
+    def zone_of(self, target_group: str, ip: str) -> str | None:
+        target = self.targets.get((target_group, ip))
+        return target.zone if target else None
+
+    def _cross_zone(self, elb_backend: Any, balancer: Any, group_arn: str) -> bool:
+        group = elb_backend.target_groups.get(group_arn)
+        value = (group.attributes if group else {}).get("load_balancing.cross_zone.enabled")
+        if value in (None, "use_load_balancer_configuration"):
+            # An ALB's cross-zone is always on at the load balancer level; an NLB's is off by default.
+            value = (
+                "true" if balancer.type == "application" else balancer.attrs.get("load_balancing.cross_zone.enabled")
+            )
+        return str(value).lower() == "true"
+
+    def _healthy_by_zone(self, group_arn: str) -> dict[str, list[str]]:
+        zones: dict[str, list[str]] = {}
+        for (group, ip), target in list(self.targets.items()):
+            if group == group_arn and self.state_of(group, ip)[0] == "healthy":
+                zones.setdefault(target.zone or "", []).append(ip)
+        return zones
+
+    def dns_zones(self, balancer_arn: str) -> set[str]:
+        """The zones whose load balancer node is in DNS, as ELB decides for a Network Load Balancer.
+
+        A zone stays in DNS while every target group of the load balancer has a healthy target it can reach
+        from that zone (in the zone, or anywhere with cross-zone on). A group with no healthy target at all
+        fails open (it constrains nothing); when no zone qualifies, every zone is returned (fail open).
+        """
+        with self._lock:
+            backend = elbv2_backends[self.account][self.region]
+            balancer = backend.load_balancers[balancer_arn]
+            enabled = {zone.zone_name for zone in balancer.availability_zones}
+            kept = set(enabled)
+            for group_arn in self._groups_of(balancer):
+                healthy = self._healthy_by_zone(group_arn)
+                if not healthy:
+                    continue  # fail open: every target of the group gets traffic, healthy or not
+                if not self._cross_zone(backend, balancer, group_arn):
+                    kept &= set(healthy)
+            return kept or enabled
+
+    def forwards_to(self, balancer_arn: str, zone: str, group_arn: str) -> list[str]:
+        """The targets the load balancer node in ``zone`` sends ``group_arn``'s share of traffic to.
+
+        Healthy targets in its zone (cross-zone off) or anywhere (on); every registered target when the group
+        has no healthy target anywhere (fail open); none when cross-zone is off and only other zones have some.
+        """
+        with self._lock:
+            backend = elbv2_backends[self.account][self.region]
+            healthy = self._healthy_by_zone(group_arn)
+            if not healthy:
+                return sorted(ip for group, ip in self.targets if group == group_arn)
+            if self._cross_zone(backend, backend.load_balancers[balancer_arn], group_arn):
+                return sorted(ip for ips in healthy.values() for ip in ips)
+            return sorted(healthy.get(zone, []))
+
+    @staticmethod
+    def _groups_of(balancer: Any) -> set[str]:
+        groups: set[str] = set()
+        for listener in balancer.listeners.values():
+            for rule in listener.rules.values():
+                for action in [a.data if hasattr(a, "data") else a for a in rule.actions]:
+                    if action.get("Type") != "forward":
+                        continue
+                    if action.get("TargetGroupArn"):
+                        groups.add(action["TargetGroupArn"])
+                    for group in (action.get("ForwardConfig") or {}).get("TargetGroups") or []:
+                        groups.add(group["TargetGroupArn"])
+        return groups
 
     def _reconcile_task_set(self, ecs_backend, elb_backend, service, task_set, watched, production, now) -> None:  # noqa: ANN001, PLR0913
         state = self._task_sets.get(task_set.id)
@@ -344,7 +443,9 @@ class DataPlane:
                 sim.task.started_at = started_at
                 if target_group:
                     elb_backend.register_targets(target_group, [{"Id": sim.ip, "Port": watched.port}])
-                    self.targets[(target_group, sim.ip)] = _Target(registered=started_at, behaviour=behaviour)
+                    self.targets[(target_group, sim.ip)] = _Target(
+                        registered=started_at, behaviour=behaviour, zone=sim.zone
+                    )
             elif not sim.running:
                 sim.task.last_status = "PENDING"
             if (

@@ -432,6 +432,10 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     # issue #14: listener routes (DescribeListeners, like every ELB Describe*, authorizes no resource)
     ("elbv2", "DescribeListeners"): _star("elasticloadbalancing:DescribeListeners"),
     ("elbv2", "ModifyListener"): lambda env, p: [Request("elasticloadbalancing:ModifyListener", p["ListenerArn"])],
+    # issue #14: the NLB zone check (its zones, cross-zone settings)
+    ("elbv2", "DescribeLoadBalancers"): _star("elasticloadbalancing:DescribeLoadBalancers"),
+    ("elbv2", "DescribeLoadBalancerAttributes"): _star("elasticloadbalancing:DescribeLoadBalancerAttributes"),
+    ("elbv2", "DescribeTargetGroupAttributes"): _star("elasticloadbalancing:DescribeTargetGroupAttributes"),
     ("ecr", "DescribeImages"): _ecr_repositories("ecr:DescribeImages"),
     ("ecr", "DescribeRepositories"): _ecr_repositories("ecr:DescribeRepositories"),
     ("cloudwatch", "DescribeAlarms"): _alarms("cloudwatch:DescribeAlarms"),
