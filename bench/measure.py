@@ -214,6 +214,8 @@ def run_scenario(name: str) -> ScenarioRun:
     with Emulator(auto_approve=auto_approve) as emu:
         demo = emu.seed_service(config_overrides=spec.config, layout=spec.layout)  # issue #14: its routes' layout
         emu.plane.alarm_min_weight = spec.alarm_min_weight
+        for zone in spec.zones_out:  # issue #14
+            emu.plane.zone_out_of_capacity(zone)
         emu.plane.alarm_changes = StampedList(emu.plane.alarm_changes)
         emu.clicks = StampedList(emu.clicks)
         watch = RoutingWatch(emu, demo.name)

@@ -150,3 +150,32 @@ def test_an_alb_is_unchanged_green_in_one_zone_is_swapped(emu):
     assert result.status == "SUCCEEDED", result.cause
     assert task_zones(emu, demo, "v2") == ["us-east-1a", "us-east-1a"]
     assert not [c for c in emu.recorder.calls[first:] if c.operation == "DescribeTargetGroupAttributes"]
+
+
+def test_the_nlb_fails_open_when_no_target_of_a_group_is_healthy(emu):
+    # Given an NLB service whose blue targets (one per zone) both fail their health checks for 30 s
+    demo = seed(emu)
+    blue = demo.target_groups[0]
+    for index in (0, 1):
+        emu.plane.flap(demo.blue_task_set, seconds=30, index=index)
+
+    # Then each zone's node sends blue's traffic to every registered target, healthy or not (fail open),
+    # and no zone leaves DNS for it
+    registered = sorted(ip for group, ip in emu.plane.targets if group == blue)
+    assert len(registered) == 2
+    for zone in ZONES:
+        assert emu.plane.forwards_to(balancer_of(demo), zone, blue) == registered
+    assert emu.plane.dns_zones(balancer_of(demo)) == ZONES
+
+    # When one target recovers (us-east-1a's), the other still failing
+    emu.clock.advance(31)
+    emu.plane.flap(demo.blue_task_set, seconds=30, index=1)
+    failing = next(ip for ip in registered if emu.plane.state_of(blue, ip)[0] == "unhealthy")
+
+    # Then only the healthy target's zone serves: the other zone's node has nothing to send to and leaves DNS
+    healthy = next(ip for ip in registered if ip != failing)
+    healthy_zone = emu.plane.zone_of(blue, healthy)
+    assert emu.plane.forwards_to(balancer_of(demo), healthy_zone, blue) == [healthy]
+    assert emu.plane.forwards_to(balancer_of(demo), emu.plane.zone_of(blue, failing), blue) == []
+    assert emu.plane.dns_zones(balancer_of(demo)) == {healthy_zone}
+    emu.clock.advance(31)
