@@ -179,3 +179,37 @@ def test_the_nlb_fails_open_when_no_target_of_a_group_is_healthy(emu):
     assert emu.plane.forwards_to(balancer_of(demo), emu.plane.zone_of(blue, failing), blue) == []
     assert emu.plane.dns_zones(balancer_of(demo)) == {healthy_zone}
     emu.clock.advance(31)
+
+
+def test_a_zone_lost_during_the_canary_stops_the_next_step_and_rolls_back(emu):
+    # Given an NLB service on a 10 % canary, green spread over both zones
+    demo = seed(emu, trafficShift={"type": "CANARY", "percent": 10, "intervalSeconds": 300})
+    saved = route_actions(emu, demo)
+    green_group = demo.target_groups[1]
+    injected: list[str] = []
+
+    def lose_zone_b(call: Any) -> None:
+        # right after the first step's switch: ECS can no longer place tasks in us-east-1b, and green's task
+        # there exits; its replacement lands in us-east-1a (green is back to 2 healthy tasks, both in one zone)
+        if not injected and call.function == "SwapFunction" and call.operation == "ModifyListener":
+            emu.plane.zone_out_of_capacity("us-east-1b")
+            task_set = emu.plane.task_set_of_group(demo.name, green_group)
+            injected.append(str(emu.plane.crash_task(task_set, zone="us-east-1b")))
+
+    emu.recorder.after.append(lose_zone_b)
+    try:
+        # When the deployment runs
+        result = emu.run(demo.name, "v2")
+    finally:
+        emu.recorder.after.remove(lose_zone_b)
+        emu.plane.zone_out_of_capacity("us-east-1b", out=False)
+
+    # Then the next step refused to move more production to green (no healthy green target in us-east-1b)
+    # and the deployment rolled back: every route as saved, blue alone and primary
+    assert injected, "the zone was lost"
+    assert result.error == "RolledBack", result.cause
+    assert "GreenNotHealthy" in result.cause and "us-east-1b" in result.cause
+    assert [w for _, w in emu.weight_steps(demo.name)][-2:] == [10, 0]
+    assert route_actions(emu, demo) == saved
+    assert [(ts["imageTag"], ts["status"]) for ts in emu.task_sets(demo.name)] == [("v1", "PRIMARY")]
+    assert emu.store.lock_holder(demo.name) is None

@@ -536,11 +536,16 @@ class DataPlane:
     def _state(self, task_set_id: str) -> _TaskSetState:
         return self._task_sets[task_set_id]
 
-    def crash_task(self, task_set_id: str, index: int = 0, reason: str = CRASH_REASON) -> str | None:
-        """A running task of the task set exits; ECS replaces it (new address) and its target drains."""
+    def crash_task(
+        self, task_set_id: str, index: int = 0, reason: str = CRASH_REASON, zone: str | None = None
+    ) -> str | None:
+        """A running task of the task set (in ``zone`` if given, issue #14) exits; ECS replaces it (new address,
+        placed like any new task) and its target drains."""
         with self._lock:
             state = self._state(task_set_id)
             running = [sim for sim in state.tasks if sim.running] or state.tasks
+            if zone is not None:
+                running = [sim for sim in running if sim.zone == zone]
             if not running:
                 return None
             sim = running[index % len(running)]
