@@ -164,17 +164,17 @@ def check(context: DeploymentContext, green: GreenTaskSet, clients: AwsClients) 
     if verdict.healthy:
         return HealthReport(healthyTargets=verdict.healthyTargets, desiredCount=verdict.desired)
     if clock.now() >= green.healthDeadline:
-        raise HealthCheckTimeout(
-            f"Green did not become healthy within {context.config.healthWaitTimeoutSeconds}s ({verdict.summary}). "
-            f"Check the new image's logs and the target group's health check; production was not changed."
-            + (
-                f" Behind a Network Load Balancer with cross-zone load balancing off, green needs a healthy target "
+        advice = "Check the new image's logs and the target group's health check"
+        if verdict.zonesMissing:  # issue #14
+            advice = (
+                f"Behind a Network Load Balancer with cross-zone load balancing off, green needs a healthy target "
                 f"in every zone where blue serves; it has none in {', '.join(verdict.zonesMissing)}: check that "
                 f"green's subnets cover those zones and that ECS could place tasks there, or turn cross-zone load "
-                f"balancing on for the target group."
-                if verdict.zonesMissing
-                else ""
+                f"balancing on for green's target group"
             )
+        raise HealthCheckTimeout(
+            f"Green did not become healthy within {context.config.healthWaitTimeoutSeconds}s ({verdict.summary}). "
+            f"{advice}; production was not changed."
         )
     raise GreenNotHealthyYet(f"Green is not healthy yet: {verdict.summary}")
 
