@@ -213,3 +213,20 @@ def test_a_zone_lost_during_the_canary_stops_the_next_step_and_rolls_back(emu):
     assert route_actions(emu, demo) == saved
     assert [(ts["imageTag"], ts["status"]) for ts in emu.task_sets(demo.name)] == [("v1", "PRIMARY")]
     assert emu.store.lock_holder(demo.name) is None
+
+
+def test_an_nlb_target_failing_its_checks_reports_failed_health_checks(emu):
+    # Given an NLB service and an ALB service whose blue targets fail their health checks for a while
+    nlb, alb = seed(emu), seed(emu, "rules")
+    for demo in (nlb, alb):
+        emu.plane.flap(demo.blue_task_set, seconds=30)
+    elbv2_client = emu.client("elbv2")
+
+    def reasons(demo: Any) -> set[str]:
+        described = elbv2_client.describe_target_health(TargetGroupArn=demo.target_groups[0])
+        return {d["TargetHealth"].get("Reason") for d in described["TargetHealthDescriptions"]} - {None}
+
+    # Then the NLB's reason is Target.FailedHealthChecks (Timeout and ResponseCodeMismatch are ALB reasons)
+    assert reasons(nlb) == {"Target.FailedHealthChecks"}
+    assert reasons(alb) == {"Target.Timeout"}
+    emu.clock.advance(31)

@@ -18,7 +18,8 @@ ECS then starts a replacement (a new address) while the old one drains.
 Each image digest has a behaviour:
 
 * ``healthy``  - targets pass health checks;
-* ``unhealthy`` - targets fail health checks forever (``Target.ResponseCodeMismatch``);
+* ``unhealthy`` - targets fail health checks forever (``Target.ResponseCodeMismatch``; behind an NLB
+  ``Target.FailedHealthChecks``);
 * ``alarm``    - targets are healthy, but once production sends them traffic the
   service's 5xx alarm goes to ALARM after ``alarm_delay`` simulated seconds;
 * ``crashloop`` - every task exits ``crash_after`` seconds after it starts.
@@ -51,6 +52,7 @@ from .simclock import SimClock
 HEALTHY, UNHEALTHY, ALARM, CRASHLOOP = "healthy", "unhealthy", "alarm", "crashloop"
 CRASH_REASON = "Essential container in task exited"
 SCALE_IN_REASON = "Scaling activity initiated by (deployment {})"
+NLB_PROTOCOLS = {"TCP", "TLS", "UDP", "TCP_UDP", "QUIC", "TCP_QUIC"}  # issue #14: target group protocols of NLBs
 
 
 def rolling_key(cluster: str, service: str) -> str:
@@ -222,10 +224,13 @@ class DataPlane:
             return "initial", "Elb.RegistrationInProgress"
         if age < total:
             return "initial", "Elb.InitialHealthChecking"
+        # issue #14: a Network Load Balancer's group (TCP, TLS, UDP, TCP_UDP) reports every failed check as
+        # Target.FailedHealthChecks; ResponseCodeMismatch and Timeout apply only to ALBs (TargetHealth reference).
+        network = group is not None and group.protocol in NLB_PROTOCOLS
         if target.behaviour == UNHEALTHY:
-            return "unhealthy", "Target.ResponseCodeMismatch"
+            return "unhealthy", "Target.FailedHealthChecks" if network else "Target.ResponseCodeMismatch"
         if target.flapping_until is not None and now < target.flapping_until:
-            return "unhealthy", "Target.Timeout"
+            return "unhealthy", "Target.FailedHealthChecks" if network else "Target.Timeout"
         return "healthy", None
 
     def _used_target_groups(self, elb_backend: Any) -> set[str]:
