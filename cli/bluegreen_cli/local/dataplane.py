@@ -24,6 +24,12 @@ Each image digest has a behaviour:
   service's 5xx alarm goes to ALARM after ``alarm_delay`` simulated seconds;
 * ``crashloop`` - every task exits ``crash_after`` seconds after it starts.
 
+Issue #14: each task is placed in one of its task set's subnets, spread over their Availability Zones as ECS
+does (``zone_out_of_capacity`` keeps new tasks out of a zone), and DescribeTasks reports its
+``availabilityZone``. ``dns_zones`` and ``forwards_to`` say what a Network Load Balancer does with those
+targets (cross-zone off by default: a node reaches only its zone's healthy targets; a zone without one in a
+group leaves DNS; a group with no healthy target fails open).
+
 ECS is eventually consistent: for ``consistency_delay`` simulated seconds a new task
 set is missing from DescribeTaskSets and a changed primary still shows its old
 status (see :mod:`.patches`). Time is the simulated clock.
