@@ -27,7 +27,8 @@ from moto.elbv2.models import elbv2_backends
 from bluegreen import elbv2 as rules
 from bluegreen_cli.local import simclock
 from bluegreen_cli.local.demo import SCENARIOS, summarize
-from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator
+from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator, route_of
+from bluegreen_cli.local.route_state import backend_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86400
@@ -103,8 +104,8 @@ class RoutingWatch:
 
     @staticmethod
     def _receiving(backend: Any, rule_arn: str) -> set[str]:
-        rule = backend.describe_rules(listener_arn=None, rule_arns=[rule_arn])[0]
-        return rules.receiving(rules.forward_weights([action.data for action in rule.actions]))
+        # issue #14: a listener rule or a listener's default actions
+        return rules.receiving(rules.forward_weights(backend_actions(backend, rule_arn)))
 
     def _healthy(self, backend: Any, group: str) -> bool:
         targets = backend.target_groups[group].targets
@@ -211,8 +212,10 @@ def run_scenario(name: str) -> ScenarioRun:
     started = time.perf_counter()
     auto_approve = spec.click is None or spec.click[0] != "approval"
     with Emulator(auto_approve=auto_approve) as emu:
-        demo = emu.seed_service(config_overrides=spec.config)
+        demo = emu.seed_service(config_overrides=spec.config, layout=spec.layout)  # issue #14: its routes' layout
         emu.plane.alarm_min_weight = spec.alarm_min_weight
+        for zone in spec.zones_out:  # issue #14
+            emu.plane.zone_out_of_capacity(zone)
         emu.plane.alarm_changes = StampedList(emu.plane.alarm_changes)
         emu.clicks = StampedList(emu.clicks)
         watch = RoutingWatch(emu, demo.name)
@@ -236,7 +239,7 @@ def run_scenario(name: str) -> ScenarioRun:
         modify: Counter = Counter()
         for call in calls:
             by_function[f"{call.service}:{call.operation}"][call.function] += 1
-            if call.operation == "ModifyRule" and call.params.get("RuleArn") == demo.production_rule_arn:
+            if route_of(call) == demo.production_rule_arn:  # issue #14: ModifyRule or ModifyListener
                 modify[call.function] += 1
 
         # Rollback reaction: from the trigger (alarm to ALARM, or the Roll back click) to production restored.
@@ -248,16 +251,12 @@ def run_scenario(name: str) -> ScenarioRun:
         elif alarm_at is not None:
             index = next(i for i, (_at, _a, state) in enumerate(emu.plane.alarm_changes) if state == "ALARM")
             trigger_stamp = emu.plane.alarm_changes.stamps[index]
-        restore = next(
-            (
-                r
-                for r in watch.rows
-                if r.call.function == "RollbackFunction"
-                and r.call.operation == "ModifyRule"
-                and r.call.params.get("RuleArn") == demo.production_rule_arn
-            ),
-            None,
-        )
+        # issue #14: production is restored once the Rollback's call on its last production route returned
+        production_routes = demo.production_routes or [demo.production_rule_arn]
+        restores = [
+            r for r in watch.rows if r.call.function == "RollbackFunction" and route_of(r.call) in production_routes
+        ]
+        restore = restores[min(len(production_routes), len(restores)) - 1] if restores else None
         reaction_calls = reaction_wall = delivered = None
         failure = next(
             (
@@ -664,3 +663,95 @@ def run_startup(runs: int) -> list[Startup]:
         results.append(Startup(label, mine, "aws --version", theirs, probe.stdout.strip().endswith("True")))
         say(f"  {label}: median {1000 * results[-1].median_s:.0f} ms, {results[-1].ratio:.2f}x `aws --version`")
     return results
+
+
+# --- issue #14: ELB calls per route and per step, for every route layout ------------------------------
+ROUTE_LAYOUTS = {
+    "rules": "one production rule, one test rule",
+    "several-rules": "two production rules (web and api hosts), one test rule",
+    "listener-ports": "production listener :80, test listener :8080 (CodeDeploy layout)",
+    "nlb": "Network Load Balancer, TCP listeners :80 and :8080",
+}
+ROUTE_CANARY = {"trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 300}}
+ELB_WRITES = ("ModifyRule", "ModifyListener")
+
+
+@dataclass
+class RouteStep:
+    """One invocation of a step that moves traffic: the ELB calls it made, by route."""
+
+    step: str  # e.g. "Swap 10 %", "Swap 100 %", "Rollback"
+    production_writes: dict[str, int]  # production route -> ModifyRule/ModifyListener calls
+    test_writes: int
+    reads: Counter  # ELB read operation -> calls (DescribeRules, DescribeListeners, DescribeTargetHealth, ...)
+
+    @property
+    def writes(self) -> int:
+        return sum(self.production_writes.values()) + self.test_writes
+
+
+@dataclass
+class RouteRun:
+    layout: str
+    description: str
+    production_routes: int
+    operation: str  # ModifyRule or ModifyListener
+    steps: list[RouteStep]
+    outcomes: list[str]
+
+
+def _route_steps(emu: Emulator, demo: Any, calls: list[Any]) -> list[RouteStep]:
+    """Group the Swap and Rollback invocations' ELB calls: an invocation's calls are consecutive calls of one
+    function at one simulated moment (a canary's steps are minutes apart)."""
+    production = list(demo.production_routes or [demo.production_rule_arn])
+    green = demo.target_groups[1]
+    groups: list[tuple[str, list[Any]]] = []
+    for call in calls:
+        if call.service != "elbv2":
+            continue
+        if not groups or groups[-1][0] != call.function or call.at - groups[-1][1][-1].at > 1.0:
+            groups.append((call.function, []))
+        groups[-1][1].append(call)
+    steps: list[RouteStep] = []
+    for function, group in groups:
+        if function not in ("SwapFunction", "RollbackFunction"):
+            continue
+        writes = dict.fromkeys(production, 0)
+        test_writes = 0
+        label = "Rollback"
+        for call in group:
+            route = route_of(call)
+            if route in writes:
+                writes[route] += 1
+                if function == "SwapFunction":
+                    weights = rules.forward_weights(call.params.get("Actions") or call.params["DefaultActions"])
+                    label = f"Swap {round(100 * weights.get(green, 0) / (sum(weights.values()) or 1))} %"
+            elif route == demo.test_rule_arn:
+                test_writes += 1
+        reads = Counter(c.operation for c in group if c.operation not in ELB_WRITES)
+        steps.append(RouteStep(label, writes, test_writes, reads))
+    return steps
+
+
+def run_routes() -> list[RouteRun]:
+    """For each route layout: a 10 % canary deployed to 100 %, then one rolled back by the alarm at 10 %."""
+    runs: list[RouteRun] = []
+    with Emulator() as emu:
+        for layout, description in ROUTE_LAYOUTS.items():
+            steps: list[RouteStep] = []
+            outcomes: list[str] = []
+            demo = None
+            for suffix, tag in (("ok", "v2"), ("alarm", "v2-5xx")):
+                demo = emu.seed_service(f"b-{layout[:6]}-{suffix}", layout=layout, config_overrides=ROUTE_CANARY)
+                first = len(emu.recorder.calls)
+                result = emu.run(demo.name, tag)
+                outcomes.append(result.outcome)
+                measured = _route_steps(emu, demo, emu.recorder.calls[first:])
+                # the happy run's every step; of the alarm run only its Rollback (its 10 % step is the same)
+                steps += measured if tag == "v2" else [step for step in measured if step.step == "Rollback"]
+            assert demo is not None
+            operation = "ModifyListener" if layout in ("listener-ports", "nlb") else "ModifyRule"
+            runs.append(
+                RouteRun(layout, description, len(demo.production_routes), operation, steps, outcomes),
+            )
+    return runs

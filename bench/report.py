@@ -24,6 +24,7 @@ from .measure import (
     HoldRun,
     ImportTiming,
     LayerBuild,
+    RouteRun,
     ScenarioRun,
     Startup,
     Window,
@@ -138,9 +139,10 @@ def write_doc(
     total_wall: float,
     layer: LayerBuild,
     startup: list[Startup],
+    routes: list[RouteRun] | None = None,  # issue #14
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(path, chart, scenarios, holds, clicks, imports, checks, total_wall, layer, startup))
+    path.write_text(render(path, chart, scenarios, holds, clicks, imports, checks, total_wall, layer, startup, routes))
 
 
 def render(
@@ -154,6 +156,7 @@ def render(
     total_wall: float,
     layer: LayerBuild,
     startup: list[Startup],
+    routes: list[RouteRun] | None = None,  # issue #14
 ) -> str:
     """The document: ``bench/benchmarks.md.tmpl`` filled with the figures and tables."""
     happy = scenarios["happy"]
@@ -190,6 +193,7 @@ def render(
         "routing_table": _lines(_routing_table(scenarios)),
         "rollback_table": _lines(_rollback_table(scenarios)),
         "hooks_table": _lines(_hooks_table(scenarios)),  # issue 13
+        "routes_table": _lines(routes_table(routes or [])),  # issue #14
         "clicks_n": len(clicks.fresh),
         "slack_limit_s": f"{SLACK_LIMIT_S:.0f}",
         "clicks_table": _lines(_clicks_table(fresh_ms, decided_ms, first_ms)),
@@ -575,4 +579,37 @@ def _startup_table(startup: list[Startup]) -> list[str]:
             ]
             for run in startup
         ],
+    )
+
+
+# --- issue #14: ELB calls per route and per step -------------------------------------------------------
+def routes_table(runs: list[RouteRun]) -> list[str]:
+    """One row per layout and step: the writes on each production route, the test route, and the reads."""
+    rows = []
+    for run in runs:
+        for step in run.steps:
+            per_route = sorted(set(step.production_writes.values()))
+            reads = ", ".join(f"{op} {n}" for op, n in sorted(step.reads.items()))
+            rows.append(
+                [
+                    f"`{run.layout}` ({run.description})",
+                    run.production_routes,
+                    step.step,
+                    f"{'/'.join(map(str, per_route))} `{run.operation}`",
+                    step.test_writes,
+                    step.writes,
+                    reads or "—",
+                ]
+            )
+    return table(
+        [
+            "Layout",
+            "Production routes (N)",
+            "Step",
+            "Writes per production route",
+            "Test route writes",
+            "ELB writes in the step",
+            "ELB reads in the step",
+        ],
+        rows,
     )

@@ -28,6 +28,7 @@ from .measure import (
     run_clicks,
     run_holds,
     run_imports,
+    run_routes,
     run_scenario,
     run_startup,
     say,
@@ -93,6 +94,25 @@ def main(argv: list[str] | None = None) -> int:
         reaction = scenarios[name].reaction_s
         checks.append((f"`{name}`: production restored (reaction {reaction} simulated s)", reaction is not None))
 
+    say("ELB calls per route and per step (issue #14):")
+    route_runs = run_routes()
+    for route_run in route_runs:
+        for step in route_run.steps:
+            per_route = sorted(set(step.production_writes.values()))
+            say(
+                f"  {route_run.layout:<15} N={route_run.production_routes} {step.step:<11} "
+                f"{'/'.join(map(str, per_route))} {route_run.operation} per production route, "
+                f"{step.test_writes} on the test route, {step.writes} writes, {sum(step.reads.values())} reads"
+            )
+        checks.append(
+            (
+                f"`{route_run.layout}`: every traffic step is one {route_run.operation} per production route "
+                f"({route_run.production_routes} route(s)), outcomes {route_run.outcomes}",
+                route_run.outcomes == ["deployed", "rolled_back"]
+                and all(set(step.production_writes.values()) == {1} for step in route_run.steps),
+            )
+        )
+
     say("Approval holds:")
     holds = run_holds()
     for hold in holds:
@@ -137,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = args.docs / "benchmarks.md"
     draw_chart(scenarios, chart)
     total = time.perf_counter() - started
-    write_doc(doc, chart, scenarios, holds, clicks, imports, checks, total, layer, startup)
+    write_doc(doc, chart, scenarios, holds, clicks, imports, checks, total, layer, startup, routes=route_runs)
     say(f"Wrote {doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc} and {chart.name} in {total:.0f}s")
     failed = [text for text, ok in checks if not ok]
     for text in failed:

@@ -39,6 +39,9 @@ UNSCOPABLE_ACTIONS = frozenset(
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeLoadBalancers",  # issue 13: an HTTP probe's listener URL
         "elasticloadbalancing:DescribeTargetHealth",
+        # issue #14: the NLB zone check (every ELB Describe* action authorizes no resource)
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
         # Step Functions execution logging (vended log delivery).
         "logs:CreateLogDelivery",
         "logs:GetLogDelivery",
@@ -111,6 +114,9 @@ EXPECTED_ACTIONS = {
         "ecs:ListTasks",
         "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeTargetHealth",
+        "elasticloadbalancing:DescribeLoadBalancers",  # issue #14: the NLB zone check
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
     },
     "SwapFunction": {
         "ecs:DescribeServices",
@@ -124,6 +130,9 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:ModifyListener",  # issue #14
         "ecs:UpdateServicePrimaryTaskSet",
         SLACK,  # issue 11: canary/linear milestones in the Slack thread
+        "elasticloadbalancing:DescribeLoadBalancers",  # issue #14: the NLB zone check
+        "elasticloadbalancing:DescribeLoadBalancerAttributes",
+        "elasticloadbalancing:DescribeTargetGroupAttributes",
     },
     "BakeFunction": {
         "cloudwatch:DescribeAlarms",

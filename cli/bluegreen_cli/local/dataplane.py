@@ -18,10 +18,17 @@ ECS then starts a replacement (a new address) while the old one drains.
 Each image digest has a behaviour:
 
 * ``healthy``  - targets pass health checks;
-* ``unhealthy`` - targets fail health checks forever (``Target.ResponseCodeMismatch``);
+* ``unhealthy`` - targets fail health checks forever (``Target.ResponseCodeMismatch``; behind an NLB
+  ``Target.FailedHealthChecks``);
 * ``alarm``    - targets are healthy, but once production sends them traffic the
   service's 5xx alarm goes to ALARM after ``alarm_delay`` simulated seconds;
 * ``crashloop`` - every task exits ``crash_after`` seconds after it starts.
+
+Issue #14: each task is placed in one of its task set's subnets, spread over their Availability Zones as ECS
+does (``zone_out_of_capacity`` keeps new tasks out of a zone), and DescribeTasks reports its
+``availabilityZone``. ``dns_zones`` and ``forwards_to`` say what a Network Load Balancer does with those
+targets (cross-zone off by default: a node reaches only its zone's healthy targets; a zone without one in a
+group leaves DNS; a group with no healthy target fails open).
 
 ECS is eventually consistent: for ``consistency_delay`` simulated seconds a new task
 set is missing from DescribeTaskSets and a changed primary still shows its old
@@ -37,6 +44,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from moto.ec2.models import ec2_backends
 from moto.ecs.models import Task, ecs_backends
 from moto.elbv2.models import elbv2_backends
 
@@ -51,6 +59,7 @@ HEALTHY, UNHEALTHY, ALARM, CRASHLOOP = "healthy", "unhealthy", "alarm", "crashlo
 SLOW = "slow"  # issue 13: healthy, but each HTTP answer takes 1.5 simulated seconds (local/http_front.py)
 CRASH_REASON = "Essential container in task exited"
 SCALE_IN_REASON = "Scaling activity initiated by (deployment {})"
+NLB_PROTOCOLS = {"TCP", "TLS", "UDP", "TCP_UDP", "QUIC", "TCP_QUIC"}  # issue #14: target group protocols of NLBs
 
 
 def rolling_key(cluster: str, service: str) -> str:
@@ -75,6 +84,7 @@ class _SimTask:
     ip: str
     launched: datetime
     running: bool = False
+    zone: str | None = None  # issue #14: the Availability Zone of the task's subnet
 
 
 @dataclass
@@ -83,6 +93,7 @@ class _Target:
     behaviour: str
     draining_until: datetime | None = None
     flapping_until: datetime | None = None
+    zone: str | None = None  # issue #14: the zone of the task behind the target
 
 
 @dataclass
@@ -148,6 +159,7 @@ class DataPlane:
         self.consistency_delay = self.timing.consistency_delay
         self.patches = Issue11Patches(lambda: self.clock.elapsed, lambda: self.consistency_delay, self.reconcile)
         self._used_groups: set[str] = set()
+        self.zones_out: set[str] = set()  # issue #14: zones where ECS cannot place new tasks (no capacity)
 
     # --- wiring ----------------------------------------------------------------------
     def install(self) -> None:
@@ -219,10 +231,13 @@ class DataPlane:
             return "initial", "Elb.RegistrationInProgress"
         if age < total:
             return "initial", "Elb.InitialHealthChecking"
+        # issue #14: a Network Load Balancer's group (TCP, TLS, UDP, TCP_UDP) reports every failed check as
+        # Target.FailedHealthChecks; ResponseCodeMismatch and Timeout apply only to ALBs (TargetHealth reference).
+        network = group is not None and group.protocol in NLB_PROTOCOLS
         if target.behaviour == UNHEALTHY:
-            return "unhealthy", "Target.ResponseCodeMismatch"
+            return "unhealthy", "Target.FailedHealthChecks" if network else "Target.ResponseCodeMismatch"
         if target.flapping_until is not None and now < target.flapping_until:
-            return "unhealthy", "Target.Timeout"
+            return "unhealthy", "Target.FailedHealthChecks" if network else "Target.Timeout"
         return "healthy", None
 
     def _used_target_groups(self, elb_backend: Any) -> set[str]:
@@ -306,17 +321,112 @@ class DataPlane:
         )
         task._transitions = []  # the data plane moves it (moto would jump it to STOPPED on the next read)
         ip = self._next_ip()
+        subnet, zone = self._place(task_set, state)
         for attachment in task.attachments:
             for detail in attachment["details"]:
                 if detail["name"] == "privateIPv4Address":
                     detail["value"] = ip
+                if detail["name"] == "subnetId" and subnet:
+                    detail["value"] = subnet
+        # moto gap: moto's Task has no Availability Zone (DescribeTasks ``availabilityZone``); moto serialises the
+        # attribute when it is set, so the data plane sets it from the subnet the task was placed in.
+        task.availability_zone = zone
         task.last_status = "PROVISIONING"
         task.desired_status = "RUNNING"
         task.started_at = None
         ecs_backend.tasks.setdefault(cluster.name, {})[task.task_arn] = task
-        sim = _SimTask(task=task, ip=ip, launched=when)
+        sim = _SimTask(task=task, ip=ip, launched=when, zone=zone)
         state.tasks.append(sim)
         return sim
+
+    # --- issue #14: Availability Zones --------------------------------------------------------------
+    def _place(self, task_set: Any, state: _TaskSetState) -> tuple[str | None, str | None]:
+        """(subnet, zone) for a new task: ECS spreads a task set's tasks across the zones of its subnets,
+        skipping zones where it cannot place tasks (``zones_out``)."""
+        subnets = ((task_set.network_configuration or {}).get("awsvpcConfiguration") or {}).get("subnets") or []
+        ec2 = ec2_backends[self.account][self.region]
+        zoned = [(subnet, ec2.get_subnet(subnet).availability_zone) for subnet in subnets]
+        usable = [(subnet, zone) for subnet, zone in zoned if zone not in self.zones_out] or zoned
+        if not usable:
+            return None, None
+        counts = {zone: sum(1 for t in state.tasks if t.zone == zone) for _, zone in usable}
+        return min(usable, key=lambda pair: (counts[pair[1]], pair[1]))
+
+    def zone_out_of_capacity(self, zone: str, out: bool = True) -> None:
+        """ECS can place no new task in ``zone`` (or can again): new tasks go to the task set's other zones."""
+        with self._lock:
+            (self.zones_out.add if out else self.zones_out.discard)(zone)
+            self.events.append((self.clock.elapsed, f"zone {zone} {'out of' if out else 'back to'} capacity"))
+
+    def zone_of(self, target_group: str, ip: str) -> str | None:
+        target = self.targets.get((target_group, ip))
+        return target.zone if target else None
+
+    def _cross_zone(self, elb_backend: Any, balancer: Any, group_arn: str) -> bool:
+        group = elb_backend.target_groups.get(group_arn)
+        value = (group.attributes if group else {}).get("load_balancing.cross_zone.enabled")
+        if value in (None, "use_load_balancer_configuration"):
+            # An ALB's cross-zone is always on at the load balancer level; an NLB's is off by default.
+            value = (
+                "true" if balancer.type == "application" else balancer.attrs.get("load_balancing.cross_zone.enabled")
+            )
+        return str(value).lower() == "true"
+
+    def _healthy_by_zone(self, group_arn: str) -> dict[str, list[str]]:
+        zones: dict[str, list[str]] = {}
+        for (group, ip), target in list(self.targets.items()):
+            if group == group_arn and self.state_of(group, ip)[0] == "healthy":
+                zones.setdefault(target.zone or "", []).append(ip)
+        return zones
+
+    def dns_zones(self, balancer_arn: str) -> set[str]:
+        """The zones whose load balancer node is in DNS, as ELB decides for a Network Load Balancer.
+
+        A zone stays in DNS while every target group of the load balancer has a healthy target it can reach
+        from that zone (in the zone, or anywhere with cross-zone on). A group with no healthy target at all
+        fails open (it constrains nothing); when no zone qualifies, every zone is returned (fail open).
+        """
+        with self._lock:
+            backend = elbv2_backends[self.account][self.region]
+            balancer = backend.load_balancers[balancer_arn]
+            enabled = {zone.zone_name for zone in balancer.availability_zones}
+            kept = set(enabled)
+            for group_arn in self._groups_of(balancer):
+                healthy = self._healthy_by_zone(group_arn)
+                if not healthy:
+                    continue  # fail open: every target of the group gets traffic, healthy or not
+                if not self._cross_zone(backend, balancer, group_arn):
+                    kept &= set(healthy)
+            return kept or enabled
+
+    def forwards_to(self, balancer_arn: str, zone: str, group_arn: str) -> list[str]:
+        """The targets the load balancer node in ``zone`` sends ``group_arn``'s share of traffic to.
+
+        Healthy targets in its zone (cross-zone off) or anywhere (on); every registered target when the group
+        has no healthy target anywhere (fail open); none when cross-zone is off and only other zones have some.
+        """
+        with self._lock:
+            backend = elbv2_backends[self.account][self.region]
+            healthy = self._healthy_by_zone(group_arn)
+            if not healthy:
+                return sorted(ip for group, ip in self.targets if group == group_arn)
+            if self._cross_zone(backend, backend.load_balancers[balancer_arn], group_arn):
+                return sorted(ip for ips in healthy.values() for ip in ips)
+            return sorted(healthy.get(zone, []))
+
+    @staticmethod
+    def _groups_of(balancer: Any) -> set[str]:
+        groups: set[str] = set()
+        for listener in balancer.listeners.values():
+            for rule in listener.rules.values():
+                for action in [a.data if hasattr(a, "data") else a for a in rule.actions]:
+                    if action.get("Type") != "forward":
+                        continue
+                    if action.get("TargetGroupArn"):
+                        groups.add(action["TargetGroupArn"])
+                    for group in (action.get("ForwardConfig") or {}).get("TargetGroups") or []:
+                        groups.add(group["TargetGroupArn"])
+        return groups
 
     def _reconcile_task_set(self, ecs_backend, elb_backend, service, task_set, watched, production, now) -> None:  # noqa: ANN001, PLR0913
         state = self._task_sets.get(task_set.id)
@@ -345,7 +455,9 @@ class DataPlane:
                 sim.task.started_at = started_at
                 if target_group:
                     elb_backend.register_targets(target_group, [{"Id": sim.ip, "Port": watched.port}])
-                    self.targets[(target_group, sim.ip)] = _Target(registered=started_at, behaviour=behaviour)
+                    self.targets[(target_group, sim.ip)] = _Target(
+                        registered=started_at, behaviour=behaviour, zone=sim.zone
+                    )
             elif not sim.running:
                 sim.task.last_status = "PENDING"
             if (
@@ -436,11 +548,16 @@ class DataPlane:
     def _state(self, task_set_id: str) -> _TaskSetState:
         return self._task_sets[task_set_id]
 
-    def crash_task(self, task_set_id: str, index: int = 0, reason: str = CRASH_REASON) -> str | None:
-        """A running task of the task set exits; ECS replaces it (new address) and its target drains."""
+    def crash_task(
+        self, task_set_id: str, index: int = 0, reason: str = CRASH_REASON, zone: str | None = None
+    ) -> str | None:
+        """A running task of the task set (in ``zone`` if given, issue #14) exits; ECS replaces it (new address,
+        placed like any new task) and its target drains."""
         with self._lock:
             state = self._state(task_set_id)
             running = [sim for sim in state.tasks if sim.running] or state.tasks
+            if zone is not None:
+                running = [sim for sim in running if sim.zone == zone]
             if not running:
                 return None
             sim = running[index % len(running)]

@@ -158,6 +158,8 @@ def run_demo(
             config_overrides=spec.config, sidecar=spec.sidecar, layout=spec.layout, **(spec.seed or {})
         )
         emu.plane.alarm_min_weight = spec.alarm_min_weight
+        for zone in spec.zones_out:  # issue #14: blue runs in every zone, green's tasks only where ECS can place
+            emu.plane.zone_out_of_capacity(zone)
         helper = None
         if interactive:
             helper = threading.Thread(target=_interactive, args=(emu, demo.name, out), daemon=True)

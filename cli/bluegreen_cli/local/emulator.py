@@ -584,36 +584,59 @@ class Emulator:
             events=events,
         )
 
-    def weight_steps(self, service: str) -> list[tuple[float, int]]:
-        """(simulated seconds, green's percent of production) after each ModifyRule on the production rule."""
+    def _production_routes(self, service: str) -> list[str]:
         demo = self.services[service]
-        steps: list[tuple[float, int]] = []
+        return list(demo.production_routes or [demo.production_rule_arn])
+
+    def _production_calls(self, service: str) -> list[tuple[Any, str, int]]:
+        """(call, route, green's percent on that route after it) for every call that changed a production route."""
+        production = set(self._production_routes(service))
+        changes: list[tuple[Any, str, int]] = []
         green: str | None = None
         for call in self.recorder.calls:
-            if route_of(call) != demo.production_rule_arn:
+            route = route_of(call)
+            if route not in production:
                 continue
             weights = rules.forward_weights(call.params.get("Actions") or call.params["DefaultActions"])
             total = sum(weights.values()) or 1
             if green is None:  # the Swap lists green first in the weighted forward action
                 green = next(iter(weights))
-            steps.append((round(call.at, 3), round(100 * weights.get(green, 0) / total)))
+            changes.append((call, str(route), round(100 * weights.get(green, 0) / total)))
+        return changes
+
+    def route_weight_steps(self, service: str) -> dict[str, list[tuple[float, int]]]:
+        """issue #14: each production route's (simulated seconds, green's percent) after each call on it."""
+        steps: dict[str, list[tuple[float, int]]] = {route: [] for route in self._production_routes(service)}
+        for call, route, weight in self._production_calls(service):
+            steps[route].append((round(call.at, 3), weight))
+        return steps
+
+    def weight_steps(self, service: str) -> list[tuple[float, int]]:
+        """(simulated seconds, green's percent of production) each time **every** production route reached a new
+        common weight (issue #14: a step of N routes is N calls; it counts once the last of them is made)."""
+        current = dict.fromkeys(self._production_routes(service), 0)
+        steps: list[tuple[float, int]] = []
+        for call, route, weight in self._production_calls(service):
+            current[route] = weight
+            if len(set(current.values())) == 1 and (not steps or steps[-1][1] != weight):
+                steps.append((round(call.at, 3), weight))
         return steps
 
     def rollback_reaction(self, service: str) -> float | None:
-        """Simulated seconds from the alarm going to ALARM (or the Roll back click) to production restored."""
+        """Simulated seconds from the alarm going to ALARM (or the Roll back click) to production restored on
+        every production route (issue #14: the last of the Rollback's route calls)."""
         demo = self.services[service]
         triggers = [at for at, name, state in self.plane.alarm_changes if name == demo.alarm_name and state == "ALARM"]
         triggers += [at for at, svc, action in self.clicks if svc == service and action == "rollback"]
         fired = min(triggers) if triggers else None
-        restored = next(
-            (
-                c.at
-                for c in self.recorder.calls
-                if c.function == "RollbackFunction" and route_of(c) == demo.production_rule_arn
-            ),
-            None,
-        )
-        return None if fired is None or restored is None else round(restored - fired, 3)
+        if fired is None:
+            return None
+        current = dict.fromkeys(self._production_routes(service), 0)
+        for call, route, weight in self._production_calls(service):
+            current[route] = weight
+            if call.function == "RollbackFunction" and call.at >= fired and not any(current.values()):
+                return round(call.at - fired, 3)  # the call that took green's last share of production away
+        return None
 
     def run(self, service: str, tag: str, **kwargs: Any) -> ExecutionResult:
         on_state = kwargs.pop("on_state", None)

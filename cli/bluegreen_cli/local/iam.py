@@ -433,6 +433,9 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     ("elbv2", "DescribeListeners"): _star("elasticloadbalancing:DescribeListeners"),
     ("elbv2", "DescribeLoadBalancers"): _star("elasticloadbalancing:DescribeLoadBalancers"),  # issue 13: probes
     ("elbv2", "ModifyListener"): lambda env, p: [Request("elasticloadbalancing:ModifyListener", p["ListenerArn"])],
+    # issue #14: the NLB zone check (its zones, cross-zone settings; DescribeLoadBalancers above)
+    ("elbv2", "DescribeLoadBalancerAttributes"): _star("elasticloadbalancing:DescribeLoadBalancerAttributes"),
+    ("elbv2", "DescribeTargetGroupAttributes"): _star("elasticloadbalancing:DescribeTargetGroupAttributes"),
     ("ecr", "DescribeImages"): _ecr_repositories("ecr:DescribeImages"),
     ("ecr", "DescribeRepositories"): _ecr_repositories("ecr:DescribeRepositories"),
     ("cloudwatch", "DescribeAlarms"): _alarms("cloudwatch:DescribeAlarms"),

@@ -20,6 +20,7 @@ class Scenario:
     sidecar: bool = False  # seed the service with a sidecar (its own repository, env vars, a secret)
     stop_at: str | None = None  # issue 12: the operator stops the execution (StopExecution) at this gate
     to_previous: bool = False  # issue #15: once deployed, `bluegreen rollback --to-previous` restores v1
+    zones_out: tuple[str, ...] = ()  # issue #14: once seeded, ECS can place no new task in these zones
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -170,5 +171,14 @@ SCENARIOS = {
         "rolled_back",
         "Network Load Balancer, v2-5xx fires the alarm in the bake: listeners restored, blue back",
         layout="nlb",
+    ),
+    "nlb-one-zone": Scenario(
+        "v2",
+        "cleaned_up",
+        "Network Load Balancer (cross-zone off), ECS can place tasks only in us-east-1a: green is healthy there "
+        "but not where blue also serves (us-east-1b), so no switch; timed out, green deleted, production untouched",
+        config={"healthWaitTimeoutSeconds": 120},
+        layout="nlb",
+        zones_out=("us-east-1b",),
     ),
 }

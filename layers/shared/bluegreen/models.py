@@ -472,6 +472,7 @@ class GreenObservation(Model):
     addresses: list[str] = Field(default_factory=list)  # ENI addresses of green's running tasks
     targets: list[TargetObservation] = Field(default_factory=list)  # every target of green's target group
     stopped: list[StoppedTask] = Field(default_factory=list)
+    zones: dict[str, str] = Field(default_factory=dict)  # issue #14: address -> Availability Zone of green's tasks
 
 
 class GreenVerdict(Model):
@@ -482,3 +483,22 @@ class GreenVerdict(Model):
     desired: int
     crashLooping: bool = False
     summary: str
+    zonesMissing: list[str] = Field(default_factory=list)  # issue #14: NLB zones green's healthy targets miss
+
+
+# --- issue #14: Network Load Balancer zones (see bluegreen.zones) ---------------------------------
+class ZoneObservation(Model):
+    """Where green and blue have healthy targets, per Availability Zone, behind a Network Load Balancer."""
+
+    enabledZones: list[str]  # the load balancer's enabled Availability Zones
+    crossZone: bool  # load_balancing.cross_zone.enabled in effect for green's target group
+    greenHealthy: dict[str, int] = Field(default_factory=dict)  # zone -> green's own healthy targets
+    blueHealthy: dict[str, int] = Field(default_factory=dict)  # zone -> blue's own healthy targets
+    minHealthyPerZone: int = 1  # target_group_health.dns_failover.minimum_healthy_targets.count (off: 1)
+
+
+class ZoneVerdict(Model):
+    covered: bool
+    required: list[str] = Field(default_factory=list)  # zones green must serve
+    missing: list[str] = Field(default_factory=list)  # required zones without enough healthy green targets
+    summary: str = ""

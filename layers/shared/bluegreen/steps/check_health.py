@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import clock, ecs, elbv2
+from .. import clock, ecs, elbv2, routes, zones
 from .. import events as deployment_events
-from ..aws import AwsClients
+from ..aws import AwsClients, transient_errors
 from ..deps import Deps
 from ..errors import GreenCrashLooping, GreenNotHealthy, GreenNotHealthyYet, GreenRecovering, HealthCheckTimeout
 from ..events import DetailType
@@ -25,6 +25,7 @@ from ..models import (
     HealthReport,
     StoppedTask,
     TargetObservation,
+    ZoneObservation,
 )
 
 
@@ -39,6 +40,7 @@ def observe(clients: AwsClients, context: DeploymentContext, green: GreenTaskSet
         return GreenObservation(taskSetId=green.id, exists=False)
     tasks = ecs.running_tasks(clients.ecs, config, green.id)
     addresses = [a for t in tasks if t.get("lastStatus") == "RUNNING" and (a := ecs.task_address(t))]
+    task_zones = _zones_of_tasks(tasks)
     descriptions = elbv2.target_health(clients.elbv2, green.targetGroupArn)
     return GreenObservation(
         taskSetId=green.id,
@@ -52,14 +54,91 @@ def observe(clients: AwsClients, context: DeploymentContext, green: GreenTaskSet
             )
             for d in descriptions
         ],
+        zones=task_zones,
     )
 
 
-def green_verdict(clients: AwsClients, context: DeploymentContext, green: GreenTaskSet) -> GreenVerdict:
-    """Judge green now; stopped tasks are read only when green is not healthy (for the crash-loop breaker)."""
+# --- issue #14: Network Load Balancer zones ----------------------------------------------------------
+def _zones_of_tasks(tasks: list[dict[str, Any]]) -> dict[str, str]:
+    """Address -> Availability Zone of running tasks (DescribeTasks ``availabilityZone``)."""
+    return {
+        address: task["availabilityZone"]
+        for task in tasks
+        if task.get("lastStatus") == "RUNNING" and task.get("availabilityZone") and (address := ecs.task_address(task))
+    }
+
+
+def _attributes(items: list[Any]) -> dict[str, str]:
+    return {item["Key"]: item["Value"] for item in items}
+
+
+def behind_network_load_balancer(context: DeploymentContext) -> bool:
+    return routes.load_balancer_of(context.config.production_route_arns()[0])[1] == "network"
+
+
+def observe_zones(
+    clients: AwsClients, context: DeploymentContext, green: GreenTaskSet, observation: GreenObservation
+) -> ZoneObservation:
+    """The NLB's zones, its cross-zone setting for green's group, and where green and blue have healthy targets."""
+    config, client = context.config, clients.elbv2
+    balancer_arn = routes.load_balancer_arn_of(config.production_route_arns()[0])
+    with transient_errors():
+        balancer = client.describe_load_balancers(LoadBalancerArns=[balancer_arn])["LoadBalancers"][0]
+        group = _attributes(client.describe_target_group_attributes(TargetGroupArn=green.targetGroupArn)["Attributes"])
+        inherited = None
+        if group.get(zones.CROSS_ZONE_ATTRIBUTE) in (None, zones.INHERIT):
+            described = client.describe_load_balancer_attributes(LoadBalancerArn=balancer_arn)
+            inherited = _attributes(described["Attributes"])
+    green_healthy = {t.address for t in observation.targets if t.state == elbv2.HEALTHY}
+    blue_healthy: dict[str, int] = {}
+    if context.blue is not None:
+        blue_zones = _zones_of_tasks(ecs.running_tasks(clients.ecs, config, context.blue.id))
+        healthy = {
+            d["Target"]["Id"]
+            for d in elbv2.target_health(client, context.blueTargetGroupArn)
+            if d["TargetHealth"]["State"] == elbv2.HEALTHY
+        }
+        blue_healthy = zones.zones_of(blue_zones, healthy)
+    return ZoneObservation(
+        enabledZones=[zone["ZoneName"] for zone in balancer.get("AvailabilityZones", [])],
+        crossZone=zones.cross_zone(
+            group.get(zones.CROSS_ZONE_ATTRIBUTE), (inherited or {}).get(zones.CROSS_ZONE_ATTRIBUTE)
+        ),
+        greenHealthy=zones.zones_of(observation.zones, green_healthy & set(observation.addresses)),
+        blueHealthy=blue_healthy,
+        minHealthyPerZone=zones.min_healthy_per_zone(group.get(zones.DNS_FAILOVER_COUNT)),
+    )
+
+
+def _zone_check(
+    clients: AwsClients,
+    context: DeploymentContext,
+    green: GreenTaskSet,
+    observation: GreenObservation,
+    verdict: GreenVerdict,
+) -> GreenVerdict:
+    """An otherwise healthy green behind an NLB must also serve every zone where blue serves (:mod:`..zones`)."""
+    if not verdict.healthy or not behind_network_load_balancer(context):
+        return verdict
+    zone_verdict = zones.judge(observe_zones(clients, context, green, observation))
+    summary = f"{verdict.summary}; {zone_verdict.summary}"
+    if zone_verdict.covered:
+        return verdict.model_copy(update={"summary": summary})
+    return verdict.model_copy(update={"healthy": False, "zonesMissing": zone_verdict.missing, "summary": summary})
+
+
+def green_verdict(
+    clients: AwsClients, context: DeploymentContext, green: GreenTaskSet, zone_check: bool = False
+) -> GreenVerdict:
+    """Judge green now; stopped tasks are read only when green is not healthy (for the crash-loop breaker).
+
+    ``zone_check`` (the health gate and the switch): behind an NLB, also every zone where blue serves (issue #14).
+    """
     observation = observe(clients, context, green)
     verdict = judge(observation)
-    if not verdict.healthy and observation.exists:
+    if zone_check:
+        verdict = _zone_check(clients, context, green, observation, verdict)
+    if not verdict.healthy and observation.exists and not verdict.zonesMissing:
         stopped = ecs.stopped_tasks(clients.ecs, context.config, green.id, ecs.family_of(green.taskDefinition))
         observation.stopped = [
             StoppedTask(taskArn=t["taskArn"], stoppedReason=t.get("stoppedReason", ""), stopCode=t.get("stopCode"))
@@ -81,13 +160,21 @@ def run(event: GreenEvent, deps: Deps) -> HealthReport:
 
 
 def check(context: DeploymentContext, green: GreenTaskSet, clients: AwsClients) -> HealthReport:
-    verdict = green_verdict(clients, context, green)
+    verdict = green_verdict(clients, context, green, zone_check=True)
     if verdict.healthy:
         return HealthReport(healthyTargets=verdict.healthyTargets, desiredCount=verdict.desired)
     if clock.now() >= green.healthDeadline:
+        advice = "Check the new image's logs and the target group's health check"
+        if verdict.zonesMissing:  # issue #14
+            advice = (
+                f"Behind a Network Load Balancer with cross-zone load balancing off, green needs a healthy target "
+                f"in every zone where blue serves; it has none in {', '.join(verdict.zonesMissing)}: check that "
+                f"green's subnets cover those zones and that ECS could place tasks there, or turn cross-zone load "
+                f"balancing on for green's target group"
+            )
         raise HealthCheckTimeout(
             f"Green did not become healthy within {context.config.healthWaitTimeoutSeconds}s ({verdict.summary}). "
-            f"Check the new image's logs and the target group's health check; production was not changed."
+            f"{advice}; production was not changed."
         )
     raise GreenNotHealthyYet(f"Green is not healthy yet: {verdict.summary}")
 
@@ -99,9 +186,14 @@ def require_healthy(clients: AwsClients, context: DeploymentContext, green: Gree
     being replaced, a scale-out starting): ``GreenRecovering``, which the state machine retries briefly.
     A crash loop raises ``GreenCrashLooping``.
     """
-    verdict = green_verdict(clients, context, green)
+    verdict = green_verdict(clients, context, green, zone_check=True)
     if verdict.healthy:
         return
+    if verdict.zonesMissing:  # issue #14: moving production would take these zones out of the NLB's DNS
+        raise GreenNotHealthy(
+            f"Refusing to send production to green: behind the Network Load Balancer it has no healthy target in "
+            f"{', '.join(verdict.zonesMissing)}, where blue serves now: {verdict.summary}."
+        )
     if verdict.healthyTargets == 0:
         raise GreenNotHealthy(f"Refusing to send production to green, it is not healthy: {verdict.summary}.")
     raise GreenRecovering(
