@@ -32,8 +32,8 @@ from bluegreen_cli.local.route_state import backend_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86400
-APPROVAL_TIMEOUT_S = 365 * DAY  # the largest approval.timeoutSeconds the configuration accepts
-HOLDS = [("none (approved at once)", 0), ("1 hour", 3600), ("7 days", 7 * DAY), ("364 days", 364 * DAY)]
+APPROVAL_TIMEOUT_S = 363 * DAY  # Validate refuses waits that outlive the one-year execution limit (issue 12)
+HOLDS = [("none (approved at once)", 0), ("1 hour", 3600), ("7 days", 7 * DAY), ("362 days", 362 * DAY)]
 FINE_GROWTH = 0.001  # callback time step near the end of a hold: lands within 0.1% of the target
 
 
@@ -380,7 +380,7 @@ def run_holds() -> list[HoldRun]:
                     time.perf_counter() - started,
                 )
             )
-    # Nobody answers: the approval times out after 365 days and green is cleaned up. In a fresh emulator:
+    # Nobody answers: the approval times out after 363 days and green is cleaned up. In a fresh emulator:
     # after the holds above the clock's offset is large and fractional, and the emulator's callback wait
     # then never reaches its timeout (see the observations in the document).
     with Emulator(auto_approve=False) as emu:

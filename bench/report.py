@@ -237,7 +237,7 @@ def _headline_table(
                 f"{happy.transitions} (≈ {usd(cost_happy)} per deployment)",
             ],
             [
-                "State transitions with the approval held: at once / 1 h / 7 d / 364 d",
+                "State transitions with the approval held: at once / 1 h / 7 d / 362 d",
                 " / ".join(str(h.transitions) for h in held) + " — constant",
             ],
             ["AWS API calls, happy deployment", f"{happy.n_calls}"],
@@ -317,7 +317,8 @@ def _baselines_table(
             ],
             [
                 "Longest wait for approval before production moves",
-                f"`approval.timeoutSeconds` ≤ 365 d; held {days(held[-1].held_s or 0)} here at "
+                f"`approval.timeoutSeconds` + keep-old + bake ≤ 364 d (one execution-year); "
+                f"held {days(held[-1].held_s or 0)} here at "
                 f"{held[-1].transitions} transitions",
                 "unbounded (manual workflow runs)",
                 "≤ 2,880 min (2 days) to reroute traffic [2b]",
@@ -325,7 +326,7 @@ def _baselines_table(
             ],
             [
                 "Old version kept after the cutover",
-                "bake (`bakeSeconds` ≤ 1 d) + optional keep-old hold (`keepOld.timeoutSeconds` ≤ 365 d)",
+                "bake (`bakeSeconds` ≤ 1 d) + optional keep-old hold (with the approval, ≤ 364 d)",
                 "until someone runs the delete workflow",
                 "≤ 2,880 min (2 days) before the original task set is deleted [2a]",
                 "bake time 0–1,440 min, then blue is scaled down [3]",
