@@ -113,7 +113,7 @@ class Gate(BaseModel):
     """One gate as stored in the deployments table (``GATE#{gateId}`` / ``GATE``)."""
 
     # The deployment's details shown with the gate (imageTag, testUrl, requestedBy…) are kept as they come.
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="allow", populate_by_name=True)
 
     gateId: str
     kind: GateKind

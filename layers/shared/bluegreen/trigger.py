@@ -42,7 +42,7 @@ _SERVICE_PART_MAX = 40
 class EcrImageActionDetail(BaseModel):
     """``detail`` of an ``ECR Image Action`` event (tag and digest are absent in some actions)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
     result: str
     repositoryName: str = Field(alias="repository-name")
