@@ -128,7 +128,7 @@ def test_render_escapes_mrkdwn_and_stays_within_the_limit():
 
 
 def test_the_approval_message_carries_the_plan_block():
-    from bluegreen.slack import decided_blocks, gate_blocks
+    from bluegreen.slack_messages import decided_blocks, gate_blocks
 
     plan_text = render_mrkdwn(build_plan("web", blue(), blue()), full_command="bluegreen status web")
     gate = {"gateId": "ap-abcdefgh", "kind": "approval", "service": "web", "imageTag": "v2", "planText": plan_text}

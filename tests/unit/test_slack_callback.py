@@ -23,6 +23,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bluegreen import aws, clock
+from bluegreen import store as store_module
+from bluegreen.decisions import open_gate
+from bluegreen.gates import GateKind
 from bluegreen.slack import web_client
 from bluegreen.store import Store
 from bluegreen_cli.local.fake_slack import FakeSlack, http_api_event, interaction_payload, sign, signed_interaction
@@ -98,7 +101,7 @@ class Harness:
             "channel": "#deploys",
             "bakeSeconds": 600,
         }
-        gate = self.store.open_gate(kind, SERVICE, EXECUTION_ARN, TASK_TOKEN, timeout, details)
+        gate = open_gate(self.store, GateKind(kind), SERVICE, EXECUTION_ARN, TASK_TOKEN, timeout, details)
         channel, ts = self.notifier().post_gate(gate)
         self.store.set_message(gate["gateId"], channel, ts)
         self.slack.reset()
@@ -157,7 +160,7 @@ class Harness:
 
 def _clear_caches() -> None:
     aws.get_clients.cache_clear()
-    aws.get_store.cache_clear()
+    store_module.get_store.cache_clear()
     aws.get_ssm_provider.cache_clear()
     parameters.clear_caches()
 
@@ -202,9 +205,9 @@ def harness(monkeypatch: pytest.MonkeyPatch, account: Any, handler: Any, lambda_
             BillingMode="PAY_PER_REQUEST",
         )
         # No state carries over between tests: the store (and its Step Functions fake) and the cached secret.
-        aws.get_store.cache_clear()
+        store_module.get_store.cache_clear()
         parameters.clear_caches()
-        store = aws.get_store()
+        store = store_module.get_store()
         sfn = RecordingSfn()
         store.sfn = sfn  # the handler's cached store talks to this fake Step Functions
         harness = Harness(handler, lambda_context, slack, account, store, sfn)
@@ -213,7 +216,7 @@ def harness(monkeypatch: pytest.MonkeyPatch, account: Any, handler: Any, lambda_
             yield harness
         finally:
             clock.set_source(None)
-            aws.get_store.cache_clear()
+            store_module.get_store.cache_clear()
             parameters.clear_caches()
 
 

@@ -11,19 +11,9 @@ from typing import Any
 import pytest
 from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
 
-from bluegreen.slack import (
-    MAX_BUTTON_VALUE,
-    Notifier,
-    SlackRefused,
-    SlackSecrets,
-    SlackUnavailable,
-    decided_blocks,
-    gate_blocks,
-    parse_action,
-    verify_request,
-    web_client,
-    webhook_client,
-)
+from bluegreen.slack import Notifier, SlackRefused, SlackSecrets, SlackUnavailable, web_client, webhook_client
+from bluegreen.slack_interactions import parse_action, verify_request
+from bluegreen.slack_messages import MAX_BUTTON_VALUE, decided_blocks, gate_blocks
 from bluegreen_cli.local.fake_slack import FakeSlack, interaction_payload, sign, signed_interaction
 
 BOT_TOKEN = "xoxb-test-bot-token"

@@ -32,6 +32,7 @@ def _get_parameter_error() -> type[Exception]:
 
     return GetParameterError
 
+
 DEFAULT_PREFIX = DEFAULT_CONFIG_PREFIX
 
 

@@ -5,7 +5,7 @@ logged. Posting a gate's message raises when Slack fails (the caller retries);
 updating it, thread notes and ephemeral replies are best effort and never raise.
 
 The messages are built in :mod:`bluegreen.slack_messages`, button clicks are answered in
-:mod:`bluegreen.slack_interactions`; their public names stay importable from here.
+:mod:`bluegreen.slack_interactions`.
 """
 
 from __future__ import annotations
@@ -234,30 +234,3 @@ def _describe(error: Exception) -> str:
         code = error.response.get("error", "") if hasattr(error.response, "get") else ""
         return f"SlackApiError {status} {code}".strip()
     return f"{type(error).__name__}: {error}"
-
-
-# --- the other Slack modules' public names, importable from here (issue #16 split) -------------
-from .slack_interactions import (  # noqa: E402
-    Action as Action,
-)
-from .slack_interactions import FollowUp as FollowUp  # noqa: E402
-from .slack_interactions import (  # noqa: E402
-    InteractionResult as InteractionResult,
-)
-from .slack_interactions import (  # noqa: E402
-    default_approvers as default_approvers,
-)
-from .slack_interactions import follow_up as follow_up  # noqa: E402
-from .slack_interactions import (  # noqa: E402
-    handle_interaction as handle_interaction,
-)
-from .slack_interactions import (  # noqa: E402
-    parse_action as parse_action,
-)
-from .slack_interactions import (  # noqa: E402
-    verify_request as verify_request,
-)
-from .slack_messages import MAX_BUTTON_VALUE as MAX_BUTTON_VALUE  # noqa: E402
-from .slack_messages import outcome as outcome  # noqa: E402
-from .slack_messages import to_previous_blocks as to_previous_blocks  # noqa: E402
-from .slack_messages import who as who  # noqa: E402
