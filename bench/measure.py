@@ -25,6 +25,7 @@ from typing import Any
 from moto.elbv2.models import elbv2_backends
 
 from bluegreen import elbv2 as rules
+from bluegreen.gates import Gate
 from bluegreen_cli.local import simclock
 from bluegreen_cli.local.demo import SCENARIOS, summarize
 from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator
@@ -140,12 +141,12 @@ def windows(rows: list[CallRow], bad: Any) -> list[Window]:
     return found
 
 
-def wait_for_gate(emu: Emulator, service: str, kind: str, timeout: float = 60.0) -> dict[str, Any]:
+def wait_for_gate(emu: Emulator, service: str, kind: str, timeout: float = 60.0) -> Gate:
     """A pending gate of ``kind`` whose Slack message is posted (it has a ``ts``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         gate = emu.store.open_gate_of(service)
-        if gate and gate["kind"] == kind and gate.get("ts"):
+        if gate and gate.kind == kind and gate.ts:
             return gate
         time.sleep(0.002)
     raise TimeoutError(f"no pending {kind} gate for {service} within {timeout}s")
@@ -324,7 +325,7 @@ def _hold_and_approve(emu: Emulator, service: str, tag: str, hold_s: float) -> t
     """Start a deployment, keep its approval pending ``hold_s`` simulated seconds, click Approve."""
     arn = emu.start(service, tag)
     gate = wait_for_gate(emu, service, "approval")
-    opened = datetime.fromisoformat(gate["createdAt"])
+    opened = datetime.fromisoformat(gate.createdAt)
     if hold_s <= 0:
         emu.click(gate, "approve")
         return arn, (emu.clock.now() - opened).total_seconds()

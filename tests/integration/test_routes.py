@@ -115,7 +115,7 @@ def test_manual_rollback_in_the_bake_restores_every_route(emu, layout):
     arn = emu.start(demo.name, "v2")
 
     gate = wait_for_gate(emu, demo.name, "bake", timeout=120)
-    decide(emu.store, gate["gateId"], "rollback", "iam:ops", "checking the routes")
+    decide(emu.store, gate.gateId, "rollback", "iam:ops", "checking the routes")
     result = emu.wait(arn)
 
     assert result.error == "RolledBack", result.cause

@@ -57,7 +57,7 @@ def test_manual_rollback_mid_canary(emulator):
     wait_until(lambda: (emulator.store.open_gate_of(demo.name) or {}).get("weight") == 10)
 
     gate = emulator.store.open_gate_of(demo.name)
-    decide(emulator.store, gate["gateId"], "rollback", "iam:ops", "error rate on the canary")
+    decide(emulator.store, gate.gateId, "rollback", "iam:ops", "error rate on the canary")
     result = emulator.wait(arn)
 
     assert result.error == "RolledBack"

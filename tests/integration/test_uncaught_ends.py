@@ -43,7 +43,7 @@ def test_stopping_a_deployment_waiting_for_approval_deletes_green_and_closes_the
     before = snapshot(manual, demo.name)
     arn = manual.start(demo.name, "v2")
     gate = wait_for_gate(manual, demo.name, "approval")
-    wait_until(lambda: manual.store.get_gate(gate["gateId"]).get("ts"))
+    wait_until(lambda: manual.store.get_gate(gate.gateId).ts)
     assert len(snapshot(manual, demo.name)["taskSets"]) == 2
 
     # When someone stops the execution (console / CLI)
@@ -54,16 +54,16 @@ def test_stopping_a_deployment_waiting_for_approval_deletes_green_and_closes_the
     assert result.states[-1] == "AwaitApproval"
     assert result.events[-1]["type"] == "ExecutionAborted"
     _assert_clean(manual, demo.name, before)
-    closed = manual.store.get_gate(gate["gateId"])
-    assert closed["status"] == "EXPIRED"
-    message = manual.slack.message(closed["channel"], closed["ts"])
+    closed = manual.store.get_gate(gate.gateId)
+    assert closed.status == "EXPIRED"
+    message = manual.slack.message(closed.channel, closed.ts)
     assert not any(block.get("type") == "actions" for block in message["blocks"])  # buttons removed
     assert manual.store.deployments(demo.name)[0]["status"] == "cleaned_up"
     assert manual.store.deployments(demo.name)[0]["error"] == "ExecutionAborted"
     # And the next deployment is not refused (TestTargetGroupBusy / DeploymentInProgress)
     follow = manual.start(demo.name, "v3")
     gate = wait_for_gate(manual, demo.name, "approval")
-    decide(manual.store, gate["gateId"], "approve", "iam:ops")
+    decide(manual.store, gate.gateId, "approve", "iam:ops")
     assert manual.wait(follow).status == "SUCCEEDED"
 
 
@@ -112,7 +112,7 @@ def test_an_execution_already_cleaned_by_its_catch_is_left_alone(manual):
     before = snapshot(manual, demo.name)
     arn = manual.start(demo.name, "v2")
     gate = wait_for_gate(manual, demo.name, "approval")
-    decide(manual.store, gate["gateId"], "reject", "iam:ops")
+    decide(manual.store, gate.gateId, "reject", "iam:ops")
     result = manual.wait(arn)
     assert (result.status, result.error) == ("FAILED", "Rejected")
 

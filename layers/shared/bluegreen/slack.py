@@ -29,7 +29,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.webhook import WebhookClient
 
 from .errors import BlueGreenError
-from .gates import GateLike
+from .gates import Gate
 from .settings import DEFAULT_SLACK_API_URL, get_settings
 from .slack_messages import decided_blocks, decided_text, gate_blocks, gate_text
 
@@ -160,14 +160,14 @@ class Notifier:
             self._client = self._client_factory()
         return self._client
 
-    def post_gate(self, gate: GateLike) -> tuple[str, str]:
+    def post_gate(self, gate: Gate) -> tuple[str, str]:
         """Post the gate's message with its buttons to the gate's channel; returns ``(channel id, ts)``.
 
         Raises :class:`SlackUnavailable` (retry) or :class:`SlackRefused` (fix the configuration).
         """
-        channel = gate.get("channel")
+        channel = gate.channel
         if not channel:
-            raise SlackRefused(f"Gate {gate.get('gateId')} has no Slack channel")
+            raise SlackRefused(f"Gate {gate.gateId} has no Slack channel")
         try:
             response = self.client.chat_postMessage(
                 channel=channel, text=gate_text(gate), blocks=gate_blocks(gate), unfurl_links=False, unfurl_media=False
@@ -178,17 +178,17 @@ class Notifier:
             raise _post_error("chat.postMessage", error) from error
         return str(response["channel"]), str(response["ts"])
 
-    def update_gate(self, gate: GateLike) -> bool:
+    def update_gate(self, gate: Gate) -> bool:
         """Replace the gate's message by its decided form (no buttons). Never raises; ``False`` on failure."""
-        channel, ts = gate.get("channel"), gate.get("ts")
+        channel, ts = gate.channel, gate.ts
         if not channel or not ts:
-            logger.info("Gate has no Slack message to update", extra={"gateId": gate.get("gateId")})
+            logger.info("Gate has no Slack message to update", extra={"gateId": gate.gateId})
             return False
         try:
             self.client.chat_update(channel=channel, ts=ts, text=decided_text(gate), blocks=decided_blocks(gate))
             return True
         except Exception as error:  # noqa: BLE001 - best effort: Slack never blocks a decision
-            logger.warning("Slack chat.update failed", extra={"gateId": gate.get("gateId"), "error": _describe(error)})
+            logger.warning("Slack chat.update failed", extra={"gateId": gate.gateId, "error": _describe(error)})
             return False
 
     def note(self, channel: str, thread_ts: str | None, text: str) -> str | None:

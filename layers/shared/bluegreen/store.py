@@ -329,7 +329,7 @@ class Store:
                             "gateId": gate_id,
                             "kind": gate.kind.value,
                             "executionArn": gate.executionArn,
-                            "ttl": gate.get("ttl"),
+                            "ttl": gate.ttl,
                         }
                     )
 
