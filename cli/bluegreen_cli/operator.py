@@ -691,17 +691,17 @@ class Operator:
         except (AlreadyDecided, GateExpired, UnknownGate) as error:
             raise CliError(shorten(error.message, 400), f"see bluegreen status {service}") from error
         decided = decision.gate
-        tag = decided.get("imageTag", "?")
+        tag = decided.imageTag or "?"
         self.print(
             {
-                "approve": f"Approved {decided['gateId']}: {service} {tag} goes to production (swap, then bake).",
-                "reject": f"Rejected {decided['gateId']}: {service} {tag} is not deployed; green is being deleted.",
-                "rollback": f"Rollback of {service} {tag} requested ({decided['gateId']}): production goes back to "
+                "approve": f"Approved {decided.gateId}: {service} {tag} goes to production (swap, then bake).",
+                "reject": f"Rejected {decided.gateId}: {service} {tag} is not deployed; green is being deleted.",
+                "rollback": f"Rollback of {service} {tag} requested ({decided.gateId}): production goes back to "
                 f"the previous task set.",
-                "finish": f"Finished {decided['gateId']}: the old task set of {service} is being deleted.",
+                "finish": f"Finished {decided.gateId}: the old task set of {service} is being deleted.",
             }[action]
         )
-        self.print(f"Follow: bluegreen follow {decided['executionArn']}")
+        self.print(f"Follow: bluegreen follow {decided.executionArn}")
         return 0
 
     def _refusal(self, service: str, action: str, open_gate: Gate | None) -> CliError:

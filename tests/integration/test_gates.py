@@ -285,7 +285,7 @@ def test_slack_approval_message_buttons_and_thread(emulator):
 def test_click_by_someone_not_on_the_allowlist_changes_nothing(manual):
     demo = manual.seed_service()
     arn = manual.start(demo.name, "v2")
-    wait_until(lambda: (manual.store.open_gate_of(demo.name) or {}).get("ts"))
+    wait_until(lambda: getattr(manual.store.open_gate_of(demo.name), "ts", None))
     gate = manual.store.open_gate_of(demo.name)
 
     answer = manual.click(gate, "approve", user="U0INTRUDER")

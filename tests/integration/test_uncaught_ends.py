@@ -195,10 +195,10 @@ def test_a_push_during_a_deployment_waits_for_it_then_deploys(manual):
     assert len(_executions(manual)) == 1
     assert manual.store.pending_of(demo.name)["imageTag"] == "v5"
     # ... and once v4 is deployed, v5 deploys after it
-    decide(manual.store, first["gateId"], "approve", "iam:ops")
+    decide(manual.store, first.gateId, "approve", "iam:ops")
     second = wait_for_gate(manual, demo.name, "approval")
-    assert second["executionArn"] != first["executionArn"]
-    decide(manual.store, second["gateId"], "approve", "iam:ops")
+    assert second.executionArn != first.executionArn
+    decide(manual.store, second.gateId, "approve", "iam:ops")
     wait_until(lambda: all(e["status"] == "SUCCEEDED" for e in _executions(manual)), timeout=60)
     manual.wait_idle()
     executions = _executions(manual)
@@ -224,9 +224,9 @@ def test_a_newer_push_supersedes_a_waiting_one_and_says_so(manual):
     assert manual.store.pending_of(demo.name)["imageTag"] == "v6"
     notes = [c.args.get("text", "") for c in manual.slack.calls_to("chat.postMessage")]
     assert any("supersedes v5" in text for text in notes)
-    decide(manual.store, first["gateId"], "reject", "iam:ops")
+    decide(manual.store, first.gateId, "reject", "iam:ops")
     second = wait_for_gate(manual, demo.name, "approval")
-    decide(manual.store, second["gateId"], "approve", "iam:ops")
+    decide(manual.store, second.gateId, "approve", "iam:ops")
     wait_until(lambda: any(e["status"] == "SUCCEEDED" for e in _executions(manual)), timeout=60)
     manual.wait_idle()
     tags = sorted(json.loads(e["input"])["imageTag"] for e in _executions(manual))
@@ -248,10 +248,10 @@ def test_a_push_that_lost_the_race_for_the_lock_is_queued_not_lost(manual):
 
     # Then the release is pending, and deploys after v4 under a fresh name
     assert manual.store.pending_of(demo.name)["imageDigest"] == digest5
-    decide(manual.store, first["gateId"], "approve", "iam:ops")
+    decide(manual.store, first.gateId, "approve", "iam:ops")
     second = wait_for_gate(manual, demo.name, "approval")
-    assert second["executionArn"] != raced
-    decide(manual.store, second["gateId"], "approve", "iam:ops")
+    assert second.executionArn != raced
+    decide(manual.store, second.gateId, "approve", "iam:ops")
     wait_until(lambda: manual.store.lock_holder(demo.name) is None and not manual.store.pending_of(demo.name))
     manual.wait_idle()
     (live,) = manual.task_sets(demo.name)
