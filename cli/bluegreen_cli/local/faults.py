@@ -35,6 +35,7 @@ from moto.ecs.models import ecs_backends
 from moto.elbv2.models import elbv2_backends
 
 from bluegreen import elbv2 as rules
+from bluegreen.gates import Gate
 from bluegreen.notify import get_notifier
 
 from .dataplane import Timing
@@ -368,7 +369,7 @@ def run_clicks(report: UncaughtReport, rounds: int = 4, clickers: int = 6) -> No
             answers: list[str] = []
 
             def click(
-                action: str, gate: dict = gate, barrier: threading.Barrier = barrier, answers: list = answers
+                action: str, gate: Gate = gate, barrier: threading.Barrier = barrier, answers: list = answers
             ) -> None:
                 barrier.wait()
                 answers.append(json.loads(emu.click(gate, action)["body"])["message"])
