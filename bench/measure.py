@@ -25,6 +25,7 @@ from typing import Any
 from moto.elbv2.models import elbv2_backends
 
 from bluegreen import elbv2 as rules
+from bluegreen.gates import Gate
 from bluegreen_cli.local import simclock
 from bluegreen_cli.local.demo import SCENARIOS, summarize
 from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator, route_of
@@ -141,12 +142,12 @@ def windows(rows: list[CallRow], bad: Any) -> list[Window]:
     return found
 
 
-def wait_for_gate(emu: Emulator, service: str, kind: str, timeout: float = 60.0) -> dict[str, Any]:
+def wait_for_gate(emu: Emulator, service: str, kind: str, timeout: float = 60.0) -> Gate:
     """A pending gate of ``kind`` whose Slack message is posted (it has a ``ts``)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         gate = emu.store.open_gate_of(service)
-        if gate and gate["kind"] == kind and gate.get("ts"):
+        if gate and gate.kind == kind and gate.ts:
             return gate
         time.sleep(0.002)
     raise TimeoutError(f"no pending {kind} gate for {service} within {timeout}s")
@@ -323,7 +324,7 @@ def _hold_and_approve(emu: Emulator, service: str, tag: str, hold_s: float) -> t
     """Start a deployment, keep its approval pending ``hold_s`` simulated seconds, click Approve."""
     arn = emu.start(service, tag)
     gate = wait_for_gate(emu, service, "approval")
-    opened = datetime.fromisoformat(gate["createdAt"])
+    opened = datetime.fromisoformat(gate.createdAt)
     if hold_s <= 0:
         emu.click(gate, "approve")
         return arn, (emu.clock.now() - opened).total_seconds()
@@ -446,6 +447,7 @@ class ImportTiming:
     runs_us: list[int]
     children: list[tuple[str, int]]  # heaviest direct imports of app.py (median run)
     without_bytecode_us: list[int] = field(default_factory=list)  # the same with a layer of sources only
+    floor: bool = False  # not a handler: what every handler imports before any code of its own (FLOOR_APP)
 
     @property
     def median_us(self) -> int:
@@ -554,6 +556,8 @@ def _import_samples(code_dir: Path, layer: Path, runtime_sdk: Path, runs: int) -
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "TABLE_NAME": "bluegreen-DeploymentsTable",
         "CONFIG_PREFIX": "/bluegreen/services",
+        # Set by the template for the functions that start or stop executions (ecr_trigger, execution_ended).
+        "STATE_MACHINE_ARN": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:bluegreen-deployment",
     }
     samples: list[tuple[int, list[tuple[str, int]]]] = []
     for attempt in range(runs + 1):  # the first run warms the file cache
@@ -581,17 +585,41 @@ def _child_cpu_us(command: list[str], env: dict[str, str], cwd: Path) -> int:
     return _child_run(command, env, cwd)[1]
 
 
+# What every handler imports and creates before any code of its own: Powertools' Logger, Metrics and an
+# active Tracer (the X-Ray SDK, and botocore's client, which it patches) and the parser (pydantic). No handler
+# starts faster on the same machine at the same load: the figure tells a handler's own share from the load's.
+FLOOR = "(floor: Powertools + X-Ray + parser)"
+FLOOR_APP = """\
+from aws_lambda_powertools import Logger, Metrics, Tracer
+from aws_lambda_powertools.utilities.parser import event_parser
+
+from bluegreen import TRACED_MODULES
+
+logger, tracer, metrics = Logger(), Tracer(patch_modules=TRACED_MODULES), Metrics()
+"""
+
+
 def run_imports(runs: int, layer: LayerBuild) -> list[ImportTiming]:
     timings = []
-    for app in sorted((ROOT / "functions").glob("*/app.py")):
+    floor_dir = layer.python.parent / "floor"
+    floor_dir.mkdir(exist_ok=True)
+    (floor_dir / "app.py").write_text(FLOOR_APP)
+    for app in [*sorted((ROOT / "functions").glob("*/app.py")), floor_dir / "app.py"]:
         code_dir = app.parent
         samples = _import_samples(code_dir, layer.python, layer.runtime_sdk, runs)
         without = _import_samples(code_dir, layer.sources, layer.runtime_sdk, runs)
         median_children = samples[len(samples) // 2][1]
-        timing = ImportTiming(code_dir.name, [s[0] for s in samples], median_children[:3], [s[0] for s in without])
+        floor = code_dir == floor_dir
+        timing = ImportTiming(
+            FLOOR if floor else code_dir.name,
+            [s[0] for s in samples],
+            median_children[:3],
+            [s[0] for s in without],
+            floor=floor,
+        )
         timings.append(timing)
         say(
-            f"  {code_dir.name:<15} median {timing.median_us / 1000:7.1f} ms "
+            f"  {timing.function:<15} median {timing.median_us / 1000:7.1f} ms "
             f"({statistics.median(timing.without_bytecode_us) / 1000:.1f} ms without the layer's bytecode)"
         )
     return timings

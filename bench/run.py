@@ -35,6 +35,8 @@ from .measure import (
 )
 from .report import SLACK_LIMIT_S, days, draw_chart, write_doc
 
+IMPORT_LIMIT_MS = 250  # issue #16: the heaviest handler's cold import
+
 
 # --- main ----------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +67,14 @@ def main(argv: list[str] | None = None) -> int:
         say(f"  {layer.total_bytes / 1e6:.1f} MB unzipped ({layer.bytecode_bytes / 1e6:.1f} MB bytecode)")
         say(f"Cold imports of the handlers ({args.import_runs} runs each after one warm-up):")
         imports = run_imports(args.import_runs, layer)
+    heaviest = max((t for t in imports if not t.floor), key=lambda t: t.median_us)
+    checks.append(
+        (
+            f"heaviest handler's cold import under {IMPORT_LIMIT_MS} ms CPU "
+            f"({heaviest.function}: {heaviest.median_us / 1000:.0f} ms)",
+            heaviest.median_us < 1000 * IMPORT_LIMIT_MS,
+        )
+    )
 
     say("Scenarios:")
     scenarios: dict[str, ScenarioRun] = {}

@@ -157,7 +157,7 @@ def wait(
             return Report(execution_arn, status, outcome, None, description.get("error"), description.get("cause"))
         if inputs.wait_for == "approval":
             gate = operator.store.open_gate_of(inputs.service)
-            if gate and gate["kind"] == "approval" and gate["executionArn"] == execution_arn:
+            if gate and gate.kind == "approval" and gate.executionArn == execution_arn:
                 return Report(execution_arn, status, "awaiting-approval", dict(gate))
         if deadline is not None and monotonic() >= deadline:
             return Report(execution_arn, status, "running")
@@ -191,16 +191,14 @@ def summary_markdown(inputs: Inputs, report: Report, console: str) -> str:
     ]
     if report.gate:
         gate = report.gate
-        lines.append(
-            f"| Approval | [{gate['gateId']} waits for a person]({console}) until {gate.get('expiresAt', '?')} |"
-        )
+        lines.append(f"| Approval | [{gate.gateId} waits for a person]({console}) until {gate.expiresAt} |")
         lines.append(
             f"| Answer | `bluegreen approve {inputs.service}` or `bluegreen reject {inputs.service} --reason ...` |"
         )
-        if gate.get("channel"):
-            lines.append(f"| Slack | channel `{gate['channel']}`, message `{gate.get('ts', 'not posted yet')}` |")
-        if gate.get("testUrl"):
-            lines.append(f"| Test green at | {gate['testUrl']} |")
+        if gate.channel:
+            lines.append(f"| Slack | channel `{gate.channel}`, message `{gate.ts or 'not posted yet'}` |")
+        if gate.testUrl:
+            lines.append(f"| Test green at | {gate.testUrl} |")
     if report.error:
         cause = " ".join(str(report.cause or "").split())[:500].replace("|", "\\|")
         lines.append(f"| Error | `{report.error}`: {cause} |")

@@ -47,7 +47,7 @@ from bluegreen.errors import (
     UnknownGate,
     UnknownService,
 )
-from bluegreen.gates import kind_label, status_past
+from bluegreen.gates import Gate, kind_label, status_past
 from bluegreen.history import delivery_stats, live_release, parse_since, previous_release, releases
 from bluegreen.hooks import hook_lines  # issue 13
 from bluegreen.models import ExecutionInput, ServiceConfig
@@ -113,39 +113,24 @@ DONE_STATUSES = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
 # --- AWS access --------------------------------------------------------------------------------
+def _client(service: str) -> cached_property:
+    """A client of the session's for ``service``, created on first use."""
+    return cached_property(lambda self: self.session.client(service))
+
+
 class Clients:
     """boto3 clients created on first use from one session (``--profile`` / ``--region``)."""
 
+    sfn = _client("stepfunctions")
+    ssm = _client("ssm")
+    ecr = _client("ecr")
+    ecs = _client("ecs")
+    elbv2 = _client("elbv2")
+    sts = _client("sts")
+    cloudformation = _client("cloudformation")
+
     def __init__(self, session: Any) -> None:
         self.session = session
-
-    @cached_property
-    def sfn(self) -> Any:
-        return self.session.client("stepfunctions")
-
-    @cached_property
-    def ssm(self) -> Any:
-        return self.session.client("ssm")
-
-    @cached_property
-    def ecr(self) -> Any:
-        return self.session.client("ecr")
-
-    @cached_property
-    def ecs(self) -> Any:
-        return self.session.client("ecs")
-
-    @cached_property
-    def elbv2(self) -> Any:
-        return self.session.client("elbv2")
-
-    @cached_property
-    def sts(self) -> Any:
-        return self.session.client("sts")
-
-    @cached_property
-    def cloudformation(self) -> Any:
-        return self.session.client("cloudformation")
 
     @cached_property
     def dynamodb(self) -> Any:
@@ -347,11 +332,11 @@ def _gate_commands(service: str, kind: str) -> str:
     )
 
 
-def describe_gate_outcome(gate: Any) -> str:
-    verb = status_past(gate["status"])
-    who = gate.get("decidedBy", "")
+def describe_gate_outcome(gate: Gate) -> str:
+    verb = status_past(gate.status)
+    who = gate.decidedBy or ""
     by = f" by {who}" if who and who not in ("step-functions", "timeout") else ""
-    return f"{verb}{by} at {gate.get('decidedAt', '?')}"
+    return f"{verb}{by} at {gate.decidedAt or '?'}"
 
 
 # --- the operations -----------------------------------------------------------------------------
@@ -601,17 +586,20 @@ class Operator:
         return parse_history(description, events)
 
     # --- status and history ---------------------------------------------------------------------------
+    def _services(self, service: str | None) -> list[str]:
+        """The service asked about (refused if unknown), else every configured service."""
+        if not service:
+            return self.configured_services()
+        if not self.service_exists(service) and not self.store.deployments(service, limit=1):
+            raise self._unknown(service)
+        return [service]
+
     def status(self, service: str | None = None) -> int:
-        if service:
-            if not self.service_exists(service) and not self.store.deployments(service, limit=1):
-                raise self._unknown(service)
-            names = [service]
-        else:
-            names = self.configured_services()
-            if not names:
-                self.print(f"No services are configured under {config_prefix()}.")
-                return 0
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        names = self._services(service)
+        if not names:
+            self.print(f"No services are configured under {config_prefix()}.")
+            return 0
+        table = _table()
         for column in ("Service", "Deployment", "Image", "Requested by", "Since", "Pending gate"):
             table.add_column(column, overflow="fold")
         pending = []
@@ -621,7 +609,7 @@ class Operator:
             gate = self.store.open_gate_of(name)
             if gate:
                 pending.append((name, gate))
-            gate_text = f"{gate['gateId']} {gate['kind']}, expires {when(gate['expiresAt'], now)}" if gate else "-"
+            gate_text = f"{gate.gateId} {gate.kind}, expires {when(gate.expiresAt, now)}" if gate else "-"
             if latest is None:
                 table.add_row(name, "never deployed", "-", "-", "-", gate_text)
                 continue
@@ -637,7 +625,7 @@ class Operator:
             )
         self.out.print(table)
         for name, gate in pending:
-            self.print(f"{name}: {gate['kind']} {gate['gateId']} is waiting: {_gate_commands(name, gate['kind'])}")
+            self.print(f"{name}: {gate.kind} {gate.gateId} is waiting: {_gate_commands(name, gate.kind)}")
         if service and latest is not None and latest.get("planText"):  # issue 10: what that release changes
             self.print(str(latest["planText"]))
         if service and latest is not None:  # issue 13: the verification hooks' results
@@ -661,7 +649,7 @@ class Operator:
                 raise self._unknown(service)
             self.print(f"{service} has not been deployed with bluegreen yet.")
             return 0
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table = _table()
         table.add_column("Started (UTC)", no_wrap=True)
         table.add_column("Image", overflow="fold")
         table.add_column("Outcome", overflow="fold")
@@ -695,28 +683,28 @@ class Operator:
     def answer(self, service: str, action: str, reason: str = "") -> int:
         kinds = ACTIONS[action][0]
         gate = self.store.open_gate_of(service)
-        if gate is None or gate["kind"] not in kinds:
+        if gate is None or gate.kind not in kinds:
             raise self._refusal(service, action, gate)
         actor = f"iam:{self.caller_arn}"
         try:
-            decision = decide(self.store, gate["gateId"], action, actor, reason)
+            decision = decide(self.store, gate.gateId, action, actor, reason)
         except (AlreadyDecided, GateExpired, UnknownGate) as error:
             raise CliError(shorten(error.message, 400), f"see bluegreen status {service}") from error
         decided = decision.gate
-        tag = decided.get("imageTag", "?")
+        tag = decided.imageTag or "?"
         self.print(
             {
-                "approve": f"Approved {decided['gateId']}: {service} {tag} goes to production (swap, then bake).",
-                "reject": f"Rejected {decided['gateId']}: {service} {tag} is not deployed; green is being deleted.",
-                "rollback": f"Rollback of {service} {tag} requested ({decided['gateId']}): production goes back to "
+                "approve": f"Approved {decided.gateId}: {service} {tag} goes to production (swap, then bake).",
+                "reject": f"Rejected {decided.gateId}: {service} {tag} is not deployed; green is being deleted.",
+                "rollback": f"Rollback of {service} {tag} requested ({decided.gateId}): production goes back to "
                 f"the previous task set.",
-                "finish": f"Finished {decided['gateId']}: the old task set of {service} is being deleted.",
+                "finish": f"Finished {decided.gateId}: the old task set of {service} is being deleted.",
             }[action]
         )
-        self.print(f"Follow: bluegreen follow {decided['executionArn']}")
+        self.print(f"Follow: bluegreen follow {decided.executionArn}")
         return 0
 
-    def _refusal(self, service: str, action: str, open_gate: dict[str, Any] | None) -> CliError:
+    def _refusal(self, service: str, action: str, open_gate: Gate | None) -> CliError:
         """Why there is nothing to ``action`` for the service, as precisely as the records allow."""
         latest = next(iter(self.store.deployments(service, limit=1)), None)
         if latest is None and open_gate is None and not self.service_exists(service):
@@ -728,16 +716,16 @@ class Operator:
             "finish": f"nothing to finish for '{service}': no keep-old hold is open",
         }.get(action, f"no pending approval for '{service}'")
         past = self._last_gate(latest, kinds) if latest else None
-        if past and past["status"] != "PENDING" and action in ("approve", "reject", "finish"):
+        if past and past.status != "PENDING" and action in ("approve", "reject", "finish"):
             message = (
-                f"{past['kind']} {past['gateId']} of {service} {past.get('imageTag', '')} was already "
+                f"{past.kind} {past.gateId} of {service} {past.imageTag or ''} was already "
                 f"{describe_gate_outcome(past)}"
             )
-        elif past and past["status"] in ("ROLLED_BACK", "ALARM"):
-            message += f" ({past['kind']} {past['gateId']} was already {describe_gate_outcome(past)})"
+        elif past and past.status in ("ROLLED_BACK", "ALARM"):
+            message += f" ({past.kind} {past.gateId} was already {describe_gate_outcome(past)})"
         if open_gate:
-            kind = open_gate["kind"]
-            hint = f"it is waiting at {kind} {open_gate['gateId']}: {_gate_commands(service, kind)}"
+            kind = open_gate.kind
+            hint = f"it is waiting at {kind} {open_gate.gateId}: {_gate_commands(service, kind)}"
         elif latest is None:
             hint = f"no deployment of '{service}' is recorded yet"
         elif latest["status"] == "RUNNING" and self._status_of(latest["executionArn"]) == "RUNNING":
@@ -752,7 +740,7 @@ class Operator:
                 hint += f"; to go back to an earlier image, deploy its tag (bluegreen history {service})"
         return CliError(message, hint)
 
-    def _last_gate(self, deployment: dict[str, Any], kinds: tuple[str, ...]) -> dict[str, Any] | None:
+    def _last_gate(self, deployment: dict[str, Any], kinds: tuple[str, ...]) -> Gate | None:
         """The newest gate of ``kinds`` the deployment's execution opened (from its history)."""
         try:
             view = self.view(deployment["executionArn"])
@@ -948,12 +936,7 @@ class Operator:
             since = parse_since(since_text, now)
         except ValueError as error:
             raise UsageError(f"invalid --since '{since_text}'", "use 30d, 12h, 2w or a date (2026-01-31)") from error
-        if service:
-            if not self.service_exists(service) and not self.store.deployments(service, limit=1):
-                raise self._unknown(service)
-            names = [service]
-        else:
-            names = self.configured_services()
+        names = self._services(service)
         # Rollbacks after the window may undo a release of it: read from the window's start on.
         items = [item for name in names for item in self.store.deployments_since(name, since)]
         per_service = {name: delivery_stats(items, since, now, service=name) for name in names}
@@ -967,7 +950,7 @@ class Operator:
             }
             self.print(json.dumps(document))
             return 0
-        table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        table = _table()
         for column in (
             "Service",
             "Deploys",
@@ -995,6 +978,11 @@ class Operator:
         self.print(f"Delivery metrics since {since:%Y-%m-%d %H:%M} UTC ({duration((now - since).total_seconds())})")
         self.out.print(table)
         return 0
+
+
+def _table() -> Table:
+    """The CLI's tables: a rule under the header, no outer frame."""
+    return Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
 
 
 def _seconds_text(value: float | None) -> str:

@@ -5,6 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
 from bluegreen.errors import CleanupFailed
 from bluegreen.models import CleanupEvent
@@ -12,7 +13,7 @@ from bluegreen.settings import require
 from bluegreen.steps import cleanup
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 require("TABLE_NAME")  # cold start: a missing variable fails here, named
 deps = Deps()

@@ -5,13 +5,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import ValidationError, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen import trigger
-from bluegreen.aws import get_clients, get_ssm_provider, get_store
+from bluegreen import TRACED_MODULES, trigger
+from bluegreen.aws import get_clients, get_ssm_provider
 from bluegreen.notify import get_notifier
 from bluegreen.settings import require
+from bluegreen.store import get_store
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 require("STATE_MACHINE_ARN")  # cold start: a missing variable fails here, named
 

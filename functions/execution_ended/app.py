@@ -5,12 +5,13 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
 from bluegreen.settings import require
 from bluegreen.steps import execution_ended
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 require("TABLE_NAME", "STATE_MACHINE_ARN")  # cold start: a missing variable fails here, named
 deps = Deps()

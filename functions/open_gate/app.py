@@ -4,13 +4,14 @@ from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
 from bluegreen.models import GateEvent
 from bluegreen.settings import require
 from bluegreen.steps import open_gate
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 require("TABLE_NAME")  # cold start: a missing variable fails here, named
 deps = Deps()

@@ -5,7 +5,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen import clock
+from bluegreen import TRACED_MODULES, clock
 from bluegreen.deps import Deps
 from bluegreen.errors import RollbackFailed
 from bluegreen.models import StepEvent
@@ -14,7 +14,7 @@ from bluegreen.steps import rollback
 from bluegreen.steps.cleanup import redrivable
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 require("TABLE_NAME")  # cold start: a missing variable fails here, named
 deps = Deps()

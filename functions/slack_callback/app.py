@@ -9,13 +9,15 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen.aws import get_ssm_provider, get_store, lambda_client
+from bluegreen import TRACED_MODULES
+from bluegreen.aws import get_ssm_provider, lambda_client
 from bluegreen.settings import require
 from bluegreen.slack import Notifier, get_slack_secrets, web_client
 from bluegreen.slack_interactions import FollowUp, follow_up, handle_interaction
+from bluegreen.store import get_store
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 require("TABLE_NAME")  # cold start: a missing variable fails here, named
 app = APIGatewayHttpResolver()

@@ -5,13 +5,14 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
 from bluegreen.models import GreenEvent
 from bluegreen.settings import require
 from bluegreen.steps import swap
 
 logger = Logger()
-tracer = Tracer()
+tracer = Tracer(patch_modules=TRACED_MODULES)
 metrics = Metrics()
 require()  # cold start: a malformed variable fails here, named
 deps = Deps()

@@ -128,15 +128,27 @@ def test_render_escapes_mrkdwn_and_stays_within_the_limit():
 
 
 def test_the_approval_message_carries_the_plan_block():
-    from bluegreen.slack import decided_blocks, gate_blocks
+    from bluegreen.gates import Gate
+    from bluegreen.slack_messages import decided_blocks, gate_blocks
 
     plan_text = render_mrkdwn(build_plan("web", blue(), blue()), full_command="bluegreen status web")
-    gate = {"gateId": "ap-abcdefgh", "kind": "approval", "service": "web", "imageTag": "v2", "planText": plan_text}
+    gate = Gate(
+        gateId="ap-abcdefgh",
+        kind="approval",
+        service="web",
+        executionArn="arn:aws:states:us-east-1:123456789012:execution:bluegreen-deployment:deploy-web-v2",
+        taskToken="token",
+        createdAt="2026-01-01T00:00:00+00:00",
+        expiresAt="2026-01-01T01:00:00+00:00",
+        imageTag="v2",
+        planText=plan_text,
+    )
     blocks = gate_blocks(gate)
     assert {"type": "section", "text": {"type": "mrkdwn", "text": plan_text}} in blocks
     assert blocks[-1]["type"] == "actions"  # the buttons come after the plan
-    assert {"type": "section", "text": {"type": "mrkdwn", "text": plan_text}} in decided_blocks(
-        {**gate, "status": "APPROVED", "decidedBy": "slack:U123", "decidedAt": "2026-01-01T00:00:00+00:00"}
+    decided = gate.model_copy(
+        update={"status": "APPROVED", "decidedBy": "slack:U123", "decidedAt": "2026-01-01T00:00:00+00:00"}
     )
-    without = gate_blocks({k: v for k, v in gate.items() if k != "planText"})
+    assert {"type": "section", "text": {"type": "mrkdwn", "text": plan_text}} in decided_blocks(decided)
+    without = gate_blocks(gate.model_copy(update={"planText": None}))
     assert len(without) == len(blocks) - 1

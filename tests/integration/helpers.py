@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from bluegreen.gates import Gate
 from bluegreen_cli.local.emulator import Emulator
 
 MUTATING = {"CreateTaskSet", "DeleteTaskSet", "ModifyRule", "RegisterTaskDefinition", "UpdateServicePrimaryTaskSet"}
@@ -48,12 +49,12 @@ def fail_call(
     return seen
 
 
-def wait_for_gate(emu: Emulator, service: str, kind: str, timeout: float = 30.0) -> dict:
+def wait_for_gate(emu: Emulator, service: str, kind: str, timeout: float = 30.0) -> Gate:
     """Block (real time) until the service has a pending gate of ``kind``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         gate = emu.store.open_gate_of(service)
-        if gate and gate["kind"] == kind:
+        if gate and gate.kind == kind:
             return gate
         time.sleep(0.005)
     raise AssertionError(f"no pending {kind} gate for {service} within {timeout}s")

@@ -8,47 +8,27 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import yaml
 
-from .test_local_serve import BIN, _env, _free_port, approve, wait_done
+from .serve import approve, aws, serve_env, serving, wait_done
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(scope="module")
 def served():
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(BIN / "bluegreen"), "local", "serve", "--port", str(port)],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        lines.append(line)
-        if line.startswith("Ready.") or not line:
-            break
-    assert lines[-1].startswith("Ready."), "".join(lines)
-    arn = next(line.split()[-1] for line in lines if line.strip().startswith("state machine"))
-    table = next(line.split()[-1] for line in lines if line.strip().startswith("table"))
-    yield {"url": f"http://127.0.0.1:{port}", "port": port, "arn": arn, "table": table}
-    process.terminate()
-    process.communicate(timeout=30)
+    with serving() as endpoint:
+        yield endpoint
 
 
 def runner_env(served, tmp_path: Path, **inputs: str) -> dict[str, str]:
     """What a runner gives the composite step: credentials (configure-aws-credentials), INPUT_*, files."""
     (tmp_path / "output").write_text("")
     (tmp_path / "summary").write_text("")
-    env = _env(
+    env = serve_env(
         AWS_ENDPOINT_URL=served["url"],
         BLUEGREEN_STATE_MACHINE_ARN=served["arn"],
         BLUEGREEN_TABLE=served["table"],
@@ -96,9 +76,7 @@ def test_wait_for_approval_returns_as_soon_as_a_person_is_needed(served, tmp_pat
     assert out["outcome"] == "awaiting-approval"
     assert out["execution-arn"].startswith("arn:aws:states:us-east-1:") and out["gate-id"].startswith("ap-")
     assert out["console-url"].endswith(out["execution-arn"])
-    description = wait_done.__globals__["aws"](
-        served, "stepfunctions", "describe-execution", "--execution-arn", out["execution-arn"]
-    )
+    description = aws(served, "stepfunctions", "describe-execution", "--execution-arn", out["execution-arn"])
     assert description["status"] == "RUNNING"
     # ... and the job summary links the execution and says how to answer the approval
     summary = (tmp_path / "summary").read_text()

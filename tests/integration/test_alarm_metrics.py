@@ -14,7 +14,7 @@ def test_an_operator_setting_the_alarm_during_the_bake_rolls_the_deployment_back
     arn = emulator.start(demo.name, "v2")
     wait_for_gate(emulator, demo.name, "bake")
     # (the bake has checked the alarms and posted its message: only an event can end it now)
-    wait_until(lambda: (emulator.store.open_gate_of(demo.name) or {}).get("ts"))
+    wait_until(lambda: getattr(emulator.store.open_gate_of(demo.name), "ts", None))
 
     # When an operator tests the rollback with SetAlarmState, as with `aws cloudwatch set-alarm-state`
     emulator.client("cloudwatch").set_alarm_state(

@@ -14,11 +14,11 @@ import re
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from rich.console import Console
 
+from bluegreen.gates import Gate
 from bluegreen_cli.local.emulator import Emulator
 from bluegreen_cli.main import main
 from bluegreen_cli.operator import Clients, Operator
@@ -87,7 +87,7 @@ def execution_arn(out: str) -> str:
 
 
 @contextlib.contextmanager
-def gate_open(emu: Emulator, service: str, kind: str, timeout: float = 30.0) -> Iterator[dict[str, Any]]:
+def gate_open(emu: Emulator, service: str, kind: str, timeout: float = 30.0) -> Iterator[Gate]:
     """Wait (real time) for the service's pending gate of ``kind``.
 
     Simulated time stands still inside the block, as the emulator does for a Slack click: the gate's
@@ -97,7 +97,7 @@ def gate_open(emu: Emulator, service: str, kind: str, timeout: float = 30.0) -> 
     while time.monotonic() < deadline:
         with emu.clock.hold():
             gate = emu.store.open_gate_of(service)
-            if gate and gate["kind"] == kind:
+            if gate and gate.kind == kind:
                 yield gate
                 return
         time.sleep(0.005)
@@ -143,19 +143,19 @@ def test_deploy_then_approve_puts_v2_in_production(emu, cli):
         code, out, _ = cli("status")
         assert code == 0
         assert re.search(rf"{demo.name}\s+running: AwaitApproval\s+v2\s+user/moto", out), out
-        assert f"{gate['gateId']} approval, expires" in out
+        assert f"{gate.gateId} approval, expires" in out
         assert f"bluegreen approve {demo.name}" in out
 
         code, out, err = cli("approve", demo.name, "--reason", "checked on the test URL")
 
     assert (code, err) == (0, "")
-    assert gate["gateId"] in out and arn in out
+    assert gate.gateId in out and arn in out
     result = emu.wait(arn)
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert in_order(MILESTONES, result.states), result.states
     assert serving(emu, demo.name) == ("v2", {green: 100, blue: 0})
-    decided = emu.store.get_gate(gate["gateId"])
-    assert (decided["status"], decided["decidedBy"], decided["reason"]) == (
+    decided = emu.store.get_gate(gate.gateId)
+    assert (decided.status, decided.decidedBy, decided.reason) == (
         "APPROVED",
         f"iam:{CALLER}",
         "checked on the test URL",
@@ -165,7 +165,7 @@ def test_deploy_then_approve_puts_v2_in_production(emu, cli):
     code, _, err = cli("approve", demo.name)
     assert code == 1
     line = one_line(err)
-    assert f"approval {gate['gateId']} of {demo.name} v2 was already approved by iam:{CALLER}" in line
+    assert f"approval {gate.gateId} of {demo.name} v2 was already approved by iam:{CALLER}" in line
 
     code, out, _ = cli("status", demo.name)
     assert code == 0
@@ -187,12 +187,12 @@ def test_reject_with_a_reason_fails_the_deployment_and_leaves_production_alone(e
         assert code == 1
         line = one_line(err)
         assert f"nothing to roll back for '{demo.name}'" in line
-        assert f"approval {gate['gateId']}" in line and f"bluegreen reject {demo.name}" in line
+        assert f"approval {gate.gateId}" in line and f"bluegreen reject {demo.name}" in line
 
         code, out, err = cli("reject", demo.name, "--reason", "wrong build")
 
     assert (code, err) == (0, "")
-    assert f"Rejected {gate['gateId']}" in out
+    assert f"Rejected {gate.gateId}" in out
     result = emu.wait(arn)
     assert (result.status, result.error) == ("FAILED", "Rejected")
     assert f"Rejected by iam:{CALLER}: wrong build" in result.cause
@@ -211,12 +211,12 @@ def test_rollback_during_the_bake_puts_v1_back(emu, cli):
         assert cli("approve", demo.name)[0] == 0
     with gate_open(emu, demo.name, "bake") as bake:
         code, out, err = cli("status", demo.name)
-        assert code == 0 and "running: Bake" in out and f"{bake['gateId']} bake" in out
+        assert code == 0 and "running: Bake" in out and f"{bake.gateId} bake" in out
 
         code, out, err = cli("rollback", demo.name, "--reason", "p99 latency doubled")
 
     assert (code, err) == (0, "")
-    assert bake["gateId"] in out
+    assert bake.gateId in out
     result = emu.wait(arn)
     assert (result.status, result.error) == ("FAILED", "RolledBack")
     assert "ManualRollback" in result.cause and "p99 latency doubled" in result.cause
@@ -226,7 +226,7 @@ def test_rollback_during_the_bake_puts_v1_back(emu, cli):
     assert code == 1
     line = one_line(err)
     assert f"nothing to roll back for '{demo.name}'" in line
-    assert f"bake {bake['gateId']} was already rolled back by iam:{CALLER}" in line
+    assert f"bake {bake.gateId} was already rolled back by iam:{CALLER}" in line
 
 
 def test_usage_errors_are_one_line_with_a_hint(emu, cli):
@@ -318,12 +318,12 @@ def test_finish_ends_the_keep_old_hold(auto_emu, cli):
         code, out, err = cli("finish", demo.name)
 
     assert (code, err) == (0, "")
-    assert f"Finished {hold['gateId']}" in out
+    assert f"Finished {hold.gateId}" in out
     result = auto_emu.wait(arn)
     assert result.status == "SUCCEEDED", (result.error, result.cause)
     assert "HoldOld" in result.states
     assert serving(auto_emu, demo.name)[0] == "v2"
-    assert auto_emu.store.get_gate(hold["gateId"])["decidedBy"] == f"iam:{CALLER}"
+    assert auto_emu.store.get_gate(hold.gateId).decidedBy == f"iam:{CALLER}"
 
 
 def test_deploy_follow_shows_the_states_and_the_outcome(auto_emu, cli):

@@ -70,7 +70,7 @@ def test_rejected_deployment_ends_with_rejected_and_who(emulator):
     demo = emulator.seed_service()
     arn = emulator.start(demo.name, "v2")
     gate = wait_for_gate(emulator, demo.name, "approval")
-    decide(emulator.store, gate["gateId"], "reject", "slack:U123", "checkout page broken")
+    decide(emulator.store, gate.gateId, "reject", "slack:U123", "checkout page broken")
     result = emulator.wait(arn)
 
     assert result.outcome == "cleaned_up"

@@ -27,18 +27,18 @@ def test_approval_holds_green_until_approved(manual):
 
     gate = wait_for_gate(manual, demo.name, "approval")
     # While waiting: green runs behind the test rule, production is untouched
-    assert gate["imageDigest"] == demo.digests["v2"]
-    assert gate["testUrl"] == "https://test.demo-web.example.com/"
-    assert "taskToken" in gate and gate["taskToken"] not in gate["gateId"]
+    assert gate.imageDigest == demo.digests["v2"]
+    assert gate.testUrl == "https://test.demo-web.example.com/"
+    assert gate.taskToken and gate.taskToken not in gate.gateId
     assert len(manual.task_sets(demo.name)) == 2
     assert manual.production_weights(demo.name) == {demo.target_groups[0]: 1}
 
-    decide(manual.store, gate["gateId"], "approve", "iam:alice", "QA signed off")
+    decide(manual.store, gate.gateId, "approve", "iam:alice", "QA signed off")
     result = manual.wait(arn)
 
     assert result.status == "SUCCEEDED", result.cause
-    assert manual.store.get_gate(gate["gateId"])["status"] == "APPROVED"
-    assert manual.store.get_gate(gate["gateId"])["decidedBy"] == "iam:alice"
+    assert manual.store.get_gate(gate.gateId).status == "APPROVED"
+    assert manual.store.get_gate(gate.gateId).decidedBy == "iam:alice"
     assert manual.store.lock_holder(demo.name) is None
 
 
@@ -48,7 +48,7 @@ def test_reject_deletes_green_and_leaves_production_untouched(manual):
     arn = manual.start(demo.name, "v2")
     gate = wait_for_gate(manual, demo.name, "approval")
 
-    decide(manual.store, gate["gateId"], "reject", "slack:U123", "checkout page broken")
+    decide(manual.store, gate.gateId, "reject", "slack:U123", "checkout page broken")
     result = manual.wait(arn)
 
     assert (result.status, result.error) == ("FAILED", "Rejected")
@@ -57,7 +57,7 @@ def test_reject_deletes_green_and_leaves_production_untouched(manual):
     assert manual.store.lock_holder(demo.name) is None
     # A second answer changes nothing and calls Step Functions no more
     with pytest.raises(AlreadyDecided, match="rejected by slack:U123"):
-        decide(manual.store, gate["gateId"], "approve", "slack:U999")
+        decide(manual.store, gate.gateId, "approve", "slack:U999")
 
 
 def test_approval_timeout_counts_as_rejection(manual):
@@ -82,7 +82,7 @@ def test_a_held_approval_costs_one_transition_however_long(manual):
         gate = wait_for_gate(manual, demo.name, "approval")
         start = manual.clock.elapsed
         wait_until(lambda: manual.clock.elapsed - start >= hold_seconds)
-        decide(manual.store, gate["gateId"], "approve", "iam:ops")
+        decide(manual.store, gate.gateId, "approve", "iam:ops")
         result = manual.wait(arn)
         assert result.status == "SUCCEEDED", result.cause
         return result.state_transitions
@@ -148,7 +148,7 @@ def test_manual_rollback_during_the_bake(emulator):
     arn = emulator.start(demo.name, "v2")
     gate = wait_for_gate(emulator, demo.name, "bake")
 
-    decide(emulator.store, gate["gateId"], "rollback", "slack:U42", "latency looks off")
+    decide(emulator.store, gate.gateId, "rollback", "slack:U42", "latency looks off")
     result = emulator.wait(arn)
 
     assert result.error == "RolledBack"
@@ -183,7 +183,7 @@ def test_keep_old_holds_blue_until_finish(emulator):
     assert emulator.production_weights(demo.name) == {demo.target_groups[1]: 100, demo.target_groups[0]: 0}
     assert {ts["imageTag"] for ts in emulator.task_sets(demo.name)} == {"v1", "v2"}
 
-    decide(emulator.store, gate["gateId"], "finish", "iam:ops")
+    decide(emulator.store, gate.gateId, "finish", "iam:ops")
     result = emulator.wait(arn)
 
     assert result.status == "SUCCEEDED"
@@ -196,7 +196,7 @@ def test_keep_old_rollback(emulator):
     arn = emulator.start(demo.name, "v2")
     gate = wait_for_gate(emulator, demo.name, "keep-old")
 
-    decide(emulator.store, gate["gateId"], "rollback", "slack:U7", "customer complaint")
+    decide(emulator.store, gate.gateId, "rollback", "slack:U7", "customer complaint")
     result = emulator.wait(arn)
 
     assert result.error == "RolledBack"
@@ -226,7 +226,7 @@ def test_second_deployment_of_a_service_fails_fast(manual):
     assert second.states == ["Validate", "ValidationFailed", "Failed"]
     # The first deployment is unaffected and still holds the lock
     assert manual.store.lock_holder(demo.name) == first
-    decide(manual.store, gate["gateId"], "approve", "iam:ops")
+    decide(manual.store, gate.gateId, "approve", "iam:ops")
     assert manual.wait(first).status == "SUCCEEDED"
     assert manual.store.lock_holder(demo.name) is None
 
@@ -275,7 +275,7 @@ def test_slack_approval_message_buttons_and_thread(emulator):
     # After the click the approval message is updated in place: decided by the user, no buttons left
     update = next(c for c in slack.calls_to("chat.update") if "Approved" in c.args["text"])
     assert not _blocks_actions(update.args["blocks"])
-    assert emulator.store.get_gate(gate_id)["decidedBy"] == "slack:U0DEMO"
+    assert emulator.store.get_gate(gate_id).decidedBy == "slack:U0DEMO"
     # Milestones go to the deployment's thread
     thread = [c.args["text"] for c in posts if c.args.get("thread_ts")]
     assert any("approval" in text for text in thread)
@@ -285,13 +285,13 @@ def test_slack_approval_message_buttons_and_thread(emulator):
 def test_click_by_someone_not_on_the_allowlist_changes_nothing(manual):
     demo = manual.seed_service()
     arn = manual.start(demo.name, "v2")
-    wait_until(lambda: (manual.store.open_gate_of(demo.name) or {}).get("ts"))
+    wait_until(lambda: getattr(manual.store.open_gate_of(demo.name), "ts", None))
     gate = manual.store.open_gate_of(demo.name)
 
     answer = manual.click(gate, "approve", user="U0INTRUDER")
 
     assert answer["statusCode"] == 200
-    assert manual.store.get_gate(gate["gateId"])["status"] == "PENDING"
+    assert manual.store.get_gate(gate.gateId).status == "PENDING"
     refusal = manual.slack.responses()[-1]
     assert "not allowed" in refusal.args["text"].lower() or "not on" in refusal.args["text"].lower()
     manual.click(gate, "approve")
@@ -304,8 +304,8 @@ def test_slack_down_never_blocks_a_deployment(manual):
     arn = manual.start(demo.name, "v2")
     gate = wait_for_gate(manual, demo.name, "approval")  # stored before the Slack message is tried
     with manual.clock.hold():  # keep the 7-day approval from running out while Slack fails
-        wait_until(lambda: manual.store.get_gate(gate["gateId"]).get("notificationError"))
-        decide(manual.store, gate["gateId"], "approve", "iam:ops")  # what `bluegreen approve` does
+        wait_until(lambda: manual.store.get_gate(gate.gateId).notificationError)
+        decide(manual.store, gate.gateId, "approve", "iam:ops")  # what `bluegreen approve` does
     result = manual.wait(arn)
 
     assert result.status == "SUCCEEDED", result.cause

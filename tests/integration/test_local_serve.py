@@ -3,18 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
-BIN = Path(sys.executable).parent
+from .serve import BIN, approve, aws, serve_env, serving, wait_done
+
 MANIFEST = {
     "schemaVersion": 2,
     "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
@@ -29,81 +26,12 @@ MANIFEST = {
 }
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _env(**extra: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "BLUEGREEN_", "SLACK_"))}
-    env.update({"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_DEFAULT_REGION": "us-east-1"})
-    env.update(extra)
-    return env
-
-
 @pytest.fixture(scope="module")
 def endpoint():
-    port = _free_port()
-    process = subprocess.Popen(
-        [str(BIN / "bluegreen"), "local", "serve", "--port", str(port)],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        lines.append(line)
-        if line.startswith("Ready.") or not line:
-            break
-    assert lines[-1].startswith("Ready."), "".join(lines)
-    arn = next(line.split()[-1] for line in lines if line.strip().startswith("state machine"))
-    table = next(line.split()[-1] for line in lines if line.strip().startswith("table"))
-    yield {"url": f"http://127.0.0.1:{port}", "port": port, "arn": arn, "table": table, "process": process}
-    process.terminate()
-    out, _ = process.communicate(timeout=30)
-    assert process.returncode == 0 and "Stopped." in out
-
-
-def aws(endpoint, *args: str) -> dict:
-    result = subprocess.run(
-        [str(BIN / "aws"), "--endpoint-url", endpoint["url"], "--output", "json", *args],
-        env=_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout or "{}")
-
-
-def approve(endpoint, service: str = "demo-web") -> None:
-    """`bluegreen approve` against the endpoint, once the approval is pending."""
-    env = _env(
-        AWS_ENDPOINT_URL=endpoint["url"], BLUEGREEN_STATE_MACHINE_ARN=endpoint["arn"], BLUEGREEN_TABLE=endpoint["table"]
-    )
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        result = subprocess.run(
-            [str(BIN / "bluegreen"), "approve", service, "--reason", "e2e"], env=env, capture_output=True, text=True
-        )
-        if result.returncode == 0:
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"could not approve: {result.stdout} {result.stderr}")
-
-
-def wait_done(endpoint, execution_arn: str) -> dict:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        description = aws(endpoint, "stepfunctions", "describe-execution", "--execution-arn", execution_arn)
-        if description["status"] != "RUNNING":
-            return description
-        time.sleep(0.5)
-    raise AssertionError("execution still running")
+    with serving() as served:
+        yield served
+    code, out = served["stopped"]
+    assert code == 0 and "Stopped." in out
 
 
 def test_start_execution_with_the_aws_cli_then_bluegreen_approve_deploys(endpoint):
@@ -151,7 +79,7 @@ def test_the_slack_callback_refuses_unsigned_requests(endpoint):
 def test_a_busy_port_is_reported_clearly(endpoint):
     result = subprocess.run(
         [str(BIN / "bluegreen"), "local", "serve", "--port", str(endpoint["port"])],
-        env=_env(),
+        env=serve_env(),
         capture_output=True,
         text=True,
         timeout=60,

@@ -15,7 +15,8 @@ import pytest
 
 from bluegreen.config import parameter_name
 from bluegreen_cli.local.fake_slack import sign, signed_interaction
-from tests.integration.test_local_serve import BIN, _env, _free_port
+
+from .serve import BIN, free_port, serve_env, serving, start_serve
 
 SECRET = "emulator-signing-secret"  # what `local serve` uses when SLACK_SIGNING_SECRET is unset
 USER = "U0DEMO"  # on the emulator's default approver list
@@ -23,45 +24,23 @@ ROUNDS = 6
 CLICKS = 6  # per round: half approve, half reject, all at once
 
 
-def _start_serve(port: int) -> tuple[subprocess.Popen, list[str]]:
-    process = subprocess.Popen(
-        [str(BIN / "bluegreen"), "local", "serve", "--port", str(port)],
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        lines.append(line)
-        if line.startswith("Ready.") or not line:
-            break
-    assert lines[-1].startswith("Ready."), "".join(lines)
-    return process, lines
-
-
 @pytest.fixture(scope="module")
 def served():
-    port = _free_port()
-    process, lines = _start_serve(port)
-    url = f"http://127.0.0.1:{port}"
-    session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
-    slack_api = next(line.split()[-1] for line in lines if "Slack Web API" in line)
-    yield {
-        "url": url,
-        "arn": next(line.split()[-1] for line in lines if line.strip().startswith("state machine")),
-        "table": session.resource("dynamodb", endpoint_url=url).Table(
-            next(line.split()[-1] for line in lines if line.strip().startswith("table"))
-        ),
-        "sfn": session.client("stepfunctions", endpoint_url=url),
-        "ssm": session.client("ssm", endpoint_url=url),
-        "response_url": slack_api.removesuffix("/api/") + "/response/",
-        "process": process,
-    }
-    process.terminate()
-    process.communicate(timeout=30)
+    with serving() as endpoint:
+        url = endpoint["url"]
+        session = boto3.session.Session(
+            aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1"
+        )
+        slack_api = next(line.split()[-1] for line in endpoint["lines"] if "Slack Web API" in line)
+        yield {
+            "url": url,
+            "arn": endpoint["arn"],
+            "table": session.resource("dynamodb", endpoint_url=url).Table(endpoint["table"]),
+            "sfn": session.client("stepfunctions", endpoint_url=url),
+            "ssm": session.client("ssm", endpoint_url=url),
+            "response_url": slack_api.removesuffix("/api/") + "/response/",
+            "process": endpoint["process"],
+        }
 
 
 def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
@@ -187,7 +166,7 @@ def test_racing_approve_and_reject_clicks_tell_every_clicker_the_truth(served):
 def test_an_impossible_port_is_one_line_of_error(port):
     result = subprocess.run(
         [str(BIN / "bluegreen"), "local", "serve", "--port", port],
-        env=_env(),
+        env=serve_env(),
         capture_output=True,
         text=True,
         timeout=60,
@@ -199,8 +178,8 @@ def test_an_impossible_port_is_one_line_of_error(port):
 
 def test_stopping_serve_with_a_deployment_in_flight_is_fast_and_cleans_it_up():
     # Given `local serve` with a deployment waiting for an approval nobody gives
-    port = _free_port()
-    process, _ = _start_serve(port)
+    port = free_port()
+    process, _ = start_serve(port)
     url = f"http://127.0.0.1:{port}"
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")
     sfn = session.client("stepfunctions", endpoint_url=url)

@@ -172,7 +172,7 @@ def test_a_running_deployment_is_named_and_nothing_starts(emu, capsys):
     # (let the waiting deployment end)
     from bluegreen.decisions import decide
 
-    decide(emu.store, emu.store.open_gate_of(demo.name)["gateId"], "reject", "test", "done")
+    decide(emu.store, emu.store.open_gate_of(demo.name).gateId, "reject", "test", "done")
     emu.wait(arn)
 
 

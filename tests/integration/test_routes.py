@@ -115,7 +115,7 @@ def test_manual_rollback_in_the_bake_restores_every_route(emu, layout):
     arn = emu.start(demo.name, "v2")
 
     gate = wait_for_gate(emu, demo.name, "bake", timeout=120)
-    decide(emu.store, gate["gateId"], "rollback", "iam:ops", "checking the routes")
+    decide(emu.store, gate.gateId, "rollback", "iam:ops", "checking the routes")
     result = emu.wait(arn)
 
     assert result.error == "RolledBack", result.cause
@@ -132,7 +132,7 @@ def test_canary_moves_every_production_route_at_each_step(emu, layout):
     arn = emu.start(demo.name, "v2")
 
     # During the canary step every production route sends 10% to green; the test route still reaches green
-    wait_until(lambda: (emu.store.open_gate_of(demo.name) or {}).get("weight") == 10, timeout=120)
+    wait_until(lambda: getattr(emu.store.open_gate_of(demo.name), "weight", None) == 10, timeout=120)
     for route in demo.production_routes:
         assert elbv2.forward_weights(emu.rule_actions(route)) == {green: 10, blue: 90}
     assert elbv2.receiving(elbv2.forward_weights(emu.rule_actions(demo.test_rule_arn))) == {green}

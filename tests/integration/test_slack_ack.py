@@ -23,8 +23,8 @@ def test_a_click_is_acknowledged_before_the_message_is_updated():
         demo = emu.seed_service()
         arn = emu.start(demo.name, "v2")
         gate = wait_for_gate(emu, demo.name, "approval")
-        wait_until(lambda: emu.store.get_gate(gate["gateId"]).get("ts"))
-        gate = emu.store.get_gate(gate["gateId"])
+        wait_until(lambda: emu.store.get_gate(gate.gateId).ts)
+        gate = emu.store.get_gate(gate.gateId)
         emu.slack.open.clear()
         try:
             # When someone clicks Approve
@@ -33,15 +33,15 @@ def test_a_click_is_acknowledged_before_the_message_is_updated():
             # Then the click is answered at once, after the decision is recorded and Step Functions told ...
             assert answer["statusCode"] == 200
             assert json.loads(answer["body"])["message"].startswith("Approved")
-            assert emu.store.get_gate(gate["gateId"])["status"] == "APPROVED"
+            assert emu.store.get_gate(gate.gateId).status == "APPROVED"
             wait_until(lambda: any(e["type"] == "TaskSucceeded" for e in emu.history(arn)))
             # ... while the message update still waits for Slack
-            assert _buttons(emu.slack.message(gate["channel"], gate["ts"]))
+            assert _buttons(emu.slack.message(gate.channel, gate.ts))
         finally:
             emu.slack.open.set()
         # And once Slack answers, the message shows the decision (buttons removed) and the deployment ends
         assert patches.DELIVERIES.wait_idle(timeout=30)
-        assert not _buttons(emu.slack.message(gate["channel"], gate["ts"]))
+        assert not _buttons(emu.slack.message(gate.channel, gate.ts))
         assert emu.wait(arn).status == "SUCCEEDED"
 
 

@@ -22,7 +22,7 @@ def test_canary_moves_10_percent_then_everything(emulator):
     arn = emulator.start(demo.name, "v2")
 
     # During the canary step: 10% on green, the test rule still reaches green, blue still primary
-    wait_until(lambda: (emulator.store.open_gate_of(demo.name) or {}).get("weight") == 10)
+    wait_until(lambda: getattr(emulator.store.open_gate_of(demo.name), "weight", None) == 10)
     assert emulator.production_weights(demo.name) == {demo.target_groups[1]: 10, demo.target_groups[0]: 90}
     assert elbv2.forward_weights(emulator.rule_actions(demo.test_rule_arn)) == {demo.target_groups[1]: 1}
     blue = next(ts for ts in emulator.task_sets(demo.name) if ts["imageTag"] == "v1")
@@ -54,10 +54,10 @@ def test_manual_rollback_mid_canary(emulator):
     demo = emulator.seed_service(config_overrides=CANARY)
     before = snapshot(emulator, demo.name)
     arn = emulator.start(demo.name, "v2")
-    wait_until(lambda: (emulator.store.open_gate_of(demo.name) or {}).get("weight") == 10)
+    wait_until(lambda: getattr(emulator.store.open_gate_of(demo.name), "weight", None) == 10)
 
     gate = emulator.store.open_gate_of(demo.name)
-    decide(emulator.store, gate["gateId"], "rollback", "iam:ops", "error rate on the canary")
+    decide(emulator.store, gate.gateId, "rollback", "iam:ops", "error rate on the canary")
     result = emulator.wait(arn)
 
     assert result.error == "RolledBack"

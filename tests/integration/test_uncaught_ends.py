@@ -44,7 +44,7 @@ def test_stopping_a_deployment_waiting_for_approval_deletes_green_and_closes_the
     before = snapshot(manual, demo.name)
     arn = manual.start(demo.name, "v2")
     gate = wait_for_gate(manual, demo.name, "approval")
-    wait_until(lambda: manual.store.get_gate(gate["gateId"]).get("ts"))
+    wait_until(lambda: manual.store.get_gate(gate.gateId).ts)
     assert len(snapshot(manual, demo.name)["taskSets"]) == 2
 
     # When someone stops the execution (console / CLI)
@@ -55,9 +55,9 @@ def test_stopping_a_deployment_waiting_for_approval_deletes_green_and_closes_the
     assert result.states[-1] == "AwaitApproval"
     assert result.events[-1]["type"] == "ExecutionAborted"
     _assert_clean(manual, demo.name, before)
-    closed = manual.store.get_gate(gate["gateId"])
-    assert closed["status"] == "EXPIRED"
-    message = manual.slack.message(closed["channel"], closed["ts"])
+    closed = manual.store.get_gate(gate.gateId)
+    assert closed.status == "EXPIRED"
+    message = manual.slack.message(closed.channel, closed.ts)
     assert not any(block.get("type") == "actions" for block in message["blocks"])  # buttons removed
     assert manual.store.deployments(demo.name)[0]["status"] == "cleaned_up"
     assert manual.store.deployments(demo.name)[0]["error"] == "ExecutionAborted"
@@ -68,7 +68,7 @@ def test_stopping_a_deployment_waiting_for_approval_deletes_green_and_closes_the
     # And the next deployment is not refused (TestTargetGroupBusy / DeploymentInProgress)
     follow = manual.start(demo.name, "v3")
     gate = wait_for_gate(manual, demo.name, "approval")
-    decide(manual.store, gate["gateId"], "approve", "iam:ops")
+    decide(manual.store, gate.gateId, "approve", "iam:ops")
     assert manual.wait(follow).status == "SUCCEEDED"
 
 
@@ -117,7 +117,7 @@ def test_an_execution_already_cleaned_by_its_catch_is_left_alone(manual):
     before = snapshot(manual, demo.name)
     arn = manual.start(demo.name, "v2")
     gate = wait_for_gate(manual, demo.name, "approval")
-    decide(manual.store, gate["gateId"], "reject", "iam:ops")
+    decide(manual.store, gate.gateId, "reject", "iam:ops")
     result = manual.wait(arn)
     assert (result.status, result.error) == ("FAILED", "Rejected")
 
@@ -200,10 +200,10 @@ def test_a_push_during_a_deployment_waits_for_it_then_deploys(manual):
     assert len(_executions(manual)) == 1
     assert manual.store.pending_of(demo.name)["imageTag"] == "v5"
     # ... and once v4 is deployed, v5 deploys after it
-    decide(manual.store, first["gateId"], "approve", "iam:ops")
+    decide(manual.store, first.gateId, "approve", "iam:ops")
     second = wait_for_gate(manual, demo.name, "approval")
-    assert second["executionArn"] != first["executionArn"]
-    decide(manual.store, second["gateId"], "approve", "iam:ops")
+    assert second.executionArn != first.executionArn
+    decide(manual.store, second.gateId, "approve", "iam:ops")
     wait_until(lambda: all(e["status"] == "SUCCEEDED" for e in _executions(manual)), timeout=60)
     manual.wait_idle()
     executions = _executions(manual)
@@ -229,9 +229,9 @@ def test_a_newer_push_supersedes_a_waiting_one_and_says_so(manual):
     assert manual.store.pending_of(demo.name)["imageTag"] == "v6"
     notes = [c.args.get("text", "") for c in manual.slack.calls_to("chat.postMessage")]
     assert any("supersedes v5" in text for text in notes)
-    decide(manual.store, first["gateId"], "reject", "iam:ops")
+    decide(manual.store, first.gateId, "reject", "iam:ops")
     second = wait_for_gate(manual, demo.name, "approval")
-    decide(manual.store, second["gateId"], "approve", "iam:ops")
+    decide(manual.store, second.gateId, "approve", "iam:ops")
     wait_until(lambda: any(e["status"] == "SUCCEEDED" for e in _executions(manual)), timeout=60)
     manual.wait_idle()
     tags = sorted(json.loads(e["input"])["imageTag"] for e in _executions(manual))
@@ -253,10 +253,10 @@ def test_a_push_that_lost_the_race_for_the_lock_is_queued_not_lost(manual):
 
     # Then the release is pending, and deploys after v4 under a fresh name
     assert manual.store.pending_of(demo.name)["imageDigest"] == digest5
-    decide(manual.store, first["gateId"], "approve", "iam:ops")
+    decide(manual.store, first.gateId, "approve", "iam:ops")
     second = wait_for_gate(manual, demo.name, "approval")
-    assert second["executionArn"] != raced
-    decide(manual.store, second["gateId"], "approve", "iam:ops")
+    assert second.executionArn != raced
+    decide(manual.store, second.gateId, "approve", "iam:ops")
     wait_until(lambda: manual.store.lock_holder(demo.name) is None and not manual.store.pending_of(demo.name))
     manual.wait_idle()
     (live,) = manual.task_sets(demo.name)

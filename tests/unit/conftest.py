@@ -10,7 +10,7 @@ import botocore.session
 import pytest
 from botocore.client import BaseClient
 
-from bluegreen import aws
+from bluegreen import store as store_module
 from bluegreen.store import Store
 from tests.unit.helpers import EXECUTION_ARN, TABLE_NAME, ApiCall, ApiRecorder
 
@@ -52,9 +52,9 @@ def handler_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The environment the template gives the functions (deployments table name, no Slack)."""
     monkeypatch.setenv("TABLE_NAME", TABLE_NAME)
     monkeypatch.delenv("SLACK_SECRET_NAME", raising=False)
-    aws.get_store.cache_clear()
+    store_module.get_store.cache_clear()
     yield
-    aws.get_store.cache_clear()
+    store_module.get_store.cache_clear()
 
 
 @pytest.fixture

@@ -35,10 +35,10 @@ def test_bake_handler_opens_a_bake_gate_when_alarms_are_ok(world, store, handler
     # Then it returns the id of the bake gate that alarms and a manual rollback can answer
     assert result["kind"] == "bake"
     gate = store.get_gate(result["gateId"])
-    assert gate["status"] == "PENDING"
-    assert gate["taskToken"] == TASK_TOKEN
-    assert gate["alarmNames"] == [world.demo.alarm_name]
-    assert datetime.fromisoformat(gate["expiresAt"]) == deployment.swap.bakeDeadline
+    assert gate.status == "PENDING"
+    assert gate.taskToken == TASK_TOKEN
+    assert gate.alarmNames == [world.demo.alarm_name]
+    assert datetime.fromisoformat(gate.expiresAt) == deployment.swap.bakeDeadline
     # ... and production was not touched
     assert aws_state(world) == before
 
@@ -65,10 +65,10 @@ def test_a_retried_bake_keeps_its_gate_and_the_next_gate_closes_it(world, store,
     # When Step Functions retries the same task (same token), the same gate answers
     retried = handler.lambda_handler(deployment.state(kind="bake", taskToken=TASK_TOKEN), lambda_context)
     assert retried["gateId"] == first["gateId"]
-    assert store.get_gate(first["gateId"])["status"] == "PENDING"
+    assert store.get_gate(first["gateId"]).status == "PENDING"
 
     # When the deployment moves on to its next gate (another token), the bake gate is closed as passed
     after = handler.lambda_handler(deployment.state(kind="bake", taskToken=TASK_TOKEN + "-next"), lambda_context)
     assert after["gateId"] != first["gateId"]
-    assert store.get_gate(first["gateId"])["status"] == "PASSED"
-    assert store.open_gate_of(world.demo.name)["gateId"] == after["gateId"]
+    assert store.get_gate(first["gateId"]).status == "PASSED"
+    assert store.open_gate_of(world.demo.name).gateId == after["gateId"]

@@ -16,6 +16,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bluegreen import aws, trigger
+from bluegreen import store as store_module
 from bluegreen.config import parameter_name
 from bluegreen.models import ExecutionInput
 from tests.conftest import load_handler
@@ -73,7 +74,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         monkeypatch.delenv("CONFIG_PREFIX", raising=False)
         aws.get_clients.cache_clear()
         aws.get_ssm_provider.cache_clear()
-        aws.get_store.cache_clear()
+        store_module.get_store.cache_clear()
         session = boto3.session.Session(region_name="us-east-1")
         account = Account(session)
         # The deployments table: a push while the service deploys is queued there (issue 12).
@@ -93,7 +94,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         account.put_config("web-admin", config("web"))  # same repository, no tagPattern: never automatic
         account.put_config("api", config("api", ".*"))
         yield account
-        aws.get_store.cache_clear()
+        store_module.get_store.cache_clear()
         aws.get_clients.cache_clear()
         aws.get_ssm_provider.cache_clear()
 

@@ -15,7 +15,7 @@ CONTAINER = [{"name": "web", "image": "repo@sha256:1", "memory": 512}]
 
 @pytest.fixture
 def patched(world):
-    with patches.installed():
+    with patches.installed(), patches.task_definition_rules():  # as the emulator installs them
         yield world
 
 

@@ -23,6 +23,9 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from bluegreen import aws, clock
+from bluegreen import store as store_module
+from bluegreen.decisions import open_gate
+from bluegreen.gates import Gate, GateKind
 from bluegreen.slack import web_client
 from bluegreen.store import Store
 from bluegreen_cli.local.fake_slack import FakeSlack, http_api_event, interaction_payload, sign, signed_interaction
@@ -88,7 +91,7 @@ class Harness:
     store: Store
     sfn: RecordingSfn
 
-    def open_gate(self, kind: str = "approval", timeout: int = 3600) -> dict[str, Any]:
+    def open_gate(self, kind: str = "approval", timeout: int = 3600) -> Gate:
         """Open a gate the way the workflow does and post its message; returns the stored gate."""
         details = {
             "imageTag": "v2",
@@ -98,18 +101,18 @@ class Harness:
             "channel": "#deploys",
             "bakeSeconds": 600,
         }
-        gate = self.store.open_gate(kind, SERVICE, EXECUTION_ARN, TASK_TOKEN, timeout, details)
+        gate = open_gate(self.store, GateKind(kind), SERVICE, EXECUTION_ARN, TASK_TOKEN, timeout, details)
         channel, ts = self.notifier().post_gate(gate)
-        self.store.set_message(gate["gateId"], channel, ts)
+        self.store.set_message(gate.gateId, channel, ts)
         self.slack.reset()
-        return self.gate(gate["gateId"])
+        return self.gate(gate.gateId)
 
     def notifier(self) -> Any:
         from bluegreen.slack import Notifier
 
         return Notifier(web_client(BOT_TOKEN, base_url=self.slack.base_url))
 
-    def gate(self, gate_id: str) -> dict[str, Any]:
+    def gate(self, gate_id: str) -> Gate | None:
         return self.store.get_gate(gate_id)
 
     def send(self, body: str, headers: dict[str, str], *, base64_body: bool = False, **event: Any) -> dict[str, Any]:
@@ -129,14 +132,14 @@ class Harness:
     ) -> tuple[dict[str, Any], str]:
         """A signed click as Slack sends it; returns the HTTP answer and the click's response_url id."""
         response_id = f"r-{user}-{action}-{len(self.slack.calls)}"
-        gate = self.store.get_gate(gate_id) or {}
+        gate = self.store.get_gate(gate_id)
         body, headers = signed_interaction(
             secret,
             user,
             action,
             gate_id,
-            channel=gate.get("channel", "C0DEMO"),
-            ts=gate.get("ts", "1.1"),
+            channel=(gate.channel if gate else None) or "C0DEMO",
+            ts=(gate.ts if gate else None) or "1.1",
             response_url=self.slack.response_url(response_id),
             timestamp=timestamp,
             user_name=user.lower()[2:],
@@ -157,7 +160,7 @@ class Harness:
 
 def _clear_caches() -> None:
     aws.get_clients.cache_clear()
-    aws.get_store.cache_clear()
+    store_module.get_store.cache_clear()
     aws.get_ssm_provider.cache_clear()
     parameters.clear_caches()
 
@@ -202,9 +205,9 @@ def harness(monkeypatch: pytest.MonkeyPatch, account: Any, handler: Any, lambda_
             BillingMode="PAY_PER_REQUEST",
         )
         # No state carries over between tests: the store (and its Step Functions fake) and the cached secret.
-        aws.get_store.cache_clear()
+        store_module.get_store.cache_clear()
         parameters.clear_caches()
-        store = aws.get_store()
+        store = store_module.get_store()
         sfn = RecordingSfn()
         store.sfn = sfn  # the handler's cached store talks to this fake Step Functions
         harness = Harness(handler, lambda_context, slack, account, store, sfn)
@@ -213,7 +216,7 @@ def harness(monkeypatch: pytest.MonkeyPatch, account: Any, handler: Any, lambda_
             yield harness
         finally:
             clock.set_source(None)
-            aws.get_store.cache_clear()
+            store_module.get_store.cache_clear()
             parameters.clear_caches()
 
 
@@ -235,7 +238,7 @@ def test_approve_click_resumes_the_deployment_once_and_updates_the_message(harne
     gate = harness.open_gate("approval")
 
     # When Alice, an approver, clicks Approve (API Gateway passes the form body base64-encoded)
-    response, reply_id = harness.click(ALICE, "approve", gate["gateId"], base64_body=True)
+    response, reply_id = harness.click(ALICE, "approve", gate.gateId, base64_body=True)
 
     # Then Slack gets 200 and Step Functions one SendTaskSuccess with the gate's token
     assert response["statusCode"] == 200
@@ -244,14 +247,14 @@ def test_approve_click_resumes_the_deployment_once_and_updates_the_message(harne
     assert params["taskToken"] == TASK_TOKEN
     assert json.loads(params["output"])["decidedBy"] == f"slack:{ALICE}"
     # ... the gate is approved by Alice
-    stored = harness.gate(gate["gateId"])
-    assert (stored["status"], stored["decidedBy"]) == ("APPROVED", f"slack:{ALICE}")
+    stored = harness.gate(gate.gateId)
+    assert (stored.status, stored.decidedBy) == ("APPROVED", f"slack:{ALICE}")
     # ... the message is updated in place: no buttons, who approved and when
     (update,) = harness.slack.calls_to("chat.update")
-    assert (update.args["channel"], update.args["ts"]) == (gate["channel"], gate["ts"])
+    assert (update.args["channel"], update.args["ts"]) == (gate.channel, gate.ts)
     assert not has_buttons(update)
     assert f"*Approved* by <@{ALICE}> at <!date^" in blocks_text(update)
-    assert harness.slack.message(gate["channel"], gate["ts"])["blocks"] == update.args["blocks"]
+    assert harness.slack.message(gate.channel, gate.ts)["blocks"] == update.args["blocks"]
     # ... and no extra reply was needed
     assert harness.replies(reply_id) == []
 
@@ -261,31 +264,31 @@ def test_reject_click_fails_the_task_as_rejected_naming_the_user(harness):
     gate = harness.open_gate("approval")
 
     # When Bob clicks Reject
-    response, _ = harness.click(BOB, "reject", gate["gateId"])
+    response, _ = harness.click(BOB, "reject", gate.gateId)
 
     # Then Step Functions gets one SendTaskFailure "Rejected" whose cause names Bob
     assert response["statusCode"] == 200
     assert [(op, p["error"]) for op, p in harness.sfn.calls] == [("SendTaskFailure", "Rejected")]
     assert f"slack:{BOB}" in harness.sfn.calls[0][1]["cause"]
-    assert harness.gate(gate["gateId"])["status"] == "REJECTED"
+    assert harness.gate(gate.gateId).status == "REJECTED"
     (update,) = harness.slack.calls_to("chat.update")
     assert not has_buttons(update) and f"*Rejected* by <@{BOB}>" in blocks_text(update)
 
 
 def test_rollback_click_during_the_bake_fails_the_task_as_manual_rollback(harness):
     gate = harness.open_gate("bake")
-    response, _ = harness.click(ALICE, "rollback", gate["gateId"])
+    response, _ = harness.click(ALICE, "rollback", gate.gateId)
     assert response["statusCode"] == 200
     assert [(op, p["error"]) for op, p in harness.sfn.calls] == [("SendTaskFailure", "ManualRollback")]
-    assert harness.gate(gate["gateId"])["status"] == "ROLLED_BACK"
+    assert harness.gate(gate.gateId).status == "ROLLED_BACK"
 
 
 def test_finish_click_on_the_keep_old_hold_resumes_the_deployment(harness):
     gate = harness.open_gate("keep-old")
-    response, _ = harness.click(BOB, "finish", gate["gateId"])
+    response, _ = harness.click(BOB, "finish", gate.gateId)
     assert response["statusCode"] == 200
     assert [op for op, _ in harness.sfn.calls] == ["SendTaskSuccess"]
-    assert harness.gate(gate["gateId"])["status"] == "FINISHED"
+    assert harness.gate(gate.gateId).status == "FINISHED"
 
 
 @pytest.mark.parametrize("second", ["same user clicks again", "replayed request", "another approver", "reject"])
@@ -296,9 +299,9 @@ def test_a_gate_is_answered_once_later_clicks_are_told_who_decided(harness, seco
         SIGNING_SECRET,
         ALICE,
         "approve",
-        gate["gateId"],
-        gate["channel"],
-        gate["ts"],
+        gate.gateId,
+        gate.channel,
+        gate.ts,
         harness.slack.response_url("first"),
     )
     assert harness.send(body, headers)["statusCode"] == 200
@@ -313,7 +316,7 @@ def test_a_gate_is_answered_once_later_clicks_are_told_who_decided(harness, seco
             "another approver": (BOB, "approve"),
             "reject": (BOB, "reject"),
         }[second]
-        response, reply_id = harness.click(user, action, gate["gateId"])
+        response, reply_id = harness.click(user, action, gate.gateId)
 
     # Then it gets 200 and a reply only the clicker sees, saying who approved
     assert response["statusCode"] == 200
@@ -322,35 +325,35 @@ def test_a_gate_is_answered_once_later_clicks_are_told_who_decided(harness, seco
     assert f"already approved by <@{ALICE}>" in reply.args["text"]
     # ... and Step Functions was called once in all
     assert [op for op, _ in harness.sfn.calls] == ["SendTaskSuccess"]
-    stored = harness.gate(gate["gateId"])
-    assert (stored["status"], stored["decidedBy"]) == ("APPROVED", f"slack:{ALICE}")
+    stored = harness.gate(gate.gateId)
+    assert (stored.status, stored.decidedBy) == ("APPROVED", f"slack:{ALICE}")
 
 
 # --- refused requests -----------------------------------------------------------------------------
 def _unsigned(gate: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    body, headers = signed_interaction(SIGNING_SECRET, ALICE, "approve", gate["gateId"])
+    body, headers = signed_interaction(SIGNING_SECRET, ALICE, "approve", gate.gateId)
     return body, {"Content-Type": headers["Content-Type"]}
 
 
 def _wrong_secret(gate: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    return signed_interaction("not-the-signing-secret", ALICE, "approve", gate["gateId"])
+    return signed_interaction("not-the-signing-secret", ALICE, "approve", gate.gateId)
 
 
 def _stale(gate: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    return signed_interaction(SIGNING_SECRET, ALICE, "approve", gate["gateId"], timestamp=int(time.time()) - 301)
+    return signed_interaction(SIGNING_SECRET, ALICE, "approve", gate.gateId, timestamp=int(time.time()) - 301)
 
 
 def _from_the_future(gate: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    return signed_interaction(SIGNING_SECRET, ALICE, "approve", gate["gateId"], timestamp=int(time.time()) + 360)
+    return signed_interaction(SIGNING_SECRET, ALICE, "approve", gate.gateId, timestamp=int(time.time()) + 360)
 
 
 def _tampered(gate: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    body, headers = signed_interaction(SIGNING_SECRET, MALLORY, "reject", gate["gateId"])
+    body, headers = signed_interaction(SIGNING_SECRET, MALLORY, "reject", gate.gateId)
     return body.replace(MALLORY, ALICE), headers
 
 
 def _no_timestamp(gate: dict[str, Any]) -> tuple[str, dict[str, str]]:
-    body, headers = signed_interaction(SIGNING_SECRET, ALICE, "approve", gate["gateId"])
+    body, headers = signed_interaction(SIGNING_SECRET, ALICE, "approve", gate.gateId)
     return body, {k: v for k, v in headers.items() if k != "X-Slack-Request-Timestamp"}
 
 
@@ -368,7 +371,7 @@ def test_requests_without_a_valid_recent_signature_get_401_and_change_nothing(ha
     assert json.loads(response["body"]) == {"message": "invalid signature"}
     assert harness.sfn.calls == []
     assert harness.slack.calls == []
-    assert harness.gate(gate["gateId"]) == gate
+    assert harness.gate(gate.gateId) == gate
 
 
 def test_user_not_on_the_service_approvers_is_refused_visibly(harness):
@@ -376,7 +379,7 @@ def test_user_not_on_the_service_approvers_is_refused_visibly(harness):
     gate = harness.open_gate("approval")
 
     # When Mallory clicks Approve
-    response, reply_id = harness.click(MALLORY, "approve", gate["gateId"])
+    response, reply_id = harness.click(MALLORY, "approve", gate.gateId)
 
     # Then she sees why, and nothing else happens
     assert response["statusCode"] == 200
@@ -385,14 +388,14 @@ def test_user_not_on_the_service_approvers_is_refused_visibly(harness):
     assert f"<@{ALICE}>" in reply and f"<@{BOB}>" in reply
     assert harness.sfn.calls == []
     assert harness.slack.calls_to("chat.update") == []
-    assert harness.gate(gate["gateId"]) == gate
+    assert harness.gate(gate.gateId) == gate
 
 
 def test_service_approvers_take_precedence_over_the_default_list(harness, monkeypatch):
     # Given demo-web names Alice and Bob, and the stack's default list names Mallory
     monkeypatch.setenv("DEFAULT_APPROVERS", MALLORY)
     gate = harness.open_gate("approval")
-    response, reply_id = harness.click(MALLORY, "approve", gate["gateId"])
+    response, reply_id = harness.click(MALLORY, "approve", gate.gateId)
     assert response["statusCode"] == 200
     assert "not allowed" in harness.replies(reply_id)[0]
     assert harness.sfn.calls == []
@@ -406,31 +409,31 @@ def test_default_approvers_apply_when_the_service_names_none(harness, monkeypatc
     allowed = harness.open_gate("approval")
 
     # When Mallory clicks, she is refused and nothing happens
-    _, reply_id = harness.click(MALLORY, "approve", refused["gateId"])
+    _, reply_id = harness.click(MALLORY, "approve", refused.gateId)
     assert "not allowed to approve" in harness.replies(reply_id)[0]
     assert f"<@{CAROL}>" in harness.replies(reply_id)[0]
     assert harness.sfn.calls == []
-    assert harness.gate(refused["gateId"])["status"] == "PENDING"
+    assert harness.gate(refused.gateId).status == "PENDING"
 
     # When Carol clicks, the gate is approved
-    harness.click(CAROL, "approve", allowed["gateId"])
+    harness.click(CAROL, "approve", allowed.gateId)
     assert [op for op, _ in harness.sfn.calls] == ["SendTaskSuccess"]
-    assert harness.gate(allowed["gateId"])["decidedBy"] == f"slack:{CAROL}"
+    assert harness.gate(allowed.gateId).decidedBy == f"slack:{CAROL}"
 
 
 def test_nobody_may_answer_when_no_approvers_are_configured_anywhere(harness):
     harness.set_approvers([])
     gate = harness.open_gate("approval")
-    _, reply_id = harness.click(ALICE, "approve", gate["gateId"])
+    _, reply_id = harness.click(ALICE, "approve", gate.gateId)
     assert "no approvers are configured" in harness.replies(reply_id)[0]
     assert harness.sfn.calls == []
-    assert harness.gate(gate["gateId"])["status"] == "PENDING"
+    assert harness.gate(gate.gateId).status == "PENDING"
 
 
 def test_a_missing_service_configuration_refuses_the_click(harness):
     gate = harness.open_gate("approval")
     harness.session.client("ssm").delete_parameter(Name=f"/bluegreen/services/{SERVICE}")
-    response, reply_id = harness.click(ALICE, "approve", gate["gateId"])
+    response, reply_id = harness.click(ALICE, "approve", gate.gateId)
     assert response["statusCode"] == 200
     assert "Cannot check who may answer gates of *demo-web*" in harness.replies(reply_id)[0]
     assert harness.sfn.calls == []
@@ -464,12 +467,12 @@ def test_malformed_signed_payload_gets_400_and_changes_nothing(harness, body):
     response = harness.send(*_signed(body))
     assert response["statusCode"] == 400
     assert harness.sfn.calls == [] and harness.slack.calls == []
-    assert harness.gate(gate["gateId"]) == gate
+    assert harness.gate(gate.gateId) == gate
 
 
 def test_other_routes_are_not_found(harness):
     gate = harness.open_gate("approval")
-    body, headers = signed_interaction(SIGNING_SECRET, ALICE, "approve", gate["gateId"])
+    body, headers = signed_interaction(SIGNING_SECRET, ALICE, "approve", gate.gateId)
     assert harness.send(body, headers, method="GET")["statusCode"] == 404
     assert harness.send(body, headers, path="/slack/events")["statusCode"] == 404
     assert harness.sfn.calls == []
@@ -485,10 +488,10 @@ def test_unknown_gate_id_gets_a_clear_message(harness):
 
 def test_a_button_of_another_kind_of_gate_is_refused(harness):
     gate = harness.open_gate("approval")
-    _, reply_id = harness.click(ALICE, "finish", gate["gateId"])
-    assert f"No keep-old gate with id {gate['gateId']}" in harness.replies(reply_id)[0]
+    _, reply_id = harness.click(ALICE, "finish", gate.gateId)
+    assert f"No keep-old gate with id {gate.gateId}" in harness.replies(reply_id)[0]
     assert harness.sfn.calls == []
-    assert harness.gate(gate["gateId"])["status"] == "PENDING"
+    assert harness.gate(gate.gateId).status == "PENDING"
 
 
 def test_click_after_the_execution_ended_gets_a_clear_message(harness):
@@ -497,7 +500,7 @@ def test_click_after_the_execution_ended_gets_a_clear_message(harness):
     harness.sfn.error_code = "TaskTimedOut"
 
     # When Alice clicks Approve
-    response, reply_id = harness.click(ALICE, "approve", gate["gateId"])
+    response, reply_id = harness.click(ALICE, "approve", gate.gateId)
 
     # Then she is told the deployment is no longer waiting, and the message loses its buttons
     assert response["statusCode"] == 200
@@ -514,12 +517,12 @@ def test_click_after_the_gate_expired_gets_a_clear_message(harness):
     clock.set_source(lambda: later)
 
     # When Alice clicks Approve
-    _, reply_id = harness.click(ALICE, "approve", gate["gateId"])
+    _, reply_id = harness.click(ALICE, "approve", gate.gateId)
 
     # Then she is told it expired; nothing reaches Step Functions; the message says expired
-    assert f"expired at {gate['expiresAt']}" in harness.replies(reply_id)[0]
+    assert f"expired at {gate.expiresAt}" in harness.replies(reply_id)[0]
     assert harness.sfn.calls == []
-    assert harness.gate(gate["gateId"])["status"] == "EXPIRED"
+    assert harness.gate(gate.gateId).status == "EXPIRED"
     (update,) = harness.slack.calls_to("chat.update")
     assert not has_buttons(update) and "*Expired* at" in blocks_text(update)
 
@@ -528,9 +531,7 @@ def test_a_failing_table_gets_a_visible_retry_message(harness):
     # Given the deployments table cannot be read
     gate = harness.open_gate("approval")
     reply_url = harness.slack.response_url("retry")
-    body, headers = signed_interaction(
-        SIGNING_SECRET, ALICE, "approve", gate["gateId"], gate["channel"], gate["ts"], reply_url
-    )
+    body, headers = signed_interaction(SIGNING_SECRET, ALICE, "approve", gate.gateId, gate.channel, gate.ts, reply_url)
     harness.session.client("dynamodb").delete_table(TableName=TABLE)
 
     # When Alice clicks Approve, Slack still gets 200 and she is told to retry
@@ -547,7 +548,7 @@ def test_decision_stands_when_the_message_cannot_be_updated(harness):
     harness.slack.fail_next(1, status=200, error="message_not_found")
 
     # When Alice approves
-    response, reply_id = harness.click(ALICE, "approve", gate["gateId"])
+    response, reply_id = harness.click(ALICE, "approve", gate.gateId)
 
     # Then the gate is approved once, and Alice is told in a reply instead
     assert response["statusCode"] == 200
@@ -559,10 +560,10 @@ def test_decision_stands_when_the_message_cannot_be_updated(harness):
 def test_decision_stands_when_slack_is_down(harness):
     gate = harness.open_gate("approval")
     harness.slack.fail_next(10, status=200, error="service_unavailable")
-    response, _ = harness.click(ALICE, "approve", gate["gateId"])
+    response, _ = harness.click(ALICE, "approve", gate.gateId)
     assert response["statusCode"] == 200
     assert [op for op, _ in harness.sfn.calls] == ["SendTaskSuccess"]
-    assert harness.gate(gate["gateId"])["status"] == "APPROVED"
+    assert harness.gate(gate.gateId).status == "APPROVED"
 
 
 # --- secrets --------------------------------------------------------------------------------------
@@ -589,13 +590,13 @@ def test_secrets_never_appear_in_logs(harness, handler_logs, caplog, capsys):
     other = harness.open_gate("approval")
 
     # When requests of every kind arrive: refused, malformed, not allowed, Slack failing, approved
-    harness.send(*signed_interaction("wrong-secret", ALICE, "approve", gate["gateId"]))
+    harness.send(*signed_interaction("wrong-secret", ALICE, "approve", gate.gateId))
     harness.send(*_signed("payload=%7Bnot%20json"))
-    harness.click(MALLORY, "approve", gate["gateId"])
+    harness.click(MALLORY, "approve", gate.gateId)
     harness.slack.fail_next(1, status=200, error="invalid_auth")
-    harness.click(ALICE, "approve", gate["gateId"])
-    harness.click(BOB, "approve", gate["gateId"])
-    harness.click(ALICE, "approve", other["gateId"])
+    harness.click(ALICE, "approve", gate.gateId)
+    harness.click(BOB, "approve", gate.gateId)
+    harness.click(ALICE, "approve", other.gateId)
 
     # Then the logs tell what happened...
     logs = handler_logs.getvalue()

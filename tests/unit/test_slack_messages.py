@@ -11,19 +11,10 @@ from typing import Any
 import pytest
 from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
 
-from bluegreen.slack import (
-    MAX_BUTTON_VALUE,
-    Notifier,
-    SlackRefused,
-    SlackSecrets,
-    SlackUnavailable,
-    decided_blocks,
-    gate_blocks,
-    parse_action,
-    verify_request,
-    web_client,
-    webhook_client,
-)
+from bluegreen.gates import Gate
+from bluegreen.slack import Notifier, SlackRefused, SlackSecrets, SlackUnavailable, web_client, webhook_client
+from bluegreen.slack_interactions import parse_action, verify_request
+from bluegreen.slack_messages import MAX_BUTTON_VALUE, decided_blocks, gate_blocks
 from bluegreen_cli.local.fake_slack import FakeSlack, interaction_payload, sign, signed_interaction
 
 BOT_TOKEN = "xoxb-test-bot-token"
@@ -33,7 +24,7 @@ DIGEST = "sha256:" + "ab" * 32
 FAST = FixedValueRetryIntervalCalculator(0.001)
 
 
-def a_gate(kind: str = "approval", **changes: Any) -> dict[str, Any]:
+def a_gate(kind: str = "approval", **changes: Any) -> Gate:
     """A gate as the deployments table returns it (numbers come back as Decimal)."""
     prefix = {"approval": "ap", "bake": "bk", "keep-old": "ko"}[kind]
     gate = {
@@ -57,7 +48,7 @@ def a_gate(kind: str = "approval", **changes: Any) -> dict[str, Any]:
         "channel": "#deploys",
     }
     gate.update(changes)
-    return gate
+    return Gate.model_validate(gate)
 
 
 def actions_of(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:

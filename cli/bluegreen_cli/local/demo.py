@@ -24,9 +24,9 @@ def _stopper(emu: Emulator, service: str, kind: str, out: TextIO) -> None:
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         gate = emu.store.open_gate_of(service)
-        if gate and gate["kind"] == kind:
+        if gate and gate.kind == kind:
             print(f"  [t+{emu.clock.elapsed:5.0f}s] (operator runs aws stepfunctions stop-execution)", file=out)
-            emu.client("stepfunctions").stop_execution(executionArn=gate["executionArn"], cause="demo: stopped")
+            emu.client("stepfunctions").stop_execution(executionArn=gate.executionArn, cause="demo: stopped")
             return
         time.sleep(0.005)
 
@@ -36,10 +36,8 @@ def _operator(emu: Emulator, service: str, kind: str, action: str, out: TextIO) 
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         gate = emu.store.open_gate_of(service)
-        if gate and gate["kind"] == kind and gate.get("ts"):
-            print(
-                f"  [t+{emu.clock.elapsed:5.0f}s] (operator clicks {action.capitalize()} on {gate['gateId']})", file=out
-            )
+        if gate and gate.kind == kind and gate.ts:
+            print(f"  [t+{emu.clock.elapsed:5.0f}s] (operator clicks {action.capitalize()} on {gate.gateId})", file=out)
             emu.click(gate, action)
             return
         time.sleep(0.005)
@@ -49,15 +47,15 @@ def _interactive(emu: Emulator, service: str, out: TextIO) -> None:
     """Wait for the operator to type approve / reject at the prompt."""
     while True:
         gate = emu.store.open_gate_of(service)
-        if gate and gate["kind"] == "approval":
+        if gate and gate.kind == "approval":
             break
         time.sleep(0.01)
-    print(f"Approval {gate['gateId']} pending. Test it at {gate.get('testUrl')}.", file=out)
+    print(f"Approval {gate.gateId} pending. Test it at {gate.testUrl}.", file=out)
     while True:
         answer = input("approve / reject [reason]? ").strip()
         action, _, reason = answer.partition(" ")
         if action in ("approve", "reject"):
-            decide(emu.store, gate["gateId"], action, "cli:interactive", reason)
+            decide(emu.store, gate.gateId, action, "cli:interactive", reason)
             return
         print("type 'approve' or 'reject <reason>'", file=out)
 

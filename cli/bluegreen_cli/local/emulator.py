@@ -35,6 +35,7 @@ from bluegreen import elbv2 as rules
 from bluegreen.decisions import decide
 from bluegreen.errors import BlueGreenError
 from bluegreen.events import get_publisher
+from bluegreen.gates import Gate
 from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
@@ -381,22 +382,20 @@ class Emulator:
             env.update(dict.fromkeys(_PROXY_VARIABLES, ""))
         return env
 
-    def click(
-        self, gate: dict[str, Any], action: str, user: str = APPROVER, wait_follow_up: bool = True
-    ) -> dict[str, Any]:
+    def click(self, gate: Gate, action: str, user: str = APPROVER, wait_follow_up: bool = True) -> dict[str, Any]:
         """Click a button of the gate's Slack message: a signed request through the real callback."""
         assert self.slack or self.slack_api_url, "the emulator runs without Slack"
         body, headers = signed_interaction(
             self.slack_secrets["signingSecret"],
             user,
             action,
-            gate["gateId"],
-            channel=gate.get("channel", "C0DEMO"),
-            ts=gate.get("ts", "0"),
+            gate.gateId,
+            channel=gate.channel or "C0DEMO",
+            ts=gate.ts or "0",
             response_url=self.slack.response_url() if self.slack else "https://hooks.slack.com/actions/T0/1/emulator",
         )
         with self.clock.hold():  # the click takes no simulated time
-            self.clicks.append((self.clock.elapsed, gate["service"], action))
+            self.clicks.append((self.clock.elapsed, gate.service, action))
             raw = self.dispatcher.invoke(
                 f"{STACK}-SlackCallbackFunction", json.dumps(http_api_event(body, headers)), {}
             )
@@ -471,16 +470,16 @@ class Emulator:
                 continue
             for service in list(self.services):
                 gate = self.store.open_gate_of(service)
-                if not gate or gate["kind"] != "approval":
+                if not gate or gate.kind != "approval":
                     continue
                 try:
-                    if (self.slack or self.slack_api_url) and gate.get("channel"):
-                        if not gate.get("ts"):
+                    if (self.slack or self.slack_api_url) and gate.channel:
+                        if not gate.ts:
                             continue  # the message is not posted yet
                         self.click(gate, "approve")
                     else:
-                        decide(self.store, gate["gateId"], "approve", "emulator:auto-approve", "demo")
-                    self.approvals.append((self.clock.elapsed, service, gate["gateId"]))
+                        decide(self.store, gate.gateId, "approve", "emulator:auto-approve", "demo")
+                    self.approvals.append((self.clock.elapsed, service, gate.gateId))
                 except BlueGreenError:
                     continue
 

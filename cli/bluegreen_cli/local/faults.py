@@ -35,6 +35,7 @@ from moto.ecs.models import ecs_backends
 from moto.elbv2.models import elbv2_backends
 
 from bluegreen import elbv2 as rules
+from bluegreen.gates import Gate
 from bluegreen.notify import get_notifier
 
 from .dataplane import Timing
@@ -358,7 +359,7 @@ def run_clicks(report: UncaughtReport, rounds: int = 4, clickers: int = 6) -> No
             arn = emu.start(demo.name, "v2" if round_number % 2 == 0 else "v3")
             gate = None
             deadline = time.monotonic() + 30
-            while time.monotonic() < deadline and not (gate and gate.get("ts")):
+            while time.monotonic() < deadline and not (gate and gate.ts):
                 gate = emu.store.open_gate_of(demo.name)
                 time.sleep(0.005)
             if not gate:
@@ -368,7 +369,7 @@ def run_clicks(report: UncaughtReport, rounds: int = 4, clickers: int = 6) -> No
             answers: list[str] = []
 
             def click(
-                action: str, gate: dict = gate, barrier: threading.Barrier = barrier, answers: list = answers
+                action: str, gate: Gate = gate, barrier: threading.Barrier = barrier, answers: list = answers
             ) -> None:
                 barrier.wait()
                 answers.append(json.loads(emu.click(gate, action)["body"])["message"])
@@ -379,7 +380,7 @@ def run_clicks(report: UncaughtReport, rounds: int = 4, clickers: int = 6) -> No
             for thread in threads:
                 thread.join(timeout=60)
             emu.wait(arn)
-            final = emu.store.get_gate(gate["gateId"])["status"]
+            final = emu.store.get_gate(gate.gateId).status
             word = {"APPROVED": "Approved", "REJECTED": "Rejected"}.get(final, final)
             report.clicks += len(answers)
             for text in answers:

@@ -276,9 +276,10 @@ def task_definition_rules() -> Iterator[None]:
     original = EC2ContainerServiceBackend.register_task_definition
 
     def register_task_definition(self: Any, family: str, container_definitions: Any, *args: Any, **kwargs: Any) -> Any:
-        # moto gap: moto registers any cpu/memory pair. AWS refuses a definition that requires FARGATE unless
-        # task-level cpu and memory form a row of the Fargate task size table ("Invalid 'cpu' setting for task";
-        # ECS developer guide, "Troubleshoot Amazon ECS task definition invalid CPU or memory errors").
+        _check_task_definition_tags(kwargs.get("tags"))  # issue 11
+        # AWS refuses a definition that requires FARGATE unless task-level cpu and memory form a row of the
+        # Fargate task size table ("Invalid 'cpu' setting for task"; ECS developer guide, "Troubleshoot Amazon
+        # ECS task definition invalid CPU or memory errors").
         if "FARGATE" in (kwargs.get("requires_compatibilities") or []):
             cpu, memory = kwargs.get("cpu"), kwargs.get("memory")
             try:
@@ -304,6 +305,8 @@ def task_definition_rules() -> Iterator[None]:
         return original_start(self, state_machine_arn, name, execution_input, *args)
 
     patcher = Patcher()
+    # moto gap: moto's RegisterTaskDefinition registers any cpu/memory pair for FARGATE, and aws:-prefixed or
+    # more than 50 tags (see _check_task_definition_tags); ECS refuses all three.
     patcher.replace(EC2ContainerServiceBackend, "register_task_definition", register_task_definition)
     patcher.replace(StepFunctionsParserBackend, "start_execution", start_execution)
     try:
@@ -408,8 +411,7 @@ def _reserved(text: str) -> bool:
 
 
 def _check_task_definition_tags(tags: list[dict[str, str]] | None) -> None:
-    # moto gap: moto's RegisterTaskDefinition accepts aws:-prefixed tags and any number of tags; ECS refuses
-    # both (the aws: prefix is reserved for AWS, keys and values; at most 50 user tags per resource).
+    """ECS refuses aws:-prefixed tag keys and values (reserved for AWS) and more than 50 user tags per resource."""
     tags = tags or []
     reserved = [t["key"] for t in tags if _reserved(t.get("key", "")) or _reserved(t.get("value", ""))]
     if reserved:
@@ -465,16 +467,11 @@ def oidc_secret(rule_arn: str) -> str | None:
 def installed() -> Iterator[None]:
     """Issue 11: the limits and refusals AWS enforces where moto does not."""
     patcher = Patcher()
-    original_register = EC2ContainerServiceBackend.register_task_definition
     original_create_rule = ELBv2Backend.create_rule
     original_modify_rule = ELBv2Backend.modify_rule
     original_task_failure = StepFunctionResponse.send_task_failure
     original_task_success = StepFunctionResponse.send_task_success
     original_set_alarm_state = CloudWatchResponse.set_alarm_state
-
-    def register_task_definition(self, family, container_definitions, *args, **kwargs):  # noqa: ANN001 - moto's
-        _check_task_definition_tags(kwargs.get("tags"))
-        return original_register(self, family, container_definitions, *args, **kwargs)
 
     def create_rule(self, listener_arn, conditions, priority, actions, tags=None):  # noqa: ANN001 - moto's
         actions = copy.deepcopy(actions)
@@ -517,7 +514,6 @@ def installed() -> Iterator[None]:
             metrics.publish_state_change(self.current_account, self.region, alarm, previous, clock.now())
         return result
 
-    patcher.replace(EC2ContainerServiceBackend, "register_task_definition", register_task_definition)
     patcher.replace(CloudWatchResponse, "set_alarm_state", set_alarm_state)
     # moto gap: CreateRule and ModifyRule keep and return the OIDC client secret (see _keep_oidc_secret).
     patcher.replace(ELBv2Backend, "create_rule", create_rule)

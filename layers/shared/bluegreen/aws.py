@@ -19,7 +19,6 @@ from botocore.exceptions import (
 )
 
 from .errors import TransientAwsError
-from .settings import require
 
 if TYPE_CHECKING:  # the boto3 stubs are a dev dependency (make test runs mypy); Lambda does not need them
     from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -30,8 +29,6 @@ if TYPE_CHECKING:  # the boto3 stubs are a dev dependency (make test runs mypy);
     from mypy_boto3_elbv2 import ElasticLoadBalancingv2Client
     from mypy_boto3_ssm import SSMClient
     from mypy_boto3_stepfunctions import SFNClient
-
-    from .store import Store
 
 # Standard mode retries throttling and 5xx with backoff inside the SDK; what still
 # fails after that is raised as TransientAwsError and retried by the state machine.
@@ -112,15 +109,6 @@ class AwsClients:
 def get_clients() -> AwsClients:
     """Clients shared by every invocation of a warm Lambda container."""
     return AwsClients.create()
-
-
-@functools.cache
-def get_store() -> Store:
-    """The deployments table named by ``TABLE_NAME``."""
-    from .store import Store  # store imports this module
-
-    clients = get_clients()
-    return Store(table=clients.dynamodb.Table(require("TABLE_NAME").tableName), sfn=clients.sfn)
 
 
 @functools.cache

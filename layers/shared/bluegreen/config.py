@@ -11,10 +11,8 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import Iterator
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-from aws_lambda_powertools.utilities.parameters import SSMProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
@@ -23,6 +21,17 @@ from .aws import is_transient
 from .errors import InvalidServiceConfig, TransientAwsError, UnknownService
 from .models import ServiceConfig
 from .settings import DEFAULT_CONFIG_PREFIX, get_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+
+def _get_parameter_error() -> type[Exception]:
+    """Powertools' read error, imported when a parameter is read: its package loads every provider (#16)."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    return GetParameterError
+
 
 DEFAULT_PREFIX = DEFAULT_CONFIG_PREFIX
 
@@ -36,7 +45,7 @@ def ssm_errors(name: str) -> Iterator[None]:
     """Throttling and 5xx reading ``name`` become :class:`TransientAwsError` (the state machine retries)."""
     try:
         yield
-    except GetParameterError as error:
+    except _get_parameter_error() as error:
         cause = error.__cause__ or error.__context__
         if isinstance(cause, ClientError) and is_transient(cause):
             raise TransientAwsError(f"Reading {name} failed transiently: {cause}") from error
@@ -67,7 +76,7 @@ def load_service_config(service: str, provider: SSMProvider, max_age: int | None
     name = parameter_name(service)
     try:
         raw = read_parameter(provider, name, max_age)
-    except GetParameterError as error:
+    except _get_parameter_error() as error:
         if "ParameterNotFound" in str(error):
             raise UnknownService(
                 f"No configuration for service '{service}': SSM parameter {name} does not exist. "

@@ -50,7 +50,7 @@ class Deps:
     def store(self) -> Store:
         if self._store is not None:
             return self._store
-        from .aws import get_store
+        from .store import get_store
 
         return get_store()
 

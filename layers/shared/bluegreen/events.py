@@ -46,7 +46,7 @@ class DetailType(StrEnum):
 
 
 class EventLinks(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     execution: str = Field(description="AWS console page of the Step Functions execution")
     testUrl: str | None = Field(default=None, description="where testers reach green (the test rule)")
@@ -55,7 +55,7 @@ class EventLinks(BaseModel):
 class DeploymentEventDetail(BaseModel):
     """The ``detail`` of every deployment event."""
 
-    model_config = ConfigDict(extra="forbid", title="Deployment event detail")
+    model_config = ConfigDict(defer_build=True, extra="forbid", title="Deployment event detail")
 
     service: str = Field(description="the service's configuration name")
     executionArn: str

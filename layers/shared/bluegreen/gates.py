@@ -7,7 +7,6 @@ and their human labels live here, in one place, for Slack, the CLI and the error
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -112,8 +111,8 @@ def status_past(status: Any) -> str:
 class Gate(BaseModel):
     """One gate as stored in the deployments table (``GATE#{gateId}`` / ``GATE``)."""
 
-    # The deployment's details shown with the gate (imageTag, testUrl, requestedBy…) are kept as they come.
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    # What the table adds (pk, sk) and details a newer version stores are kept as they come.
+    model_config = ConfigDict(defer_build=True, extra="allow", populate_by_name=True)
 
     gateId: str
     kind: GateKind
@@ -130,6 +129,18 @@ class Gate(BaseModel):
     channel: str | None = None  # Slack channel and ts of the gate's message, once posted
     ts: str | None = None
     notificationError: str | None = None
+    ttl: int | None = None  # when DynamoDB deletes the item (epoch seconds)
+    # The deployment's details shown with the gate (steps/open_gate.gate_details, steps/bake).
+    imageTag: str | None = None
+    imageDigest: str | None = None
+    image: str | None = None
+    executionName: str | None = None
+    requestedBy: str | None = None
+    greenTaskSet: str | None = None
+    testUrl: str | None = None
+    planText: str | None = None  # issue 10: the release's plan, on approvals
+    bakeSeconds: int | None = None
+    weight: int | None = None  # green's share of production while the gate is open (traffic steps)
 
     @property
     def pending(self) -> bool:
@@ -138,27 +149,3 @@ class Gate(BaseModel):
     def item(self) -> dict[str, Any]:
         """The DynamoDB item (``None`` values left out)."""
         return {k: v for k, v in self.model_dump(mode="json").items() if v is not None}
-
-    # --- read as a mapping: kept while the branches written against dict gates are merged (issue #16) ---
-    def __getitem__(self, key: str) -> Any:
-        value = self.get(key, _MISSING)
-        if value is _MISSING:
-            raise KeyError(key)
-        return value
-
-    def get(self, key: str, default: Any = None) -> Any:
-        if key in type(self).model_fields:
-            value = getattr(self, key)
-            return default if value is None else value
-        return (self.model_extra or {}).get(key, default)
-
-    def __contains__(self, key: object) -> bool:
-        return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
-
-    def keys(self) -> Iterator[str]:
-        return iter(self.item())
-
-
-_MISSING: Any = object()
-# What the message builders and notifiers accept: a Gate, or a gate as a plain mapping (tests, older callers).
-GateLike = Gate | Mapping[str, Any]

@@ -35,7 +35,7 @@ ROLLED_BACK = "rolled_back"
 class Release(BaseModel):
     """One deployment of a service as the deployments table remembers it."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     service: str
     executionArn: str

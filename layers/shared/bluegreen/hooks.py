@@ -55,7 +55,7 @@ ECS_STAGE = {
 class LambdaHook(BaseModel):
     """A Lambda function speaking the ECS lifecycle-hook contract."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     type: Literal["lambda"] = "lambda"
     name: str | None = Field(default=None, max_length=64)
@@ -71,7 +71,7 @@ class LambdaHook(BaseModel):
 class EcsTaskHook(BaseModel):
     """A one-off ECS task of green's task definition with an override command; passes on exit code 0."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     type: Literal["ecsTask"]
     name: str | None = Field(default=None, max_length=64)
@@ -202,7 +202,7 @@ HOOK_TYPES = ("lambda", "ecsTask", "http")
 
 
 class HooksConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     afterGreenHealthy: list[Hook] = Field(default_factory=list, max_length=5)
     eachTrafficStep: list[Hook] = Field(default_factory=list, max_length=5)
@@ -219,7 +219,7 @@ class HooksConfig(BaseModel):
 class HookResponse(BaseModel):
     """What an ECS-compatible hook returns."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     hookStatus: Literal["SUCCEEDED", "FAILED", "IN_PROGRESS"]
     callBackDelay: int = Field(default=DEFAULT_CALLBACK_DELAY, ge=0, le=MAX_HOOK_SECONDS)

@@ -36,7 +36,9 @@ DEFAULT_MUTABLE_TAGS = [
 class Model(BaseModel):
     """Base: camelCase names as in the JSON the state machine carries."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    # defer_build (on every model of the package): a model's validator and serializer are built when it is
+    # first used, not at import; a handler uses a few of the package's models (cold start, #16).
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude_none=True)
@@ -45,7 +47,7 @@ class Model(BaseModel):
 class ExecutionInput(BaseModel):
     """What a user passes to ``start-execution`` (see ``events/execution-input.schema.json``)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     service: str
     imageTag: str | None = None
@@ -91,7 +93,7 @@ class ExecutionInput(BaseModel):
 class ApprovalConfig(Model):
     """The approval gate between green healthy and the swap."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     required: bool = True
     timeoutSeconds: int = Field(default=7 * 86400, ge=60, le=365 * 86400)
@@ -102,7 +104,7 @@ class ApprovalConfig(Model):
 class KeepOldConfig(Model):
     """Hold the old task set behind the test rule after the bake until someone finishes or rolls back."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     enabled: bool = False
     timeoutSeconds: int = Field(default=86400, ge=60, le=365 * 86400)
@@ -112,7 +114,7 @@ class KeepOldConfig(Model):
 class TrafficShift(Model):
     """How production moves to green: all at once, a canary step, or linear steps."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     type: Literal["ALL_AT_ONCE", "CANARY", "LINEAR"] = "ALL_AT_ONCE"
     percent: int = Field(default=10, ge=1, le=99)  # CANARY: the canary's share; LINEAR: added every step
@@ -129,7 +131,7 @@ class TrafficShift(Model):
 
 # --- issue #10: first deployment (a service with no task set yet) -----------------------
 class CapacityProviderItem(Model):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     capacityProvider: str
     weight: int = Field(default=1, ge=0, le=1000)
@@ -139,7 +141,7 @@ class CapacityProviderItem(Model):
 class NetworkConfig(Model):
     """Where the first task set runs, given once: used only when no task set serves production."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     subnets: list[str] = Field(min_length=1, max_length=16)
     securityGroups: list[str] = Field(default_factory=list, max_length=5)
@@ -160,7 +162,7 @@ class NetworkConfig(Model):
 class ServiceConfig(Model):
     """The configuration document of one deployable service (stored in SSM)."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="forbid", populate_by_name=True)
 
     cluster: str
     service: str
@@ -321,7 +323,7 @@ class SwapResult(Model):
 class StepError(BaseModel):
     """What a ``Catch`` puts at ``$.error``."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     Error: str = "States.Unknown"
     Cause: str | None = None
@@ -330,7 +332,7 @@ class StepError(BaseModel):
 class ValidateEvent(BaseModel):
     """Payload of the Validate task (built by the state's ``Parameters``)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     input: Any = None  # any JSON value: Validate itself refuses what is not an object (InvalidInput)
     executionArn: str
@@ -340,7 +342,7 @@ class ValidateEvent(BaseModel):
 class StepEvent(BaseModel):
     """Payload of every state after Validate: the whole state data."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     context: DeploymentContext
     green: GreenTaskSet | None = None
@@ -367,7 +369,7 @@ class GreenEvent(StepEvent):
 class FailureEvent(BaseModel):
     """Payload of Cleanup: the context may be missing when Validate itself failed."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     context: DeploymentContext | None = None
     green: GreenTaskSet | None = None
@@ -377,7 +379,7 @@ class FailureEvent(BaseModel):
 class CleanupEvent(BaseModel):
     """Payload of Cleanup (built by the state's ``Parameters``)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     state: FailureEvent
     executionArn: str
@@ -409,14 +411,14 @@ class DeploymentResult(Model):
 
 
 class AlarmState(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     value: str
     reason: str = ""
 
 
 class AlarmDetail(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     alarmName: str
     state: AlarmState

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 
 from aws_lambda_powertools import Logger
 
-from .gates import GateLike
+from .gates import Gate
 from .models import DeploymentContext
 from .settings import get_settings
 
@@ -17,9 +17,9 @@ logger = Logger(child=True)
 class SlackNotifier(Protocol):
     def note(self, channel: str, thread_ts: str | None, text: str) -> str | None: ...
 
-    def post_gate(self, gate: GateLike) -> tuple[str, str]: ...
+    def post_gate(self, gate: Gate) -> tuple[str, str]: ...
 
-    def update_gate(self, gate: GateLike) -> bool: ...
+    def update_gate(self, gate: Gate) -> bool: ...
 
 
 class NullNotifier:
@@ -28,10 +28,10 @@ class NullNotifier:
     def note(self, channel: str, thread_ts: str | None, text: str) -> str | None:
         return None
 
-    def post_gate(self, gate: GateLike) -> tuple[str, str]:
+    def post_gate(self, gate: Gate) -> tuple[str, str]:
         raise RuntimeError("no Slack notifier configured")
 
-    def update_gate(self, gate: GateLike) -> bool:
+    def update_gate(self, gate: Gate) -> bool:
         return False
 
 

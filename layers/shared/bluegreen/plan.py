@@ -24,7 +24,7 @@ SLACK_LIMIT = 2600  # characters of plan in a Slack section (3000 at most, leavi
 
 
 class PlanModel(BaseModel):
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
 
 class FieldChange(PlanModel):

@@ -26,7 +26,7 @@ from .errors import (
 class TaskSetInfo(BaseModel):
     """What the decisions need of a live ECS task set."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(defer_build=True, frozen=True)
 
     id: str
     status: str  # PRIMARY or ACTIVE (live task sets only)

@@ -42,7 +42,7 @@ def check_image_ref(value: str) -> str:
 class ContainerOverrides(BaseModel):
     """Changes to one container of the serving task definition."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     image: str | None = None  # tag or digest in the container's configured repository
     environment: dict[str, str] = Field(default_factory=dict)  # set (added or changed)
@@ -80,7 +80,7 @@ class ContainerOverrides(BaseModel):
 class TaskDefinitionOverrides(BaseModel):
     """A patch on the serving task definition: per-container changes, task size and roles."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     containers: dict[str, ContainerOverrides] = Field(default_factory=dict)
     cpu: str | None = None

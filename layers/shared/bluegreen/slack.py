@@ -5,7 +5,7 @@ logged. Posting a gate's message raises when Slack fails (the caller retries);
 updating it, thread notes and ephemeral replies are best effort and never raise.
 
 The messages are built in :mod:`bluegreen.slack_messages`, button clicks are answered in
-:mod:`bluegreen.slack_interactions`; their public names stay importable from here.
+:mod:`bluegreen.slack_interactions`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import FixedValueRetryInt
 from slack_sdk.webhook import WebhookClient
 
 from .errors import BlueGreenError
-from .gates import GateLike
+from .gates import Gate
 from .settings import DEFAULT_SLACK_API_URL, get_settings
 from .slack_messages import decided_blocks, decided_text, gate_blocks, gate_text
 
@@ -160,14 +160,14 @@ class Notifier:
             self._client = self._client_factory()
         return self._client
 
-    def post_gate(self, gate: GateLike) -> tuple[str, str]:
+    def post_gate(self, gate: Gate) -> tuple[str, str]:
         """Post the gate's message with its buttons to the gate's channel; returns ``(channel id, ts)``.
 
         Raises :class:`SlackUnavailable` (retry) or :class:`SlackRefused` (fix the configuration).
         """
-        channel = gate.get("channel")
+        channel = gate.channel
         if not channel:
-            raise SlackRefused(f"Gate {gate.get('gateId')} has no Slack channel")
+            raise SlackRefused(f"Gate {gate.gateId} has no Slack channel")
         try:
             response = self.client.chat_postMessage(
                 channel=channel, text=gate_text(gate), blocks=gate_blocks(gate), unfurl_links=False, unfurl_media=False
@@ -178,17 +178,17 @@ class Notifier:
             raise _post_error("chat.postMessage", error) from error
         return str(response["channel"]), str(response["ts"])
 
-    def update_gate(self, gate: GateLike) -> bool:
+    def update_gate(self, gate: Gate) -> bool:
         """Replace the gate's message by its decided form (no buttons). Never raises; ``False`` on failure."""
-        channel, ts = gate.get("channel"), gate.get("ts")
+        channel, ts = gate.channel, gate.ts
         if not channel or not ts:
-            logger.info("Gate has no Slack message to update", extra={"gateId": gate.get("gateId")})
+            logger.info("Gate has no Slack message to update", extra={"gateId": gate.gateId})
             return False
         try:
             self.client.chat_update(channel=channel, ts=ts, text=decided_text(gate), blocks=decided_blocks(gate))
             return True
         except Exception as error:  # noqa: BLE001 - best effort: Slack never blocks a decision
-            logger.warning("Slack chat.update failed", extra={"gateId": gate.get("gateId"), "error": _describe(error)})
+            logger.warning("Slack chat.update failed", extra={"gateId": gate.gateId, "error": _describe(error)})
             return False
 
     def note(self, channel: str, thread_ts: str | None, text: str) -> str | None:
@@ -234,30 +234,3 @@ def _describe(error: Exception) -> str:
         code = error.response.get("error", "") if hasattr(error.response, "get") else ""
         return f"SlackApiError {status} {code}".strip()
     return f"{type(error).__name__}: {error}"
-
-
-# --- the other Slack modules' public names, importable from here (issue #16 split) -------------
-from .slack_interactions import (  # noqa: E402
-    Action as Action,
-)
-from .slack_interactions import FollowUp as FollowUp  # noqa: E402
-from .slack_interactions import (  # noqa: E402
-    InteractionResult as InteractionResult,
-)
-from .slack_interactions import (  # noqa: E402
-    default_approvers as default_approvers,
-)
-from .slack_interactions import follow_up as follow_up  # noqa: E402
-from .slack_interactions import (  # noqa: E402
-    handle_interaction as handle_interaction,
-)
-from .slack_interactions import (  # noqa: E402
-    parse_action as parse_action,
-)
-from .slack_interactions import (  # noqa: E402
-    verify_request as verify_request,
-)
-from .slack_messages import MAX_BUTTON_VALUE as MAX_BUTTON_VALUE  # noqa: E402
-from .slack_messages import outcome as outcome  # noqa: E402
-from .slack_messages import to_previous_blocks as to_previous_blocks  # noqa: E402
-from .slack_messages import who as who  # noqa: E402

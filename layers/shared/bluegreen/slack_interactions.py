@@ -22,7 +22,7 @@ from . import clock, to_previous
 from .config import load_service_config
 from .decisions import decide
 from .errors import AlreadyDecided, BlueGreenError, GateExpired, NotAllowed, UnknownGate
-from .gates import GateKind, GateLike, status_title
+from .gates import Gate, GateKind, GateStatus, status_title
 from .settings import get_settings
 from .slack_messages import USER_ID, _escape, _when, decided_text, outcome, who
 
@@ -184,8 +184,8 @@ def handle_interaction(
         return InteractionResult(400, "malformed Slack interaction", "malformed")
     log = {"gateId": action.gate_id, "action": action.action_id, "user": action.user_id}
 
-    def answer(outcome_name: str, text: str, gate: GateLike | None = None) -> InteractionResult:
-        job = FollowUp(response_url=action.response_url, text=text, gate_id=gate.get("gateId") if gate else None)
+    def answer(outcome_name: str, text: str, gate: Gate | None = None) -> InteractionResult:
+        job = FollowUp(response_url=action.response_url, text=text, gate_id=gate.gateId if gate else None)
         if defer is not None:
             defer(job)
         else:
@@ -202,7 +202,7 @@ def handle_interaction(
         if gate is None:
             return answer("unknown", f"Gate `{action.gate_id}` is unknown or has expired. Nothing was changed.")
         try:
-            _check_allowed(gate, action, provider, approvers_fallback)
+            _check_allowed(gate.service, action, provider, approvers_fallback)
         except NotAllowed as error:
             return answer("not-allowed", error.message)
         try:
@@ -215,14 +215,15 @@ def handle_interaction(
             return answer("already-decided", f"{_kind_name(latest)} `{action.gate_id}` was {_already(latest)}.", latest)
         except GateExpired as error:
             latest = store.get_gate(action.gate_id) or gate
-            if latest.get("status") != "EXPIRED":
-                latest = {
-                    **latest,
-                    "status": "EXPIRED",
-                    "decidedBy": "step-functions",
-                    "decidedAt": clock.now().isoformat(timespec="seconds"),
-                    "reason": "the deployment is no longer waiting",
-                }
+            if latest.status != GateStatus.EXPIRED:
+                latest = latest.model_copy(
+                    update={
+                        "status": GateStatus.EXPIRED,
+                        "decidedBy": "step-functions",
+                        "decidedAt": clock.now().isoformat(timespec="seconds"),
+                        "reason": "the deployment is no longer waiting",
+                    }
+                )
             return answer("expired", f"{error.message} Nothing was changed.", latest)
         except UnknownGate as error:
             return answer("unknown", f"{error.message} Nothing was changed.")
@@ -231,7 +232,7 @@ def handle_interaction(
         return answer(
             "error", "Something went wrong and your click may not have been applied. Try again, or use the CLI."
         )
-    logger.info("Gate decided from Slack", extra={**log, "status": decision.gate.get("status")})
+    logger.info("Gate decided from Slack", extra={**log, "status": decision.gate.status})
     job = FollowUp(response_url=action.response_url, text=None, gate_id=action.gate_id)
     if defer is not None:
         defer(job)
@@ -280,7 +281,7 @@ def _to_previous(
         return answer("malformed", "Malformed button value. Nothing was started.")
     service, execution = match["service"], match["execution"]
     try:
-        _check_allowed({"service": service}, action, provider, fallback)
+        _check_allowed(service, action, provider, fallback)
     except NotAllowed as error:
         return answer("not-allowed", error.message)
     try:
@@ -305,23 +306,22 @@ def _reason(action: Action) -> str:
     return f"via Slack (@{action.user_name})"
 
 
-def _kind_name(gate: GateLike) -> str:
+def _kind_name(gate: Gate) -> str:
     try:
-        return GateKind(str(gate.get("kind"))).noun
+        return GateKind(str(gate.kind)).noun
     except ValueError:
         return "Gate"
 
 
-def _already(gate: GateLike) -> str:
-    status = str(gate.get("status", "?"))
+def _already(gate: Gate) -> str:
+    status = str(gate.status)
     word = status_title(status).lower()
-    by = who(gate.get("decidedBy"))
-    return f"already {word}" + (f" by {by}" if by else "") + f" at {_when(gate.get('decidedAt'))}"
+    by = who(gate.decidedBy)
+    return f"already {word}" + (f" by {by}" if by else "") + f" at {_when(gate.decidedAt)}"
 
 
-def _check_allowed(gate: GateLike, action: Action, provider: Any, fallback: Iterable[str] | None) -> None:
+def _check_allowed(service: str, action: Action, provider: Any, fallback: Iterable[str] | None) -> None:
     """Raise :class:`NotAllowed` unless the user is on the service's approvers (or the stack's default list)."""
-    service = str(gate.get("service"))
     try:
         config = load_service_config(service, provider)
     except BlueGreenError as error:

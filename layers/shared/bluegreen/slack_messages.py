@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from .gates import GateKind, GateLike, GateStatus, status_title
+from .gates import Gate, GateKind, GateStatus, status_title
 
 USER_ID = re.compile(r"[UW][A-Z0-9]{2,30}")
 MAX_BUTTON_VALUE = 2000  # Slack's limit on a button's value
@@ -76,24 +76,24 @@ def _seconds(value: Any) -> int | None:
     return None
 
 
-def _bake_seconds(gate: GateLike) -> int | None:
-    seconds = _seconds(gate.get("bakeSeconds"))
-    if seconds is None and gate.get("createdAt") and gate.get("expiresAt"):
+def _bake_seconds(gate: Gate) -> int | None:
+    seconds = _seconds(gate.bakeSeconds)
+    if seconds is None and gate.createdAt and gate.expiresAt:
         try:
-            delta = datetime.fromisoformat(gate["expiresAt"]) - datetime.fromisoformat(gate["createdAt"])
+            delta = datetime.fromisoformat(gate.expiresAt) - datetime.fromisoformat(gate.createdAt)
             seconds = int(delta.total_seconds())
         except ValueError:
             return None
     return seconds
 
 
-def _tag(gate: GateLike) -> str:
-    return str(gate.get("imageTag") or "?")
+def _tag(gate: Gate) -> str:
+    return str(gate.imageTag or "?")
 
 
-def _headline(gate: GateLike) -> str:
-    service, tag = _escape(gate.get("service", "?")), _escape(_tag(gate))
-    kind = gate.get("kind")
+def _headline(gate: Gate) -> str:
+    service, tag = _escape(gate.service), _escape(_tag(gate))
+    kind = gate.kind
     if kind == "approval":
         return (
             f"Green `{tag}` of *{service}* is healthy behind the test rule. "
@@ -102,7 +102,7 @@ def _headline(gate: GateLike) -> str:
     if kind == "bake":
         seconds = _bake_seconds(gate)
         line = f"Swapped: production on `{tag}`, baking {seconds if seconds is not None else '?'} s."
-        alarms = gate.get("alarmNames") or []
+        alarms = gate.alarmNames or []
         if alarms:
             line += " Watching " + ", ".join(f"`{_escape(name)}`" for name in alarms) + "."
         return line
@@ -112,22 +112,22 @@ def _headline(gate: GateLike) -> str:
     )
 
 
-def _summary(gate: GateLike, title: str) -> list[dict[str, Any]]:
-    service, tag = str(gate.get("service", "?")), _tag(gate)
+def _summary(gate: Gate, title: str) -> list[dict[str, Any]]:
+    service, tag = str(gate.service), _tag(gate)
     fields = [_mrkdwn(f"*Service*\n{_escape(service)}"), _mrkdwn(f"*Image tag*\n`{_escape(tag)}`")]
-    if gate.get("imageDigest"):
-        fields.append(_mrkdwn(f"*Digest*\n`{_escape(gate['imageDigest'])}`"))
-    url = str(gate.get("testUrl") or "")
+    if gate.imageDigest:
+        fields.append(_mrkdwn(f"*Digest*\n`{_escape(gate.imageDigest)}`"))
+    url = str(gate.testUrl or "")
     if url.startswith(("https://", "http://")):
         fields.append(_mrkdwn(f"*Test URL*\n<{_escape(url)}|{_escape(url)}>"))
-    requester = gate.get("requestedBy") or gate.get("requester")
+    requester = gate.requestedBy
     if requester:
         fields.append(_mrkdwn(f"*Started by*\n{who(str(requester)) or _escape(requester)}"))
-    if gate.get("executionName"):
-        fields.append(_mrkdwn(f"*Execution*\n`{_escape(gate['executionName'])}`"))
-    context = [_mrkdwn(f"Gate `{_escape(gate.get('gateId', '?'))}`")]
-    if gate.get("expiresAt"):
-        context.append(_mrkdwn(f"Waits until {_when(gate['expiresAt'])}"))
+    if gate.executionName:
+        fields.append(_mrkdwn(f"*Execution*\n`{_escape(gate.executionName)}`"))
+    context = [_mrkdwn(f"Gate `{_escape(gate.gateId)}`")]
+    if gate.expiresAt:
+        context.append(_mrkdwn(f"Waits until {_when(gate.expiresAt)}"))
     return [
         {"type": "header", "text": _plain(f"{title}: {service} {tag}")},
         {"type": "section", "text": _mrkdwn(_headline(gate)), "fields": fields[:10]},
@@ -135,8 +135,8 @@ def _summary(gate: GateLike, title: str) -> list[dict[str, Any]]:
     ]
 
 
-def _button(gate: GateLike, action: str, label: str, style: str) -> dict[str, Any]:
-    gate_id = str(gate["gateId"])
+def _button(gate: Gate, action: str, label: str, style: str) -> dict[str, Any]:
+    gate_id = str(gate.gateId)
     if len(gate_id) > MAX_BUTTON_VALUE:
         raise ValueError("gate id too long for a Slack button value")
     button: dict[str, Any] = {
@@ -150,60 +150,60 @@ def _button(gate: GateLike, action: str, label: str, style: str) -> dict[str, An
         title, text, confirm = _CONFIRM[action]
         button["confirm"] = {
             "title": _plain(title, 100),
-            "text": _mrkdwn(text.format(service=_escape(gate.get("service", "?")), tag=_escape(_tag(gate))), 300),
+            "text": _mrkdwn(text.format(service=_escape(gate.service), tag=_escape(_tag(gate))), 300),
             "confirm": _plain(confirm, 30),
             "deny": _plain("Cancel", 30),
         }
     return button
 
 
-def gate_blocks(gate: GateLike) -> list[dict[str, Any]]:
+def gate_blocks(gate: Gate) -> list[dict[str, Any]]:
     """The message of a pending gate: summary and its buttons (approve/reject, roll back, finish/roll back)."""
-    kind = gate["kind"]
+    kind = gate.kind
     buttons = [_button(gate, action, label, style) for action, label, style in _BUTTONS[kind]]
     return [
         *_summary(gate, GateKind(kind).slack_title),
         *_plan_blocks(gate),
-        {"type": "actions", "block_id": f"gate-{gate['gateId']}", "elements": buttons},
+        {"type": "actions", "block_id": f"gate-{gate.gateId}", "elements": buttons},
     ]
 
 
-def _plan_blocks(gate: GateLike) -> list[dict[str, Any]]:
+def _plan_blocks(gate: Gate) -> list[dict[str, Any]]:
     """Issue 10: the release's plan (already bounded and escaped by bluegreen.plan.render_mrkdwn)."""
-    text = str(gate.get("planText") or "")
+    text = str(gate.planText or "")
     return [{"type": "section", "text": _mrkdwn(text)}] if text else []
 
 
-def outcome(gate: GateLike) -> str:
+def outcome(gate: Gate) -> str:
     """One line: ``*Approved* by <@U123> at <time>`` (with the reason when there is one)."""
-    status = str(gate.get("status", "?"))
+    status = str(gate.status)
     word = status_title(status)
-    by = who(gate.get("decidedBy"))
-    line = f"*{word}*" + (f" by {by}" if by else "") + f" at {_when(gate.get('decidedAt'))}"
-    reason = str(gate.get("reason") or "").strip()
+    by = who(gate.decidedBy)
+    line = f"*{word}*" + (f" by {by}" if by else "") + f" at {_when(gate.decidedAt)}"
+    reason = str(gate.reason or "").strip()
     if reason and reason.lower() != word.lower():
         line += f": {_escape(reason)}"
     return line
 
 
-def decided_blocks(gate: GateLike) -> list[dict[str, Any]]:
+def decided_blocks(gate: Gate) -> list[dict[str, Any]]:
     """The message of a decided gate: same summary, no buttons, who decided and when."""
-    status = str(gate.get("status"))
+    status = str(gate.status)
     decided = status in GateStatus.__members__ and status != GateStatus.PENDING
-    title = status_title(status) if decided else _title(gate.get("kind"))
+    title = status_title(status) if decided else _title(gate.kind)
     return [*_summary(gate, title), *_plan_blocks(gate), {"type": "section", "text": _mrkdwn(outcome(gate))}]
 
 
-def gate_text(gate: GateLike) -> str:
+def gate_text(gate: Gate) -> str:
     """Notification text of a gate's message (what push notifications and screen readers show)."""
-    title = _title(gate.get("kind"))
-    return f"{title}: {gate.get('service', '?')} {_tag(gate)} ({gate.get('gateId', '?')})"
+    title = _title(gate.kind)
+    return f"{title}: {gate.service} {_tag(gate)} ({gate.gateId})"
 
 
-def decided_text(gate: GateLike) -> str:
-    status = str(gate.get("status", "?"))
+def decided_text(gate: Gate) -> str:
+    status = str(gate.status)
     word = status_title(status)
-    return f"{word}: {gate.get('service', '?')} {_tag(gate)} ({gate.get('gateId', '?')})"
+    return f"{word}: {gate.service} {_tag(gate)} ({gate.gateId})"
 
 
 # --- issue #15: the "Roll back to previous" button on the deployed message ------------------------------

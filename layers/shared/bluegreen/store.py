@@ -17,6 +17,7 @@ pk                                 sk                           item
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -27,9 +28,10 @@ from boto3.dynamodb.conditions import Key
 from botocore.exceptions import ClientError
 
 from . import clock
-from .aws import error_code, transient_errors
+from .aws import error_code, get_clients, transient_errors
 from .errors import DeploymentInProgress
 from .gates import Gate, GateKind, GateStatus
+from .settings import require
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb.service_resource import Table
@@ -46,6 +48,13 @@ def new_gate_id(kind: str) -> str:
 
 def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="seconds")
+
+
+@functools.cache
+def get_store() -> Store:
+    """The deployments table named by ``TABLE_NAME``, shared by every invocation of a warm container."""
+    clients = get_clients()
+    return Store(table=clients.dynamodb.Table(require("TABLE_NAME").tableName), sfn=clients.sfn)
 
 
 @dataclass
@@ -220,23 +229,6 @@ class Store:
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
     # --- gates -------------------------------------------------------------------------
-    def open_gate(
-        self,
-        kind: str,
-        service: str,
-        execution_arn: str,
-        task_token: str,
-        timeout_seconds: int,
-        details: dict[str, Any],
-        alarm_names: list[str] | None = None,
-    ) -> Gate:
-        """Kept while the branches calling it are merged (issue #16): use :func:`bluegreen.decisions.open_gate`."""
-        from .decisions import open_gate  # the rule that supersedes a pending gate lives there
-
-        return open_gate(
-            self, GateKind(kind), service, execution_arn, task_token, timeout_seconds, details, alarm_names
-        )
-
     def create_gate(self, gate: Gate) -> Gate:
         """Store a new pending gate and make it the service's open gate (and the alarms' watcher)."""
         ttl = int((datetime.fromisoformat(gate.expiresAt) + timedelta(days=30)).timestamp())
@@ -337,7 +329,7 @@ class Store:
                             "gateId": gate_id,
                             "kind": gate.kind.value,
                             "executionArn": gate.executionArn,
-                            "ttl": gate.get("ttl"),
+                            "ttl": gate.ttl,
                         }
                     )
 

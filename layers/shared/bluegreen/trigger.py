@@ -18,10 +18,9 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.parameters import SSMProvider
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -30,6 +29,9 @@ from .aws import error_code, transient_errors
 from .config import config_prefix, read_parameters
 from .models import ExecutionInput, ServiceConfig
 from .store import Store
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
 
 logger = Logger(child=True)
 
@@ -42,7 +44,7 @@ _SERVICE_PART_MAX = 40
 class EcrImageActionDetail(BaseModel):
     """``detail`` of an ``ECR Image Action`` event (tag and digest are absent in some actions)."""
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(defer_build=True, extra="ignore", populate_by_name=True)
 
     result: str
     repositoryName: str = Field(alias="repository-name")

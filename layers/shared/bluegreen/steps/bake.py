@@ -6,17 +6,12 @@ manual rollback; alarms already firing when the bake starts fail it at once.
 
 from __future__ import annotations
 
-from typing import Any
-
 from .. import alarms, notify
-from ..aws import AwsClients
 from ..decisions import open_gate
 from ..deps import Deps
 from ..errors import AlarmTriggered
 from ..gates import GateKind, GateStatus
 from ..models import GateEvent, OpenedGate
-from ..notify import SlackNotifier
-from ..store import Store
 from .open_gate import gate_details, post_message
 
 
@@ -43,8 +38,3 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
         raise AlarmTriggered(f"Alarm {alarm['AlarmName']} was already in ALARM when the bake started: {reason}")
     post_message(notifier, store, gate, 1)
     return OpenedGate(gateId=gate.gateId, kind=GateKind.BAKE)
-
-
-def start_bake(event: GateEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> dict[str, Any]:
-    """Kept while the branches calling it are merged (issue #16): use :func:`run`."""
-    return run(event, Deps(clients=clients, store=store, notifier=notifier)).dump()

@@ -150,8 +150,3 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
         f"Deployment of {context.imageTag} failed: {name}. {message}{suffix}",
     )
     return FailureReport(error=name, cause=message + suffix, deletedTaskSets=deleted)
-
-
-def cleanup(request: CleanupEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
-    """Kept while the branches calling it are merged (issue #16): use :func:`run`."""
-    return run(request, Deps(clients=clients, store=store, notifier=notifier))

@@ -69,7 +69,7 @@ def _announce(store: Store, notifier: SlackNotifier, context: DeploymentContext,
     if not isinstance(chosen, to_previous.Plan) or chosen.live.executionArn != context.executionArn:
         notify.milestone(notifier, context, text)
         return
-    from ..slack import to_previous_blocks  # slack_sdk is only needed when Slack is configured
+    from ..slack_messages import to_previous_blocks  # only when Slack is configured
 
     previous = chosen.previous  # its tag is unknown when it ran before the first recorded release
     previous_tag = previous.imageTag if previous.imageTag != "?" else f"{(previous.imageDigest or '')[:19]}…"

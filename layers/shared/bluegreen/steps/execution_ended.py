@@ -50,7 +50,7 @@ Action = Literal["nothing", "release", "cleanup", "rollback", "finish"]
 class ExecutionStatusDetail(BaseModel):
     """``detail`` of ``Step Functions Execution Status Change`` (source ``aws.states``)."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     executionArn: str
     stateMachineArn: str

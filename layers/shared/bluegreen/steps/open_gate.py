@@ -89,8 +89,3 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
         )
     slack_error = post_message(notifier, store, gate, SLACK_ATTEMPTS)
     return OpenedGate(gateId=gate.gateId, kind=kind, notification=slack_error)
-
-
-def open_gate(event: GateEvent, store: Store, notifier: SlackNotifier) -> dict[str, Any]:
-    """Kept while the branches calling it are merged (issue #16): use :func:`run`."""
-    return run(event, Deps(store=store, notifier=notifier)).dump()

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from .. import clock, ecs, elbv2, first_deploy, policy, routes
 from .. import events as deployment_events
-from ..aws import AwsClients
 from ..deps import Deps
 from ..events import DetailType
 from ..models import FailureReport, StepEvent
-from ..notify import SlackNotifier
-from ..store import Store
 from .cleanup import delete_green, describe_error, finish
 
 
@@ -59,8 +56,3 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
     finish(context, store, notifier, "rolled_back", name, cause, release)
     deployment_events.emit(deps.events, DetailType.ROLLED_BACK, context, error=name, why=message, outcome="rolled_back")
     return FailureReport(error="RolledBack", cause=cause, deletedTaskSets=deleted, restoredRules=restored)
-
-
-def rollback(event: StepEvent, clients: AwsClients, store: Store, notifier: SlackNotifier) -> FailureReport:
-    """Kept while the branches calling it are merged (issue #16): use :func:`run`."""
-    return run(event, Deps(clients=clients, store=store, notifier=notifier))
