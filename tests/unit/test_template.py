@@ -35,6 +35,7 @@ PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 UNSCOPABLE_ACTIONS = frozenset(
     {
         "ecs:DescribeTaskDefinition",
+        "cloudwatch:GetMetricData",  # issue 13
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
@@ -109,6 +110,8 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:DescribeTargetHealth",
     },
     "SwapFunction": {
+        "cloudwatch:PutMetricAlarm",  # issue 13: built-in analysis
+        "cloudwatch:GetMetricData",  # issue 13: built-in analysis
         "ecs:DescribeServices",
         "ecs:DescribeTaskSets",
         "ecs:ListTasks",
@@ -122,6 +125,7 @@ EXPECTED_ACTIONS = {
         SLACK,  # issue 11: canary/linear milestones in the Slack thread
     },
     "BakeFunction": {
+        "cloudwatch:GetMetricData",  # issue 13: built-in analysis
         "cloudwatch:DescribeAlarms",
         "dynamodb:PutItem",
         "dynamodb:GetItem",
@@ -131,6 +135,7 @@ EXPECTED_ACTIONS = {
     },
     "OpenGateFunction": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", SLACK},
     "DeleteOldFunction": {
+        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "ecs:DescribeTaskSets",
@@ -145,6 +150,7 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "CleanupFunction": {
+        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "ecs:DescribeTaskSets",
@@ -156,6 +162,7 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "RollbackFunction": {
+        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
@@ -170,6 +177,8 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "AlarmEventFunction": {
+        "cloudwatch:DescribeAlarms",  # issue 13: built-in analysis
+        "cloudwatch:GetMetricData",  # issue 13: built-in analysis
         "dynamodb:Query",
         "dynamodb:PutItem",
         "dynamodb:GetItem",
@@ -187,6 +196,7 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "ExecutionEndedFunction": {
+        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "events:PutEvents",  # issue #15: the cleanup it runs emits the deployment's events
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14: listener routes

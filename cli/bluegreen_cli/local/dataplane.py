@@ -21,6 +21,8 @@ Each image digest has a behaviour:
 * ``unhealthy`` - targets fail health checks forever (``Target.ResponseCodeMismatch``);
 * ``alarm``    - targets are healthy, but once production sends them traffic the
   service's 5xx alarm goes to ALARM after ``alarm_delay`` simulated seconds;
+* ``rising5xx`` - targets are healthy; their 5xx rate rises minute by minute once production
+  reaches them (issue 13, :mod:`.metrics`);
 * ``crashloop`` - every task exits ``crash_after`` seconds after it starts.
 
 ECS is eventually consistent: for ``consistency_delay`` simulated seconds a new task
@@ -48,6 +50,7 @@ from .route_state import backend_actions
 from .simclock import SimClock
 
 HEALTHY, UNHEALTHY, ALARM, CRASHLOOP = "healthy", "unhealthy", "alarm", "crashloop"
+RISING_5XX = "rising5xx"  # issue 13: healthy targets whose 5xx rate rises once production reaches them
 CRASH_REASON = "Essential container in task exited"
 SCALE_IN_REASON = "Scaling activity initiated by (deployment {})"
 
