@@ -465,6 +465,11 @@ class AlbMetrics:
             self._last = now
             self._shares = {w.service: self._current_shares(w) for w in self.plane.services}
             for minute in self._minutes(self._published, due):
+                if minute < self._published:  # a nested tick (a state change's rollback moved time) published it
+                    continue
+                # issue 13: marked before evaluating: a state change runs its targets, which tick again in this
+                # thread; they must not publish this minute a second time (GetMetricData would sum it twice)
+                self._published = minute + 1
                 self._publish(minute)
                 self._evaluate((minute + 1) * MINUTE)
             self._published = max(self._published, due)

@@ -188,7 +188,8 @@ def _metric(metric_id: str, name: str, statistic: str, load_balancer: str, group
 def metric_queries(spec: AnalysisSpec, load_balancer: str, green_group: str, blue_group: str) -> list[dict[str, Any]]:
     """The MetricStat queries (at most 6 of the 10 an alarm may hold), also used by GetMetricData."""
     queries = []
-    for prefix, group in (("g", green_group), ("b", blue_group)):
+    for prefix, arn in (("g", green_group), ("b", blue_group)):
+        group = target_group_dimension(arn)
         queries.append(_metric(f"{prefix}e", "HTTPCode_Target_5XX_Count", "Sum", load_balancer, group, spec.period))
         queries.append(_metric(f"{prefix}q", "RequestCount", "Sum", load_balancer, group, spec.period))
         if spec.maxSeconds is not None:
