@@ -27,7 +27,7 @@ from moto.elbv2.models import elbv2_backends
 from bluegreen import elbv2 as rules
 from bluegreen_cli.local import simclock
 from bluegreen_cli.local.demo import SCENARIOS, summarize
-from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator
+from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator, route_of
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86400
@@ -304,6 +304,69 @@ def run_scenario(name: str) -> ScenarioRun:
             hook_invocations={n: c for n, c in emu.dispatcher.invocations.items() if n.startswith("bluegreen-hook-")},
         )
     return run
+
+
+# --- issue 13: time to restore, an alarm vs the built-in analysis ---------------------------------
+CANARY_10 = {"type": "CANARY", "percent": 10, "intervalSeconds": 900}
+DETECTORS = {
+    # the service's own alarm (seeded: more than 10 target 5xx a minute, 1 of 1), no analysis
+    "alarm": {"trafficShift": CANARY_10},
+    # no alarm, the built-in analysis (its defaults but minRequests 50: the canary gets 60 requests a minute)
+    "analysis": {"alarmNames": [], "trafficShift": CANARY_10, "analysis": {"minRequests": 50}},
+    # the same, judging on one minute (1 of 1) instead of 2 of the last 3
+    "analysis 1/1": {
+        "alarmNames": [],
+        "trafficShift": CANARY_10,
+        "analysis": {"minRequests": 50, "evaluationPeriods": 1, "datapointsToAlarm": 1},
+    },
+    # neither: what the other two add is measured against this
+    "none": {"alarmNames": [], "trafficShift": CANARY_10},
+}
+FAILING_IMAGES = {"v2-5xx": "50% 5xx from its first request", "v2-5xx-rising": "5xx rate 2%, +2%/min"}
+
+
+@dataclass
+class DetectionRun:
+    detector: str
+    image: str
+    outcome: str
+    failure_at: float | None  # simulated s: production first reaches green (the image fails from its first request)
+    restored_at: float | None  # simulated s: Rollback's ModifyRule on the production rule
+    transitions: int
+
+    @property
+    def time_to_restore(self) -> float | None:
+        if self.failure_at is None or self.restored_at is None:
+            return None
+        return round(self.restored_at - self.failure_at, 1)
+
+
+def _detection_run(detector: str, image: str) -> DetectionRun:
+    with Emulator(auto_approve=True) as emu:
+        demo = emu.seed_service(config_overrides=DETECTORS[detector])
+        result = emu.run(demo.name, image)
+        steps = emu.weight_steps(demo.name)
+        restored = next(
+            (
+                c.at
+                for c in emu.recorder.calls
+                if c.function == "RollbackFunction" and route_of(c) == demo.production_rule_arn
+            ),
+            None,
+        )
+        return DetectionRun(
+            detector=detector,
+            image=image,
+            outcome=result.outcome,
+            failure_at=steps[0][0] if steps else None,
+            restored_at=restored,
+            transitions=billable_transitions(result.events),
+        )
+
+
+def run_detection() -> list[DetectionRun]:
+    """Each detector against each failing image, and against a healthy one (the transitions it adds)."""
+    return [_detection_run(detector, image) for detector in DETECTORS for image in (*FAILING_IMAGES, "v2")]
 
 
 # --- 2. approval holds ---------------------------------------------------------------------------
