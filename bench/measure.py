@@ -618,6 +618,8 @@ def _import_samples(code_dir: Path, layer: Path, runtime_sdk: Path, runs: int) -
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "TABLE_NAME": "bluegreen-DeploymentsTable",
         "CONFIG_PREFIX": "/bluegreen/services",
+        # EcrTrigger and ExecutionEnded require it at cold start (the template sets it)
+        "STATE_MACHINE_ARN": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:bluegreen-deployment",
     }
     samples: list[tuple[int, list[tuple[str, int]]]] = []
     for attempt in range(runs + 1):  # the first run warms the file cache

@@ -316,6 +316,29 @@ def expression_value(expression: str, values: dict[str, Value], expressions: dic
     return _Math(expression, lookup, metric_ids).run()
 
 
+MAX_ALARM_METRICS, MAX_ALARM_EXPRESSIONS = 10, 10  # PutMetricAlarm: MetricStat and Expression queries each
+
+
+def check_alarm_queries(queries: list[tuple[str, bool, str | None, bool]]) -> None:
+    """PutMetricAlarm's rules for ``Metrics`` (id, is a metric, expression, returns data): at most 10 metrics and
+    10 expressions, exactly one query returning data, every expression readable over the other ids. Raises
+    :class:`MathError` saying what is wrong."""
+    metrics = [q for q in queries if q[1]]
+    maths = [q for q in queries if not q[1]]
+    if len(metrics) > MAX_ALARM_METRICS or len(maths) > MAX_ALARM_EXPRESSIONS:
+        raise MathError(
+            f"an alarm holds at most {MAX_ALARM_METRICS} metrics and {MAX_ALARM_EXPRESSIONS} expressions "
+            f"(got {len(metrics)} and {len(maths)})"
+        )
+    returning = [q[0] for q in queries if q[3]]
+    if len(returning) != 1:
+        raise MathError(f"exactly one of the alarm's Metrics must have ReturnData true (got {returning or 'none'})")
+    values: dict[str, Value] = {q[0]: 1.0 for q in metrics}
+    expressions = {q[0]: q[2] or "" for q in maths}
+    for name in expressions:
+        expression_value(name, values, expressions)
+
+
 def _expression_value(expression: str, values: dict[str, float | None]) -> float | None:
     """Kept for callers of the first evaluator (issue 11): :func:`expression_value`."""
     return expression_value(expression, values)
