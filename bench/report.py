@@ -239,7 +239,7 @@ def _headline_table(
                 f"{happy.transitions} (≈ {usd(cost_happy)} per deployment)",
             ],
             [
-                "State transitions with the approval held: at once / 1 h / 7 d / 364 d",
+                "State transitions with the approval held: at once / 1 h / 7 d / 363 d",
                 " / ".join(str(h.transitions) for h in held) + " — constant",
             ],
             ["AWS API calls, happy deployment", f"{happy.n_calls}"],
