@@ -80,15 +80,19 @@ def put(cloudwatch: CloudWatchClient, context: DeploymentContext, green_group: s
 def delete(cloudwatch: CloudWatchClient, context: DeploymentContext) -> str | None:
     """Delete the deployment's analysis alarm (already gone: fine); returns its name."""
     name = name_of(context)
-    if name is None:
-        return None
+    if name is not None:
+        delete_named(cloudwatch, name)
+    return name
+
+
+def delete_named(cloudwatch: CloudWatchClient, name: str) -> None:
+    """DeleteAlarms of one alarm; one that is gone already (a retried end task) is fine."""
     try:
         with transient_errors():
             cloudwatch.delete_alarms(AlarmNames=[name])
     except ClientError as error:
         if error_code(error) != "ResourceNotFound":
             raise
-    return name
 
 
 def explain_alarm(cloudwatch: CloudWatchClient, alarm: dict[str, Any], now: datetime | None = None) -> str | None:
