@@ -494,7 +494,7 @@ def _detection_table(runs: list[DetectionRun]) -> list[str]:
             "—" if r.failure_at is None else f"t+{r.failure_at:.0f}s",
             "—" if r.time_to_restore is None else f"{r.time_to_restore:.0f}",
             r.transitions,
-            "—" if r.image not in plain else f"{r.transitions - plain[r.image]:+d}",
+            f"{r.transitions - plain[r.image]:+d}" if r.image == "v2" and r.image in plain else "—",
         ]
         for r in runs
     ]
@@ -505,7 +505,7 @@ def _detection_table(runs: list[DetectionRun]) -> list[str]:
         "Failure starts (production reaches green)",
         "Failure → production restored (simulated s)",
         "Transitions",
-        "vs no detector",
+        "Transitions added (healthy canary, vs no detector)",
     ]
     return table(headers, rows)
 
