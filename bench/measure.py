@@ -33,8 +33,10 @@ from bluegreen_cli.local.route_state import backend_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86400
-APPROVAL_TIMEOUT_S = 363 * DAY  # Validate refuses waits that outlive the one-year execution limit (issue 12)
-HOLDS = [("none (approved at once)", 0), ("1 hour", 3600), ("7 days", 7 * DAY), ("362 days", 362 * DAY)]
+# The longest approval Validate accepts for the demo service: a deployment may wait 364 days in all (Step Functions'
+# one-year limit less a day), and the demo's bake (120 s) and health wait (300 s) count too.
+APPROVAL_TIMEOUT_S = 364 * DAY - 3600
+HOLDS = [("none (approved at once)", 0), ("1 hour", 3600), ("7 days", 7 * DAY), ("363 days", 363 * DAY)]
 FINE_GROWTH = 0.001  # callback time step near the end of a hold: lands within 0.1% of the target
 
 
@@ -306,6 +308,69 @@ def run_scenario(name: str) -> ScenarioRun:
     return run
 
 
+# --- issue 13: time to restore, an alarm vs the built-in analysis ---------------------------------
+CANARY_10 = {"type": "CANARY", "percent": 10, "intervalSeconds": 900}
+DETECTORS = {
+    # the service's own alarm (seeded: more than 10 target 5xx a minute, 1 of 1), no analysis
+    "alarm": {"trafficShift": CANARY_10},
+    # no alarm, the built-in analysis (its defaults but minRequests 50: the canary gets 60 requests a minute)
+    "analysis": {"alarmNames": [], "trafficShift": CANARY_10, "analysis": {"minRequests": 50}},
+    # the same, judging on one minute (1 of 1) instead of 2 of the last 3
+    "analysis 1/1": {
+        "alarmNames": [],
+        "trafficShift": CANARY_10,
+        "analysis": {"minRequests": 50, "evaluationPeriods": 1, "datapointsToAlarm": 1},
+    },
+    # neither: what the other two add is measured against this
+    "none": {"alarmNames": [], "trafficShift": CANARY_10},
+}
+FAILING_IMAGES = {"v2-5xx": "50% 5xx from its first request", "v2-5xx-rising": "5xx rate 2%, +2%/min"}
+
+
+@dataclass
+class DetectionRun:
+    detector: str
+    image: str
+    outcome: str
+    failure_at: float | None  # simulated s: production first reaches green (the image fails from its first request)
+    restored_at: float | None  # simulated s: Rollback's ModifyRule on the production rule
+    transitions: int
+
+    @property
+    def time_to_restore(self) -> float | None:
+        if self.failure_at is None or self.restored_at is None:
+            return None
+        return round(self.restored_at - self.failure_at, 1)
+
+
+def _detection_run(detector: str, image: str) -> DetectionRun:
+    with Emulator(auto_approve=True) as emu:
+        demo = emu.seed_service(config_overrides=DETECTORS[detector])
+        result = emu.run(demo.name, image)
+        steps = emu.weight_steps(demo.name)
+        restored = next(
+            (
+                c.at
+                for c in emu.recorder.calls
+                if c.function == "RollbackFunction" and route_of(c) == demo.production_rule_arn
+            ),
+            None,
+        )
+        return DetectionRun(
+            detector=detector,
+            image=image,
+            outcome=result.outcome,
+            failure_at=steps[0][0] if steps else None,
+            restored_at=restored,
+            transitions=billable_transitions(result.events),
+        )
+
+
+def run_detection() -> list[DetectionRun]:
+    """Each detector against each failing image, and against a healthy one (the transitions it adds)."""
+    return [_detection_run(detector, image) for detector in DETECTORS for image in (*FAILING_IMAGES, "v2")]
+
+
 # --- 2. approval holds ---------------------------------------------------------------------------
 @dataclass
 class HoldRun:
@@ -381,7 +446,7 @@ def run_holds() -> list[HoldRun]:
                     time.perf_counter() - started,
                 )
             )
-    # Nobody answers: the approval times out after 363 days and green is cleaned up. In a fresh emulator:
+    # Nobody answers: the approval times out after about 364 days and green is cleaned up. In a fresh emulator:
     # after the holds above the clock's offset is large and fractional, and the emulator's callback wait
     # then never reaches its timeout (see the observations in the document).
     with Emulator(auto_approve=False) as emu:
@@ -556,7 +621,7 @@ def _import_samples(code_dir: Path, layer: Path, runtime_sdk: Path, runs: int) -
         "POWERTOOLS_LOG_LEVEL": "INFO",
         "TABLE_NAME": "bluegreen-DeploymentsTable",
         "CONFIG_PREFIX": "/bluegreen/services",
-        # Set by the template for the functions that start or stop executions (ecr_trigger, execution_ended).
+        # EcrTrigger and ExecutionEnded require it at cold start (the template sets it)
         "STATE_MACHINE_ARN": f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:bluegreen-deployment",
     }
     samples: list[tuple[int, list[tuple[str, int]]]] = []

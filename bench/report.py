@@ -19,8 +19,10 @@ from typing import Any
 from .measure import (
     APPROVAL_TIMEOUT_S,
     DAY,
+    FAILING_IMAGES,
     ROOT,
     ClickBench,
+    DetectionRun,
     HoldRun,
     ImportTiming,
     LayerBuild,
@@ -140,9 +142,11 @@ def write_doc(
     layer: LayerBuild,
     startup: list[Startup],
     routes: list[RouteRun] | None = None,  # issue #14
+    detection: list[DetectionRun] | None = None,  # issue 13
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(path, chart, scenarios, holds, clicks, imports, checks, total_wall, layer, startup, routes))
+    text = render(path, chart, scenarios, holds, clicks, imports, checks, total_wall, layer, startup, routes, detection)
+    path.write_text(text)
 
 
 def render(
@@ -157,6 +161,7 @@ def render(
     layer: LayerBuild,
     startup: list[Startup],
     routes: list[RouteRun] | None = None,  # issue #14
+    detection: list[DetectionRun] | None = None,  # issue 13
 ) -> str:
     """The document: ``bench/benchmarks.md.tmpl`` filled with the figures and tables."""
     happy = scenarios["happy"]
@@ -194,6 +199,7 @@ def render(
         "rollback_table": _lines(_rollback_table(scenarios)),
         "hooks_table": _lines(_hooks_table(scenarios)),  # issue 13
         "routes_table": _lines(routes_table(routes or [])),  # issue #14
+        "detection_table": _lines(_detection_table(detection or [])),  # issue 13
         "clicks_n": len(clicks.fresh),
         "slack_limit_s": f"{SLACK_LIMIT_S:.0f}",
         "clicks_table": _lines(_clicks_table(fresh_ms, decided_ms, first_ms)),
@@ -238,7 +244,7 @@ def _headline_table(
                 f"{happy.transitions} (≈ {usd(cost_happy)} per deployment)",
             ],
             [
-                "State transitions with the approval held: at once / 1 h / 7 d / 362 d",
+                "State transitions with the approval held: at once / 1 h / 7 d / 363 d",
                 " / ".join(str(h.transitions) for h in held) + " — constant",
             ],
             ["AWS API calls, happy deployment", f"{happy.n_calls}"],
@@ -482,6 +488,33 @@ def _hooks_table(scenarios: dict[str, ScenarioRun]) -> list[str]:
         for run in scenarios.values()
     ]
     return table(["Scenario", "Hook-state transitions", "By state", "Hook invocations", "All transitions"], rows)
+
+
+def _detection_table(runs: list[DetectionRun]) -> list[str]:
+    """Issue 13: from green's failure starting to production restored, and the transitions, per detector."""
+    plain = {r.image: r.transitions for r in runs if r.detector == "none"}
+    rows = [
+        [
+            f"{r.detector}",
+            f"`{r.image}` ({FAILING_IMAGES.get(r.image, 'healthy')})",
+            r.outcome,
+            "—" if r.failure_at is None else f"t+{r.failure_at:.0f}s",
+            "—" if r.time_to_restore is None else f"{r.time_to_restore:.0f}",
+            r.transitions,
+            f"{r.transitions - plain[r.image]:+d}" if r.image == "v2" and r.image in plain else "—",
+        ]
+        for r in runs
+    ]
+    headers = [
+        "Detector",
+        "Release",
+        "Outcome",
+        "Failure starts (production reaches green)",
+        "Failure → production restored (simulated s)",
+        "Transitions",
+        "Transitions added (healthy canary, vs no detector)",
+    ]
+    return table(headers, rows)
 
 
 def _rollback_table(scenarios: dict[str, ScenarioRun]) -> list[str]:

@@ -26,6 +26,7 @@ from .measure import (
     ScenarioRun,
     build_layer,
     run_clicks,
+    run_detection,
     run_holds,
     run_imports,
     run_routes,
@@ -122,6 +123,27 @@ def main(argv: list[str] | None = None) -> int:
                 and all(set(step.production_writes.values()) == {1} for step in route_run.steps),
             )
         )
+    say("Failure to restore, an alarm vs the built-in analysis (issue 13):")
+    detection = run_detection()
+    for d in detection:
+        restore = "—" if d.time_to_restore is None else f"{d.time_to_restore:.0f}s"
+        say(
+            f"  {d.detector:<13} {d.image:<14} {d.outcome:<12} restored {restore:>6} after the failure, "
+            f"{d.transitions} transitions"
+        )
+    plain = {d.image: d.transitions for d in detection if d.detector == "none"}
+    checks.append(
+        (
+            "the built-in analysis, with no alarm configured, rolls back every failing image",
+            all(d.outcome == "rolled_back" for d in detection if d.detector.startswith("analysis") and d.image != "v2"),
+        )
+    )
+    checks.append(
+        (
+            "a healthy canary costs the same transitions with an alarm, with the analysis or with neither",
+            len({d.transitions for d in detection if d.image == "v2"}) == 1 and plain.get("v2") is not None,
+        )
+    )
 
     say("Approval holds:")
     holds = run_holds()
@@ -167,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     doc = args.docs / "benchmarks.md"
     draw_chart(scenarios, chart)
     total = time.perf_counter() - started
-    write_doc(doc, chart, scenarios, holds, clicks, imports, checks, total, layer, startup, routes=route_runs)
+    write_doc(doc, chart, scenarios, holds, clicks, imports, checks, total, layer, startup, route_runs, detection)
     say(f"Wrote {doc.relative_to(ROOT) if doc.is_relative_to(ROOT) else doc} and {chart.name} in {total:.0f}s")
     failed = [text for text, ok in checks if not ok]
     for text in failed:

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from bluegreen_cli.local.metrics import Aggregate, AlarmSpec, MetricQuery, MetricStore, evaluate, metric_key
+from bluegreen_cli.local.metrics import (
+    Aggregate,
+    AlarmSpec,
+    MathError,
+    MetricQuery,
+    MetricStore,
+    evaluate,
+    expression_value,
+    metric_key,
+)
 
 TG_A = metric_key("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", [("TargetGroup", "targetgroup/a/1")])
 TG_B = metric_key("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", [("TargetGroup", "targetgroup/b/2")])
@@ -96,3 +105,56 @@ def test_unmodelled_expressions_and_comparisons_fail_loudly() -> None:
         evaluate(spec(queries=queries), store, 60, "OK")
     with pytest.raises(ValueError, match="LessThanLowerOrGreaterThanUpperThreshold"):
         evaluate(spec(comparison="LessThanLowerOrGreaterThanUpperThreshold"), store, 60, "OK")
+
+
+# --- issue 13: the metric math the built-in analysis alarm uses ---------------------------------------------
+MATH = [
+    ("a + b", {"a": 1.0, "b": 2.0}, 3.0),
+    ("a + b", {"a": 1.0, "b": None}, None),  # a missing input drops the datapoint
+    ("SUM(METRICS())", {"a": 1.0, "b": None}, 1.0),
+    ("SUM(METRICS())", {"a": None, "b": None}, None),
+    ("FILL(b, 0) + a", {"a": 1.0, "b": None}, 1.0),
+    ("a / b", {"a": 1.0, "b": 0.0}, None),  # division by zero drops it
+    ("2 * a - b / 4", {"a": 3.0, "b": 8.0}, 4.0),
+    ("-(a - b)", {"a": 3.0, "b": 8.0}, 5.0),
+    ("a > 1 AND b < 10", {"a": 3.0, "b": 8.0}, 1.0),
+    ("a > 5 && b < 10", {"a": 3.0, "b": 8.0}, 0.0),
+    ("a > 5 OR b >= 8", {"a": 3.0, "b": 8.0}, 1.0),
+    ("a == 3 || NOT b", {"a": 2.0, "b": 8.0}, 0.0),
+    ("!(a != 3)", {"a": 3.0}, 1.0),
+    ("IF(a > 1, b, 0)", {"a": 3.0, "b": 8.0}, 8.0),
+    ("IF(a > 5, b, 0.5)", {"a": 3.0, "b": 8.0}, 0.5),
+    ("IF(a > 5, b)", {"a": 3.0, "b": 8.0}, None),
+    ("IF(b > 5, 1, 0)", {"b": None}, None),
+    ("MAX([a, 2 * b])", {"a": 3.0, "b": 8.0}, 16.0),
+    ("MIN([a, b, 1e-3])", {"a": 3.0, "b": 8.0}, 0.001),
+]
+
+
+@pytest.mark.parametrize(("expression", "values", "expected"), MATH, ids=[m[0] for m in MATH])
+def test_metric_math(expression: str, values: dict, expected: float | None) -> None:
+    # Given one period's metric values, When the expression is evaluated, Then it gives what metric math gives
+    assert expression_value(expression, values) == expected
+
+
+def test_expressions_may_use_other_expressions() -> None:
+    # Given an expression over another expression's id
+    maths = {"rate": "IF(q > 0, e / q, 0)", "top": "rate * 100"}
+
+    # When the watched expression is evaluated, Then the ids resolve through each other
+    assert expression_value("top > 5", {"e": 6.0, "q": 60.0}, maths) == 1.0
+
+
+@pytest.mark.parametrize(
+    "expression",
+    ["ANOMALY_DETECTION_BAND(a)", "SEARCH('x', 'Sum', 60)", "a +", "MAX(a)", "a $ b", "unknown + a", "[a, b]", "A + 1"],
+)
+def test_unmodelled_or_invalid_math_is_refused(expression: str) -> None:
+    # Given math the emulator does not model (or that is not valid), Then it is refused, never guessed
+    with pytest.raises(MathError):
+        expression_value(expression, {"a": 1.0, "b": 2.0})
+
+
+def test_cyclic_expressions_are_refused() -> None:
+    with pytest.raises(MathError):
+        expression_value("x", {"a": 1.0}, {"x": "y + a", "y": "x"})

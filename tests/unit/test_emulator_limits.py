@@ -61,3 +61,36 @@ def test_send_task_failure_refuses_a_cause_over_32768_characters(patched):
     with pytest.raises(ClientError) as raised:
         sfn.send_task_success(taskToken="t", output=json.dumps("x" * 262_144))
     assert raised.value.response["Error"]["Code"] == "ValidationException"
+
+
+# --- issue 13: metric-math alarms ---------------------------------------------------------------------------
+def _metric(metric_id: str) -> dict:
+    stat = {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount"}, "Period": 60, "Stat": "Sum"}
+    return {"Id": metric_id, "MetricStat": stat, "ReturnData": False}
+
+
+@pytest.mark.parametrize(
+    ("metrics", "why"),
+    [
+        ([_metric(f"m{i}") for i in range(11)] + [{"Id": "e", "Expression": "m1", "ReturnData": True}], "at most 10"),
+        ([_metric("m1"), {"Id": "e", "Expression": "m1", "ReturnData": False}], "ReturnData"),
+        ([_metric("m1"), {"Id": "e", "Expression": "ANOMALY_DETECTION_BAND(m1)", "ReturnData": True}], "not modelled"),
+        ([_metric("m1"), {"Id": "e", "Expression": "m1 + m2", "ReturnData": True}], "unknown id"),
+    ],
+    ids=["11 metrics", "nothing returns data", "unmodelled function", "unknown id"],
+)
+def test_put_metric_alarm_refuses_metrics_cloudwatch_refuses(patched, metrics: list, why: str):
+    client = patched.session.client("cloudwatch")
+    # When a metric-math alarm breaks PutMetricAlarm's rules
+    with pytest.raises(ClientError) as raised:
+        client.put_metric_alarm(
+            AlarmName="bad-math",
+            Metrics=metrics,
+            EvaluationPeriods=1,
+            Threshold=1,
+            ComparisonOperator="GreaterThanThreshold",
+        )
+    # Then it is refused, saying why, and no alarm exists
+    assert raised.value.response["Error"]["Code"] == "ValidationError"
+    assert why in raised.value.response["Error"]["Message"]
+    assert client.describe_alarms(AlarmNames=["bad-math"])["MetricAlarms"] == []

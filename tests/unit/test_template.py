@@ -35,6 +35,7 @@ PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 UNSCOPABLE_ACTIONS = frozenset(
     {
         "ecs:DescribeTaskDefinition",
+        "cloudwatch:GetMetricData",  # issue 13
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeLoadBalancers",  # issue 13: an HTTP probe's listener URL
@@ -119,6 +120,8 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:DescribeTargetGroupAttributes",
     },
     "SwapFunction": {
+        "cloudwatch:PutMetricAlarm",  # issue 13: built-in analysis
+        "cloudwatch:GetMetricData",  # issue 13: built-in analysis
         "ecs:DescribeServices",
         "ecs:DescribeTaskSets",
         "ecs:ListTasks",
@@ -135,6 +138,7 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:DescribeTargetGroupAttributes",
     },
     "BakeFunction": {
+        "cloudwatch:GetMetricData",  # issue 13: built-in analysis
         "cloudwatch:DescribeAlarms",
         "dynamodb:PutItem",
         "dynamodb:GetItem",
@@ -144,6 +148,7 @@ EXPECTED_ACTIONS = {
     },
     "OpenGateFunction": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", SLACK},
     "DeleteOldFunction": {
+        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "ecs:DescribeTaskSets",
@@ -158,6 +163,7 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "CleanupFunction": {
+        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "ecs:DescribeTaskSets",
@@ -169,6 +175,7 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "RollbackFunction": {
+        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "elasticloadbalancing:DescribeTargetHealth",
@@ -183,6 +190,8 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "AlarmEventFunction": {
+        "cloudwatch:DescribeAlarms",  # issue 13: built-in analysis
+        "cloudwatch:GetMetricData",  # issue 13: built-in analysis
         "dynamodb:Query",
         "dynamodb:PutItem",
         "dynamodb:GetItem",
@@ -200,6 +209,7 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "ExecutionEndedFunction": {
+        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "events:PutEvents",  # issue #15: the cleanup it runs emits the deployment's events
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14: listener routes

@@ -22,6 +22,8 @@ Each image digest has a behaviour:
   ``Target.FailedHealthChecks``);
 * ``alarm``    - targets are healthy, but once production sends them traffic the
   service's 5xx alarm goes to ALARM after ``alarm_delay`` simulated seconds;
+* ``rising5xx`` - targets are healthy; their 5xx rate rises minute by minute once production
+  reaches them (issue 13, :mod:`.metrics`);
 * ``crashloop`` - every task exits ``crash_after`` seconds after it starts.
 
 Issue #14: each task is placed in one of its task set's subnets, spread over their Availability Zones as ECS
@@ -57,6 +59,7 @@ from .simclock import SimClock
 
 HEALTHY, UNHEALTHY, ALARM, CRASHLOOP = "healthy", "unhealthy", "alarm", "crashloop"
 SLOW = "slow"  # issue 13: healthy, but each HTTP answer takes 1.5 simulated seconds (local/http_front.py)
+RISING_5XX = "rising5xx"  # issue 13: healthy targets whose 5xx rate rises once production reaches them
 CRASH_REASON = "Essential container in task exited"
 SCALE_IN_REASON = "Scaling activity initiated by (deployment {})"
 NLB_PROTOCOLS = {"TCP", "TLS", "UDP", "TCP_UDP", "QUIC", "TCP_QUIC"}  # issue #14: target group protocols of NLBs

@@ -15,8 +15,8 @@ emulator's state (not through the API, so the checks do not count as calls):
 * the production rule forwards only to target groups that have healthy targets;
 * at most two task sets exist;
 
-and at the end: exactly one task set, primary, production forwards to it, and the
-service's lock is released.
+and at the end: exactly one task set, primary, production forwards to it, the
+service's lock is released and no analysis alarm of the service remains (issue 13).
 """
 
 from __future__ import annotations
@@ -31,9 +31,11 @@ from typing import Any
 
 from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
+from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecs.models import ecs_backends
 from moto.elbv2.models import elbv2_backends
 
+from bluegreen import analysis
 from bluegreen import elbv2 as rules
 from bluegreen.gates import Gate
 from bluegreen.notify import get_notifier
@@ -52,7 +54,13 @@ BEST_EFFORT = ("secretsmanager:", "events:")  # events: issue #15, deployment ev
 # Calls of one function that only feed a convenience (issue #15: the Roll back to previous button).
 BEST_EFFORT_POINTS = {("DeleteOldFunction", "dynamodb:Query")}
 FAST = Timing(task_start=2, healthy_after=2, alarm_delay=2)
-CONFIG = {"bakeSeconds": 20, "approval": {"required": False}}
+# issue 13: with the built-in analysis, so its call sites (the alarm put, read, deleted) are faulted and stopped too
+CONFIG = {"bakeSeconds": 20, "approval": {"required": False}, "analysis": {}}
+
+
+def config_for(layout: str) -> dict[str, Any]:
+    """issue 13: an NLB service cannot have the built-in analysis (Validate refuses it)."""
+    return {k: v for k, v in CONFIG.items() if k != "analysis"} if layout == "nlb" else CONFIG
 
 
 @dataclass
@@ -142,6 +150,10 @@ class Invariants:
             self.violations.append(f"{where}: production does not forward only to the remaining task set")
         if self.emu.store.lock_holder(self.demo.name):  # outside a handler: not counted as a call
             self.violations.append(f"{where}: the deployment lock is still held")
+        prefix = analysis.alarm_name(self.demo.name, "")  # issue 13: this service's analysis alarms
+        left = [name for name in cloudwatch_backends[ACCOUNT][REGION].alarms if name.startswith(prefix)]
+        if left:
+            self.violations.append(f"{where}: analysis alarm {', '.join(left)} left behind")
 
 
 def _fault(point: tuple[str, str], persistent: bool) -> tuple[Callable[[Any], None], list[int]]:
@@ -164,7 +176,7 @@ def _check_after_call(invariants: Invariants, label: str, call: Any) -> None:
 
 def discover_points(emu: Emulator, layout: str = "rules") -> list[tuple[str, str]]:
     """The (function, service:Operation) pairs a happy deployment calls."""
-    demo = emu.seed_service("probe", config_overrides=CONFIG, layout=layout)
+    demo = emu.seed_service("probe", config_overrides=config_for(layout), layout=layout)
     start = len(emu.recorder.calls)
     result = emu.run(demo.name, "v2")
     if result.status != "SUCCEEDED":
@@ -193,7 +205,7 @@ def run_suite(
         for index, point in enumerate(report.points):
             for persistent in (False, True):
                 name = f"s{index}{'p' if persistent else 't'}"
-                demo = emu.seed_service(name, config_overrides=CONFIG, layout=layout)
+                demo = emu.seed_service(name, config_overrides=config_for(layout), layout=layout)
                 invariants = Invariants(emu, demo.name)
                 hook, seen = _fault(point, persistent)
                 label = f"{point[0]} {point[1]} ({'persistent' if persistent else 'transient'})"

@@ -439,6 +439,12 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     ("ecr", "DescribeImages"): _ecr_repositories("ecr:DescribeImages"),
     ("ecr", "DescribeRepositories"): _ecr_repositories("ecr:DescribeRepositories"),
     ("cloudwatch", "DescribeAlarms"): _alarms("cloudwatch:DescribeAlarms"),
+    # issue 13: the built-in analysis alarm (its ARN carries the name) and the metrics it reads
+    ("cloudwatch", "PutMetricAlarm"): lambda env, p: [
+        Request("cloudwatch:PutMetricAlarm", env.arn("cloudwatch", f"alarm:{p['AlarmName']}"))
+    ],
+    ("cloudwatch", "DeleteAlarms"): _alarms("cloudwatch:DeleteAlarms"),
+    ("cloudwatch", "GetMetricData"): _star("cloudwatch:GetMetricData"),
     ("ssm", "GetParameter"): lambda env, p: [Request("ssm:GetParameter", _ssm_parameter(p["Name"], env))],
     ("ssm", "GetParametersByPath"): lambda env, p: [Request("ssm:GetParametersByPath", _ssm_parameter(p["Path"], env))],
     ("dynamodb", "GetItem"): _dynamodb("dynamodb:GetItem"),

@@ -12,7 +12,7 @@ moto stores alarms and metric data but never evaluates an alarm. Here, in simula
   only when it is not zero.
 * **Alarms.** At each minute boundary every metric alarm is evaluated over its last ``EvaluationPeriods``
   complete periods (``Period``, the statistic, ``DatapointsToAlarm``, ``Threshold``,
-  ``ComparisonOperator``, ``TreatMissingData``; metric math ``SUM(METRICS())`` and ``a + b``). A state change
+  ``ComparisonOperator``, ``TreatMissingData``; metric math: see :func:`expression_value`, issue 13). A state change
   is set in moto and published to EventBridge as ``CloudWatch Alarm State Change``, like a change made with
   ``SetAlarmState`` (see :func:`publish_state_change`, which ``patches.py`` calls for the API).
 """
@@ -36,6 +36,9 @@ from moto.events.models import events_backends
 MINUTE = 60
 REQUESTS_PER_SECOND = 10.0  # production traffic of each watched service
 FAILING_5XX_SHARE = 0.5  # share of requests a failing ("alarm") image answers with a 5xx
+# issue 13: a "rising5xx" image answers RISING_START of its production requests with a 5xx when production first
+# reaches it, RISING_PER_MINUTE more every minute after, up to FAILING_5XX_SHARE.
+RISING_START, RISING_PER_MINUTE = 0.02, 0.02
 RESPONSE_TIME = {"healthy": 0.05, "alarm": 0.02}  # seconds (a failing image answers fast)
 NAMESPACE = "AWS/ApplicationELB"
 # issue #14: a Network Load Balancer's target group reports in AWS/NetworkELB: flows and target resets (an NLB
@@ -131,15 +134,214 @@ class AlarmSpec:
     treat_missing_data: str = "missing"
 
 
+# issue 13: a small, safe evaluator of the metric math the workflow's analysis alarm uses (and SUM(METRICS())):
+# numbers, ids, + - * /, comparisons (== != < <= > >=), AND/&&, OR/||, NOT/!, IF(c, a, b), FILL(x, v),
+# SUM/MAX/MIN over [a, b, ...] or METRICS(). One value per period: a missing datapoint is None and makes
+# the result missing (as metric math drops a timestamp without every input), except through FILL; x/0 drops it too.
+_TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][-+]?\d+)?|\.\d+)|([A-Za-z_]\w*)|(&&|\|\||==|!=|<=|>=|[-+*/()<>,!\[\]]))")
+_MATH_FUNCTIONS = ("IF", "FILL", "SUM", "MAX", "MIN", "METRICS")
+
+
+class MathError(ValueError):
+    """An expression the emulator does not model (as strict as AWS: refused, never guessed)."""
+
+
+def _tokens(expression: str) -> list[str]:
+    tokens, position = [], 0
+    text = expression.rstrip()
+    while position < len(text):
+        match = _TOKEN.match(text, position)
+        if not match or match.end() == position:
+            raise MathError(f"Metric math expression {expression!r}: cannot read {text[position:]!r}")
+        tokens.append(match.group(1) or match.group(2) or match.group(3))
+        position = match.end()
+    return tokens
+
+
+Value = float | None
+
+
+class _Math:
+    """Recursive descent over one expression; ``lookup(id)`` gives another query's value for the period."""
+
+    def __init__(self, expression: str, lookup: Callable[[str], Value], metric_ids: list[str]) -> None:
+        self.expression, self.tokens, self.at = expression, _tokens(expression), 0
+        self.lookup, self.metric_ids = lookup, metric_ids
+
+    def run(self) -> Value:
+        value = self._or()
+        if self.at != len(self.tokens):
+            raise MathError(f"Metric math expression {self.expression!r}: unexpected {self.tokens[self.at]!r}")
+        return _single(value)
+
+    def _peek(self) -> str | None:
+        return self.tokens[self.at] if self.at < len(self.tokens) else None
+
+    def _take(self, wanted: str | None = None) -> str:
+        token = self._peek()
+        if token is None or (wanted is not None and token.upper() != wanted):
+            raise MathError(f"Metric math expression {self.expression!r}: expected {wanted or 'more'}, got {token!r}")
+        self.at += 1
+        return token
+
+    def _binary(self, operators: dict[str, Callable[[float, float], Value]], operand: Callable[[], Any]) -> Any:
+        left = operand()
+        while (self._peek() or "").upper() in operators:
+            function = operators[self._take().upper()]
+            right = operand()
+            left = None if _single(left) is None or _single(right) is None else function(left, right)
+        return left
+
+    def _or(self) -> Any:
+        either = _bool(lambda a, b: bool(a) or bool(b))
+        return self._binary({"OR": either, "||": either}, self._and)
+
+    def _and(self) -> Any:
+        both = _bool(lambda a, b: bool(a) and bool(b))
+        return self._binary({"AND": both, "&&": both}, self._compare)
+
+    def _compare(self) -> Any:
+        return self._binary(
+            {
+                "==": _bool(lambda a, b: a == b),
+                "!=": _bool(lambda a, b: a != b),
+                "<": _bool(lambda a, b: a < b),
+                "<=": _bool(lambda a, b: a <= b),
+                ">": _bool(lambda a, b: a > b),
+                ">=": _bool(lambda a, b: a >= b),
+            },
+            self._sum,
+        )
+
+    def _sum(self) -> Any:
+        return self._binary({"+": lambda a, b: a + b, "-": lambda a, b: a - b}, self._product)
+
+    def _product(self) -> Any:
+        return self._binary({"*": lambda a, b: a * b, "/": lambda a, b: None if b == 0 else a / b}, self._unary)
+
+    def _unary(self) -> Any:
+        token = (self._peek() or "").upper()
+        if token in ("-", "!", "NOT"):
+            self._take()
+            value = _single(self._unary())
+            if value is None:
+                return None
+            return -value if token == "-" else float(not value)
+        return self._primary()
+
+    def _primary(self) -> Any:
+        token = self._take()
+        if token == "(":
+            value = self._or()
+            self._take(")")
+            return value
+        if token == "[":
+            items = [self._or()]
+            while self._peek() == ",":
+                self._take(",")
+                items.append(self._or())
+            self._take("]")
+            return [_single(item) for item in items]
+        if token[0].isdigit() or token[0] == ".":
+            return float(token)
+        if self._peek() == "(":
+            return self._call(token.upper())
+        if not re.fullmatch(r"[a-z]\w*", token):
+            raise MathError(f"Metric math expression {self.expression!r}: {token!r} is not a query id")
+        return self.lookup(token)
+
+    def _call(self, function: str) -> Any:
+        if function not in _MATH_FUNCTIONS:
+            modelled = ", ".join(_MATH_FUNCTIONS)
+            raise MathError(f"Metric math function {function} is not modelled by the emulator ({modelled})")
+        self._take("(")
+        if function == "METRICS":
+            self._take(")")
+            return [self.lookup(i) for i in self.metric_ids]
+        args = [self._or()]
+        while self._peek() == ",":
+            self._take(",")
+            args.append(self._or())
+        self._take(")")
+        if function == "IF":
+            if len(args) not in (2, 3):
+                raise MathError("IF takes a condition and one or two values")
+            condition = _single(args[0])
+            if condition is None:
+                return None
+            return _single(args[1]) if condition else (_single(args[2]) if len(args) == 3 else None)
+        if function == "FILL":
+            if len(args) != 2:
+                raise MathError("FILL takes a query and a value")
+            value = args[0]
+            if isinstance(value, list):
+                return [args[1] if v is None else v for v in value]
+            return _single(args[1]) if value is None else value
+        # SUM / MAX / MIN of an array (a single series would be a scalar over the whole range: not modelled)
+        if len(args) != 1 or not isinstance(args[0], list):
+            raise MathError(f"{function} is modelled over an array ([a, b] or METRICS()) only")
+        present = [v for v in args[0] if v is not None]
+        if not present:
+            return None
+        return {"SUM": sum, "MAX": max, "MIN": min}[function](present)
+
+
+def _single(value: Any) -> Value:
+    if isinstance(value, list):
+        raise MathError("an alarm's expression must return a single time series")
+    return value
+
+
+def _bool(test: Callable[[float, float], bool]) -> Callable[[float, float], Value]:
+    return lambda a, b: 1.0 if test(a, b) else 0.0
+
+
+def expression_value(expression: str, values: dict[str, Value], expressions: dict[str, str] | None = None) -> Value:
+    """The value of ``expression`` for one period: ``values`` by metric id, ``expressions`` by expression id."""
+    expressions = expressions or {}
+    metric_ids = list(values)
+    cache: dict[str, Value] = {}
+
+    def lookup(name: str, trail: tuple[str, ...] = ()) -> Value:
+        if name in values:
+            return values[name]
+        if name not in expressions:
+            raise MathError(f"Metric math expression refers to unknown id {name!r}")
+        if name in trail:
+            raise MathError(f"Metric math expressions refer to each other in a cycle ({' -> '.join(trail)})")
+        if name not in cache:
+            cache[name] = _Math(expressions[name], lambda n: lookup(n, (*trail, name)), metric_ids).run()
+        return cache[name]
+
+    return _Math(expression, lookup, metric_ids).run()
+
+
+MAX_ALARM_METRICS, MAX_ALARM_EXPRESSIONS = 10, 10  # PutMetricAlarm: MetricStat and Expression queries each
+
+
+def check_alarm_queries(queries: list[tuple[str, bool, str | None, bool]]) -> None:
+    """PutMetricAlarm's rules for ``Metrics`` (id, is a metric, expression, returns data): at most 10 metrics and
+    10 expressions, exactly one query returning data, every expression readable over the other ids. Raises
+    :class:`MathError` saying what is wrong."""
+    metrics = [q for q in queries if q[1]]
+    maths = [q for q in queries if not q[1]]
+    if len(metrics) > MAX_ALARM_METRICS or len(maths) > MAX_ALARM_EXPRESSIONS:
+        raise MathError(
+            f"an alarm holds at most {MAX_ALARM_METRICS} metrics and {MAX_ALARM_EXPRESSIONS} expressions "
+            f"(got {len(metrics)} and {len(maths)})"
+        )
+    returning = [q[0] for q in queries if q[3]]
+    if len(returning) != 1:
+        raise MathError(f"exactly one of the alarm's Metrics must have ReturnData true (got {returning or 'none'})")
+    values: dict[str, Value] = {q[0]: 1.0 for q in metrics}
+    expressions = {q[0]: q[2] or "" for q in maths}
+    for name in expressions:
+        expression_value(name, values, expressions)
+
+
 def _expression_value(expression: str, values: dict[str, float | None]) -> float | None:
-    text = expression.replace(" ", "")
-    if text.upper() == "SUM(METRICS())":
-        present = [v for v in values.values() if v is not None]
-        return sum(present) if present else None
-    if re.fullmatch(r"\w+(\+\w+)*", text):
-        terms = [values.get(term) for term in text.split("+")]
-        return None if any(t is None for t in terms) else sum(t for t in terms if t is not None)
-    raise ValueError(f"Metric math expression {expression!r} is not modelled by the emulator (SUM(METRICS()), a+b)")
+    """Kept for callers of the first evaluator (issue 11): :func:`expression_value`."""
+    return expression_value(expression, values)
 
 
 def period_value(spec: AlarmSpec, store: MetricStore, start: int) -> float | None:
@@ -150,7 +352,8 @@ def period_value(spec: AlarmSpec, store: MetricStore, start: int) -> float | Non
     returned = next(q for q in spec.queries if q.return_data)
     if returned.key is not None:
         return metric_values[returned.id]
-    return _expression_value(returned.expression or "", metric_values)
+    expressions = {q.id: q.expression for q in spec.queries if q.key is None and q.expression}
+    return expression_value(returned.expression or "", metric_values, expressions)
 
 
 def evaluate(spec: AlarmSpec, store: MetricStore, now: int, current: str) -> tuple[str, str]:
@@ -285,6 +488,11 @@ class AlbMetrics:
             self._last = now
             self._shares = {w.service: self._current_shares(w) for w in self.plane.services}
             for minute in self._minutes(self._published, due):
+                if minute < self._published:  # a nested tick (a state change's rollback moved time) published it
+                    continue
+                # issue 13: marked before evaluating: a state change runs its targets, which tick again in this
+                # thread; they must not publish this minute a second time (GetMetricData would sum it twice)
+                self._published = minute + 1
                 self._publish(minute)
                 self._evaluate((minute + 1) * MINUTE)
             self._published = max(self._published, due)
@@ -322,16 +530,16 @@ class AlbMetrics:
         ecs_backend = ecs_backends[self.plane.account][self.plane.region]
         production = self.plane._production_groups(elb_backend, watched)
         service = ecs_backend.services.get(f"{watched.cluster}:{watched.service}")
-        failing: set[str] = set()
+        failing: dict[str, float] = {}
         for task_set in service.task_sets if service else []:
             state = self.plane._task_sets.get(task_set.id)
-            if state and state.production_since and getattr(task_set, "bluegreen_behaviour", "") == "alarm":
-                failing.add(state.target_group)
-        return {
-            group: (share / 100.0, FAILING_5XX_SHARE if group in failing else 0.0)
-            for group, share in production.items()
-            if share > 0
-        }
+            behaviour = getattr(task_set, "bluegreen_behaviour", "")
+            if state and state.production_since and behaviour == "alarm":
+                failing[state.target_group] = FAILING_5XX_SHARE
+            elif state and state.production_since and behaviour == "rising5xx":  # issue 13
+                minutes = (self.plane.clock.now() - state.production_since).total_seconds() / MINUTE
+                failing[state.target_group] = min(FAILING_5XX_SHARE, RISING_START + RISING_PER_MINUTE * minutes)
+        return {group: (share / 100.0, failing.get(group, 0.0)) for group, share in production.items() if share > 0}
 
     def _accumulate(self, start: float, end: float) -> None:
         time = start

@@ -53,6 +53,8 @@ check_moto_version()
 # moto's internals, imported only once the version is known to match.
 from botocore.client import BaseClient
 from moto.awslambda_simple.models import LambdaSimpleBackend
+from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
+from moto.cloudwatch.models import CloudWatchBackend
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
@@ -472,6 +474,20 @@ def installed() -> Iterator[None]:
     original_task_failure = StepFunctionResponse.send_task_failure
     original_task_success = StepFunctionResponse.send_task_success
     original_set_alarm_state = CloudWatchResponse.set_alarm_state
+    original_put_metric_alarm = CloudWatchBackend.put_metric_alarm
+
+    def put_metric_alarm(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - moto's
+        queries = kwargs.get("metric_data_queries") or []
+        described = [
+            (q.id, q.metric_stat is not None, q.expression, str(q.return_data).lower() not in ("false", "0"))
+            for q in queries
+        ]
+        if described:
+            try:
+                metrics.check_alarm_queries(described)
+            except metrics.MathError as error:
+                raise CloudWatchValidationError(f"Invalid metrics for alarm: {error}") from error
+        return original_put_metric_alarm(self, *args, **kwargs)
 
     def create_rule(self, listener_arn, conditions, priority, actions, tags=None):  # noqa: ANN001 - moto's
         actions = copy.deepcopy(actions)
@@ -515,6 +531,9 @@ def installed() -> Iterator[None]:
         return result
 
     patcher.replace(CloudWatchResponse, "set_alarm_state", set_alarm_state)
+    # moto gap: PutMetricAlarm stores any Metrics array; CloudWatch refuses more than 10 metrics or 10
+    # expressions, not exactly one query returning data, and math it cannot read (issue 13).
+    patcher.replace(CloudWatchBackend, "put_metric_alarm", put_metric_alarm)
     # moto gap: CreateRule and ModifyRule keep and return the OIDC client secret (see _keep_oidc_secret).
     patcher.replace(ELBv2Backend, "create_rule", create_rule)
     patcher.replace(ELBv2Backend, "modify_rule", modify_rule)

@@ -121,6 +121,17 @@ SCENARIOS = {
             "approval": {"autoApproveWhenHooksPass": True},
         },
     ),
+    "analysis-rollback": Scenario(
+        "v2-5xx-rising",
+        "rolled_back",
+        "canary 10% with no alarm configured: green's 5xx rate rises, the built-in analysis (green vs blue) fails "
+        "it and production is restored from the partial weight in one call",
+        config={
+            "alarmNames": [],
+            "trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 600},
+            "analysis": {"minRequests": 50},
+        },
+    ),
     "hooks-pass-auto-approve": Scenario(
         "v2",
         "deployed",

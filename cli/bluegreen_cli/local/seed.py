@@ -11,7 +11,7 @@ from typing import Any
 
 from bluegreen.config import parameter_name
 
-from .dataplane import ALARM, CRASHLOOP, HEALTHY, SLOW, UNHEALTHY, DataPlane, WatchedService, rolling_key
+from .dataplane import ALARM, CRASHLOOP, HEALTHY, RISING_5XX, SLOW, UNHEALTHY, DataPlane, WatchedService, rolling_key
 
 # Tags pushed to the demo repository and how their containers behave.
 IMAGES = {
@@ -22,6 +22,7 @@ IMAGES = {
     "v2-5xx": ALARM,
     "v2-crash": CRASHLOOP,
     "v2-slow": SLOW,  # issue 13: answers HTTP after 1.5 simulated seconds (an HTTP probe's latency bound)
+    "v2-5xx-rising": RISING_5XX,  # issue 13: the built-in analysis demo
 }
 MOVING_TAG = "latest"  # points at v2; refused by default
 # issue #10: what a service's production rule answers before its first deployment (one way of two)

@@ -24,7 +24,9 @@ CALLBACK_GROWTH = 0.05  # ...growing by 5% of the time already waited: a year is
 
 class SimClock:
     def __init__(self, start: datetime | None = None) -> None:
-        self._start = start or datetime.now(UTC).replace(microsecond=0)
+        # issue 13: on a minute boundary, as CloudWatch's one-minute datapoints are (the emulator counts its metric
+        # minutes from its start), so GetMetricData periods aligned on the minute find whole minutes.
+        self._start = start or datetime.now(UTC).replace(second=0, microsecond=0)
         self._offset = 0.0
         self._lock = threading.Lock()
         self._released = threading.Condition()

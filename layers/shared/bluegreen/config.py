@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from . import hooks
+from . import analysis, hooks
 from .aws import is_transient
 from .errors import InvalidServiceConfig, TransientAwsError, UnknownService
 from .models import ServiceConfig
@@ -87,6 +87,7 @@ def load_service_config(service: str, provider: SSMProvider, max_age: int | None
         return ServiceConfig.model_validate(json.loads(raw))
     except ValidationError as error:
         hooks.refuse_invalid(error, f"SSM parameter {name}")  # issue 13: a distinct name for bad hooks
+        analysis.refuse_invalid(error, f"SSM parameter {name}")  # issue 13: and for bad analysis thresholds
         raise InvalidServiceConfig(f"SSM parameter {name} is not a valid service configuration: {error}") from error
     except ValueError as error:
         raise InvalidServiceConfig(f"SSM parameter {name} is not a valid service configuration: {error}") from error

@@ -252,3 +252,12 @@ class CleanupFailed(BlueGreenError):
 
 class RollbackFailed(BlueGreenError):
     """Rollback could not finish after its retries; redriving the execution re-runs it."""
+
+
+# --- issue 13: built-in analysis --------------------------------------------------------
+class AnalysisConfigOutOfRange(BlueGreenError):
+    """A threshold or window of the service's ``analysis`` block is missing or out of its range."""
+
+
+class AnalysisNotSupported(BlueGreenError):
+    """Built-in analysis was asked for a service behind a Network Load Balancer (no HTTP codes, no latency)."""

@@ -9,6 +9,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from .analysis import AnalysisConfig  # issue 13: built-in analysis
 from .gates import GateKind
 from .hooks import HookResult, HooksConfig, HooksReport  # issue 13
 from .plan import Plan  # issue 10
@@ -191,6 +192,7 @@ class ServiceConfig(Model):
     # issue 10: the ECR repository of each other container (the load-balanced one uses 'repository')
     repositories: dict[str, str] = Field(default_factory=dict)
     hooks: HooksConfig = Field(default_factory=HooksConfig)  # issue 13: verification hooks per stage
+    analysis: AnalysisConfig | None = None  # issue 13: built-in analysis (green compared with blue)
 
     def repository_of(self, container: str) -> str | None:
         return self.repository if container == self.containerName else self.repositories.get(container)
@@ -214,6 +216,9 @@ class ServiceConfig(Model):
 
     def production_route_arns(self) -> list[str]:
         return list(self.productionRoutes) or [str(self.productionRuleArn)]
+
+    def analysis_enabled(self) -> bool:  # issue 13
+        return self.analysis is not None and self.analysis.enabled
 
     def test_route_arn(self) -> str:
         return str(self.testRoute or self.testRuleArn)

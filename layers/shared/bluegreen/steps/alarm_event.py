@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aws_lambda_powertools import Logger
 
+from .. import analysis_alarm
 from ..decisions import decide
 from ..deps import Deps
 from ..errors import AlreadyDecided, GateExpired, UnknownGate
@@ -15,16 +18,29 @@ logger = Logger(child=True)
 
 def run(event: AlarmStateChangeEvent, deps: Deps) -> AlarmHandled:
     detail = event.detail
-    answered = on_alarm(deps.store, detail.alarmName, detail.state.value, detail.state.reason)
+
+    # issue 13: a built-in analysis alarm says which metric, green's and blue's values and the window
+    def explain() -> str:
+        return analysis_alarm.explain_by_name(deps.clients.cloudwatch, detail.alarmName, detail.state.reason)
+
+    answered = on_alarm(deps.store, detail.alarmName, detail.state.value, detail.state.reason, explain)
     return AlarmHandled(alarm=detail.alarmName, bakesFailed=answered)
 
 
-def on_alarm(store: Store, alarm_name: str, state: str, reason: str) -> list[str]:
-    """An alarm changed state: fail every bake watching it. Returns the gate ids answered."""
+def on_alarm(
+    store: Store, alarm_name: str, state: str, reason: str, explain: Callable[[], str] | None = None
+) -> list[str]:
+    """An alarm changed state: fail every bake watching it. Returns the gate ids answered.
+
+    ``explain`` (issue 13) gives a better reason, asked only when some gate watches the alarm.
+    """
     if state != "ALARM":
         return []
     answered = []
-    for gate in store.gates_watching(alarm_name):
+    watching = store.gates_watching(alarm_name)
+    if watching and explain is not None:
+        reason = explain()
+    for gate in watching:
         try:
             decide(store, gate.gateId, "alarm", f"alarm:{alarm_name}", reason)
             answered.append(gate.gateId)

@@ -6,7 +6,7 @@ manual rollback; alarms already firing when the bake starts fail it at once.
 
 from __future__ import annotations
 
-from .. import alarms, notify
+from .. import alarms, analysis_alarm, notify
 from ..decisions import open_gate
 from ..deps import Deps
 from ..errors import AlarmTriggered
@@ -19,7 +19,10 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
     """Bake: store the token for the alarm handler, then catch alarms that are already firing."""
     clients, store, notifier = deps.clients, deps.store, deps.notifier
     context = event.context
-    names = context.config.alarmNames
+    names = list(context.config.alarmNames)
+    analysis_name = analysis_alarm.name_of(context)  # issue 13: the built-in analysis, watched like an alarm
+    if analysis_name:
+        names.append(analysis_name)
     partial = event.swap is not None and not event.swap.complete
     seconds = context.config.trafficShift.intervalSeconds if partial else context.config.bakeSeconds
     details = gate_details(event)
@@ -27,14 +30,21 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
         store, GateKind.BAKE, context.service, context.executionArn, event.taskToken, seconds, details, names
     )
     weight = event.swap.weight if event.swap else 100
-    notify.milestone(
-        notifier, context, f"Production at {weight}% on {context.imageTag}; watching alarms for {seconds}s."
-    )
+    watched = _watched(context.config.alarmNames, analysis_name)
+    text = f"Production at {weight}% on {context.imageTag}; watching {watched} for {seconds}s."
+    notify.milestone(notifier, context, text)
     firing = alarms.alarms_in_alarm(clients.cloudwatch, names)
     if firing:
         alarm = firing[0]
-        reason = alarm.get("StateReason", "no reason given")
+        reason = analysis_alarm.explain_alarm(clients.cloudwatch, alarm) or alarm.get("StateReason", "no reason given")
         store.decide(gate.gateId, GateStatus.ALARM, f"alarm:{alarm['AlarmName']}", reason)
         raise AlarmTriggered(f"Alarm {alarm['AlarmName']} was already in ALARM when the bake started: {reason}")
     post_message(notifier, store, gate, 1)
     return OpenedGate(gateId=gate.gateId, kind=GateKind.BAKE)
+
+
+def _watched(alarm_names: list[str], analysis_name: str | None) -> str:
+    parts = ["alarms"] if alarm_names else []
+    if analysis_name:
+        parts.append("the built-in analysis")
+    return " and ".join(parts) or "alarms"

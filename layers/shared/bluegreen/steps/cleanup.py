@@ -6,7 +6,7 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 
-from .. import ecs, first_deploy, notify, policy, routes
+from .. import analysis_alarm, ecs, first_deploy, notify, policy, routes
 from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
@@ -131,6 +131,7 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     production_groups = set().union(*(first_deploy.serving_groups(route) for route in production))
     recorded = [i for i in (event.green.id if event.green else None, request.greenTaskSetId) if i]
     deleted = delete_green(clients, context, production_groups, recorded)
+    analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: a Swap that failed may have created it
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):
         message = message.rstrip() + "."

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .. import ecs, notify, policy, routes, to_previous
+from .. import analysis_alarm, ecs, notify, policy, routes, to_previous
 from .. import events as deployment_events
 from ..deps import Deps
 from ..events import DetailType
@@ -30,6 +30,7 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     deleted: str | None = None
     # A green that keeps crashing is rolled back while blue still exists (GreenCrashLooping -> Rollback).
     check_health.green_verdict(clients, context, green)
+    analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: the analysis ends with the bake
     # Bookkeeping first, so a failure here still leaves blue in place for a rollback. The lock can go
     # before the delete: a deployment started meanwhile finds blue on the test target group and refuses.
     closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")

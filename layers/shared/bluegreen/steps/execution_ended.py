@@ -30,7 +30,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict
 
-from .. import clock, ecs, elbv2, first_deploy, routes, trigger
+from .. import analysis_alarm, clock, ecs, elbv2, first_deploy, routes, trigger
 from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import PrimaryNotSwitchedYet
@@ -204,6 +204,7 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
         report.deletedTaskSets = done.deletedTaskSets
     elif report.action == "finish" and context is not None:
         report.deletedTaskSets = _finish_delete_old(deps.clients, context)
+        analysis_alarm.delete(deps.clients.cloudwatch, context)  # issue 13
     elif report.action == "rollback":
         done = _patiently(lambda: rollback.run(StepEvent(context=context, error=why), deps))
         report.deletedTaskSets, report.restoredRules = done.deletedTaskSets, done.restoredRules

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .. import clock, ecs, elbv2, first_deploy, policy, routes
+from .. import analysis_alarm, clock, ecs, elbv2, first_deploy, policy, routes
 from .. import events as deployment_events
 from ..deps import Deps
 from ..events import DetailType
@@ -43,6 +43,7 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
     # issue #10: a saved production route may be a fixed response (serving no group)
     production_groups = set().union(*(first_deploy.serving_groups(route) for route in saved.production_routes()))
     deleted = delete_green(clients, context, production_groups)
+    analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: nothing left behind
     cause = (
         f"Rolled back {context.service} to {first_deploy.describe_blue(context)} after "
         f"{name}: {message.rstrip('.')}. Production rules restored; green task set deleted."

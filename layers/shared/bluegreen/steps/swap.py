@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import clock, ecs, first_deploy, notify, policy, routes
+from .. import analysis_alarm, clock, ecs, first_deploy, notify, policy, routes
 from .. import events as deployment_events
 from ..deps import Deps
 from ..events import DetailType
@@ -30,6 +30,8 @@ def run(event: GreenEvent, deps: Deps) -> SwapResult:
     production = routes.describe_all(clients.elbv2, config.production_route_arns())
     # issue #10: a first deployment, nothing served: a route answering with a fixed response gets a forward to green
     first = any(first_deploy.answers_fixed_response(route.actions) for route in production)
+    if event.swap is None:  # issue 13: the analysis alarm (and blue's baseline) before production first moves
+        analysis_alarm.put(clients.cloudwatch, context, green.targetGroupArn)
     if first or any(routes.needs_change(route, target) for route in production):
         # Never send production to a target group without healthy targets.
         check_health.require_healthy(clients, context, green)

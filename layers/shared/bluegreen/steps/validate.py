@@ -10,6 +10,7 @@ from .. import events as deployment_events
 from ..config import load_service_config
 from ..deps import Deps
 from ..errors import (
+    AnalysisNotSupported,
     InvalidInput,
     InvalidServiceConfig,
     MutableTagRefused,
@@ -161,6 +162,13 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
             production_routes, test, config.targetGroupArns, config.trafficShift.type
         )
     production = fixed[0] if fixed else production_routes[0]
+    if config.analysis_enabled() and any(route.loadBalancerType == "network" for route in production_routes):
+        # issue 13: an NLB sees TCP flows, not HTTP answers: no 5xx rate, no response time to compare
+        raise AnalysisNotSupported(
+            f"Service {config.service} is behind a Network Load Balancer: the built-in analysis compares HTTP 5xx "
+            f"rates and response times, which an NLB does not see. Remove 'analysis' from its configuration and "
+            f"watch it with alarms (alarmNames), e.g. on AWS/NetworkELB TCP_Target_Reset_Count."
+        )
 
     task_sets = ecs.live_task_sets(clients.ecs, config)
     infos = [policy.TaskSetInfo.of(ts) for ts in task_sets]

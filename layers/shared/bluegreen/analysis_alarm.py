@@ -1,0 +1,124 @@
+"""Issue 13: the AWS side of the built-in analysis (thin helpers; the rules are in :mod:`.analysis`).
+
+* :func:`put` — Swap's first step: blue's baseline (GetMetricData), then the deployment's metric-math alarm;
+* :func:`delete` — every end (DeleteOld, Cleanup, Rollback, ExecutionEnded): nothing left behind;
+* :func:`explain_alarm` — the alarm handler and the bake: the rollback cause, from the alarm and its metrics.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import ClientError
+
+from . import analysis, clock
+from .aws import error_code, transient_errors
+from .models import DeploymentContext
+
+if TYPE_CHECKING:
+    from mypy_boto3_cloudwatch import CloudWatchClient
+
+logger = Logger(child=True)
+
+
+def name_of(context: DeploymentContext) -> str | None:
+    """The deployment's analysis alarm, or None when the service has no analysis."""
+    if not context.config.analysis_enabled():
+        return None
+    return analysis.alarm_name(context.service, context.executionName)
+
+
+def _metric_data(
+    cloudwatch: CloudWatchClient, queries: list[dict[str, Any]], start: datetime, end: datetime
+) -> dict[str, dict[datetime, float]]:
+    series: dict[str, dict[datetime, float]] = {}
+    asked = [{**query, "ReturnData": True} for query in queries]
+    paginator = cloudwatch.get_paginator("get_metric_data")
+    with transient_errors():
+        for page in paginator.paginate(MetricDataQueries=asked, StartTime=start, EndTime=end):  # type: ignore[arg-type]
+            for result in page.get("MetricDataResults", []):
+                found = series.setdefault(result["Id"], {})
+                for moment, value in zip(result.get("Timestamps", []), result.get("Values", []), strict=False):
+                    found[moment.replace(tzinfo=None)] = float(value)
+    return series
+
+
+def read_baseline(
+    cloudwatch: CloudWatchClient, config: analysis.AnalysisConfig, load_balancer: str, blue_group: str, now: datetime
+) -> analysis.Baseline:
+    """Blue's 5xx rate and mean response time over ``baselineSeconds`` before now (the first shift)."""
+    probe = analysis.AnalysisSpec.of(config, analysis.Baseline()).model_copy(update={"period": 60})
+    queries = [q for q in analysis.metric_queries(probe, load_balancer, blue_group, blue_group) if q["Id"][0] == "b"]
+    series = _metric_data(cloudwatch, queries, now - timedelta(seconds=config.baselineSeconds), now)
+    requests = series.get("bq", {})
+    total = sum(requests.values())
+    errors = sum(series.get("be", {}).values())
+    times = series.get("bt", {})
+    weighted = sum(times[m] * requests.get(m, 0.0) for m in times)
+    response_time = weighted / total if times and total else None
+    return analysis.baseline(errors, total, response_time, config.minRequests)
+
+
+def put(cloudwatch: CloudWatchClient, context: DeploymentContext, green_group: str) -> str | None:
+    """Create (or overwrite: a retried Swap) the deployment's analysis alarm; returns its name."""
+    name = name_of(context)
+    config = context.config.analysis
+    if name is None or config is None:
+        return None
+    load_balancer = analysis.load_balancer_dimension(context.config.production_route_arns()[0])
+    base = read_baseline(cloudwatch, config, load_balancer, context.blueTargetGroupArn, clock.now())
+    spec = analysis.AnalysisSpec.of(config, base)
+    request = analysis.alarm_request(name, config, spec, load_balancer, green_group, context.blueTargetGroupArn)
+    with transient_errors():
+        cloudwatch.put_metric_alarm(**request)
+    logger.info("Analysis alarm created", extra={"alarm": name, "baseline": base.model_dump()})
+    return name
+
+
+def delete(cloudwatch: CloudWatchClient, context: DeploymentContext) -> str | None:
+    """Delete the deployment's analysis alarm (already gone: fine); returns its name."""
+    name = name_of(context)
+    if name is not None:
+        delete_named(cloudwatch, name)
+    return name
+
+
+def delete_named(cloudwatch: CloudWatchClient, name: str) -> None:
+    """DeleteAlarms of one alarm; one that is gone already (a retried end task) is fine."""
+    try:
+        with transient_errors():
+            cloudwatch.delete_alarms(AlarmNames=[name])
+    except ClientError as error:
+        if error_code(error) != "ResourceNotFound":
+            raise
+
+
+def explain_alarm(cloudwatch: CloudWatchClient, alarm: dict[str, Any], now: datetime | None = None) -> str | None:
+    """The cause of an analysis alarm's ALARM (which metric, green's and blue's values, the window); None when
+    ``alarm`` is not an analysis alarm or its description is not ours."""
+    name = str(alarm.get("AlarmName", ""))
+    spec = analysis.AnalysisSpec.parse(alarm.get("AlarmDescription"))
+    if not analysis.is_analysis_alarm(name) or spec is None:
+        return None
+    queries = [q for q in alarm.get("Metrics", []) if q.get("MetricStat")]
+    end = (now or clock.now()).replace(second=0, microsecond=0)
+    start = end - timedelta(seconds=spec.period * spec.evaluationPeriods)
+    series = _metric_data(cloudwatch, queries, start, end)
+    return analysis.explain(name, analysis.windowed(series, spec), spec)
+
+
+def explain_by_name(cloudwatch: CloudWatchClient, name: str, fallback: str) -> str:
+    """:func:`explain_alarm` for an alarm known by name (the alarm handler); ``fallback`` if it cannot."""
+    if not analysis.is_analysis_alarm(name):
+        return fallback
+    from .alarms import describe_alarms
+
+    try:
+        found = describe_alarms(cloudwatch, [name])
+        text = explain_alarm(cloudwatch, found[0]) if found else None
+    except ClientError:
+        logger.exception("Could not explain the analysis alarm", extra={"alarm": name})
+        text = None
+    return text or fallback
