@@ -121,3 +121,21 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
             for name, value in getattr(report, "user_properties", []):
                 if name in ("summary", "violation"):
                     terminalreporter.write_line(str(value))
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Workflow matrices are sampled in ``make test``, run whole in ``make test-matrix`` (CI runs both).
+
+    A parametrized workflow test (tests/integration: each case is a deployment on the emulator) keeps its
+    first case in the default tier; the other cases are marked ``matrix``. ``make test`` stays within its
+    budget and still runs every test function; no case is lost, CI runs them all.
+    """
+    seen: set[tuple[str, str]] = set()
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is None or "tests/integration/" not in item.nodeid or item.get_closest_marker("matrix"):
+            continue
+        function = (item.nodeid.split("::")[0], getattr(item, "originalname", item.name))
+        if function in seen:
+            item.add_marker(pytest.mark.matrix)
+        seen.add(function)

@@ -125,7 +125,7 @@ class Report:
     execution_arn: str
     status: str  # the execution's
     outcome: str  # started | awaiting-approval | deployed | rolled_back | cleaned_up | failed | ... | running
-    gate: dict[str, Any] | None = None
+    gate: Any = None  # the pending approval Gate
     error: str | None = None
     cause: str | None = None
 
@@ -158,7 +158,7 @@ def wait(
         if inputs.wait_for == "approval":
             gate = operator.store.open_gate_of(inputs.service)
             if gate and gate.kind == "approval" and gate.executionArn == execution_arn:
-                return Report(execution_arn, status, "awaiting-approval", dict(gate))
+                return Report(execution_arn, status, "awaiting-approval", gate)
         if deadline is not None and monotonic() >= deadline:
             return Report(execution_arn, status, "running")
         sleep(inputs.poll_seconds)
@@ -217,7 +217,7 @@ def report(inputs: Inputs, result: Report, env: dict[str, str]) -> None:
             "execution-arn": result.execution_arn,
             "outcome": result.outcome,
             "console-url": console,
-            "gate-id": (result.gate or {}).get("gateId", ""),
+            "gate-id": result.gate.gateId if result.gate else "",
         },
     )
     summary = env.get("GITHUB_STEP_SUMMARY")

@@ -109,3 +109,12 @@ def test_a_redrive_is_stopped_only_when_the_deployment_already_ended(redrive_cou
     assert (reason is not None) is refused
     if reason:
         assert recorded in reason and "new deployment" in reason
+
+
+def test_a_refused_redrive_is_swept_and_nothing_else():
+    # the deployment already ended; the redrive resumed a state that may have opened a gate or created green
+    assert plan("ABORTED", "cleaned_up", True, False, redriven=True) == "sweep"
+    assert plan("ABORTED", "deployed", True, False, redriven=True) == "sweep"
+    assert plan("ABORTED", "cleaned_up", False, False, redriven=True) == "nothing"  # Validate never recorded it
+    assert plan("ABORTED", "cleaned_up", True, False, redriven=False) == "nothing"
+    assert plan("FAILED", "RUNNING", True, False, redriven=True) == "cleanup"  # a redrive whose end task failed

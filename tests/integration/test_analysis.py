@@ -100,7 +100,7 @@ def test_happy_path_watches_the_analysis_alarm_then_deletes_it(emulator):
     arn = emulator.start(demo.name, "v2")
 
     # When the canary step runs
-    wait_until(lambda: (emulator.store.open_gate_of(demo.name) or {}).get("weight") == 10)
+    wait_until(lambda: getattr(emulator.store.open_gate_of(demo.name), "weight", None) == 10)
 
     # Then the deployment's alarm exists, compares green with blue, and the step's gate watches it
     alarms = analysis_alarms(emulator)
@@ -110,7 +110,7 @@ def test_happy_path_watches_the_analysis_alarm_then_deletes_it(emulator):
     }
     assert {g.split(":")[-1] for g in demo.target_groups} <= groups
     gate = emulator.store.open_gate_of(demo.name)
-    assert alarms[0]["AlarmName"] in gate["alarmNames"]
+    assert gate is not None and alarms[0]["AlarmName"] in gate.alarmNames
 
     # And once deployed, nothing is left behind
     result = emulator.wait(arn)
@@ -125,7 +125,7 @@ def test_a_stopped_deployment_leaves_no_analysis_alarm(emulator):
     demo = emulator.seed_service(config_overrides=analysed())
     before = snapshot(emulator, demo.name)
     arn = emulator.start(demo.name, "v2")
-    wait_until(lambda: (emulator.store.open_gate_of(demo.name) or {}).get("weight") == 10)
+    wait_until(lambda: getattr(emulator.store.open_gate_of(demo.name), "weight", None) == 10)
     assert len(analysis_alarms(emulator)) == 1
 
     # When someone stops the execution (no Catch runs)

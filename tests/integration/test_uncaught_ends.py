@@ -327,7 +327,14 @@ def test_a_redrive_of_a_deployment_already_cleaned_up_is_stopped_at_once(manual)
 
     # Then it is stopped at once, says why, and nothing came back: no green, no gate, no lock
     assert redriven.status == "ABORTED"
-    assert "Redrive refused" in (redriven.events[-1].get("executionAbortedEventDetails") or {}).get("cause", "")
+
+    def aborted_cause() -> str:
+        events = manual.history(arn)
+        redriven_at = max(i for i, e in enumerate(events) if e["type"] == "ExecutionRedriven")
+        ends = [e for e in events[redriven_at:] if e["type"] == "ExecutionAborted"]
+        return ends[0]["executionAbortedEventDetails"].get("cause", "") if ends else ""
+
+    wait_until(lambda: "Redrive refused" in aborted_cause())  # (the history is written as the worker ends)
     _assert_clean(manual, demo.name, before)
     assert manual.store.deployments(demo.name)[0]["status"] == "cleaned_up"
 

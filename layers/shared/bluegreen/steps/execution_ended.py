@@ -44,7 +44,7 @@ UNCAUGHT_ENDS = ("ABORTED", "TIMED_OUT", "FAILED")
 # ECS can show a primary switch a few seconds late (PrimaryNotSwitchedYet, which the state machine retries):
 # here, outside the state machine, the cleanup waits for it briefly itself.
 LAG_ATTEMPTS, LAG_PAUSE_SECONDS = 5, 3.0
-Action = Literal["nothing", "release", "cleanup", "rollback", "finish"]
+Action = Literal["nothing", "release", "cleanup", "rollback", "finish", "sweep"]
 
 
 class ExecutionStatusDetail(BaseModel):
@@ -77,18 +77,23 @@ class EndedReport(Model):
     redriveStopped: bool = False
 
 
-def plan(status: str, deployment_status: str | None, has_context: bool, production_moved: bool) -> Action:
+def plan(
+    status: str, deployment_status: str | None, has_context: bool, production_moved: bool, redriven: bool = False
+) -> Action:
     """What the end of an execution calls for (pure).
 
     ``deployment_status`` is the deployments-table status of the execution (``None``: never recorded);
-    anything but ``RUNNING`` means an end state already cleaned up.
+    anything but ``RUNNING`` means an end state already cleaned up. ``redriven``: the execution was
+    redriven after that (and stopped, see :func:`redrive_refusal`); the state it resumed may have opened
+    a gate or created a task set before the stop landed.
     """
     if status not in UNCAUGHT_ENDS:
         return "nothing"
-    if deployment_status == "deployed" and has_context:
+    if deployment_status == "deployed" and has_context and not redriven:
         return "finish"  # stopped inside DeleteOld, after it recorded the end: the old task set may remain
     if deployment_status is not None and deployment_status != "RUNNING":
-        return "nothing"  # the Catch path (or an earlier delivery) already ended it
+        # the Catch path (or an earlier delivery) already ended it; a refused redrive may have left a gate or green
+        return "sweep" if redriven and has_context else "nothing"
     if not has_context:
         return "release"  # ended during Validate: nothing was created
     return "rollback" if production_moved else "cleanup"
@@ -152,6 +157,21 @@ def _finish_delete_old(clients: AwsClients, context: DeploymentContext) -> list[
     return deleted
 
 
+def _sweep(deps: Deps, context: DeploymentContext, recorded_green: str | None) -> list[str]:
+    """After a refused redrive: close this execution's gate and delete its green, nothing else.
+
+    The deployment's end is recorded and its lock may belong to another deployment by now: only what
+    carries this execution's name is touched, never what production forwards to.
+    """
+    closed = deps.store.close_open_gate(context.service, context.executionArn, "EXPIRED", "redrive refused")
+    if closed:
+        deps.notifier.update_gate(closed)
+    production = routes.describe_all(deps.clients.elbv2, context.config.production_route_arns())
+    production_groups = set().union(*(first_deploy.serving_groups(route) for route in production))
+    recorded = [recorded_green] if recorded_green else []
+    return cleanup.delete_green(deps.clients, context, production_groups, recorded)
+
+
 def _patiently(step: Callable[[], FailureReport]) -> FailureReport:
     """Run a cleanup step again while ECS has not shown the primary switch yet (a few seconds at most)."""
     for attempt in range(1, LAG_ATTEMPTS + 1):
@@ -188,7 +208,7 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
     moved = False
     if context is not None and detail.status in UNCAUGHT_ENDS and status in (None, "RUNNING"):  # Swap ran?
         moved = _production_moved(deps.clients, context)
-    report.action = plan(detail.status, status, context is not None, moved)
+    report.action = plan(detail.status, status, context is not None, moved, detail.redriveCount > 0)
     why = _why(detail)
     if report.action == "release":
         if deployment is not None:
@@ -202,6 +222,8 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
         )
         done = _patiently(lambda: cleanup.run(request, deps))
         report.deletedTaskSets = done.deletedTaskSets
+    elif report.action == "sweep" and context is not None:
+        report.deletedTaskSets = _sweep(deps, context, (deployment or {}).get("greenTaskSetId"))
     elif report.action == "finish" and context is not None:
         report.deletedTaskSets = _finish_delete_old(deps.clients, context)
         analysis_alarm.delete(deps.clients.cloudwatch, context)  # issue 13
