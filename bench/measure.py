@@ -7,6 +7,7 @@ dataclasses; :mod:`bench.report` turns them into ``docs/benchmarks.md``; :mod:`b
 from __future__ import annotations
 
 import importlib.metadata
+import io
 import os
 import resource
 import shutil
@@ -27,7 +28,7 @@ from moto.elbv2.models import elbv2_backends
 from bluegreen import elbv2 as rules
 from bluegreen.gates import Gate
 from bluegreen_cli.local import simclock
-from bluegreen_cli.local.demo import SCENARIOS, summarize
+from bluegreen_cli.local.demo import SCENARIOS, _stopper, summarize
 from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator, route_of
 from bluegreen_cli.local.route_state import backend_actions
 
@@ -107,8 +108,12 @@ class RoutingWatch:
 
     @staticmethod
     def _receiving(backend: Any, rule_arn: str) -> set[str]:
-        # issue #14: a listener rule or a listener's default actions
-        return rules.receiving(rules.forward_weights(backend_actions(backend, rule_arn)))
+        # issue #14: a listener rule or a listener's default actions; issue #10: a first deployment's production
+        # route may answer a fixed response (it forwards nowhere)
+        actions = backend_actions(backend, rule_arn)
+        if not any(action.get("Type") == "forward" for action in actions):
+            return set()
+        return rules.receiving(rules.forward_weights(actions))
 
     def _healthy(self, backend: Any, group: str) -> bool:
         targets = backend.target_groups[group].targets
@@ -215,7 +220,10 @@ def run_scenario(name: str) -> ScenarioRun:
     started = time.perf_counter()
     auto_approve = spec.click is None or spec.click[0] != "approval"
     with Emulator(auto_approve=auto_approve) as emu:
-        demo = emu.seed_service(config_overrides=spec.config, layout=spec.layout)  # issue #14: its routes' layout
+        # seeded as the demo seeds it: its routes' layout (issue #14), sidecar and seed options (issue 10)
+        demo = emu.seed_service(
+            config_overrides=spec.config, sidecar=spec.sidecar, layout=spec.layout, **(spec.seed or {})
+        )
         emu.plane.alarm_min_weight = spec.alarm_min_weight
         for zone in spec.zones_out:  # issue #14
             emu.plane.zone_out_of_capacity(zone)
@@ -227,10 +235,14 @@ def run_scenario(name: str) -> ScenarioRun:
         if spec.click:
             helper = threading.Thread(target=operator, args=(emu, demo.name, *spec.click), daemon=True)
             helper.start()
+        elif spec.stop_at:  # issue 12: stopped from the console, as the demo does
+            helper = threading.Thread(target=_stopper, args=(emu, demo.name, spec.stop_at, io.StringIO()), daemon=True)
+            helper.start()
         wall_setup = time.perf_counter() - started
         first_call = len(emu.recorder.calls)  # seeding made calls too (the ECR trigger sees the image pushes)
         begun = time.perf_counter()
-        result = emu.run(demo.name, spec.tag)
+        raw = {"service": demo.name, **spec.release} if spec.release else None  # issue 10: a whole release
+        result = emu.run(demo.name, spec.tag, raw_input=raw)
         wall_run = time.perf_counter() - begun
         if helper:
             helper.join(timeout=10)
