@@ -21,6 +21,8 @@ from typing import Any
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
+from tests.unit.test_template_events import PUBLISHERS
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 TEMPLATE_TEXT = TEMPLATE_PATH.read_text()
@@ -241,16 +243,8 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
 }
-# issue #15: the steps that publish a deployment milestone on EventBridge
-for _publisher in (
-    "ValidateFunction",
-    "CheckHealthFunction",
-    "OpenGateFunction",
-    "SwapFunction",
-    "DeleteOldFunction",
-    "CleanupFunction",
-    "RollbackFunction",
-):
+# issue #15: the steps that publish a deployment milestone on EventBridge (one list: test_template_events)
+for _publisher in PUBLISHERS:
     EXPECTED_ACTIONS[_publisher] = EXPECTED_ACTIONS[_publisher] | {"events:PutEvents"}
 # issue 13: the HTTP probe calls no AWS API (RunHooks resolves the route); it has its own role (test_template_probe.py)
 EXPECTED_ACTIONS["ProbeFunction"] = set()

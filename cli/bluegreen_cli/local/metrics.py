@@ -483,11 +483,12 @@ class AlbMetrics:
             if now < last:
                 return
             due = int(now // MINUTE)  # minutes [published, due) have ended
-            for start, end in self._spans(last, now):
+            keep = self._settle_minutes()
+            for start, end in self._spans(last, now, keep):
                 self._accumulate(start, end)
             self._last = now
             self._shares = {w.service: self._current_shares(w) for w in self.plane.services}
-            for minute in self._minutes(self._published, due):
+            for minute in self._minutes(self._published, due, keep):
                 if minute < self._published:  # a nested tick (a state change's rollback moved time) published it
                     continue
                 # issue 13: marked before evaluating: a state change runs its targets, which tick again in this
@@ -510,16 +511,17 @@ class AlbMetrics:
         ]
         return max([SETTLE_FLOOR_MINUTES, *windows]) + 1
 
-    def _spans(self, start: float, end: float) -> list[tuple[float, float]]:
-        keep = self._settle_minutes() * MINUTE
+    @staticmethod
+    def _spans(start: float, end: float, keep_minutes: int) -> list[tuple[float, float]]:
+        keep = keep_minutes * MINUTE
         if end - start <= 2 * keep + 4 * MINUTE:  # the two ends never overlap
             return [(start, end)]
         head_end = (int(start // MINUTE) + 1) * MINUTE + keep
         tail_start = (int(end // MINUTE) - 1) * MINUTE - keep
         return [(start, head_end), (tail_start, end)]
 
-    def _minutes(self, first: int, due: int) -> list[int]:
-        keep = self._settle_minutes()
+    @staticmethod
+    def _minutes(first: int, due: int, keep: int) -> list[int]:
         if due - first <= 2 * keep + 2:
             return list(range(first, due))
         return [*range(first, first + keep + 1), *range(due - keep - 1, due)]

@@ -23,6 +23,7 @@ calls are in :func:`check` and :func:`create_green`.
 from __future__ import annotations
 
 import copy
+from collections.abc import Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -59,6 +60,11 @@ def serving_groups(rule: RuleSnapshot) -> set[str]:
     if answers_fixed_response(rule.actions):
         return set()
     return elbv2.receiving(elbv2.forward_weights(rule.actions, rule.ruleArn))
+
+
+def groups_served_by(routes: Iterable[RuleSnapshot]) -> set[str]:
+    """Target groups any of ``routes`` sends traffic to (issue #14: several routes)."""
+    return set().union(*(serving_groups(route) for route in routes))
 
 
 def target_groups(config: ServiceConfig, production: RuleSnapshot, test: RuleSnapshot) -> tuple[str, str]:

@@ -12,7 +12,7 @@ from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import BlueGreenError, PrimaryNotSwitchedYet, TransientAwsError
 from ..events import DetailType
-from ..models import CleanupEvent, DeploymentContext, FailureReport, StepError
+from ..models import CleanupEvent, DeploymentContext, FailureReport, ServiceConfig, StepError
 from ..notify import SlackNotifier
 from ..store import Store
 
@@ -60,6 +60,12 @@ def _requeue_push(store: Store, raw: dict, name: str, message: str) -> None:
         "waitingFor": message[:500],
     }
     store.put_pending(str(raw["service"]), release)
+
+
+def serving_production(clients: AwsClients, config: ServiceConfig) -> set[str]:
+    """Target groups the production routes forward to now: every route (issue #14); a route still answering
+    a fixed response serves none (issue #10)."""
+    return first_deploy.groups_served_by(routes.describe_all(clients.elbv2, config.production_route_arns()))
 
 
 def delete_green(
@@ -126,9 +132,7 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
             )
         return FailureReport(error=name, cause=message)
     context = event.context
-    production = routes.describe_all(clients.elbv2, context.config.production_route_arns())  # issue #14
-    # issue #10: a production route may still answer with a fixed response (serving no group)
-    production_groups = set().union(*(first_deploy.serving_groups(route) for route in production))
+    production_groups = serving_production(clients, context.config)
     recorded = [i for i in (event.green.id if event.green else None, request.greenTaskSetId) if i]
     deleted = delete_green(clients, context, production_groups, recorded)
     analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: a Swap that failed may have created it

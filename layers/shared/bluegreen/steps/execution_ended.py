@@ -30,7 +30,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict
 
-from .. import analysis_alarm, clock, ecs, elbv2, first_deploy, routes, trigger
+from .. import analysis_alarm, clock, ecs, elbv2, routes, trigger
 from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import PrimaryNotSwitchedYet
@@ -142,8 +142,7 @@ def _production_moved(clients: AwsClients, context: DeploymentContext) -> bool:
 def _finish_delete_old(clients: AwsClients, context: DeploymentContext) -> list[str]:
     """Delete what DeleteOld left behind the test rule: only task sets production does not use, never primary."""
     config = context.config
-    production = routes.describe_all(clients.elbv2, config.production_route_arns())  # issue #14: every route
-    production_groups = set().union(*(first_deploy.serving_groups(route) for route in production))
+    production_groups = cleanup.serving_production(clients, config)
     test = routes.describe(clients.elbv2, config.test_route_arn())
     test_groups = elbv2.receiving(routes.weights(test)) - production_groups
     deleted = []
@@ -166,8 +165,7 @@ def _sweep(deps: Deps, context: DeploymentContext, recorded_green: str | None) -
     closed = deps.store.close_open_gate(context.service, context.executionArn, "EXPIRED", "redrive refused")
     if closed:
         deps.notifier.update_gate(closed)
-    production = routes.describe_all(deps.clients.elbv2, context.config.production_route_arns())
-    production_groups = set().union(*(first_deploy.serving_groups(route) for route in production))
+    production_groups = cleanup.serving_production(deps.clients, context.config)
     recorded = [recorded_green] if recorded_green else []
     return cleanup.delete_green(deps.clients, context, production_groups, recorded)
 

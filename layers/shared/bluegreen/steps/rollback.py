@@ -41,7 +41,7 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
     if context.blue is not None:
         ecs.make_primary(clients.ecs, config, context.blue.arn)
     # issue #10: a saved production route may be a fixed response (serving no group)
-    production_groups = set().union(*(first_deploy.serving_groups(route) for route in saved.production_routes()))
+    production_groups = first_deploy.groups_served_by(saved.production_routes())
     deleted = delete_green(clients, context, production_groups)
     analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: nothing left behind
     cause = (
