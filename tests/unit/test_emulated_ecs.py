@@ -68,3 +68,18 @@ def test_describe_task_sets_lags_a_new_task_set_and_a_primary_switch(world, stor
     assert statuses() == {green.id: "ACTIVE", blue_id(world): "PRIMARY"}
     elapse(world, 3)
     assert statuses() == {green.id: "PRIMARY", blue_id(world): "ACTIVE"}
+
+
+def test_deleting_a_task_set_that_is_gone_answers_task_set_not_found(world, store):
+    # Given green created and deleted
+    context = run_validate(world, "v2")
+    green = run_create_green(world, context)
+    ecs = world.clients.ecs
+    ecs.delete_task_set(cluster=world.demo.cluster, service=world.demo.name, taskSet=green.id, force=True)
+
+    # When it is deleted again (a cleanup that runs twice)
+    with pytest.raises(ClientError) as refused:
+        ecs.delete_task_set(cluster=world.demo.cluster, service=world.demo.name, taskSet=green.id, force=True)
+
+    # Then ECS's own error answers, not moto's ClientException (the workflow ignores exactly that one)
+    assert refused.value.response["Error"]["Code"] == "TaskSetNotFoundException"

@@ -59,7 +59,8 @@ from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
 from moto.ecr.models import ECRBackend
-from moto.ecs.exceptions import EcsClientException, InvalidParameterException
+from moto.ecs.exceptions import EcsClientException, ECSException, InvalidParameterException
+from moto.ecs.exceptions import TaskSetNotFoundException as MotoTaskSetNotFound
 from moto.ecs.models import EC2ContainerServiceBackend
 from moto.elbv2.exceptions import ValidationError
 from moto.elbv2.models import (
@@ -666,7 +667,10 @@ class Issue11Patches:
             )
 
         def delete_task_set(self: Any, cluster: str, service: str, task_set: str) -> Any:
-            result = original_delete(self, cluster, service, task_set)
+            try:
+                result = original_delete(self, cluster, service, task_set)
+            except MotoTaskSetNotFound as gone:  # moto answers ClientException; ECS's error is its own
+                raise TaskSetNotFound() from gone
             # Deleting a task set leaves its tasks and targets alone; ECS stops the tasks and the
             # load balancer drains their targets at once (the data plane does both).
             if patches.after_delete:
@@ -674,7 +678,8 @@ class Issue11Patches:
             return result
 
         patcher = self._patcher = Patcher()
-        # moto gap: deleting a task set leaves its tasks and targets alone (see delete_task_set above).
+        # moto gap: deleting a task set leaves its tasks and targets alone, and deleting one that does not
+        # exist (any more) answers ClientException where ECS answers TaskSetNotFoundException.
         patcher.replace(backend, "delete_task_set", delete_task_set)
         # moto gap: CreateTaskSet ignores clientToken, starts tasks at once and is visible at once.
         patcher.replace(backend, "create_task_set", create_task_set)
@@ -856,8 +861,10 @@ def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = N
     def program_eval(self, env):  # noqa: ANN001 - moto's signature
         limit = execution_timeout() if execution_timeout else None
         if self.timeout_seconds or limit is None or env.is_frame():
-            return original_eval(self, env)
-        return _eval_with_limit(self, env, limit)
+            original_eval(self, env)
+        else:
+            _eval_with_limit(self, env, limit)
+        _record_early_stop(env)
 
     patcher.replace(program_module.Program, "eval", program_eval)
 
@@ -894,6 +901,13 @@ def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = N
         yield
     finally:
         patcher.restore()
+
+
+class TaskSetNotFound(ECSException):
+    """What ECS answers DeleteTaskSet (and UpdateTaskSet) for a task set that does not exist (any more)."""
+
+    def __init__(self) -> None:
+        super().__init__("TaskSetNotFoundException", "The specified task set wasn't found.")
 
 
 class ExecutionNotRedrivable(AWSError):
@@ -996,6 +1010,24 @@ def _stop_response(self: Any) -> Any:
         error, cause = self._get_param("error") or "", self._get_param("cause") or ""
         execution.stop(stop_date=datetime.now(UTC), error=error[:256], cause=cause[:32768])
     return ActionResult({"stopDate": execution.stop_date or datetime.now(UTC)})
+
+
+def _record_early_stop(env: Any) -> None:
+    """moto gap: a StopExecution that lands before the program evaluates its first state (a stop right
+    after StartExecution or RedriveExecution) ends the execution ABORTED without an ExecutionAborted event,
+    so its error and cause are lost. AWS always ends the history with ExecutionAborted."""
+    state = env.program_state()
+    if env.is_frame() or not isinstance(state, ProgramStopped):
+        return
+    history = env.event_manager.get_event_history()
+    if history and history[-1]["type"] == HistoryEventType.ExecutionAborted:
+        return
+    env.event_history_context.source_event_id = 0
+    env.event_manager.add_event(
+        context=env.event_history_context,
+        event_type=HistoryEventType.ExecutionAborted,
+        event_details=EventDetails(executionAbortedEventDetails={"error": state.error, "cause": state.cause}),
+    )
 
 
 def _interrupt_waits(env: Any) -> None:
