@@ -18,10 +18,8 @@ from moto.elbv2.models import elbv2_backends
 
 from bluegreen.first_deploy import serving_groups
 from bluegreen.models import RuleSnapshot
-from bluegreen.notify import get_notifier
 from bluegreen_cli.local import faults
 from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator
-from bluegreen_cli.local.lambdas import CONTAINER_PARAMETERS
 
 from .helpers import snapshot
 
@@ -63,18 +61,9 @@ def test_no_fault_strands_a_first_deployment():
             for persistent in (False, True):
                 demo = emu.seed_service(f"f{index}{'p' if persistent else 't'}", **SEED)
                 before = snapshot(emu, demo.name)
-                label = f"{point[0]} {point[1]} ({'persistent' if persistent else 'transient'})"
-                hook, seen = faults._fault(point, persistent)
+                label = faults.label_of(point, persistent)
                 check = functools.partial(_check, emu, demo.production_rule_arn, violations, label)
-                CONTAINER_PARAMETERS.clear_caches()  # so cached reads (the Slack secret) reach their call site again
-                get_notifier.cache_clear()
-                emu.recorder.before.append(hook)
-                emu.recorder.after.append(check)
-                try:
-                    result = emu.run(demo.name, "v2")
-                finally:
-                    emu.recorder.before.remove(hook)
-                    emu.recorder.after.remove(check)
+                result, injected = faults.run_faulted(emu, demo.name, point, persistent, check)
                 expected = faults.expected_outcome(point, persistent)
                 if result.outcome != expected:
                     violations.append(f"{label}: ended {result.outcome} ({result.error}), expected {expected}")
@@ -91,7 +80,7 @@ def test_no_fault_strands_a_first_deployment():
                     violations.append(f"{label}: ended {result.outcome} with rules or task sets changed")
                 if emu.store.lock_holder(demo.name):
                     violations.append(f"{label}: the deployment lock is still held")
-                if seen[0] == 0 and not point[1].startswith(faults.BEST_EFFORT):  # Slack clients may be cached
+                if injected == 0 and not point[1].startswith(faults.BEST_EFFORT):  # Slack clients may be cached
                     violations.append(f"{label}: the fault was never injected")
                 emu.plane.unwatch(demo.name)
 

@@ -16,11 +16,13 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from slack_sdk.signature import SignatureVerifier
+
+from .loopback import LoopbackServer
 
 CHANNEL_ID_PREFIXES = ("C", "G", "D")
 
@@ -59,10 +61,11 @@ def _decode_form(raw: str) -> dict[str, Any]:
     return args
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """A Slack Web API fake. Use as a context manager; thread-safe."""
 
     def __init__(self, token: str | None = None) -> None:
+        super().__init__()
         """``token``: when given, API calls without ``Authorization: Bearer <token>`` get ``invalid_auth``."""
         self.token = token
         self._lock = threading.Lock()
@@ -72,8 +75,6 @@ class FakeSlack:
         self._channels: dict[str, str] = {}
         self._counter = itertools.count(1)
         self._epoch = int(time.time())
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self.open = threading.Event()  # cleared: every request waits (a slow Slack) until it is set again
         self.open.set()
 
@@ -88,22 +89,8 @@ class FakeSlack:
             def log_message(self, format: str, *args: Any) -> None:  # silence the access log
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-slack", daemon=True
-        )
-        self._thread.start()
+        self._serve(Handler, "fake-slack", poll_interval=0.02)
         return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> FakeSlack:
         return self.start()
@@ -112,13 +99,6 @@ class FakeSlack:
         self.stop()
 
     # --- addresses -------------------------------------------------------------------------
-    @property
-    def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("FakeSlack is not started")
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
     @property
     def base_url(self) -> str:
         """The Web API base URL (ends in ``/api/``), for ``SLACK_API_URL``."""

@@ -29,7 +29,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 from moto.cloudwatch.models import cloudwatch_backends
 from moto.ecs.models import ecs_backends
@@ -41,7 +40,8 @@ from bluegreen.gates import Gate
 from bluegreen.notify import get_notifier
 
 from .dataplane import Timing
-from .emulator import ACCOUNT, REGION, Emulator
+from .emulator import ACCOUNT, REGION, Emulator, ExecutionResult
+from .lambdas import CONTAINER_PARAMETERS
 from .route_state import backend_actions
 from .seed import push_image
 
@@ -170,6 +170,28 @@ def _fault(point: tuple[str, str], persistent: bool) -> tuple[Callable[[Any], No
     return hook, seen
 
 
+def run_faulted(
+    emu: Emulator, service: str, point: tuple[str, str], persistent: bool, after_call: Callable[[Any], None]
+) -> tuple[ExecutionResult, int]:
+    """One deployment of ``service`` with a fault at ``point`` (once, or at every call there); ``after_call``
+    runs after every call the handlers make. Returns the result and how many faults were injected."""
+    hook, seen = _fault(point, persistent)
+    CONTAINER_PARAMETERS.clear_caches()  # so cached reads (the Slack secret) reach their call site again
+    get_notifier.cache_clear()
+    emu.recorder.before.append(hook)
+    emu.recorder.after.append(after_call)
+    try:
+        result = emu.run(service, "v2")
+    finally:
+        emu.recorder.before.remove(hook)
+        emu.recorder.after.remove(after_call)
+    return result, seen[0]
+
+
+def label_of(point: tuple[str, str], persistent: bool) -> str:
+    return f"{point[0]} {point[1]} ({'persistent' if persistent else 'transient'})"
+
+
 def _check_after_call(invariants: Invariants, label: str, call: Any) -> None:
     invariants.after_call(label)
 
@@ -207,19 +229,10 @@ def run_suite(
                 name = f"s{index}{'p' if persistent else 't'}"
                 demo = emu.seed_service(name, config_overrides=config_for(layout), layout=layout)
                 invariants = Invariants(emu, demo.name)
-                hook, seen = _fault(point, persistent)
-                label = f"{point[0]} {point[1]} ({'persistent' if persistent else 'transient'})"
+                label = label_of(point, persistent)
                 check = functools.partial(_check_after_call, invariants, label)
-                parameters.clear_caches()  # so cached reads (the Slack secret) reach their call site again
-                get_notifier.cache_clear()
-                emu.recorder.before.append(hook)
-                emu.recorder.after.append(check)
-                try:
-                    result = emu.run(demo.name, "v2")
-                finally:
-                    emu.recorder.before.remove(hook)
-                    emu.recorder.after.remove(check)
-                report.injected += seen[0]
+                result, injected = run_faulted(emu, demo.name, point, persistent, check)
+                report.injected += injected
                 expected = expected_outcome(point, persistent)
                 if result.outcome != expected:
                     invariants.violations.append(
@@ -233,12 +246,12 @@ def run_suite(
                         "point": list(point),
                         "persistent": persistent,
                         "outcome": result.outcome,
-                        "injected": seen[0],
+                        "injected": injected,
                         "violations": invariants.violations,
                     }
                 )
                 if progress:
-                    progress(f"{label}: {result.outcome}, {seen[0]} faults")
+                    progress(f"{label}: {result.outcome}, {injected} faults")
         if uncaught:
             report.uncaught = UncaughtReport()
             run_stops(emu, report.points, report.uncaught)

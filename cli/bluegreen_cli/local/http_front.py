@@ -24,7 +24,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Callable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -32,6 +32,7 @@ from moto.ecs.models import ecs_backends
 from moto.elbv2.models import elbv2_backends
 
 from .dataplane import ALARM, CRASHLOOP, SLOW, UNHEALTHY, DataPlane
+from .loopback import LoopbackServer
 from .route_state import backend_actions
 
 SLOW_SECONDS = 1.5
@@ -63,24 +64,17 @@ def rule_matches(conditions: list[dict[str, Any]], method: str, host: str, path:
     return True
 
 
-class HttpFront:
+class HttpFront(LoopbackServer):
     """The load balancers of the emulator's account, answering on 127.0.0.1."""
 
     def __init__(self, plane: DataPlane, tag_of: Callable[[str], str]) -> None:
+        super().__init__()
         self.plane = plane
         self.tag_of = tag_of  # image digest -> tag
         self._lock = threading.Lock()
         self._weights: dict[str, dict[str, float]] = {}  # route -> target group -> current (smooth round robin)
         self._turn: dict[str, int] = {}  # target group -> next target
         self.requests: list[tuple[float, str, int]] = []  # (simulated seconds, "GET url Host", status)
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "the HTTP front is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     def start(self) -> None:
         front = self
@@ -100,19 +94,7 @@ class HttpFront:
             def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
                 return  # requests are kept in front.requests
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http-front", daemon=True)
-        self._thread.start()
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        self._serve(Handler, "http-front")
 
     # --- routing -----------------------------------------------------------------------------------
     def answer(self, method: str, target: str, host_header: str) -> tuple[int, str, dict[str, str]]:
