@@ -95,6 +95,21 @@ def read_verdict(
     name, config = name_of(context), context.config.analysis
     if name is None or config is None or since is None:
         return None
+    try:
+        return _verdict(cloudwatch, context, config, name, green_group, since)
+    except ClientError:  # the verdict informs; it never fails a deployment whose bake passed
+        logger.exception("Could not read the analysis verdict", extra={"alarm": name})
+        return None
+
+
+def _verdict(
+    cloudwatch: CloudWatchClient,
+    context: DeploymentContext,
+    config: analysis.AnalysisConfig,
+    name: str,
+    green_group: str,
+    since: datetime,
+) -> analysis.AnalysisVerdict:
     from .alarms import describe_alarms
 
     found = describe_alarms(cloudwatch, [name])
