@@ -126,3 +126,33 @@ def test_a_metric_math_alarm_on_a_percentile_is_evaluated_on_the_distribution(pa
     # Then it breaches exactly when p95 (not the 48 ms mean) is over the threshold
     alarm = patched.session.client("cloudwatch").describe_alarms(AlarmNames=["p95-check"])["MetricAlarms"][0]
     assert alarm["StateValue"] == state
+
+
+@pytest.mark.parametrize(("threshold", "state"), [(0.07, "ALARM"), (0.1, "OK")])
+def test_a_single_metric_alarm_with_an_extended_statistic_is_evaluated_on_the_percentile(patched, threshold, state):
+    # Given a single-metric alarm on blue's p95 response time (ExtendedStatistic, no Statistic)
+    demo = patched.demo
+    dimensions = [
+        {"Name": "LoadBalancer", "Value": analysis.load_balancer_dimension(demo.production_rule_arn)},
+        {"Name": "TargetGroup", "Value": analysis.target_group_dimension(demo.target_groups[0])},
+    ]
+    cloudwatch = patched.session.client("cloudwatch")
+    cloudwatch.put_metric_alarm(
+        AlarmName="p95-single",
+        Namespace="AWS/ApplicationELB",
+        MetricName="TargetResponseTime",
+        Dimensions=dimensions,
+        ExtendedStatistic="p95",
+        Period=60,
+        EvaluationPeriods=2,
+        Threshold=threshold,
+        ComparisonOperator="GreaterThanThreshold",
+    )
+
+    # When the emulator evaluates it over a few minutes of healthy traffic (p95 80 ms, mean 48 ms)
+    for _ in range(4):
+        patched.clock.advance(60)
+        patched.plane.reconcile()
+
+    # Then it breaches exactly when the p95 is over the threshold (the mean, 48 ms, or a Sum would not say so)
+    assert cloudwatch.describe_alarms(AlarmNames=["p95-single"])["MetricAlarms"][0]["StateValue"] == state
