@@ -521,16 +521,17 @@ def installed() -> Iterator[None]:
     original_statistic = Statistics.get_statistics_for_type
 
     def put_metric_data(self, namespace, metric_data):  # noqa: ANN001 - moto's
-        distributions = [m for m in metric_data if m.get("Values")]
-        if len(distributions) != len(metric_data):
-            original_put_metric_data(self, namespace, [m for m in metric_data if not m.get("Values")])
-        for member in distributions:
-            if len(member["Values"]) > metrics.MAX_VALUES_PER_DATUM:
+        for index, member in enumerate(metric_data, start=1):  # every member first: all or nothing is stored
+            self._validate_parameters_put_metric_data(member, index)
+            if len(member.get("Values") or []) > metrics.MAX_VALUES_PER_DATUM:
                 raise CloudWatchValidationError(
-                    f"The collection MetricData.member.Values must not have a size greater than "
+                    f"The collection MetricData.member.{index}.Values must not have a size greater than "
                     f"{metrics.MAX_VALUES_PER_DATUM}."
                 )
-            self.metric_data.append(MetricDistributionDatum(namespace, member))
+        distributions = [MetricDistributionDatum(namespace, m) for m in metric_data if m.get("Values")]
+        if len(distributions) != len(metric_data):
+            original_put_metric_data(self, namespace, [m for m in metric_data if not m.get("Values")])
+        self.metric_data.extend(distributions)
 
     def get_statistics_for_type(self, stat):  # noqa: ANN001 - moto's
         wanted = metrics.percentile_statistic(stat)
