@@ -631,6 +631,8 @@ class Operator:
         if service and latest is not None:  # issue 13: the verification hooks' results
             for line in hook_lines(latest):
                 self.print(line)
+            if latest.get("analysis"):  # issue 13: was green judged by the built-in analysis at all
+                self.print(str(latest["analysis"]))
         return 0
 
     def _deployment_state(self, item: dict[str, Any], with_error: bool = True) -> str:
@@ -666,6 +668,8 @@ class Operator:
             mark = marks.get(item["executionArn"])
             details = f"{mark}; {details}" if mark and details else mark or details
             hooks = hook_lines(item)  # issue 13: pass/fail of each hook
+            if item.get("analysis"):  # issue 13: "analysis: not judged — N requests < minimum M"
+                hooks.insert(0, str(item["analysis"]))
             details = f"{details}; {'; '.join(hooks)}" if hooks and details else details or "; ".join(hooks)
             table.add_row(
                 f"{started:%Y-%m-%d %H:%M}" if started else "-",

@@ -12,7 +12,7 @@ from bluegreen import analysis
 from bluegreen.analysis import AnalysisConfig, AnalysisSpec, Baseline, PeriodValues
 from bluegreen.errors import AnalysisConfigOutOfRange
 from bluegreen.models import ServiceConfig
-from bluegreen_cli.local.metrics import expression_value
+from bluegreen_cli.local.metrics import expression_value, percentile, percentile_statistic
 
 START = datetime(2026, 11, 30, 10, 3)
 GREEN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-b/2222"
@@ -216,3 +216,141 @@ def test_alarm_names_carry_the_prefix_the_iam_policy_scopes() -> None:
     assert name == "bluegreen-analysis-web-web-v2-1234" and analysis.is_analysis_alarm(name)
     assert not analysis.is_analysis_alarm("web-5xx")
     assert json.loads(spec().description())["minRequests"] == 100
+
+
+# --- response time by percentile (issue 13) ---------------------------------------------------------------
+def _time_stats(config: dict) -> set[str]:
+    the_spec = spec(**config)
+    queries = analysis.metric_queries(the_spec, "app/a/1", GREEN, BLUE)
+    return {q["MetricStat"]["Stat"] for q in queries if q["MetricStat"]["Metric"]["MetricName"] == "TargetResponseTime"}
+
+
+def test_the_response_time_is_judged_by_p95_unless_another_percentile_is_configured() -> None:
+    # Given a response-time limit without a percentile, and one with p99.9
+    # When the alarm's queries are built, Then green's and blue's TargetResponseTime use that percentile
+    assert _time_stats(LATENCY) == {"p95"}
+    assert _time_stats({"responseTime": {"maxSeconds": 0.2, "percentile": "p99.9"}}) == {"p99.9"}
+    # And the counts stay sums; without a responseTime block no TargetResponseTime is read
+    assert _time_stats({}) == set()
+    assert {q["MetricStat"]["Stat"] for q in analysis.metric_queries(spec(), "app/a/1", GREEN, BLUE)} == {"Sum"}
+
+
+def test_an_alarm_made_before_percentiles_is_still_explained_as_a_mean() -> None:
+    # Given the description of an analysis alarm created by the version that judged the mean (no timeStat)
+    fields = {"period": 60, "evaluationPeriods": 3, "minRequests": 100, "maxPercent": 0.5, "ratio": 2}
+    old = AnalysisSpec.parse(json.dumps({"v": 1, **fields, "maxSeconds": 0.2, "timeRatio": 1.5}))
+    # Then its statistic is the mean, and a breach says so
+    assert old is not None and old.time_statistic == "Average"
+    finding = analysis.judge(period(gq=600, gt=0.5, bq=5400, bt=0.05), old)
+    assert finding is not None and "green's mean response time 500 ms" in finding.text()
+
+
+@pytest.mark.parametrize(
+    ("blue", "expected"),
+    [(0.2, 0.3), (0.01, 0.2), (None, 0.2)],
+    ids=["ratio x blue's above the floor", "the floor above ratio x blue's", "blue unknown: the floor"],
+)
+def test_response_time_limit_is_the_larger_of_the_floor_and_ratio_times_blue(
+    blue: float | None, expected: float
+) -> None:
+    assert spec(**LATENCY).time_limit(blue) == pytest.approx(expected)
+
+
+def test_a_slow_tail_is_explained_with_the_percentile_both_values_limit_and_window() -> None:
+    # Given green's p95 at 400 ms while blue's is 80 ms (limit max(200 ms, 1.5 x 80 ms))
+    the_spec = spec(**LATENCY)
+    text = analysis.explain("bluegreen-analysis-web-x", [period(gq=600, gt=0.4, bq=5400, bt=0.08)], the_spec)
+    # Then the cause names the percentile, both values, the limit and the window
+    assert "green's p95 response time 400 ms (600 requests) vs blue's p95 80 ms (5400 requests)" in text
+    assert "limit 200 ms" in text and "window 2026-11-30 10:03-10:04 UTC" in text
+
+
+@pytest.mark.parametrize("percentile", ["p50", "p90", "p95", "p99", "p99.5", "p99.9", "p75.25"])
+def test_percentiles_from_p50_to_p99_9_are_accepted(percentile: str) -> None:
+    config = ServiceConfig.model_validate(
+        {**BASE_CONFIG, "analysis": {"responseTime": {"maxSeconds": 0.3, "percentile": percentile}}}
+    )
+    assert config.analysis is not None and config.analysis.responseTime is not None
+    assert config.analysis.responseTime.percentile == percentile
+
+
+@pytest.mark.parametrize("percentile", ["p49", "p99.95", "p100", "p9", "95", "P95", "p95.", "Average", "tm90", ""])
+def test_a_bad_percentile_is_refused_when_the_configuration_is_loaded(percentile: str) -> None:
+    # Given a response-time limit with a percentile out of p50..p99.9 or not CloudWatch's pNN.NN
+    with pytest.raises(ValidationError) as caught:
+        ServiceConfig.model_validate(
+            {**BASE_CONFIG, "analysis": {"responseTime": {"maxSeconds": 0.3, "percentile": percentile}}}
+        )
+    # When the loader translates it, Then it is the analysis's own error, naming the field and the range
+    with pytest.raises(AnalysisConfigOutOfRange) as refused:
+        analysis.refuse_invalid(caught.value, "SSM parameter /bluegreen/services/web")
+    assert "analysis.responseTime.percentile" in str(refused.value) and "p50 to p99.9" in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("samples", "p", "expected"),
+    [
+        ([(0.01, 50), (0.02, 40), (0.5, 6), (1.0, 4)], 95, 0.5),
+        ([(0.01, 50), (0.02, 40), (0.5, 6), (1.0, 4)], 90, 0.02),
+        ([(1.0, 4), (0.01, 50), (0.5, 6), (0.02, 40)], 99, 1.0),  # order does not matter
+        ([(0.02, 55.8), (0.4, 4.2)], 95, 0.4),  # fractional counts (60 requests x 93% / 7%)
+        ([(0.3, 1)], 50, 0.3),
+        ([], 95, None),
+        ([(-1.0, 3), (2.0, 1)], 50, None),  # CloudWatch computes no percentile of negative values
+    ],
+)
+def test_the_emulators_percentile_is_the_nearest_rank(samples: list, p: float, expected: float | None) -> None:
+    assert percentile(samples, p) == expected
+
+
+@pytest.mark.parametrize(("name", "expected"), [("p95", 95.0), ("p99.9", 99.9), ("p0", 0.0), ("p100", 100.0),
+                                                ("Average", None), ("p101", None), ("p99.999", None)])  # fmt: skip
+def test_percentile_statistic_names(name: str, expected: float | None) -> None:
+    assert percentile_statistic(name) == expected
+
+
+# --- was green judged at all? (issue 13) ------------------------------------------------------------------
+def _minute(offset: int, **values: float) -> PeriodValues:
+    return PeriodValues(start=datetime(2026, 11, 30, 10, offset), **values)
+
+
+@pytest.mark.parametrize(
+    ("case", "baseline", "periods", "expected"),
+    [
+        (
+            "green never reached the minimum",
+            None,
+            [_minute(1, gq=60, bq=540), _minute(2, gq=60, bq=540), _minute(3, gq=90)],
+            ("not_judged", 0, 90, "analysis: not judged — 90 requests < minimum 100 (green's busiest 60s period of 3)"),
+        ),
+        ("no traffic at all", None, [], ("not_judged", 0, 0, "analysis: not judged — 0 requests < minimum 100")),
+        (
+            "judged against live blue",
+            None,
+            [_minute(1, gq=60, bq=540), _minute(2, gq=600, bq=5400), _minute(3, gq=600)],
+            ("judged", 2, 600, "analysis: judged in 2 of 3 periods"),
+        ),
+        (
+            "judged after the cutover against blue's baseline",
+            Baseline(errorRate=0.0),
+            [_minute(1, gq=600)],
+            ("judged", 1, 600, "analysis: judged in 1 of 1 periods"),
+        ),
+        (
+            "judged, but blue had too little traffic and no baseline: absolute limits only",
+            None,
+            [_minute(1, gq=600, bq=30)],
+            ("judged", 1, 600, "analysis: judged in 1 of 1 periods, against the absolute limits only — blue 30"),
+        ),
+    ],
+    ids=lambda value: value if isinstance(value, str) else "",
+)
+def test_verdict(case: str, baseline: Baseline | None, periods: list[PeriodValues], expected: tuple) -> None:
+    # Given the periods since the first shift, When the verdict is taken
+    found = analysis.verdict(periods, spec(baseline))
+
+    # Then it says whether green was judged, in how many periods, and green's busiest period
+    verdict, judged, green, text = expected
+    assert (found.verdict, found.judgedPeriods, found.greenRequests) == (verdict, judged, green)
+    assert found.summary == found.text() and found.summary.startswith(text)
+    assert found.notice == (verdict == "not_judged" or "absolute limits only" in text)

@@ -5,6 +5,8 @@ No alarm is configured in these services (``alarmNames: []``): only the workflow
 
 from __future__ import annotations
 
+import json
+from datetime import timedelta
 from typing import Any
 
 from bluegreen import analysis
@@ -12,6 +14,7 @@ from bluegreen_cli.local.dataplane import ALARM
 from bluegreen_cli.local.emulator import Emulator
 
 from .helpers import production_modify_calls, snapshot, wait_until
+from .test_cli import auto_emu, cli  # noqa: F401 - fixtures
 
 CANARY = {"type": "CANARY", "percent": 10, "intervalSeconds": 600}
 
@@ -81,17 +84,53 @@ def test_green_and_blue_equally_bad_is_not_blamed_on_green(emulator):
     assert analysis_alarms(emulator) == []
 
 
-def test_too_little_traffic_to_judge_is_not_a_failure(emulator):
-    # Given green will serve fewer requests per minute than the analysis needs to judge (10 rps x 10% = 60/min)
-    demo = emulator.seed_service(config_overrides=analysed(minRequests=5000))
+def test_too_little_traffic_to_judge_is_not_a_failure_but_is_said(auto_emu, cli):  # noqa: F811
+    # Given green will serve fewer requests per minute than the analysis needs to judge (10 rps: 60/min at 10%,
+    # 600/min after the cutover, all below 5000)
+    demo = auto_emu.seed_service(config_overrides=analysed(minRequests=5000))
 
     # When a release whose 5xx rate rises is deployed
-    result = emulator.run(demo.name, "v2-5xx-rising")
+    result = auto_emu.run(demo.name, "v2-5xx-rising")
 
     # Then the analysis never judged it (not breaching: no rollback on noise), and its alarm is gone
     assert result.status == "SUCCEEDED", result.cause
-    assert analysis_alarm_changes(emulator) == []
-    assert analysis_alarms(emulator) == []
+    assert analysis_alarm_changes(auto_emu) == []
+    assert analysis_alarms(auto_emu) == []
+    assert [ts["imageTag"] for ts in auto_emu.task_sets(demo.name)] == ["v2-5xx-rising"]
+    assert auto_emu.store.lock_holder(demo.name) is None
+    # But the execution output says so, typed: green's busiest minute (600 requests, after the cutover) < 5000
+    assert result.output is not None
+    verdict = analysis.AnalysisVerdict.model_validate(result.output["analysis"])
+    assert verdict.verdict == "not_judged" and verdict.judgedPeriods == 0 and verdict.periods > 0
+    assert (verdict.greenRequests, verdict.minRequests) == (600, 5000)
+    notice = "analysis: not judged — 600 requests < minimum 5000"
+    assert verdict.summary.startswith(notice)
+    # And so do the deployment record (status, history), the Slack thread and the Deployment Succeeded event
+    code, out, _ = cli("status", demo.name)
+    assert code == 0 and notice in " ".join(out.split())
+    code, out, _ = cli("history", demo.name)
+    assert code == 0 and "not judged" in " ".join(out.split())
+    assert auto_emu.store.deployments(demo.name, limit=1)[0]["analysisVerdict"] == "not_judged"
+    assert any(notice in json.dumps(c.args, ensure_ascii=False) for c in auto_emu.slack.calls_to("chat.postMessage"))
+    events = {e["detail-type"]: e["detail"] for e in auto_emu.deployment_events(result.execution_arn)}
+    assert events["Deployment Succeeded"]["analysis"]["verdict"] == "not_judged"
+    # And it costs no state transition: the same states as a judged deployment (the happy path's)
+    assert "DeleteOld" in result.states
+
+
+def test_a_judged_deployment_says_how_many_periods_were_judged(emulator):
+    # Given a service whose analysis needs fewer requests than green serves (60/min during the canary)
+    demo = emulator.seed_service(config_overrides=analysed())
+
+    # When a good release is deployed
+    result = emulator.run(demo.name, "v2")
+
+    # Then the output says the analysis judged green, comparing it with blue
+    assert result.status == "SUCCEEDED", result.cause
+    assert result.output is not None
+    verdict = analysis.AnalysisVerdict.model_validate(result.output["analysis"])
+    assert verdict.verdict == "judged" and verdict.judgedPeriods > 0 and verdict.blueCompared
+    assert verdict.summary == f"analysis: judged in {verdict.judgedPeriods} of {verdict.periods} periods"
 
 
 def test_happy_path_watches_the_analysis_alarm_then_deletes_it(emulator):
@@ -152,3 +191,84 @@ def test_analysis_behind_a_network_load_balancer_is_refused_at_validate(emulator
     assert "Network Load Balancer" in result.cause and "alarmNames" in result.cause
     assert snapshot(emulator, demo.name) == before
     assert analysis_alarms(emulator) == []
+
+
+# --- response time by percentile (issue 13) ---------------------------------------------------------------
+LATENCY = {"responseTime": {"maxSeconds": 0.05, "maxRatioToBlue": 1.5}}  # percentile: p95 by default
+
+
+def response_times(emu: Emulator, service: str, statistic: str) -> dict[str, float]:
+    """Green's and blue's ``statistic`` of TargetResponseTime over the whole run (GetMetricData, one period)."""
+    demo = emu.services[service]
+    alarm_groups = {analysis.target_group_dimension(arn): arn for arn in demo.target_groups}
+    load_balancer = analysis.load_balancer_dimension(demo.production_rule_arn)
+    now = emu.clock.now()
+    queries = [
+        {
+            "Id": f"t{index}",
+            "MetricStat": {
+                "Metric": {
+                    "Namespace": "AWS/ApplicationELB",
+                    "MetricName": "TargetResponseTime",
+                    "Dimensions": [
+                        {"Name": "LoadBalancer", "Value": load_balancer},
+                        {"Name": "TargetGroup", "Value": group},
+                    ],
+                },
+                "Period": 60,
+                "Stat": statistic,
+            },
+        }
+        for index, group in enumerate(alarm_groups)
+    ]
+    found = emu.client("cloudwatch").get_metric_data(
+        MetricDataQueries=queries, StartTime=now - timedelta(hours=3), EndTime=now
+    )["MetricDataResults"]
+    groups = list(alarm_groups)
+    return {groups[int(r["Id"][1:])]: max(r["Values"]) for r in found if r["Values"]}
+
+
+def test_a_slow_tail_with_a_good_mean_is_rolled_back_by_the_percentile(emulator):
+    # Given blue's history (its baseline) and a canary service judging green's p95 response time
+    demo = emulator.seed_service(config_overrides=analysed(**LATENCY))
+    serve_for(emulator, 660)
+    before = snapshot(emulator, demo.name)
+
+    # When a release whose 7% slowest requests take 400 ms (its mean is better than blue's) is deployed
+    result = emulator.run(demo.name, "v2-slow-tail")
+
+    # Then the analysis failed the canary step on the p95 and production went back to blue, from 10%
+    assert result.error == "RolledBack", result.cause
+    assert weights(emulator, demo.name) == [10, 0]
+    green, blue = (analysis.target_group_dimension(arn) for arn in (demo.target_groups[1], demo.target_groups[0]))
+    means = response_times(emulator, demo.name, "Average")
+    assert means[green] < means[blue]  # the mean alone would not have failed it
+    # And the cause names the percentile, green's and blue's values, the limit and the window
+    assert "green's p95 response time 400 ms" in result.cause, result.cause
+    assert "vs blue's p95 80 ms" in result.cause and "limit 120 ms" in result.cause and "window " in result.cause
+    # And the final state: production on blue, green deleted, the analysis alarm deleted, the lock released
+    assert snapshot(emulator, demo.name) == before
+    assert [ts["imageTag"] for ts in emulator.task_sets(demo.name)] == ["v1"]
+    assert analysis_alarms(emulator) == []
+    assert emulator.store.lock_holder(demo.name) is None
+
+
+def test_a_worse_mean_with_a_p95_within_the_limit_is_not_rolled_back(emulator):
+    # Given the same service and blue's history
+    demo = emulator.seed_service(config_overrides=analysed(**LATENCY))
+    serve_for(emulator, 660)
+
+    # When a release whose every request is somewhat slower (mean 1.7x blue's, p95 90 ms < 1.5 x 80 ms) is deployed
+    result = emulator.run(demo.name, "v2-slow-mean")
+
+    # Then the analysis never failed it: its p95 stayed within the limit, though its mean is over 1.5x blue's
+    assert result.status == "SUCCEEDED", result.cause
+    assert weights(emulator, demo.name) == [10, 100]
+    assert "ALARM" not in {state for _name, state in analysis_alarm_changes(emulator)}
+    green, blue = (analysis.target_group_dimension(arn) for arn in (demo.target_groups[1], demo.target_groups[0]))
+    means = response_times(emulator, demo.name, "Average")
+    assert means[green] > 1.5 * means[blue]
+    assert response_times(emulator, demo.name, "p95")[green] <= 0.12
+    assert [ts["imageTag"] for ts in emulator.task_sets(demo.name)] == ["v2-slow-mean"]
+    assert analysis_alarms(emulator) == []
+    assert emulator.store.lock_holder(demo.name) is None

@@ -151,6 +151,8 @@ EXPECTED_ACTIONS = {
     "OpenGateFunction": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", SLACK},
     "DeleteOldFunction": {
         "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
+        "cloudwatch:DescribeAlarms",  # issue 13: the analysis verdict (judged or not)
+        "cloudwatch:GetMetricData",  # issue 13: the analysis verdict (judged or not)
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
         "ecs:DescribeTaskSets",

@@ -24,6 +24,8 @@ Each image digest has a behaviour:
   service's 5xx alarm goes to ALARM after ``alarm_delay`` simulated seconds;
 * ``rising5xx`` - targets are healthy; their 5xx rate rises minute by minute once production
   reaches them (issue 13, :mod:`.metrics`);
+* ``slowtail`` / ``slowmean`` - healthy targets with worse response times in the ALB metrics: a slow tail with
+  a good mean, or a worse mean with a short tail (issue 13, :data:`.metrics.LATENCY_PROFILES`);
 * ``crashloop`` - every task exits ``crash_after`` seconds after it starts.
 
 Issue #14: each task is placed in one of its task set's subnets, spread over their Availability Zones as ECS
@@ -60,6 +62,9 @@ from .simclock import SimClock
 HEALTHY, UNHEALTHY, ALARM, CRASHLOOP = "healthy", "unhealthy", "alarm", "crashloop"
 SLOW = "slow"  # issue 13: healthy, but each HTTP answer takes 1.5 simulated seconds (local/http_front.py)
 RISING_5XX = "rising5xx"  # issue 13: healthy targets whose 5xx rate rises once production reaches them
+# issue 13: healthy targets whose response times are worse than healthy's (local/metrics.py LATENCY_PROFILES):
+SLOW_TAIL = "slowtail"  # a slow tail (7% of requests at 400 ms) with a mean better than healthy's
+SLOW_MEAN = "slowmean"  # every request somewhat slower (mean 1.7x healthy's), p95 within 1.5x healthy's
 CRASH_REASON = "Essential container in task exited"
 SCALE_IN_REASON = "Scaling activity initiated by (deployment {})"
 NLB_PROTOCOLS = {"TCP", "TLS", "UDP", "TCP_UDP", "QUIC", "TCP_QUIC"}  # issue #14: target group protocols of NLBs

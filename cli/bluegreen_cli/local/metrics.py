@@ -9,7 +9,10 @@ moto stores alarms and metric data but never evaluates an alarm. Here, in simula
   minute's ``AWS/ApplicationELB`` metrics are published per target group with the dimensions ``LoadBalancer``
   (``app/<name>/<id>``) and ``TargetGroup`` (``targetgroup/<name>/<id>``): ``RequestCount`` (Sum),
   ``HTTPCode_Target_5XX_Count`` (Sum) and ``TargetResponseTime`` (seconds). As ELB does, a count is reported
-  only when it is not zero.
+  only when it is not zero. ``TargetResponseTime`` is a **distribution** (issue 13): each minute's requests of a
+  target group take the latencies of its task set's :data:`LATENCY_PROFILES` (a fixed share of requests per
+  latency, so runs are deterministic), published with ``Values``/``Counts`` as PutMetricData allows; the
+  percentile statistics (``p95``...) of GetMetricData and of the alarms are computed from it (:func:`percentile`).
 * **Alarms.** At each minute boundary every metric alarm is evaluated over its last ``EvaluationPeriods``
   complete periods (``Period``, the statistic, ``DatapointsToAlarm``, ``Threshold``,
   ``ComparisonOperator``, ``TreatMissingData``; metric math: see :func:`expression_value`, issue 13). A state change
@@ -39,8 +42,18 @@ FAILING_5XX_SHARE = 0.5  # share of requests a failing ("alarm") image answers w
 # issue 13: a "rising5xx" image answers RISING_START of its production requests with a 5xx when production first
 # reaches it, RISING_PER_MINUTE more every minute after, up to FAILING_5XX_SHARE.
 RISING_START, RISING_PER_MINUTE = 0.02, 0.02
-RESPONSE_TIME = {"healthy": 0.05, "alarm": 0.02}  # seconds (a failing image answers fast)
+# issue 13: the latency profile of each image behaviour: (seconds, share of requests). A failing image (5xx) answers
+# fast. ``slow-tail``: most requests faster than healthy, 7% very slow (mean better than healthy's, p95 far worse);
+# ``slow-mean``: every request somewhat slower, a short tail (mean 1.7x healthy's, p95 within 1.5x healthy's p95).
+LATENCY_PROFILES: dict[str, tuple[tuple[float, float], ...]] = {
+    "healthy": ((0.02, 0.20), (0.04, 0.30), (0.05, 0.20), (0.06, 0.15), (0.08, 0.12), (0.12, 0.03)),
+    "alarm": ((0.02, 1.0),),
+    "slow": ((1.5, 1.0),),  # answers after 1.5 s (local/http_front.py)
+    "slowtail": ((0.02, 0.93), (0.4, 0.07)),
+    "slowmean": ((0.07, 0.50), (0.09, 0.47), (0.10, 0.03)),
+}
 NAMESPACE = "AWS/ApplicationELB"
+MAX_VALUES_PER_DATUM = 150  # PutMetricData: Values/Counts of one datum
 # issue #14: a Network Load Balancer's target group reports in AWS/NetworkELB: flows and target resets (an NLB
 # has no HTTP codes), so a failing image behind an NLB shows as TCP_Target_Reset_Count.
 NLB_NAMESPACE = "AWS/NetworkELB"
@@ -52,28 +65,64 @@ def metric_key(namespace: str, name: str, dimensions: Iterable[tuple[str, str]])
     return namespace, name, tuple(sorted(dimensions))
 
 
+_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,2})?|100(?:\.0{1,2})?)$")  # CloudWatch's pNN.NN, p0..p100
+
+
+def percentile_statistic(name: str) -> float | None:
+    """``p95`` -> 95.0 (CloudWatch's percentile statistics, p0.0 to p100); None for any other statistic."""
+    match = _PERCENTILE.match(name)
+    return float(match.group(1)) if match else None
+
+
+def percentile(distribution: Iterable[tuple[float, float]], p: float) -> float | None:
+    """The ``p``-th percentile of samples given as (value, count) pairs; None without samples, or when a value is
+    negative (CloudWatch computes no percentile then).
+
+    CloudWatch defines pNN as the value that NN% of the period's samples are at or below, and does not document
+    its interpolation; the emulator takes the exact **nearest rank** over the period's samples: the smallest value
+    whose cumulative count reaches p% of all samples (counts may be fractional, as PutMetricData's are)."""
+    pairs = sorted((float(v), float(c)) for v, c in distribution if float(c) > 0)
+    if not pairs or pairs[0][0] < 0:
+        return None
+    total = sum(c for _, c in pairs)
+    rank = total * p / 100.0
+    seen = 0.0
+    for value, count in pairs:
+        seen += count
+        if seen >= rank - 1e-9 * total:
+            return value
+    return pairs[-1][0]
+
+
 @dataclass
 class Aggregate:
-    """One metric over one minute: CloudWatch's statistic set."""
+    """One metric over one minute: CloudWatch's statistic set, and its samples (value -> count) for percentiles."""
 
     total: float = 0.0
     count: float = 0.0
     minimum: float = math.inf
     maximum: float = -math.inf
+    samples: dict[float, float] = field(default_factory=dict)  # issue 13: the distribution
 
     def add(self, value: float, samples: float = 1.0) -> None:
         self.total += value * samples
         self.count += samples
         self.minimum = min(self.minimum, value)
         self.maximum = max(self.maximum, value)
+        self.samples[value] = self.samples.get(value, 0.0) + samples
 
     def merge(self, other: Aggregate) -> None:
         self.total += other.total
         self.count += other.count
         self.minimum = min(self.minimum, other.minimum)
         self.maximum = max(self.maximum, other.maximum)
+        for value, samples in other.samples.items():
+            self.samples[value] = self.samples.get(value, 0.0) + samples
 
-    def statistic(self, name: str) -> float:
+    def statistic(self, name: str) -> float | None:
+        wanted = percentile_statistic(name)
+        if wanted is not None:
+            return percentile(self.samples.items(), wanted)
         return {
             "Sum": self.total,
             "SampleCount": self.count,
@@ -405,7 +454,7 @@ def alarm_spec(alarm: Any) -> AlarmSpec | None:
                 id=query.id,
                 key=key,
                 expression=query.expression,
-                statistic=(stat.stat if stat else "Sum") or "Sum",
+                statistic=(stat.stat if stat else "Sum") or "Sum",  # issue 13: a percentile (p95) too
                 period=int((stat.period if stat else None) or query.period or alarm.period or MINUTE),
                 return_data=str(query.return_data).lower() not in ("false", "0", "none")
                 if query.return_data is not None
@@ -415,7 +464,13 @@ def alarm_spec(alarm: Any) -> AlarmSpec | None:
     if not queries and alarm.metric_name:
         key = metric_key(alarm.namespace, alarm.metric_name, _dims(alarm.dimensions))
         queries.append(
-            MetricQuery("m1", key, statistic=alarm.statistic or "Sum", period=int(alarm.period), return_data=True)
+            MetricQuery(
+                "m1",
+                key,
+                statistic=alarm.statistic or alarm.extended_statistic or "Sum",  # issue 13: ExtendedStatistic (p99)
+                period=int(alarm.period),
+                return_data=True,
+            )
         )
     if not queries or not any(q.return_data for q in queries):
         return None
@@ -472,7 +527,8 @@ class AlbMetrics:
         self.store = MetricStore()
         self._lock = threading.RLock()
         self._last: float | None = None  # simulated seconds of the last tick
-        self._shares: dict[str, dict[str, tuple[float, float]]] = {}  # service -> tg -> (share, 5xx share)
+        # service -> tg -> (share, 5xx share, latency profile)
+        self._shares: dict[str, dict[str, tuple[float, float, str]]] = {}
         self._published = 0  # minutes published and evaluated so far
 
     def tick(self) -> None:
@@ -527,21 +583,28 @@ class AlbMetrics:
         return [*range(first, first + keep + 1), *range(due - keep - 1, due)]
 
     # --- traffic -------------------------------------------------------------------------
-    def _current_shares(self, watched: Any) -> dict[str, tuple[float, float]]:
+    def _current_shares(self, watched: Any) -> dict[str, tuple[float, float, str]]:
         elb_backend = elbv2_backends[self.plane.account][self.plane.region]
         ecs_backend = ecs_backends[self.plane.account][self.plane.region]
         production = self.plane._production_groups(elb_backend, watched)
         service = ecs_backend.services.get(f"{watched.cluster}:{watched.service}")
         failing: dict[str, float] = {}
+        profiles: dict[str, str] = {}  # issue 13: target group -> its task set's latency profile
         for task_set in service.task_sets if service else []:
             state = self.plane._task_sets.get(task_set.id)
             behaviour = getattr(task_set, "bluegreen_behaviour", "")
+            if state and state.target_group and behaviour in LATENCY_PROFILES:
+                profiles[state.target_group] = behaviour
             if state and state.production_since and behaviour == "alarm":
                 failing[state.target_group] = FAILING_5XX_SHARE
             elif state and state.production_since and behaviour == "rising5xx":  # issue 13
                 minutes = (self.plane.clock.now() - state.production_since).total_seconds() / MINUTE
                 failing[state.target_group] = min(FAILING_5XX_SHARE, RISING_START + RISING_PER_MINUTE * minutes)
-        return {group: (share / 100.0, failing.get(group, 0.0)) for group, share in production.items() if share > 0}
+        return {
+            group: (share / 100.0, failing.get(group, 0.0), profiles.get(group, "healthy"))
+            for group, share in production.items()
+            if share > 0
+        }
 
     def _accumulate(self, start: float, end: float) -> None:
         time = start
@@ -550,9 +613,9 @@ class AlbMetrics:
             piece_end = min(end, (minute + 1) * MINUTE)
             seconds = piece_end - time
             for shares in self._shares.values():
-                for group, (share, error_share) in shares.items():
+                for group, (share, error_share, profile) in shares.items():
                     requests = REQUESTS_PER_SECOND * seconds * share
-                    self._add(group, minute, requests, error_share)
+                    self._add(group, minute, requests, error_share, profile)
             time = piece_end
 
     def _dimensions(self, group: str) -> list[tuple[str, str]]:
@@ -564,7 +627,7 @@ class AlbMetrics:
             dims.append(("LoadBalancer", balancers[0].split(":loadbalancer/")[-1]))
         return dims
 
-    def _add(self, group: str, minute: int, requests: float, error_share: float) -> None:
+    def _add(self, group: str, minute: int, requests: float, error_share: float, profile: str = "healthy") -> None:
         if requests <= 0:
             return
         dims = self._dimensions(group)
@@ -584,8 +647,9 @@ class AlbMetrics:
             errors = Aggregate()
             errors.add(requests * error_share)
             self.store.add(metric_key(NAMESPACE, "HTTPCode_Target_5XX_Count", dims), minute, errors)
-        latency = Aggregate()
-        latency.add(RESPONSE_TIME["alarm" if error_share else "healthy"], requests)
+        latency = Aggregate()  # issue 13: each request's latency from the profile (a failing image answers fast)
+        for seconds, share in LATENCY_PROFILES["alarm" if error_share else profile]:
+            latency.add(seconds, requests * share)
         self.store.add(metric_key(NAMESPACE, "TargetResponseTime", dims), minute, latency)
 
     def _publish(self, minute: int) -> None:
@@ -614,14 +678,11 @@ class AlbMetrics:
                 "Dimensions": [{"Name": k, "Value": v} for k, v in dims],
                 "Timestamp": timestamp,
             }
-            if name == "TargetResponseTime":
+            if name == "TargetResponseTime":  # issue 13: the distribution (at most 150 values per datum)
+                values = sorted(found.samples.items())[:MAX_VALUES_PER_DATUM]
                 datum.update(
-                    StatisticValues={
-                        "SampleCount": round(found.count, 3),
-                        "Sum": round(found.total, 6),
-                        "Minimum": found.minimum,
-                        "Maximum": found.maximum,
-                    },
+                    Values=[value for value, _ in values],
+                    Counts=[round(count, 6) for _, count in values],
                     Unit="Seconds",
                 )
             else:

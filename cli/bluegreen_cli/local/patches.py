@@ -54,7 +54,7 @@ check_moto_version()
 from botocore.client import BaseClient
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationError
-from moto.cloudwatch.models import CloudWatchBackend
+from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum, Statistics
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
@@ -466,6 +466,46 @@ def oidc_secret(rule_arn: str) -> str | None:
         return _OIDC_SECRETS.get(rule_arn)
 
 
+# --- issue 13: percentile statistics (CloudWatch computes pNN from the samples; moto computes none) ------------
+class MetricDistributionDatum(MetricAggregatedDatum):
+    """One PutMetricData datum given as ``Values``/``Counts``: its statistic set, and its samples for percentiles."""
+
+    def __init__(self, namespace: str, member: dict[str, Any]) -> None:
+        values = [float(v) for v in member["Values"]]
+        counts = [float(c) for c in member.get("Counts") or [1.0] * len(values)]
+        if len(counts) != len(values):
+            raise CloudWatchValidationError("The parameters MetricData.member.Values and Counts must be of equal size.")
+        self.samples = [(v, c) for v, c in zip(values, counts, strict=True) if c > 0]
+        present = [v for v, _ in self.samples] or [0.0]
+        super().__init__(
+            namespace,
+            member["MetricName"],
+            min_stat=min(present),
+            max_stat=max(present),
+            sample_count=sum(c for _, c in self.samples),
+            sum_stat=sum(v * c for v, c in self.samples),
+            dimensions=member.get("Dimensions") or [],
+            timestamp=member.get("Timestamp"),
+            unit=member.get("Unit"),
+        )
+
+
+def _percentile_samples(data: list[Any]) -> list[tuple[float, float]] | None:
+    """The samples of a period's datums, or None when CloudWatch could compute no percentile from them: a
+    statistic set is usable only when its SampleCount is 1 or its Minimum equals its Maximum (GetMetricStatistics)."""
+    samples: list[tuple[float, float]] = []
+    for datum in data:
+        if isinstance(datum, MetricDistributionDatum):
+            samples.extend(datum.samples)
+        elif isinstance(datum, MetricAggregatedDatum):
+            if float(datum.sample_count) != 1 and datum.min != datum.max:
+                return None
+            samples.append((float(datum.min), float(datum.sample_count)))
+        elif isinstance(datum, MetricDatum):
+            samples.append((float(datum.value), 1.0))
+    return samples
+
+
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
     """Issue 11: the limits and refusals AWS enforces where moto does not."""
@@ -476,6 +516,36 @@ def installed() -> Iterator[None]:
     original_task_success = StepFunctionResponse.send_task_success
     original_set_alarm_state = CloudWatchResponse.set_alarm_state
     original_put_metric_alarm = CloudWatchBackend.put_metric_alarm
+    original_put_metric_data = CloudWatchBackend.put_metric_data
+    original_get_metric_data = CloudWatchBackend.get_metric_data
+    original_statistic = Statistics.get_statistics_for_type
+
+    def put_metric_data(self, namespace, metric_data):  # noqa: ANN001 - moto's
+        for index, member in enumerate(metric_data, start=1):  # every member first: all or nothing is stored
+            self._validate_parameters_put_metric_data(member, index)
+            if len(member.get("Values") or []) > metrics.MAX_VALUES_PER_DATUM:
+                raise CloudWatchValidationError(
+                    f"The collection MetricData.member.{index}.Values must not have a size greater than "
+                    f"{metrics.MAX_VALUES_PER_DATUM}."
+                )
+        distributions = [MetricDistributionDatum(namespace, m) for m in metric_data if m.get("Values")]
+        if len(distributions) != len(metric_data):
+            original_put_metric_data(self, namespace, [m for m in metric_data if not m.get("Values")])
+        self.metric_data.extend(distributions)
+
+    def get_statistics_for_type(self, stat):  # noqa: ANN001 - moto's
+        wanted = metrics.percentile_statistic(stat)
+        if wanted is None:
+            return original_statistic(self, stat)
+        samples = _percentile_samples(self.metric_data)
+        return None if samples is None else metrics.percentile(samples, wanted)
+
+    def get_metric_data(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - moto's
+        results = original_get_metric_data(self, *args, **kwargs)
+        for result in results:  # a period without a statistic (no percentile computable) has no datapoint
+            pairs = [(t, v) for t, v in zip(result["timestamps"], result["values"], strict=True) if v is not None]
+            result["timestamps"], result["values"] = [t for t, _ in pairs], [v for _, v in pairs]
+        return results
 
     def put_metric_alarm(self, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003 - moto's
         queries = kwargs.get("metric_data_queries") or []
@@ -535,6 +605,14 @@ def installed() -> Iterator[None]:
     # moto gap: PutMetricAlarm stores any Metrics array; CloudWatch refuses more than 10 metrics or 10
     # expressions, not exactly one query returning data, and math it cannot read (issue 13).
     patcher.replace(CloudWatchBackend, "put_metric_alarm", put_metric_alarm)
+    # moto gap: PutMetricData with Values/Counts stores one datum per count, int(count) of them (a fractional count
+    # is cut), and keeps no distribution: CloudWatch keeps the samples and their counts (issue 13).
+    patcher.replace(CloudWatchBackend, "put_metric_data", put_metric_data)
+    # moto gap: moto computes no percentile (Stat p95 answers None); CloudWatch computes pNN from the period's
+    # samples, none from statistic sets with several different samples or from negative values.
+    patcher.replace(Statistics, "get_statistics_for_type", get_statistics_for_type)
+    # moto gap: GetMetricData returns a None value where it computed no statistic; CloudWatch returns no datapoint.
+    patcher.replace(CloudWatchBackend, "get_metric_data", get_metric_data)
     # moto gap: CreateRule and ModifyRule keep and return the OIDC client secret (see _keep_oidc_secret).
     patcher.replace(ELBv2Backend, "create_rule", create_rule)
     patcher.replace(ELBv2Backend, "modify_rule", modify_rule)

@@ -132,6 +132,17 @@ SCENARIOS = {
             "analysis": {"minRequests": 50},
         },
     ),
+    "analysis-slow-tail": Scenario(
+        "v2-slow-tail",
+        "rolled_back",
+        "canary 10%, no alarm: green's mean response time is better than blue's but its slowest 7% take 400 ms; the "
+        "analysis judges the p95, fails the canary step and names the percentile, both values and the limit",
+        config={
+            "alarmNames": [],
+            "trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 600},
+            "analysis": {"minRequests": 50, "responseTime": {"maxSeconds": 0.05, "maxRatioToBlue": 1.5}},
+        },
+    ),
     "hooks-pass-auto-approve": Scenario(
         "v2",
         "deployed",

@@ -11,7 +11,19 @@ from typing import Any
 
 from bluegreen.config import parameter_name
 
-from .dataplane import ALARM, CRASHLOOP, HEALTHY, RISING_5XX, SLOW, UNHEALTHY, DataPlane, WatchedService, rolling_key
+from .dataplane import (
+    ALARM,
+    CRASHLOOP,
+    HEALTHY,
+    RISING_5XX,
+    SLOW,
+    SLOW_MEAN,
+    SLOW_TAIL,
+    UNHEALTHY,
+    DataPlane,
+    WatchedService,
+    rolling_key,
+)
 
 # Tags pushed to the demo repository and how their containers behave.
 IMAGES = {
@@ -23,6 +35,8 @@ IMAGES = {
     "v2-crash": CRASHLOOP,
     "v2-slow": SLOW,  # issue 13: answers HTTP after 1.5 simulated seconds (an HTTP probe's latency bound)
     "v2-5xx-rising": RISING_5XX,  # issue 13: the built-in analysis demo
+    "v2-slow-tail": SLOW_TAIL,  # issue 13: a slow p95 with a good mean (the analysis judges a percentile)
+    "v2-slow-mean": SLOW_MEAN,  # issue 13: a worse mean with a p95 within the limit
 }
 MOVING_TAG = "latest"  # points at v2; refused by default
 # issue #10: what a service's production rule answers before its first deployment (one way of two)

@@ -2,12 +2,13 @@
 
 When production first forwards to green (Swap, first step), the workflow puts one **metric-math alarm** per
 deployment (:func:`alarm_name`) over the per-target-group ALB metrics of green and blue:
-``HTTPCode_Target_5XX_Count`` and ``RequestCount`` (Sum), optionally ``TargetResponseTime`` (Average). The bake
+``HTTPCode_Target_5XX_Count`` and ``RequestCount`` (Sum), optionally ``TargetResponseTime`` (a percentile,
+``p95`` by default: a slow tail fails green even when its mean is fine). The bake
 and every traffic step watch it beside the user's alarms, so a failed analysis reaches the existing
 alarm-event path (EventBridge -> AlarmEvent -> SendTaskFailure -> Rollback) within seconds of CloudWatch's
 evaluation, with no state added: the analysis costs zero state transitions per check.
 
-The rule, per period (a minute by default), for green's 5xx rate (and likewise its mean response time):
+The rule, per period (a minute by default), for green's 5xx rate (and likewise its response-time percentile):
 
 * green served fewer than ``minRequests`` requests: not judged (too little traffic: not breaching);
 * else green breaches when its rate is above ``maxPercent`` **and** above ``maxRatioToBlue`` x blue's rate,
@@ -26,10 +27,11 @@ the window.
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from .errors import AnalysisConfigOutOfRange
 
@@ -48,13 +50,36 @@ class ErrorRateLimit(BaseModel):
     maxRatioToBlue: float = Field(default=2.0, ge=1, le=100)
 
 
+# CloudWatch's percentile statistic: ``pNN`` or ``pNN.NN`` (at most two decimals); the analysis takes p50..p99.9
+PERCENTILE = re.compile(r"^p(\d{2})(\.\d{1,2})?$")
+MIN_PERCENTILE, MAX_PERCENTILE = 50.0, 99.9
+
+
+def percentile_of(statistic: str) -> float | None:
+    """The percentile of a CloudWatch statistic name (``p95`` -> 95.0, ``p99.9`` -> 99.9); None otherwise."""
+    match = PERCENTILE.match(statistic)
+    return float(statistic[1:]) if match else None
+
+
 class ResponseTimeLimit(BaseModel):
-    """Green's mean TargetResponseTime must stay below max(ratio x blue's, seconds)."""
+    """Green's TargetResponseTime percentile (``p95`` by default) must stay below max(ratio x blue's, seconds)."""
 
     model_config = ConfigDict(extra="forbid")
 
     maxSeconds: float = Field(gt=0, le=60)
     maxRatioToBlue: float = Field(default=1.5, ge=1, le=100)
+    percentile: str = "p95"  # the statistic of both green's and blue's TargetResponseTime in the alarm
+
+    @field_validator("percentile")
+    @classmethod
+    def _percentile(cls, value: str) -> str:
+        number = percentile_of(value)
+        if number is None or not MIN_PERCENTILE <= number <= MAX_PERCENTILE:
+            raise ValueError(
+                f"must be a percentile statistic from p{MIN_PERCENTILE:g} to p{MAX_PERCENTILE:g} such as p90, p95, "
+                f"p99 or p99.9 (CloudWatch's pNN.NN)"
+            )
+        return value
 
 
 class AnalysisConfig(BaseModel):
@@ -135,7 +160,18 @@ class AnalysisSpec(BaseModel):
     ratio: float
     maxSeconds: float | None = None
     timeRatio: float | None = None
+    timeStat: str | None = None  # the response-time percentile (absent in alarms made before it: the mean)
     baseline: Baseline = Field(default_factory=Baseline)
+
+    @property
+    def time_statistic(self) -> str:
+        """The TargetResponseTime statistic of the alarm (``Average`` for an alarm created before percentiles)."""
+        return self.timeStat or "Average"
+
+    def time_limit(self, blue: float | None) -> float:
+        """Green's response-time limit: max(maxSeconds, ratio x blue's), blue's value being live or the baseline."""
+        assert self.maxSeconds is not None and self.timeRatio is not None
+        return max(self.maxSeconds, self.timeRatio * blue) if blue is not None else self.maxSeconds
 
     @classmethod
     def of(cls, config: AnalysisConfig, baseline: Baseline) -> AnalysisSpec:
@@ -148,6 +184,7 @@ class AnalysisSpec(BaseModel):
             ratio=config.errorRate.maxRatioToBlue,
             maxSeconds=time.maxSeconds if time else None,
             timeRatio=time.maxRatioToBlue if time else None,
+            timeStat=time.percentile if time else None,
             baseline=baseline,
         )
 
@@ -193,7 +230,9 @@ def metric_queries(spec: AnalysisSpec, load_balancer: str, green_group: str, blu
         queries.append(_metric(f"{prefix}e", "HTTPCode_Target_5XX_Count", "Sum", load_balancer, group, spec.period))
         queries.append(_metric(f"{prefix}q", "RequestCount", "Sum", load_balancer, group, spec.period))
         if spec.maxSeconds is not None:
-            queries.append(_metric(f"{prefix}t", "TargetResponseTime", "Average", load_balancer, group, spec.period))
+            queries.append(
+                _metric(f"{prefix}t", "TargetResponseTime", spec.time_statistic, load_balancer, group, spec.period)
+            )
     return queries
 
 
@@ -222,8 +261,7 @@ def expressions(spec: AnalysisSpec) -> list[tuple[str, str]]:
     ]
     watched = "errors"
     if spec.maxSeconds is not None and spec.timeRatio is not None:
-        base_time = spec.baseline.responseTime
-        time_limit = max(spec.maxSeconds, spec.timeRatio * base_time) if base_time is not None else spec.maxSeconds
+        time_limit = spec.time_limit(spec.baseline.responseTime)
         result.append(
             (
                 "latency",
@@ -277,6 +315,7 @@ class Finding(BaseModel):
     """Why one period breached: the metric, green's and blue's values and the limit applied."""
 
     metric: Literal["5xx rate", "response time"]
+    statistic: str | None = None  # the response time's (p95, or Average for an alarm made before percentiles)
     start: datetime
     end: datetime
     green: float
@@ -288,19 +327,23 @@ class Finding(BaseModel):
 
     def text(self) -> str:
         window = f"{self.start:%Y-%m-%d %H:%M}-{self.end:%H:%M} UTC"
+        metric: str = self.metric
+        stat = ""
         if self.metric == "5xx rate":
             shown = _percent
             green = f"{shown(self.green)} ({self.green * self.greenRequests:.0f} of {self.greenRequests:.0f} requests)"
         else:
             shown = _seconds
+            stat = ("mean" if self.statistic in (None, "Average") else str(self.statistic)) + " "
+            metric = f"{stat}{self.metric}"
             green = f"{shown(self.green)} ({self.greenRequests:.0f} requests)"
         if self.blue is not None:
-            blue = f"blue's {shown(self.blue)} ({self.blueRequests:.0f} requests)"
+            blue = f"blue's {stat}{shown(self.blue)} ({self.blueRequests:.0f} requests)"
         elif self.baseline is not None:
-            blue = f"blue's {shown(self.baseline)} before the shift (blue serves no production now)"
+            blue = f"blue's {stat}{shown(self.baseline)} before the shift (blue serves no production now)"
         else:
             blue = "blue unknown (too little traffic before the shift: absolute limit only)"
-        return f"green's {self.metric} {green} vs {blue}; limit {shown(self.limit)}; window {window}"
+        return f"green's {metric} {green} vs {blue}; limit {shown(self.limit)}; window {window}"
 
 
 def _percent(value: float) -> str:
@@ -338,10 +381,11 @@ def judge(values: PeriodValues, spec: AnalysisSpec) -> Finding | None:
         green_time = values.gt or 0.0
         blue_time = (values.bt or 0.0) if blue_live else None
         base_time = spec.baseline.responseTime
-        limit = max(spec.maxSeconds, spec.timeRatio * (blue_time if blue_time is not None else (base_time or 0.0)))
+        limit = spec.time_limit(blue_time if blue_time is not None else base_time)
         if green_time > limit:
             return Finding(
                 metric="response time",
+                statistic=spec.time_statistic,
                 green=green_time,
                 blue=blue_time,
                 baseline=None if blue_live else base_time,
@@ -377,3 +421,58 @@ def windowed(series: dict[str, dict[datetime, float]], spec: AnalysisSpec) -> li
         PeriodValues(start=start, **{i: series.get(i, {}).get(start) for i in METRIC_IDS if start in series.get(i, {})})
         for start in starts
     ]
+
+
+# --- whether green was judged at all (issue 13: "not judged" is said, not silent) -----------------------------
+class AnalysisVerdict(BaseModel):
+    """Whether the built-in analysis could judge green during the steps and the bake (a deployment that ends
+    deployed passed every judgement it got; this says whether it got any). Computed at DeleteOld from the periods
+    since the first shift (:func:`verdict`); in the execution output, the deployment record, Slack and the
+    ``Deployment Succeeded`` event."""
+
+    verdict: Literal["judged", "not_judged"]
+    periods: int  # periods with traffic since the first shift
+    judgedPeriods: int  # periods in which green served at least minRequests
+    greenRequests: int  # green's most requests in one period
+    blueRequests: int  # blue's most requests in one of the judged periods (all periods when none was judged)
+    minRequests: int
+    periodSeconds: int
+    blueCompared: bool  # blue's live traffic or its baseline was compared in a judged period (else absolute only)
+    summary: str = ""  # :meth:`text`, for readers of the output and the event
+
+    def text(self) -> str:
+        if self.verdict == "not_judged":
+            return (
+                f"analysis: not judged — {self.greenRequests} requests < minimum {self.minRequests} "
+                f"(green's busiest {self.periodSeconds}s period of {self.periods})"
+            )
+        judged = f"analysis: judged in {self.judgedPeriods} of {self.periods} periods"
+        if not self.blueCompared:
+            return (
+                f"{judged}, against the absolute limits only — blue {self.blueRequests} requests < minimum "
+                f"{self.minRequests} and no baseline"
+            )
+        return judged
+
+    @property
+    def notice(self) -> bool:
+        """Something the user should know: green never judged, or judged without comparing with blue."""
+        return self.verdict == "not_judged" or not self.blueCompared
+
+
+def verdict(periods: list[PeriodValues], spec: AnalysisSpec) -> AnalysisVerdict:
+    """Whether green was judged in the periods since the first shift (the alarm's own minimum, per period)."""
+    judged = [p for p in periods if (p.gq or 0.0) >= spec.minRequests]
+    blue_live = any((p.bq or 0.0) >= spec.minRequests for p in judged)
+    blue_seen = [p.bq or 0.0 for p in (judged or periods)]
+    found = AnalysisVerdict(
+        verdict="judged" if judged else "not_judged",
+        periods=len(periods),
+        judgedPeriods=len(judged),
+        greenRequests=round(max((p.gq or 0.0 for p in periods), default=0.0)),
+        blueRequests=round(max(blue_seen, default=0.0)),
+        minRequests=spec.minRequests,
+        periodSeconds=spec.period,
+        blueCompared=blue_live or spec.baseline.errorRate is not None,
+    )
+    return found.model_copy(update={"summary": found.text()})

@@ -2,7 +2,8 @@
 
 * :func:`put` — Swap's first step: blue's baseline (GetMetricData), then the deployment's metric-math alarm;
 * :func:`delete` — every end (DeleteOld, Cleanup, Rollback, ExecutionEnded): nothing left behind;
-* :func:`explain_alarm` — the alarm handler and the bake: the rollback cause, from the alarm and its metrics.
+* :func:`explain_alarm` — the alarm handler and the bake: the rollback cause, from the alarm and its metrics;
+* :func:`read_verdict` — DeleteOld: whether green was judged at all (or never served enough requests).
 """
 
 from __future__ import annotations
@@ -48,7 +49,10 @@ def _metric_data(
 def read_baseline(
     cloudwatch: CloudWatchClient, config: analysis.AnalysisConfig, load_balancer: str, blue_group: str, now: datetime
 ) -> analysis.Baseline:
-    """Blue's 5xx rate and mean response time over ``baselineSeconds`` before now (the first shift)."""
+    """Blue's 5xx rate and response time over ``baselineSeconds`` before now (the first shift).
+
+    The response time is blue's per-minute percentile (the alarm's statistic) averaged over the minutes, weighted
+    by their requests: the typical value of what the alarm compares green's per-period percentile with."""
     probe = analysis.AnalysisSpec.of(config, analysis.Baseline()).model_copy(update={"period": 60})
     queries = [q for q in analysis.metric_queries(probe, load_balancer, blue_group, blue_group) if q["Id"][0] == "b"]
     series = _metric_data(cloudwatch, queries, now - timedelta(seconds=config.baselineSeconds), now)
@@ -75,6 +79,52 @@ def put(cloudwatch: CloudWatchClient, context: DeploymentContext, green_group: s
         cloudwatch.put_metric_alarm(**request)
     logger.info("Analysis alarm created", extra={"alarm": name, "baseline": base.model_dump()})
     return name
+
+
+MAX_VERDICT_WINDOW = timedelta(days=14)  # one-minute datapoints are kept 15 days; 4 x 20,160 < 100,800 per call
+
+
+def read_verdict(
+    cloudwatch: CloudWatchClient, context: DeploymentContext, green_group: str, since: datetime | None
+) -> analysis.AnalysisVerdict | None:
+    """Whether green was judged from ``since`` (the first shift) to now; None without analysis or a first shift.
+
+    Reads the alarm (its thresholds and blue's baseline are in its description; a retried DeleteOld that already
+    deleted it rebuilds them from the configuration, baseline unknown), then green's and blue's request counts
+    per period: two calls, no state."""
+    name, config = name_of(context), context.config.analysis
+    if name is None or config is None or since is None:
+        return None
+    try:
+        return _verdict(cloudwatch, context, config, name, green_group, since)
+    except ClientError:  # the verdict informs; it never fails a deployment whose bake passed
+        logger.exception("Could not read the analysis verdict", extra={"alarm": name})
+        return None
+
+
+def _verdict(
+    cloudwatch: CloudWatchClient,
+    context: DeploymentContext,
+    config: analysis.AnalysisConfig,
+    name: str,
+    green_group: str,
+    since: datetime,
+) -> analysis.AnalysisVerdict:
+    from .alarms import describe_alarms
+
+    found = describe_alarms(cloudwatch, [name])
+    spec = analysis.AnalysisSpec.parse(found[0].get("AlarmDescription")) if found else None
+    spec = spec or analysis.AnalysisSpec.of(config, analysis.Baseline())
+    load_balancer = analysis.load_balancer_dimension(context.config.production_route_arns()[0])
+    queries = analysis.metric_queries(spec, load_balancer, green_group, context.blueTargetGroupArn)
+    counts = [q for q in queries if q["Id"] in ("gq", "bq")]
+    end = clock.now().replace(microsecond=0)
+    start = max(since.replace(tzinfo=end.tzinfo), end - MAX_VERDICT_WINDOW)
+    start = start.replace(second=0, microsecond=0) - timedelta(seconds=start.minute * 60 % spec.period)
+    if start >= end:
+        return analysis.verdict([], spec)
+    series = _metric_data(cloudwatch, counts, start, end)
+    return analysis.verdict(analysis.windowed(series, spec), spec)
 
 
 def delete(cloudwatch: CloudWatchClient, context: DeploymentContext) -> str | None:

@@ -19,6 +19,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import clock
+from .analysis import AnalysisVerdict  # issue 13
 from .settings import get_settings
 
 if TYPE_CHECKING:
@@ -78,6 +79,12 @@ class DeploymentEventDetail(BaseModel):
     rollbackOf: str | None = Field(default=None, description="the execution whose release this one rolls back")
     gateId: str | None = Field(default=None, description="the approval gate to answer (bluegreen approve SERVICE)")
     outcome: str | None = Field(default=None, description="how the deployment ended, on its last event")
+    # issue 13: on 'Deployment Succeeded' of a service with the built-in analysis: was green judged at all?
+    analysis: AnalysisVerdict | None = Field(
+        default=None,
+        description="the built-in analysis's verdict ('Deployment Succeeded'): judged, or not judged for lack of "
+        "traffic (summary: 'analysis: not judged — N requests < minimum M')",
+    )
 
 
 def console_url(execution_arn: str) -> str:

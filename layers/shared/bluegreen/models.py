@@ -9,7 +9,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from .analysis import AnalysisConfig  # issue 13: built-in analysis
+from .analysis import AnalysisConfig, AnalysisVerdict  # issue 13: built-in analysis
 from .gates import GateKind
 from .hooks import HookResult, HooksConfig, HooksReport  # issue 13
 from .plan import Plan  # issue 10
@@ -413,6 +413,7 @@ class DeploymentResult(Model):
     deletedTaskSet: str | None = None
     plan: Plan | None = None  # issue 10: what this release changed
     hooks: list[HookResult] = Field(default_factory=list)  # issue 13: the verification hooks' results
+    analysis: AnalysisVerdict | None = None  # issue 13: was green judged by the built-in analysis at all
 
 
 class AlarmState(BaseModel):

@@ -30,13 +30,19 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     deleted: str | None = None
     # A green that keeps crashing is rolled back while blue still exists (GreenCrashLooping -> Rollback).
     check_health.green_verdict(clients, context, green)
+    # issue 13: was green judged at all (or did it never serve enough requests)? Read before the alarm goes.
+    first_shift = event.swap.firstShiftAt if event.swap else None
+    verdict = analysis_alarm.read_verdict(clients.cloudwatch, context, green.targetGroupArn, first_shift)
     analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: the analysis ends with the bake
     # Bookkeeping first, so a failure here still leaves blue in place for a rollback. The lock can go
     # before the delete: a deployment started meanwhile finds blue on the test target group and refuses.
     closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")
     if closed:
         notifier.update_gate(closed)
-    store.record_end(context.service, context.executionArn, "deployed", release=release_record(event))
+    record = release_record(event)
+    if verdict is not None:  # issue 13: bluegreen status / history show it
+        record.update(analysis=verdict.summary, analysisVerdict=verdict.verdict)
+    store.record_end(context.service, context.executionArn, "deployed", release=record)
     store.release_lock(context.service, context.executionArn)
     for task_set in doomed:
         ecs.delete_task_set(clients.ecs, config, task_set.id)
@@ -44,8 +50,12 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     text = f"Deployed {context.imageTag}: bake passed, production on task set {green.id}; " + (
         f"old task set {deleted} deleted." if deleted else "no old task set to delete (first deployment)."
     )
+    if verdict is not None:
+        text = f"{text.rstrip('.')}; {verdict.summary}."  # issue 13: e.g. "analysis: not judged — …"
     _announce(store, notifier, context, text)
-    deployment_events.emit(deps.events, DetailType.SUCCEEDED, context, greenTaskSet=green.id, outcome="deployed")
+    deployment_events.emit(
+        deps.events, DetailType.SUCCEEDED, context, greenTaskSet=green.id, outcome="deployed", analysis=verdict
+    )
     return DeploymentResult(
         service=context.service,
         imageTag=context.imageTag,
@@ -55,6 +65,7 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
         deletedTaskSet=deleted,
         plan=context.plan,  # issue 10: the execution's output says what the release changed
         hooks=event.hooks.results if event.hooks else [],  # issue 13: and how its hooks went
+        analysis=verdict,  # issue 13: and whether the built-in analysis judged it
     )
 
 
