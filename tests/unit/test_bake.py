@@ -72,3 +72,23 @@ def test_a_retried_bake_keeps_its_gate_and_the_next_gate_closes_it(world, store,
     assert after["gateId"] != first["gateId"]
     assert store.get_gate(first["gateId"]).status == "PASSED"
     assert store.open_gate_of(world.demo.name).gateId == after["gateId"]
+
+
+def test_a_gate_is_not_opened_once_the_deployment_has_ended(world, store, handler, lambda_context):
+    # Given v2 swapped in, then the execution stopped and its end recorded (ExecutionEnded ran first:
+    # Step Functions does not interrupt a Lambda that already runs, issue 12)
+    deployment = deploy_until_swapped(world, "v2")
+    context = deployment.context
+    assert store.deployment_of(context.service, context.executionArn)["status"] == "RUNNING"
+    store.record_end(context.service, context.executionArn, "aborted", "Operator", "stopped from the console")
+
+    # When the Bake task's Lambda, still running, opens its gate
+    with pytest.raises(errors.ExecutionAlreadyEnded) as raised:
+        handler.lambda_handler(deployment.state(kind="bake", taskToken=TASK_TOKEN), lambda_context)
+
+    # Then it is refused as one write: no gate, no pointer, no alarm watcher
+    assert "has ended" in str(raised.value)
+    assert store.open_gate_of(context.service) is None
+    assert store.gates_watching(world.demo.alarm_name) == []
+    items = world.clients.dynamodb.Table(store.table.name).scan()["Items"]
+    assert not [i for i in items if str(i["pk"]).startswith(("GATE#", "ALARM#")) or i["sk"] == "GATE"]

@@ -142,13 +142,21 @@ EXPECTED_ACTIONS = {
     "BakeFunction": {
         "cloudwatch:GetMetricData",  # issue 13: built-in analysis
         "cloudwatch:DescribeAlarms",
+        "dynamodb:ConditionCheckItem",  # issue 12: a gate is written only while its deployment runs
         "dynamodb:PutItem",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
         SLACK,
     },
-    "OpenGateFunction": {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", SLACK},
+    "OpenGateFunction": {
+        "dynamodb:ConditionCheckItem",  # issue 12: a gate is written only while its deployment runs
+        "dynamodb:PutItem",
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        SLACK,
+    },
     "DeleteOldFunction": {
         "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "cloudwatch:DescribeAlarms",  # issue 13: the analysis verdict (judged or not)

@@ -353,6 +353,24 @@ def _alarms(action: str) -> Callable[[Env, Mapping[str, Any]], list[Request]]:
     return build
 
 
+# Each action of a TransactWriteItems is authorized as its own operation (DynamoDB developer guide, "Using IAM
+# with DynamoDB transactions"): a ConditionCheck needs dynamodb:ConditionCheckItem.
+_TRANSACT_ACTIONS = {
+    "ConditionCheck": "dynamodb:ConditionCheckItem",
+    "Put": "dynamodb:PutItem",
+    "Update": "dynamodb:UpdateItem",
+    "Delete": "dynamodb:DeleteItem",
+}
+
+
+def _dynamodb_transact_write(env: Env, params: Mapping[str, Any]) -> list[Request]:
+    requests = []
+    for item in params["TransactItems"]:
+        ((kind, action),) = item.items()
+        requests.extend(_dynamodb(_TRANSACT_ACTIONS[kind])(env, action))
+    return requests
+
+
 def _ssm_parameter(name: str, env: Env) -> str:
     return env.arn("ssm", f"parameter{name}" if name.startswith("/") else f"parameter/{name}")
 
@@ -452,6 +470,7 @@ REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]
     ("dynamodb", "UpdateItem"): _dynamodb("dynamodb:UpdateItem"),
     ("dynamodb", "DeleteItem"): _dynamodb("dynamodb:DeleteItem"),
     ("dynamodb", "Query"): _dynamodb("dynamodb:Query"),
+    ("dynamodb", "TransactWriteItems"): _dynamodb_transact_write,  # issue 12: gates open only while running
     ("stepfunctions", "DescribeExecution"): lambda env, p: [Request("states:DescribeExecution", p["executionArn"])],
     ("stepfunctions", "StopExecution"): lambda env, p: [Request("states:StopExecution", p["executionArn"])],
     ("stepfunctions", "StartExecution"): lambda env, p: [Request("states:StartExecution", p["stateMachineArn"])],

@@ -29,7 +29,7 @@ from botocore.exceptions import ClientError
 
 from . import clock
 from .aws import error_code, get_clients, transient_errors
-from .errors import DeploymentInProgress
+from .errors import DeploymentInProgress, ExecutionAlreadyEnded
 from .gates import Gate, GateKind, GateStatus
 from .settings import require
 
@@ -230,20 +230,60 @@ class Store:
 
     # --- gates -------------------------------------------------------------------------
     def create_gate(self, gate: Gate) -> Gate:
-        """Store a new pending gate and make it the service's open gate (and the alarms' watcher)."""
+        """Store a new pending gate and make it the service's open gate (and the alarms' watcher).
+
+        Issue 12: only while the deployment is recorded as running. Step Functions does not interrupt a
+        Lambda that already runs, so a step stopped (StopExecution, a refused redrive) may open its gate after
+        the end was recorded and the gates closed; the gate is written in one transaction with a check of the
+        deployment item, and no gate outlives its deployment (``ExecutionAlreadyEnded`` instead).
+        """
         ttl = int((datetime.fromisoformat(gate.expiresAt) + timedelta(days=30)).timestamp())
-        with transient_errors():
-            self.table.put_item(Item={"pk": f"GATE#{gate.gateId}", "sk": "GATE", "ttl": ttl, **gate.item()})
-            self.table.put_item(
-                Item={
-                    "pk": f"SERVICE#{gate.service}",
-                    "sk": "GATE",
-                    "gateId": gate.gateId,
-                    "kind": gate.kind.value,
-                    "executionArn": gate.executionArn,
-                    "ttl": ttl,
+        writes: list[dict[str, Any]] = [
+            {"Put": {"Item": {"pk": f"GATE#{gate.gateId}", "sk": "GATE", "ttl": ttl, **gate.item()}}},
+            {
+                "Put": {
+                    "Item": {
+                        "pk": f"SERVICE#{gate.service}",
+                        "sk": "GATE",
+                        "gateId": gate.gateId,
+                        "kind": gate.kind.value,
+                        "executionArn": gate.executionArn,
+                        "ttl": ttl,
+                    }
                 }
+            },
+        ]
+        pointer = self._pointer(gate.executionArn)
+        if pointer:
+            writes.insert(
+                0,
+                {
+                    "ConditionCheck": {
+                        "Key": {"pk": f"SERVICE#{gate.service}", "sk": pointer["deploymentKey"]},
+                        "ConditionExpression": "#s = :running",
+                        "ExpressionAttributeNames": {"#s": "status"},
+                        "ExpressionAttributeValues": {":running": "RUNNING"},
+                    }
+                },
             )
+        for write in writes:
+            next(iter(write.values()))["TableName"] = self.table.name
+        try:
+            with transient_errors():  # the resource's client takes Python values (the stubs know only wire types)
+                self.table.meta.client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
+        except ClientError as error:
+            reasons = [r.get("Code") for r in error.response.get("CancellationReasons", [])]
+            if (
+                error_code(error) == "TransactionCanceledException"
+                and pointer
+                and reasons[:1] == ["ConditionalCheckFailed"]
+            ):
+                name = gate.executionArn.rsplit(":", 1)[-1]
+                raise ExecutionAlreadyEnded(
+                    f"Deployment {name} has ended: its {gate.kind.value} gate was not opened"
+                ) from error
+            raise
+        with transient_errors():
             for name in gate.alarmNames:
                 self.table.put_item(
                     Item={

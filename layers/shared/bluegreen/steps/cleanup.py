@@ -105,11 +105,14 @@ def finish(
     text: str,
     release: Mapping[str, object] | None = None,
 ) -> None:
-    """Close this execution's open gate (buttons removed), record the outcome, release the service's lock."""
+    """Record the outcome, close this execution's open gate (buttons removed), release the service's lock.
+
+    The end is recorded first: a gate is written only while the deployment is recorded as running, so a
+    step still running after a stop opens none after this close (issue 12)."""
+    store.record_end(context.service, context.executionArn, outcome, error, text, release)
     closed = store.close_open_gate(context.service, context.executionArn, "EXPIRED", "deployment ended")
     if closed:
         notifier.update_gate(closed)
-    store.record_end(context.service, context.executionArn, outcome, error, text, release)
     store.release_lock(context.service, context.executionArn)
     notify.milestone(notifier, context, text)
 

@@ -36,13 +36,13 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: the analysis ends with the bake
     # Bookkeeping first, so a failure here still leaves blue in place for a rollback. The lock can go
     # before the delete: a deployment started meanwhile finds blue on the test target group and refuses.
-    closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")
-    if closed:
-        notifier.update_gate(closed)
     record = release_record(event)
     if verdict is not None:  # issue 13: bluegreen status / history show it
         record.update(analysis=verdict.summary, analysisVerdict=verdict.verdict)
     store.record_end(context.service, context.executionArn, "deployed", release=record)
+    closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")
+    if closed:
+        notifier.update_gate(closed)
     store.release_lock(context.service, context.executionArn)
     for task_set in doomed:
         ecs.delete_task_set(clients.ecs, config, task_set.id)
