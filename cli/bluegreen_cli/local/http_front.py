@@ -102,7 +102,10 @@ class HttpFront:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="http-front", daemon=True)
+        # Polled every 20 ms for a stop (socketserver's default, 0.5 s, made every stop wait up to half a second).
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="http-front", daemon=True
+        )
         self._thread.start()
 
     def stop(self) -> None:
