@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -20,6 +21,9 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "BlueGreenDeployments",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "CONFIG_MAX_AGE": "0",
+        # moto loads hundreds of default AMIs into every EC2 backend (about 0.3 s a moto account); nothing here
+        # needs them.
+        "MOTO_EC2_LOAD_DEFAULT_AMIS": "false",
         # What the template gives the functions, so a handler loads (it checks them at cold start).
         "TABLE_NAME": "bluegreen-deployments",
         "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:bluegreen-deployment",
@@ -29,6 +33,7 @@ for _key in ("AWS_PROFILE", "AWS_ENDPOINT_URL"):
     os.environ.pop(_key, None)
 
 import boto3  # noqa: E402
+import botocore.session  # noqa: E402
 import pytest  # noqa: E402
 from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: E402
 from moto import mock_aws  # noqa: E402
@@ -50,6 +55,36 @@ def load_handler(function_dir: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+class _UniquePaths(list):
+    """Search paths that ignore a path appended twice (boto3 appends its data path for every session)."""
+
+    def append(self, path: str) -> None:
+        if path not in self:
+            super().append(path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_botocore_loader() -> Iterator[None]:
+    """Every moto world and emulator makes new boto3 sessions; share one loader so API models are parsed once.
+
+    The loader only reads botocore's JSON models (read-only data, cached per loader); sharing it across sessions
+    saves about 0.2 s of CPU per emulator or moto world.
+    """
+    original = botocore.session.create_loader
+    loaders: dict[str | None, Any] = {}
+
+    def create_loader(search_path_string: str | None = None) -> Any:
+        if search_path_string not in loaders:
+            loader = original(search_path_string)
+            loader._search_paths = _UniquePaths(loader.search_paths)
+            loaders[search_path_string] = loader
+        return loaders[search_path_string]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(botocore.session, "create_loader", create_loader)
+        yield
 
 
 @dataclass

@@ -1,4 +1,5 @@
-"""Fixtures of the unit tests (the world, load_handler and lambda_context come from tests/conftest.py)."""
+"""Fixtures of the unit tests (the world, load_handler, lambda_context and the shared botocore loader come from
+tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -6,45 +7,12 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-import botocore.session
 import pytest
 from botocore.client import BaseClient
 
 from bluegreen import store as store_module
 from bluegreen.store import Store
 from tests.unit.helpers import EXECUTION_ARN, TABLE_NAME, ApiCall, ApiRecorder
-
-
-class _UniquePaths(list):
-    """Search paths that ignore a path appended twice (boto3 appends its data path for every session)."""
-
-    def append(self, path: str) -> None:
-        if path not in self:
-            super().append(path)
-
-
-@pytest.fixture(scope="package", autouse=True)
-def _shared_botocore_loader() -> Iterator[None]:
-    """Every test's moto world makes new boto3 sessions; share one loader so API models are parsed once."""
-    original = botocore.session.create_loader
-    loaders: dict[str | None, Any] = {}
-
-    def create_loader(search_path_string: str | None = None) -> Any:
-        if search_path_string not in loaders:
-            loader = original(search_path_string)
-            loader._search_paths = _UniquePaths(loader.search_paths)
-            loaders[search_path_string] = loader
-        return loaders[search_path_string]
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.session, "create_loader", create_loader)
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _no_default_amis(monkeypatch: pytest.MonkeyPatch) -> None:
-    """moto loads hundreds of default AMIs into every EC2 backend; the demo needs none (keeps tests fast)."""
-    monkeypatch.setenv("MOTO_EC2_LOAD_DEFAULT_AMIS", "false")
 
 
 @pytest.fixture

@@ -197,6 +197,9 @@ class Emulator:
         self.approvals: list[tuple[float, str, str]] = []  # (simulated seconds, service, gate id)
         self.clicks: list[tuple[float, str, str]] = []  # (simulated seconds, service, action)
         self._stop = threading.Event()
+        # Set on every DynamoDB write of a handler (a gate opened, its Slack message posted): the auto-approver
+        # looks at the gates then, instead of querying the table every few milliseconds for the whole run.
+        self._table_written = threading.Event()
         self.enforce_iam = enforce_iam
         self.iam: iam.Authorizer | None = None  # each function's calls checked against its template policy
         # Step Functions ends a Standard execution after one year (simulated seconds; tests may shorten it).
@@ -241,6 +244,7 @@ class Emulator:
         self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
         self._patches.__enter__()
         metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
+        self.recorder.after.append(self._note_table_write)
         self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
         self._approver.start()
         return self
@@ -248,6 +252,7 @@ class Emulator:
     def __exit__(self, *exc_info: object) -> None:
         self.wait_idle()
         self._stop.set()
+        self._table_written.set()
         self._approver.join(timeout=5)
         if self.slack:
             self.slack.stop()
@@ -463,9 +468,24 @@ class Emulator:
             seen = [e for e in seen if e.get("detail", {}).get("executionArn") == execution_arn]
         return seen
 
+    _TABLE_WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"})
+    APPROVER_IDLE_CHECK = 0.05  # real seconds: a look at the gates even without a handler's write (a safety net)
+
+    def _note_table_write(self, call: Any) -> None:
+        if call.service == "dynamodb" and call.operation in self._TABLE_WRITES:
+            self._table_written.set()
+
     def _approve_loop(self) -> None:
-        """Approve pending approvals as an operator would (the demo's default)."""
-        while not self._stop.wait(0.005):
+        """Approve pending approvals as an operator would (the demo's default).
+
+        Gates are opened (and their Slack messages recorded) by handlers' DynamoDB writes: the loop looks at the
+        gates right after each one, and at least every ``APPROVER_IDLE_CHECK`` seconds.
+        """
+        while not self._stop.is_set():
+            self._table_written.wait(self.APPROVER_IDLE_CHECK)
+            self._table_written.clear()  # a write during the look below sets it again: no write is missed
+            if self._stop.is_set():
+                break
             if not self.auto_approve:
                 continue
             for service in list(self.services):
@@ -491,12 +511,14 @@ class Emulator:
             self.session, self.plane, name, network=self._network, priority=10 + 10 * len(self.services), **kwargs
         )
         self.services[name] = service
+        self._table_written.set()  # the auto-approver looks at the new service's gates at once
         return service
 
     def watch_adopted(self, old: str, new: str) -> DemoService:
         """issue #10: simulate (and auto-approve) the EXTERNAL service ``bluegreen adopt`` creates next to ``old``."""
         demo = dataclasses.replace(self.services[old], name=new, blue_task_set="")
         self.services[new] = demo
+        self._table_written.set()
         self.plane.watch(WatchedService(demo.cluster, new, demo.production_rule_arn, demo.alarm_name, 8080))
         return demo
 

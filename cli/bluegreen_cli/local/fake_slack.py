@@ -89,7 +89,7 @@ class FakeSlack(LoopbackServer):
             def log_message(self, format: str, *args: Any) -> None:  # silence the access log
                 return
 
-        self._serve(Handler, "fake-slack", poll_interval=0.02)
+        self._serve(Handler, "fake-slack")
         return self
 
     def __enter__(self) -> FakeSlack:

@@ -131,7 +131,8 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
         print(f"  export BLUEGREEN_TABLE={emu.store.table.name}", file=out)
         print(f"  bluegreen deploy {demo.name} v2 --follow", file=out)
         print("Ready. Ctrl-C to stop.", file=out, flush=True)
-        stop = threading.Thread(target=server.serve_forever, daemon=True)
+        # Polled every 50 ms for a stop (the default, 0.5 s, made every Ctrl-C wait up to half a second).
+        stop = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         stop.start()
         if ready:
             ready.set()
