@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .analysis import AnalysisConfig  # issue 13: built-in analysis
@@ -413,26 +412,6 @@ class DeploymentResult(Model):
     deletedTaskSet: str | None = None
     plan: Plan | None = None  # issue 10: what this release changed
     hooks: list[HookResult] = Field(default_factory=list)  # issue 13: the verification hooks' results
-
-
-class AlarmState(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore")
-
-    value: str
-    reason: str = ""
-
-
-class AlarmDetail(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore")
-
-    alarmName: str
-    state: AlarmState
-
-
-class AlarmStateChangeEvent(EventBridgeModel):
-    """EventBridge ``CloudWatch Alarm State Change`` (source ``aws.cloudwatch``)."""
-
-    detail: AlarmDetail
 
 
 # --- issue #16: outputs of the gate tasks and of the alarm handler ---------------------------------
