@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import threading
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
@@ -80,62 +80,29 @@ def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
+@dataclass(frozen=True)
 class AwsClients:
-    """The AWS clients of a process, each created on first use.
-
-    boto3 loads a service's model (JSON) for every client it creates: a function that calls two services
-    creates two clients at its first invocation, not seven (cold start, #16). The first use of each is
-    serialised: a boto3 session is not thread safe (the emulator runs functions in threads); clients are.
-    """
-
-    def __init__(self, session: boto3.session.Session | None = None) -> None:
-        self._session = session
-        self._lock = threading.Lock()
-        self._made: dict[str, Any] = {}
+    ecs: ECSClient
+    elbv2: ElasticLoadBalancingv2Client
+    ecr: ECRClient
+    cloudwatch: CloudWatchClient
+    ssm: SSMClient
+    sfn: SFNClient
+    dynamodb: DynamoDBServiceResource
 
     @classmethod
     def create(cls, session: boto3.session.Session | None = None) -> AwsClients:
-        return cls(session)
-
-    def _get(self, name: str, make: Callable[[boto3.session.Session], Any]) -> Any:
-        made = self._made.get(name)
-        if made is None:
-            with self._lock:
-                made = self._made.get(name)
-                if made is None:
-                    self._session = self._session or boto3.session.Session()
-                    made = self._made[name] = make(self._session)
-        return made
-
-    @property
-    def ecs(self) -> ECSClient:
-        return cast("ECSClient", self._get("ecs", lambda s: s.client("ecs", config=BOTO_CONFIG)))
-
-    @property
-    def elbv2(self) -> ElasticLoadBalancingv2Client:
-        client = self._get("elbv2", lambda s: s.client("elbv2", config=BOTO_CONFIG))
-        return cast("ElasticLoadBalancingv2Client", client)
-
-    @property
-    def ecr(self) -> ECRClient:
-        return cast("ECRClient", self._get("ecr", lambda s: s.client("ecr", config=BOTO_CONFIG)))
-
-    @property
-    def cloudwatch(self) -> CloudWatchClient:
-        return cast("CloudWatchClient", self._get("cloudwatch", lambda s: s.client("cloudwatch", config=BOTO_CONFIG)))
-
-    @property
-    def ssm(self) -> SSMClient:
-        return cast("SSMClient", self._get("ssm", lambda s: s.client("ssm", config=BOTO_CONFIG)))
-
-    @property
-    def sfn(self) -> SFNClient:
-        return cast("SFNClient", self._get("sfn", lambda s: s.client("stepfunctions", config=BOTO_CONFIG)))
-
-    @property
-    def dynamodb(self) -> DynamoDBServiceResource:
-        resource = self._get("dynamodb", lambda s: s.resource("dynamodb", config=BOTO_CONFIG))
-        return cast("DynamoDBServiceResource", resource)
+        session = session or boto3.session.Session()
+        make = functools.partial(session.client, config=BOTO_CONFIG)
+        return cls(
+            ecs=make("ecs"),
+            elbv2=make("elbv2"),
+            ecr=make("ecr"),
+            cloudwatch=make("cloudwatch"),
+            ssm=make("ssm"),
+            sfn=make("stepfunctions"),
+            dynamodb=session.resource("dynamodb", config=BOTO_CONFIG),
+        )
 
 
 @functools.cache
