@@ -6,7 +6,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
-from bluegreen.models import AlarmStateChangeEvent
 from bluegreen.settings import require
 from bluegreen.steps import alarm_event
 
@@ -20,8 +19,8 @@ deps = Deps()
 @logger.inject_lambda_context(correlation_id_path="id")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
-@event_parser(model=AlarmStateChangeEvent)
-def lambda_handler(event: AlarmStateChangeEvent, context: LambdaContext) -> dict:
+@event_parser(model=alarm_event.AlarmStateChangeEvent)
+def lambda_handler(event: alarm_event.AlarmStateChangeEvent, context: LambdaContext) -> dict:
     detail = event.detail
     result = alarm_event.run(event, deps)
     logger.info(

@@ -8,7 +8,9 @@ from bluegreen import probe
 from bluegreen.settings import require
 
 logger = Logger()
-tracer = Tracer()
+# The probe calls no AWS API and no database: Tracer() would patch every library X-Ray supports (importing
+# botocore and sqlite3 at cold start for nothing). Its handler segment is recorded as before (cold start, #16).
+tracer = Tracer(auto_patch=False)
 require()  # cold start: a malformed variable fails here, named
 
 

@@ -44,7 +44,7 @@ METRIC_IDS = ("ge", "gq", "be", "bq", "gt", "bt")  # green/blue 5xx, requests, r
 class ErrorRateLimit(BaseModel):
     """Green's 5xx rate (HTTPCode_Target_5XX_Count / RequestCount) must stay below max(ratio x blue's, percent)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     maxPercent: float = Field(default=0.5, gt=0, le=100)
     maxRatioToBlue: float = Field(default=2.0, ge=1, le=100)
@@ -64,7 +64,7 @@ def percentile_of(statistic: str) -> float | None:
 class ResponseTimeLimit(BaseModel):
     """Green's TargetResponseTime percentile (``p95`` by default) must stay below max(ratio x blue's, seconds)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     maxSeconds: float = Field(gt=0, le=60)
     maxRatioToBlue: float = Field(default=1.5, ge=1, le=100)
@@ -85,7 +85,7 @@ class ResponseTimeLimit(BaseModel):
 class AnalysisConfig(BaseModel):
     """The ``analysis`` block of a service configuration (absent: no built-in analysis)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     enabled: bool = True
     periodSeconds: int = Field(default=60, ge=60, le=3600)
@@ -143,6 +143,8 @@ def load_balancer_dimension(route_arn: str) -> str:
 class Baseline(BaseModel):
     """Blue's rates over ``baselineSeconds`` before the first shift (None: too little traffic to know)."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use (cold start, #16)
+
     errorRate: float | None = None  # 0..1
     responseTime: float | None = None  # seconds
 
@@ -150,7 +152,7 @@ class Baseline(BaseModel):
 class AnalysisSpec(BaseModel):
     """What the alarm judges, kept in its description (compact JSON) for the explanation."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(defer_build=True, extra="ignore")
 
     v: Literal[1] = 1
     period: int
@@ -302,6 +304,8 @@ def alarm_request(
 class PeriodValues(BaseModel):
     """One period's datapoints of the six metrics (None: no datapoint, as ELB reports no zero count)."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use (cold start, #16)
+
     start: datetime
     ge: float | None = None
     gq: float | None = None
@@ -313,6 +317,8 @@ class PeriodValues(BaseModel):
 
 class Finding(BaseModel):
     """Why one period breached: the metric, green's and blue's values and the limit applied."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use (cold start, #16)
 
     metric: Literal["5xx rate", "response time"]
     statistic: str | None = None  # the response time's (p95, or Average for an alarm made before percentiles)

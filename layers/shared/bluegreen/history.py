@@ -156,6 +156,8 @@ def _digest_of(image: str | None) -> str | None:
 class Summary(BaseModel):
     """Count, mean and median of some durations (seconds); ``None`` when there are none."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use (cold start, #16)
+
     count: int = 0
     mean: float | None = None
     median: float | None = None
@@ -169,6 +171,8 @@ class Summary(BaseModel):
 
 class DeliveryStats(BaseModel):
     """Delivery metrics of one service (or of the stack) over ``[since, until]``."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use (cold start, #16)
 
     service: str | None = Field(default=None, description="None: every service of the stack")
     since: datetime

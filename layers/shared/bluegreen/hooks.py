@@ -92,7 +92,7 @@ class HttpProbeHook(BaseModel):
     """No code to write: GET requests through the stage's route (the test route before the cutover, production's
     after it), judged on status, body and latency (:mod:`bluegreen.probe`)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(defer_build=True, extra="forbid")
 
     type: Literal["http"]
     name: str | None = Field(default=None, max_length=64)
@@ -229,6 +229,8 @@ class HookResponse(BaseModel):
 class HookResult(BaseModel):
     """One hook's outcome: in the execution data, the Slack thread and ``bluegreen status``/``history``."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use (cold start, #16)
+
     name: str
     stage: Stage
     kind: str = "lambda"  # or ecsTask, http
@@ -250,6 +252,8 @@ MAX_KEPT_RESULTS = 20  # the state data keeps the latest results only (a linear 
 
 class HooksReport(BaseModel):
     """Output of RunHooks at ``$.hooks``: the results of every stage so far (the latest ones)."""
+
+    model_config = ConfigDict(defer_build=True)  # built on first use (cold start, #16)
 
     stage: Stage
     results: list[HookResult] = Field(default_factory=list, max_length=MAX_KEPT_RESULTS)

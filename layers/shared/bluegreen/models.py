@@ -6,7 +6,6 @@ import re
 from datetime import datetime
 from typing import Any, Literal
 
-from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .analysis import AnalysisConfig, AnalysisVerdict  # issue 13: built-in analysis
@@ -414,26 +413,6 @@ class DeploymentResult(Model):
     plan: Plan | None = None  # issue 10: what this release changed
     hooks: list[HookResult] = Field(default_factory=list)  # issue 13: the verification hooks' results
     analysis: AnalysisVerdict | None = None  # issue 13: was green judged by the built-in analysis at all
-
-
-class AlarmState(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore")
-
-    value: str
-    reason: str = ""
-
-
-class AlarmDetail(BaseModel):
-    model_config = ConfigDict(defer_build=True, extra="ignore")
-
-    alarmName: str
-    state: AlarmState
-
-
-class AlarmStateChangeEvent(EventBridgeModel):
-    """EventBridge ``CloudWatch Alarm State Change`` (source ``aws.cloudwatch``)."""
-
-    detail: AlarmDetail
 
 
 # --- issue #16: outputs of the gate tasks and of the alarm handler ---------------------------------

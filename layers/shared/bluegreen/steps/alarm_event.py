@@ -5,15 +5,39 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from pydantic import BaseModel, ConfigDict
 
 from .. import analysis_alarm
 from ..decisions import decide
 from ..deps import Deps
 from ..errors import AlreadyDecided, GateExpired, UnknownGate
-from ..models import AlarmHandled, AlarmStateChangeEvent
+from ..models import AlarmHandled
 from ..store import Store
 
 logger = Logger(child=True)
+
+
+# Here rather than in bluegreen.models: EventBridgeModel's schema is built when its module is imported, and only
+# this function receives alarm events (cold start, #16; as steps/execution_ended.py does).
+class AlarmState(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="ignore")
+
+    value: str
+    reason: str = ""
+
+
+class AlarmDetail(BaseModel):
+    model_config = ConfigDict(defer_build=True, extra="ignore")
+
+    alarmName: str
+    state: AlarmState
+
+
+class AlarmStateChangeEvent(EventBridgeModel):
+    """EventBridge ``CloudWatch Alarm State Change`` (source ``aws.cloudwatch``)."""
+
+    detail: AlarmDetail
 
 
 def run(event: AlarmStateChangeEvent, deps: Deps) -> AlarmHandled:
