@@ -173,7 +173,8 @@ class ServiceConfig(Model):
     testRuleArn: str | None = None  # shorthand of testRoute
     targetGroupArns: list[str] = Field(min_length=2, max_length=2)
     healthWaitTimeoutSeconds: int = Field(default=900, ge=30, le=43200)
-    alarmNames: list[str] = Field(default_factory=list)
+    # A gate and its alarms' watchers are written as one DynamoDB transaction (at most 100 writes, issue 12).
+    alarmNames: list[str] = Field(default_factory=list, max_length=90)
     bakeSeconds: int = Field(default=600, ge=1, le=86400)
     allowMutableTags: bool = False
     mutableTags: list[str] = Field(default_factory=lambda: list(DEFAULT_MUTABLE_TAGS))

@@ -253,6 +253,21 @@ class Store:
                 }
             },
         ]
+        # The alarms' watchers in the same write: a gate is never there without them (a retried step reuses it).
+        writes.extend(
+            {
+                "Put": {
+                    "Item": {
+                        "pk": f"ALARM#{name}",
+                        "sk": f"GATE#{gate.gateId}",
+                        "gateId": gate.gateId,
+                        "service": gate.service,
+                        "ttl": ttl,
+                    }
+                }
+            }
+            for name in gate.alarmNames
+        )
         pointer = self._pointer(gate.executionArn)
         if pointer:
             writes.insert(
@@ -283,17 +298,6 @@ class Store:
                     f"Deployment {name} has ended: its {gate.kind.value} gate was not opened"
                 ) from error
             raise
-        with transient_errors():
-            for name in gate.alarmNames:
-                self.table.put_item(
-                    Item={
-                        "pk": f"ALARM#{name}",
-                        "sk": f"GATE#{gate.gateId}",
-                        "gateId": gate.gateId,
-                        "service": gate.service,
-                        "ttl": ttl,
-                    }
-                )
         return gate
 
     def get_gate(self, gate_id: str) -> Gate | None:
