@@ -58,6 +58,7 @@ from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, Met
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.responses import DynamoHandler
 from moto.ecr.models import ECRBackend
 from moto.ecs.exceptions import EcsClientException, ECSException, InvalidParameterException
 from moto.ecs.exceptions import TaskSetNotFoundException as MotoTaskSetNotFound
@@ -893,6 +894,20 @@ def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = N
                 return __original(*args, **kwargs)
 
         patcher.replace(DynamoDBBackend, method, functools.wraps(original)(locked))
+
+    # moto gap: and its responses are built from the live items after the backend call returned, so a read
+    # racing a write fails with "dictionary changed size during iteration"; a DynamoDB read is isolated.
+    # The whole request (the backend call and the response built from its items) holds the same lock.
+    for method in _DYNAMODB_METHODS:
+        handler = getattr(DynamoHandler, method, None)
+        if handler is None:
+            continue
+
+        def serialised(*args: Any, __handler: Any = handler, **kwargs: Any) -> Any:
+            with _DYNAMODB_LOCK:
+                return __handler(*args, **kwargs)
+
+        patcher.replace(DynamoHandler, method, functools.wraps(handler)(serialised))
 
     # moto gap: StartExecution without a name uses the name "None" (a second unnamed start is refused as a
     # duplicate); AWS generates a unique name (a UUID).
