@@ -57,7 +57,6 @@ from moto.cloudwatch.exceptions import ValidationError as CloudWatchValidationEr
 from moto.cloudwatch.models import CloudWatchBackend, MetricAggregatedDatum, MetricDatum, Statistics
 from moto.cloudwatch.responses import CloudWatchResponse
 from moto.core.responses import ActionResult, EmptyResult
-from moto.dynamodb.models import DynamoDBBackend
 from moto.dynamodb.responses import DynamoHandler
 from moto.ecr.models import ECRBackend
 from moto.ecs.exceptions import EcsClientException, ECSException, InvalidParameterException
@@ -882,22 +881,10 @@ def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = N
     patcher = Patcher()
 
     # moto gap: moto's DynamoDB conditional writes are not atomic across the server's threads (two racing
-    # conditional updates can both succeed, and a read during a write sees "dictionary changed size").
-    # DynamoDB's are: one lock serialises every item operation.
-    for method in _DYNAMODB_METHODS:
-        original = getattr(DynamoDBBackend, method, None)
-        if original is None:
-            continue
-
-        def locked(*args: Any, __original: Any = original, **kwargs: Any) -> Any:
-            with _DYNAMODB_LOCK:
-                return __original(*args, **kwargs)
-
-        patcher.replace(DynamoDBBackend, method, functools.wraps(original)(locked))
-
-    # moto gap: and its responses are built from the live items after the backend call returned, so a read
-    # racing a write fails with "dictionary changed size during iteration"; a DynamoDB read is isolated.
-    # The whole request (the backend call and the response built from its items) holds the same lock.
+    # conditional updates can both succeed), and its responses are built from the live items after the backend
+    # call returned (a read racing a write fails with "dictionary changed size during iteration"). DynamoDB's
+    # item operations are atomic and isolated: one lock serialises every request, the backend call and the
+    # response built from its items (nothing here calls moto's DynamoDB backend other than through a request).
     for method in _DYNAMODB_METHODS:
         handler = getattr(DynamoHandler, method, None)
         if handler is None:
