@@ -20,22 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools.utilities.parameters import SSMProvider
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 from rich import box
-from rich.console import Console, Group
-from rich.live import Live
-from rich.progress_bar import ProgressBar
+from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from bluegreen import clock, ecr, to_previous
+from bluegreen import clock, ecr
 from bluegreen.aws import error_code
-from bluegreen.config import config_prefix, load_service_config, parameter_name
+from bluegreen.config import config_prefix, parameter_name
 from bluegreen.decisions import ACTIONS, decide
 from bluegreen.errors import (
     AlreadyDecided,
@@ -47,17 +42,20 @@ from bluegreen.errors import (
     UnknownGate,
     UnknownService,
 )
-from bluegreen.gates import Gate, kind_label, status_past
-from bluegreen.history import delivery_stats, live_release, parse_since, previous_release, releases
-from bluegreen.hooks import hook_lines  # issue 13
-from bluegreen.models import ExecutionInput, ServiceConfig
-from bluegreen.plan import Plan
-from bluegreen.plan import render as render_plan
-from bluegreen.release import release_kind
+from bluegreen.gates import kind_label, status_past
 from bluegreen.release_models import RELEASE_FIELDS
 from bluegreen.steps import BAKE, GATE_STATES, STATES, WAIT_HEALTHY, WATCH_STEP
-from bluegreen.steps.validate import check_tag
 from bluegreen.store import Store
+
+# Start-up (#16): what `bluegreen status` and every command need is imported above; a module that only some
+# commands need (the models and Validate's rules for deploy, the history for stats, Powertools parameters for
+# reading a configuration, rich's live view for follow) is imported in the command that uses it.
+if TYPE_CHECKING:
+    from rich.console import Group
+
+    from bluegreen.gates import Gate
+    from bluegreen.models import ExecutionInput, ServiceConfig
+    from bluegreen.plan import Plan
 
 from .common import (
     DEFAULT_INTERVAL,
@@ -383,6 +381,11 @@ class Operator:
 
     # --- configuration ------------------------------------------------------------------------------
     def load_config(self, service: str) -> ServiceConfig:
+        from aws_lambda_powertools.utilities.parameters import SSMProvider
+        from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+        from bluegreen.config import load_service_config
+
         try:
             return load_service_config(service, SSMProvider(boto3_client=self.clients.ssm), max_age=0)
         except UnknownService as error:
@@ -427,6 +430,11 @@ class Operator:
             tag, digest = release["imageTag"], release.get("imageDigest")
         if not tag:
             raise UsageError("nothing to deploy", "give TAG, --image, --task-definition or an override option")
+        from pydantic import ValidationError
+
+        from bluegreen.models import ExecutionInput
+        from bluegreen.steps.validate import check_tag
+
         try:
             ExecutionInput(service=service, imageTag=tag, imageDigest=digest)
         except ValidationError as error:
@@ -476,6 +484,11 @@ class Operator:
 
     def _deploy_release(self, service: str, release: dict[str, Any]) -> str:
         """Issue 10: start a whole release; Validate checks it (bluegreen plan shows it first)."""
+        from pydantic import ValidationError
+
+        from bluegreen.models import ExecutionInput
+        from bluegreen.release import release_kind
+
         requested_by = self.caller_arn[:200]
         raw = {"service": service, **release, "requestedBy": requested_by}
         try:
@@ -507,6 +520,12 @@ class Operator:
     # --- plan (issue 10) ---------------------------------------------------------------------------------
     def plan(self, service: str, release: dict[str, Any]) -> int:
         """What the release would change, computed like Validate does; changes nothing."""
+        from pydantic import ValidationError
+
+        from bluegreen.models import ExecutionInput
+        from bluegreen.plan import render as render_plan
+        from bluegreen.release import release_kind
+
         config = self.load_config(service)
         raw = {"service": service, **release}
         try:
@@ -629,6 +648,8 @@ class Operator:
         if service and latest is not None and latest.get("planText"):  # issue 10: what that release changes
             self.print(str(latest["planText"]))
         if service and latest is not None:  # issue 13: the verification hooks' results
+            from bluegreen.hooks import hook_lines
+
             for line in hook_lines(latest):
                 self.print(line)
             if latest.get("analysis"):  # issue 13: was green judged by the built-in analysis at all
@@ -645,6 +666,8 @@ class Operator:
         return (status or "unknown").lower().replace("_", " ")
 
     def history(self, service: str, limit: int = 10) -> int:
+        from bluegreen.hooks import hook_lines
+
         items = self.store.deployments(service, limit=limit)
         if not items:
             if not self.service_exists(service):
@@ -817,6 +840,8 @@ class Operator:
 
     def _follow_live(self, view: ExecutionView) -> ExecutionView:
         """A live view on a terminal: states, elapsed time, progress bars, the pending gate."""
+        from rich.live import Live
+
         with Live(self._render(view), console=self.out, refresh_per_second=4, transient=False) as live:
             while view.status not in DONE_STATUSES:
                 view = self._poll(view)
@@ -824,6 +849,8 @@ class Operator:
         return view
 
     def _render(self, view: ExecutionView) -> Group:
+        from rich.console import Group
+
         now = datetime.now(UTC)
         end = view.stopped or now
         header = Text.assemble(
@@ -857,6 +884,8 @@ class Operator:
 
     @staticmethod
     def _bar(label: str, done: float, total: float, suffix: str) -> Table:
+        from rich.progress_bar import ProgressBar
+
         grid = Table.grid(padding=(0, 1))
         bar = ProgressBar(total=max(total, 1.0), completed=min(max(done, 0.0), total), width=40)
         grid.add_row(Text(label), bar, Text(suffix))
@@ -878,6 +907,8 @@ class Operator:
     # --- issue #15: roll back to the previous release, delivery metrics -------------------------------
     def rollback_to_previous(self, service: str, reason: str = "", require_approval: bool = False) -> str:
         """Deploy the release before the live one again (its pinned digest); returns the execution ARN."""
+        from bluegreen import to_previous
+
         config = self.load_config(service)  # unknown service: exit 2
         chosen = to_previous.plan(self.store, service, lambda arn: self._status_of(arn) == "RUNNING")
         if isinstance(chosen, to_previous.Refusal):
@@ -921,6 +952,8 @@ class Operator:
 
     def release_marks(self, items: list[dict[str, Any]]) -> dict[str, str]:
         """``executionArn -> mark`` for the history: live, what --to-previous restores, rollbacks."""
+        from bluegreen.history import live_release, previous_release, releases
+
         history = releases(items)
         marks: dict[str, str] = {}
         for release in history:
@@ -935,6 +968,8 @@ class Operator:
         return marks
 
     def stats(self, service: str | None, since_text: str = "30d", as_json: bool = False) -> int:
+        from bluegreen.history import delivery_stats, parse_since
+
         now = clock.now()
         try:
             since = parse_since(since_text, now)

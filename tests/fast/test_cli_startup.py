@@ -42,6 +42,33 @@ def test_operator_commands_import_no_emulator():
     assert not [m for m in loaded if m.split(".")[0] in ("moto", "samtranslator", "werkzeug") or "emulator" in m]
 
 
+# What only some commands need (#16): deploy's models and Validate's rules, plan, the history and rollback to the
+# previous release, Powertools parameters (reading one configuration), rich's live view (follow).
+PER_COMMAND = (
+    "bluegreen.models",
+    "bluegreen.steps.validate",
+    "bluegreen.plan",
+    "bluegreen.release",
+    "bluegreen.history",
+    "bluegreen.to_previous",
+    "aws_lambda_powertools",
+    "rich.live",
+    "rich.progress_bar",
+)
+
+
+def test_status_imports_only_what_every_command_needs():
+    # Given a fresh interpreter
+    # When the modules of `bluegreen status` (and every command against AWS) are imported
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT / "layers" / "shared"), str(ROOT / "cli")]))
+    probe = "import bluegreen_cli.main, bluegreen_cli.operator, sys\nprint(' '.join(sorted(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
+    # Then a module only some commands need waits for its command: start-up stays under `aws --version`
+    assert "bluegreen.store" in loaded
+    assert sorted(m for m in PER_COMMAND if m in loaded) == []
+
+
 @pytest.mark.parametrize("command", [["local", "demo"], ["local", "serve"], ["local", "faults"]])
 def test_local_without_the_extra_prints_one_line(monkeypatch, capsys, command):
     # Given the `local` extra is not installed (moto cannot be imported)

@@ -14,16 +14,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, cast
 
 from botocore.exceptions import ClientError
-from pydantic import ValidationError
 
-from . import analysis, hooks
 from .aws import is_transient
 from .errors import InvalidServiceConfig, TransientAwsError, UnknownService
-from .models import ServiceConfig
 from .settings import DEFAULT_CONFIG_PREFIX, get_settings
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
+
+    from .models import ServiceConfig
 
 
 def _get_parameter_error() -> type[Exception]:
@@ -73,6 +72,12 @@ def parameter_name(service: str, prefix: str | None = None) -> str:
 
 
 def load_service_config(service: str, provider: SSMProvider, max_age: int | None = None) -> ServiceConfig:
+    # The models, imported by the reader that needs them: the names above serve `bluegreen status` (#16).
+    from pydantic import ValidationError
+
+    from . import analysis, hooks
+    from .models import ServiceConfig
+
     name = parameter_name(service)
     try:
         raw = read_parameter(provider, name, max_age)
