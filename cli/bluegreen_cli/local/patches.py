@@ -82,6 +82,7 @@ from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wai
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint
 from moto.stepfunctions.parser.asl.eval.environment import Environment
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped, ProgramTimedOut
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication, Execution
@@ -921,10 +922,12 @@ def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = N
     def set_timed_out(self):  # noqa: ANN001 - moto's signature
         if isinstance(self._program_state, ProgramStopped):
             return
+        self.event_manager.ended = True  # see add_event below
         original_set_timed_out(self)
         _interrupt_waits(self)
 
     def set_stop(self, stop_date, cause, error):  # noqa: ANN001 - moto's signature
+        self.event_manager.ended = True  # see add_event below
         original_set_stop(self, stop_date, cause, error)
         _interrupt_waits(self)
 
@@ -933,6 +936,23 @@ def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = N
     patcher.replace(Environment, "set_timed_out", set_timed_out)
     # moto gap: StopExecution does not end the execution's waits (see above).
     patcher.replace(Environment, "set_stop", set_stop)
+
+    # moto gap: after StopExecution (or the time limit) moto's interpreter goes on recording the events of the
+    # state it was in: a waitForTaskToken task stopped before its wait began no longer evaluates its
+    # TimeoutSeconds, pops the state's input as the timeout and records a TaskFailed ("States.Runtime",
+    # "unsupported operand type(s) for +: 'float' and 'dict'") before ExecutionAborted. AWS records nothing
+    # of the interrupted state after the stop: the history ends with ExecutionAborted (ExecutionTimedOut).
+    original_add_event = EventManager.add_event
+
+    def add_event(self, context, event_type, *args, **kwargs):  # noqa: ANN001 - moto's signature
+        if getattr(self, "ended", False) and event_type not in (
+            HistoryEventType.ExecutionAborted,
+            HistoryEventType.ExecutionTimedOut,
+        ):
+            return context.last_published_event_id
+        return original_add_event(self, context, event_type, *args, **kwargs)
+
+    patcher.replace(EventManager, "add_event", add_event)
 
     # moto gap: an execution runs for ever when the definition has no TimeoutSeconds; AWS ends a Standard
     # execution TIMED_OUT after one year. The limit is counted in the emulator's simulated time.
