@@ -103,3 +103,47 @@ def test_the_state_a_redrive_resumes_is_the_last_one_entered_and_never_exited():
     history = [entered("Validate", {"a": 1}), exited("Validate"), entered("Rollback", {"b": 2}), {"type": "X"}]
     assert unfinished_state(history) == ("Rollback", {"b": 2})
     assert unfinished_state([entered("Validate", {}), exited("Validate")]) is None
+
+
+def test_a_failed_parallel_branch_stops_its_siblings_without_ending_the_history():
+    # Given the emulator's execution patches and a Parallel state whose failing branch is caught
+    # (moto stops the sibling branches through the same set_stop as a StopExecution)
+    import boto3
+    from moto import mock_aws
+
+    from bluegreen_cli.local.emulator import MOTO_CONFIG
+    from tests.integration.helpers import wait_until
+
+    definition = {
+        "StartAt": "Both",
+        "States": {
+            "Both": {
+                "Type": "Parallel",
+                "Branches": [
+                    {"StartAt": "Fails", "States": {"Fails": {"Type": "Fail", "Error": "Boom", "Cause": "b"}}},
+                    {"StartAt": "Passes", "States": {"Passes": {"Type": "Pass", "End": True}}},
+                ],
+                "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Handled"}],
+                "Next": "Handled",
+            },
+            "Handled": {"Type": "Pass", "End": True},
+        },
+    }
+    with mock_aws(config=MOTO_CONFIG), patches.execution_lifecycle():
+        sfn = boto3.client("stepfunctions", region_name="us-east-1")
+        machine = sfn.create_state_machine(
+            name="parallel", definition=json.dumps(definition), roleArn="arn:aws:iam::123456789012:role/sfn"
+        )["stateMachineArn"]
+        # When it runs to its end (moto runs it on a thread of its own)
+        arn = sfn.start_execution(stateMachineArn=machine)["executionArn"]
+        wait_until(lambda: sfn.describe_execution(executionArn=arn)["status"] != "RUNNING")
+        events = [e["type"] for e in sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]]
+    # Then the sibling's stop ended only that branch: the caught failure goes on to the next state, and the
+    # history ends with the execution's success
+    assert events[events.index("ParallelStateFailed") :] == [
+        "ParallelStateFailed",
+        "ParallelStateExited",
+        "PassStateEntered",
+        "PassStateExited",
+        "ExecutionSucceeded",
+    ]

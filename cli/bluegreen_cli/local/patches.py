@@ -922,12 +922,12 @@ def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = N
     def set_timed_out(self):  # noqa: ANN001 - moto's signature
         if isinstance(self._program_state, ProgramStopped):
             return
-        self.event_manager.ended = True  # see add_event below
+        _end_history(self)
         original_set_timed_out(self)
         _interrupt_waits(self)
 
     def set_stop(self, stop_date, cause, error):  # noqa: ANN001 - moto's signature
-        self.event_manager.ended = True  # see add_event below
+        _end_history(self)
         original_set_stop(self, stop_date, cause, error)
         _interrupt_waits(self)
 
@@ -1128,6 +1128,15 @@ def _record_early_stop(env: Any) -> None:
         event_type=HistoryEventType.ExecutionAborted,
         event_details=EventDetails(executionAbortedEventDetails={"error": state.error, "cause": state.cause}),
     )
+
+
+def _end_history(env: Any) -> None:
+    """The execution ended (StopExecution, its time limit): its history takes only the terminal event now.
+
+    The execution's own environment only: a frame (a Parallel branch stopped because a sibling failed, a Map
+    iteration) shares the execution's event manager, and its stop ends nothing but itself."""
+    if not env.is_frame():
+        env.event_manager.ended = True
 
 
 def _interrupt_waits(env: Any) -> None:
