@@ -238,51 +238,39 @@ class Store:
         deployment item, and no gate outlives its deployment (``ExecutionAlreadyEnded`` instead).
         """
         ttl = int((datetime.fromisoformat(gate.expiresAt) + timedelta(days=30)).timestamp())
-        writes: list[dict[str, Any]] = [
-            {"Put": {"Item": {"pk": f"GATE#{gate.gateId}", "sk": "GATE", "ttl": ttl, **gate.item()}}},
+        items: list[dict[str, Any]] = [
+            {"pk": f"GATE#{gate.gateId}", "sk": "GATE", "ttl": ttl, **gate.item()},
             {
-                "Put": {
-                    "Item": {
-                        "pk": f"SERVICE#{gate.service}",
-                        "sk": "GATE",
-                        "gateId": gate.gateId,
-                        "kind": gate.kind.value,
-                        "executionArn": gate.executionArn,
-                        "ttl": ttl,
-                    }
-                }
+                "pk": f"SERVICE#{gate.service}",
+                "sk": "GATE",
+                "gateId": gate.gateId,
+                "kind": gate.kind.value,
+                "executionArn": gate.executionArn,
+                "ttl": ttl,
             },
-        ]
-        # The alarms' watchers in the same write: a gate is never there without them (a retried step reuses it).
-        writes.extend(
-            {
-                "Put": {
-                    "Item": {
-                        "pk": f"ALARM#{name}",
-                        "sk": f"GATE#{gate.gateId}",
-                        "gateId": gate.gateId,
-                        "service": gate.service,
-                        "ttl": ttl,
-                    }
-                }
-            }
-            for name in gate.alarmNames
-        )
-        pointer = self._pointer(gate.executionArn)
-        if pointer:
-            writes.insert(
-                0,
+            # The alarms' watchers in the same write: a gate is never there without them (a retried step reuses it).
+            *(
                 {
-                    "ConditionCheck": {
-                        "Key": {"pk": f"SERVICE#{gate.service}", "sk": pointer["deploymentKey"]},
-                        "ConditionExpression": "#s = :running",
-                        "ExpressionAttributeNames": {"#s": "status"},
-                        "ExpressionAttributeValues": {":running": "RUNNING"},
-                    }
-                },
-            )
-        for write in writes:
-            next(iter(write.values()))["TableName"] = self.table.name
+                    "pk": f"ALARM#{name}",
+                    "sk": f"GATE#{gate.gateId}",
+                    "gateId": gate.gateId,
+                    "service": gate.service,
+                    "ttl": ttl,
+                }
+                for name in gate.alarmNames
+            ),
+        ]
+        writes: list[dict[str, Any]] = [{"Put": {"TableName": self.table.name, "Item": item}} for item in items]
+        pointer = self._pointer(gate.executionArn)
+        if pointer:  # first, so a cancellation's first reason is this check's
+            running = {
+                "TableName": self.table.name,
+                "Key": {"pk": f"SERVICE#{gate.service}", "sk": pointer["deploymentKey"]},
+                "ConditionExpression": "#s = :running",
+                "ExpressionAttributeNames": {"#s": "status"},
+                "ExpressionAttributeValues": {":running": "RUNNING"},
+            }
+            writes.insert(0, {"ConditionCheck": running})
         try:
             with transient_errors():  # the resource's client takes Python values (the stubs know only wire types)
                 self.table.meta.client.transact_write_items(TransactItems=writes)  # type: ignore[arg-type]
