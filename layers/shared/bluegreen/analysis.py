@@ -436,6 +436,8 @@ class AnalysisVerdict(BaseModel):
     since the first shift (:func:`verdict`); in the execution output, the deployment record, Slack and the
     ``Deployment Succeeded`` event."""
 
+    model_config = ConfigDict(defer_build=True)  # built on first use (cold start, #16)
+
     verdict: Literal["judged", "not_judged"]
     periods: int  # periods with traffic since the first shift
     judgedPeriods: int  # periods in which green served at least minRequests
