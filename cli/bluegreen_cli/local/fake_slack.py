@@ -65,8 +65,8 @@ class FakeSlack(LoopbackServer):
     """A Slack Web API fake. Use as a context manager; thread-safe."""
 
     def __init__(self, token: str | None = None) -> None:
-        super().__init__()
         """``token``: when given, API calls without ``Authorization: Bearer <token>`` get ``invalid_auth``."""
+        super().__init__()
         self.token = token
         self._lock = threading.Lock()
         self._calls: list[SlackCall] = []

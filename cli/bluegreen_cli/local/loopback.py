@@ -25,10 +25,6 @@ class LoopbackServer:
         self._thread.start()
 
     @property
-    def started(self) -> bool:
-        return self._server is not None
-
-    @property
     def url(self) -> str:
         if self._server is None:
             raise RuntimeError(f"{type(self).__name__} is not started")
