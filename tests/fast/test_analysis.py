@@ -12,7 +12,7 @@ from bluegreen import analysis
 from bluegreen.analysis import AnalysisConfig, AnalysisSpec, Baseline, PeriodValues
 from bluegreen.errors import AnalysisConfigOutOfRange
 from bluegreen.models import ServiceConfig
-from bluegreen_cli.local.metrics import expression_value, percentile, percentile_statistic
+from bluegreen_cli.local.metrics import expression_value, percentile
 
 START = datetime(2026, 11, 30, 10, 3)
 GREEN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-b/2222"
@@ -305,8 +305,8 @@ def test_the_emulators_percentile_is_the_nearest_rank(samples: list, p: float, e
 
 @pytest.mark.parametrize(("name", "expected"), [("p95", 95.0), ("p99.9", 99.9), ("p0", 0.0), ("p100", 100.0),
                                                 ("Average", None), ("p101", None), ("p99.999", None)])  # fmt: skip
-def test_percentile_statistic_names(name: str, expected: float | None) -> None:
-    assert percentile_statistic(name) == expected
+def test_percentile_statistic_names_are_cloudwatchs_p0_to_p100(name: str, expected: float | None) -> None:
+    assert analysis.percentile_of(name) == expected
 
 
 # --- was green judged at all? (issue 13) ------------------------------------------------------------------

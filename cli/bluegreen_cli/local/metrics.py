@@ -36,6 +36,8 @@ from moto.ecs.models import ecs_backends
 from moto.elbv2.models import elbv2_backends
 from moto.events.models import events_backends
 
+from bluegreen.analysis import percentile_of  # CloudWatch's percentile statistic names (p0..p100)
+
 MINUTE = 60
 REQUESTS_PER_SECOND = 10.0  # production traffic of each watched service
 FAILING_5XX_SHARE = 0.5  # share of requests a failing ("alarm") image answers with a 5xx
@@ -63,15 +65,6 @@ Key = tuple[str, str, tuple[tuple[str, str], ...]]  # namespace, metric name, so
 
 def metric_key(namespace: str, name: str, dimensions: Iterable[tuple[str, str]]) -> Key:
     return namespace, name, tuple(sorted(dimensions))
-
-
-_PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,2})?|100(?:\.0{1,2})?)$")  # CloudWatch's pNN.NN, p0..p100
-
-
-def percentile_statistic(name: str) -> float | None:
-    """``p95`` -> 95.0 (CloudWatch's percentile statistics, p0.0 to p100); None for any other statistic."""
-    match = _PERCENTILE.match(name)
-    return float(match.group(1)) if match else None
 
 
 def percentile(distribution: Iterable[tuple[float, float]], p: float) -> float | None:
@@ -120,7 +113,7 @@ class Aggregate:
             self.samples[value] = self.samples.get(value, 0.0) + samples
 
     def statistic(self, name: str) -> float | None:
-        wanted = percentile_statistic(name)
+        wanted = percentile_of(name)
         if wanted is not None:
             return percentile(self.samples.items(), wanted)
         return {

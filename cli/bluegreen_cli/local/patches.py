@@ -91,6 +91,7 @@ from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from bluegreen import clock
+from bluegreen.analysis import percentile_of
 from bluegreen.release import FARGATE_SIZES, STATE_LIMIT
 
 from . import metrics
@@ -535,7 +536,7 @@ def installed() -> Iterator[None]:
         self.metric_data.extend(distributions)
 
     def get_statistics_for_type(self, stat):  # noqa: ANN001 - moto's
-        wanted = metrics.percentile_statistic(stat)
+        wanted = percentile_of(stat)
         if wanted is None:
             return original_statistic(self, stat)
         samples = _percentile_samples(self.metric_data)

@@ -50,15 +50,16 @@ class ErrorRateLimit(BaseModel):
     maxRatioToBlue: float = Field(default=2.0, ge=1, le=100)
 
 
-# CloudWatch's percentile statistic: ``pNN`` or ``pNN.NN`` (at most two decimals); the analysis takes p50..p99.9
-PERCENTILE = re.compile(r"^p(\d{2})(\.\d{1,2})?$")
+# CloudWatch's percentile statistics: ``pNN`` or ``pNN.NN`` (at most two decimals), p0 to p100 (the emulator
+# computes every one of them); the analysis takes p50..p99.9
+PERCENTILE = re.compile(r"^p(\d{1,2}(?:\.\d{1,2})?|100(?:\.0{1,2})?)$")
 MIN_PERCENTILE, MAX_PERCENTILE = 50.0, 99.9
 
 
 def percentile_of(statistic: str) -> float | None:
     """The percentile of a CloudWatch statistic name (``p95`` -> 95.0, ``p99.9`` -> 99.9); None otherwise."""
     match = PERCENTILE.match(statistic)
-    return float(statistic[1:]) if match else None
+    return float(match.group(1)) if match else None
 
 
 class ResponseTimeLimit(BaseModel):
