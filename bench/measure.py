@@ -765,25 +765,30 @@ def run_startup(runs: int) -> list[Startup]:
         ),
     }
     results = []
-    cache = Path(tempfile.mkdtemp(prefix="bluegreen-startup-pycache-"))
-    env = _with_bytecode(cache)
-    for label, code in commands.items():
-        command = [sys.executable, "-c", code]
-        _timed(command, env), _timed(baseline, env)  # warm-up: file cache, bytecode written
-        mine, theirs = [], []
-        for _ in range(runs):
-            mine.append(_timed(command, env))
-            theirs.append(_timed(baseline, env))
-        probe = subprocess.run(
-            [sys.executable, "-c", f"{code}\nimport sys\nprint(any(m.split('.')[0] == 'moto' for m in sys.modules))"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        results.append(Startup(label, mine, "aws --version", theirs, probe.stdout.strip().endswith("True")))
-        say(f"  {label}: median {1000 * results[-1].median_s:.0f} ms, {results[-1].ratio:.2f}x `aws --version`")
-    shutil.rmtree(cache, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="bluegreen-startup-pycache-") as cache:
+        env = _with_bytecode(Path(cache))
+        for label, code in commands.items():
+            results.append(_startup(label, code, baseline, env, runs))
     return results
+
+
+def _startup(label: str, code: str, baseline: list[str], env: dict[str, str], runs: int) -> Startup:
+    """``python -c code`` and ``baseline`` in turn, ``runs`` times each after a warm-up (it writes the bytecode)."""
+    command = [sys.executable, "-c", code]
+    _timed(command, env), _timed(baseline, env)
+    mine, theirs = [], []
+    for _ in range(runs):
+        mine.append(_timed(command, env))
+        theirs.append(_timed(baseline, env))
+    probe = subprocess.run(
+        [sys.executable, "-c", f"{code}\nimport sys\nprint(any(m.split('.')[0] == 'moto' for m in sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    result = Startup(label, mine, "aws --version", theirs, probe.stdout.strip().endswith("True"))
+    say(f"  {label}: median {1000 * result.median_s:.0f} ms, {result.ratio:.2f}x `aws --version`")
+    return result
 
 
 # --- issue #14: ELB calls per route and per step, for every route layout ------------------------------
