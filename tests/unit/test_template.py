@@ -62,6 +62,15 @@ UNSCOPABLE_ACTIONS = frozenset(
 # (ecs:TagResource for tags on RegisterTaskDefinition, iam:PassRole for the task roles).
 # Change a function's calls and this table together with its policy in template.yaml.
 SLACK = "secretsmanager:GetSecretValue"
+# What a function that opens a gate (OpenGate, Bake) may do: write the gate with its Slack message.
+GATE_OPENER = {
+    "dynamodb:ConditionCheckItem",  # issue 12: a gate is written only while its deployment runs
+    "dynamodb:PutItem",
+    "dynamodb:GetItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    SLACK,
+}
 EXPECTED_ACTIONS = {
     "ValidateFunction": {
         "ssm:GetParameter",
@@ -139,24 +148,8 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:DescribeLoadBalancerAttributes",
         "elasticloadbalancing:DescribeTargetGroupAttributes",
     },
-    "BakeFunction": {
-        "cloudwatch:GetMetricData",  # issue 13: built-in analysis
-        "cloudwatch:DescribeAlarms",
-        "dynamodb:ConditionCheckItem",  # issue 12: a gate is written only while its deployment runs
-        "dynamodb:PutItem",
-        "dynamodb:GetItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        SLACK,
-    },
-    "OpenGateFunction": {
-        "dynamodb:ConditionCheckItem",  # issue 12: a gate is written only while its deployment runs
-        "dynamodb:PutItem",
-        "dynamodb:GetItem",
-        "dynamodb:UpdateItem",
-        "dynamodb:DeleteItem",
-        SLACK,
-    },
+    "BakeFunction": GATE_OPENER | {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"},  # issue 13: analysis
+    "OpenGateFunction": GATE_OPENER,
     "DeleteOldFunction": {
         "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "cloudwatch:DescribeAlarms",  # issue 13: the analysis verdict (judged or not)
