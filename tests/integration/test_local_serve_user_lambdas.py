@@ -1,0 +1,108 @@
+"""Users' Lambda functions through the real AWS CLI against `bluegreen local serve`: create-function with a zip
+file, then invoke."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from .serve import BIN, aws, serve_env, serving
+
+APP = """
+import os
+import boto3
+
+def handler(event, context):
+    # The function's boto3 calls go to the emulator it runs on (AWS_ENDPOINT_URL).
+    names = [f["FunctionName"] for f in boto3.client("lambda").list_functions()["Functions"]]
+    return {"echo": event, "greeting": os.environ["GREETING"], "sees_itself": context.function_name in names}
+"""
+
+
+@pytest.fixture(scope="module")
+def endpoint():
+    with serving() as served:
+        yield served
+
+
+def zip_file(directory: Path, code: str) -> Path:
+    path = directory / "function.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("app.py", code)
+    return path
+
+
+def cli(endpoint, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "aws"), "--endpoint-url", endpoint["url"], "--output", "json", *args],
+        env=serve_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def create(endpoint, tmp_path: Path, name: str, code: str, *extra: str) -> dict:
+    role = aws(endpoint, "iam", "create-role", "--role-name", f"{name}-role", "--assume-role-policy-document", "{}")
+    return aws(
+        endpoint,
+        "lambda", "create-function", "--function-name", name, "--runtime", "python3.13",
+        "--handler", "app.handler", "--role", role["Role"]["Arn"],
+        "--zip-file", f"fileb://{zip_file(tmp_path, code)}", *extra,
+    )  # fmt: skip
+
+
+def invoke(endpoint, tmp_path: Path, name: str, event: dict) -> tuple[dict, object]:
+    (tmp_path / "event.json").write_text(json.dumps(event))
+    out = tmp_path / "out.json"
+    answer = aws(
+        endpoint,
+        "lambda", "invoke", "--function-name", name, "--payload", f"fileb://{tmp_path / 'event.json'}", str(out),
+    )  # fmt: skip
+    return answer, json.loads(out.read_text())
+
+
+def test_create_function_from_a_zip_file_then_invoke_it(endpoint, tmp_path):
+    created = create(
+        endpoint, tmp_path, "bluegreen-hook-cli", APP,
+        "--environment", "Variables={GREETING=hello}", "--timeout", "5", "--memory-size", "256",
+    )  # fmt: skip
+    assert (created["Runtime"], created["Timeout"], created["MemorySize"]) == ("python3.13", 5, 256)
+
+    answer, payload = invoke(endpoint, tmp_path, "bluegreen-hook-cli", {"ping": 1})
+
+    assert answer["StatusCode"] == 200 and "FunctionError" not in answer
+    assert payload == {"echo": {"ping": 1}, "greeting": "hello", "sees_itself": True}
+
+
+def test_an_exception_and_a_timeout_are_function_errors(endpoint, tmp_path):
+    create(endpoint, tmp_path, "raises", "def handler(e, c):\n    raise KeyError('sku')\n")
+    create(endpoint, tmp_path, "sleeps", "import time\ndef handler(e, c):\n    time.sleep(30)\n", "--timeout", "1")
+
+    raised, error = invoke(endpoint, tmp_path, "raises", {})
+    timed_out, late = invoke(endpoint, tmp_path, "sleeps", {})
+
+    assert raised["FunctionError"] == "Unhandled"
+    assert (error["errorType"], error["errorMessage"]) == ("KeyError", "'sku'")
+    assert timed_out["FunctionError"] == "Unhandled"
+    assert late["errorMessage"].endswith("Task timed out after 1.00 seconds")
+
+
+def test_another_runtime_is_refused_by_create_function(endpoint, tmp_path):
+    role = aws(endpoint, "iam", "create-role", "--role-name", "node-role", "--assume-role-policy-document", "{}")
+
+    result = cli(
+        endpoint,
+        "lambda", "create-function", "--function-name", "node-hook", "--runtime", "nodejs20.x",
+        "--handler", "index.handler", "--role", role["Role"]["Arn"],
+        "--zip-file", f"fileb://{zip_file(tmp_path, 'exports.handler = async () => ({});')}",
+    )  # fmt: skip
+
+    assert result.returncode != 0
+    assert "InvalidParameterValueException" in result.stderr
+    assert "python3.11, python3.12, python3.13" in result.stderr
+    assert "node-hook" not in json.dumps(aws(endpoint, "lambda", "list-functions"))
