@@ -9,6 +9,8 @@ import zipfile
 
 import pytest
 
+from bluegreen_cli.local import user_lambdas
+
 from .helpers import production_modify_calls, snapshot
 
 # Written only from "Lambda hooks for Amazon ECS service deployments" (Amazon ECS developer guide): the function
@@ -135,3 +137,24 @@ def test_the_local_user_invokes_any_function_directly_as_the_accounts_admin(emul
     # Then both run (no AccessDeniedException): the caller is the account's admin, not the state machine's role
     assert "FunctionError" not in mine and json.loads(mine["Payload"].read()) == {"echo": {"a": 1}}
     assert "FunctionError" not in demo and json.loads(demo["Payload"].read())["hookStatus"] == "SUCCEEDED"
+
+
+def test_an_invoke_by_the_state_machine_is_authorized_against_its_role(emulator):
+    # Given a user function outside what the state machine's role may invoke, and one of the stack's functions
+    create_hook(emulator, "outside-the-stack", "def handler(e, c):\n    return 1\n")
+    authorize = emulator.dispatcher.authorize_invoke
+
+    # When Step Functions (a Task state) invokes them, and when the local user does
+    user_lambdas._caller.states = True
+    try:
+        by_states = (authorize("outside-the-stack"), authorize("bluegreen-ValidateFunction"))
+    finally:
+        user_lambdas._caller.states = False
+    by_user = authorize("outside-the-stack")
+
+    # Then the state machine's role allows only its own functions; the account's user may invoke any
+    assert by_states == (False, True)
+    assert by_user is True
+    denial = emulator.iam.denials[-1]
+    assert (denial.principal, denial.request.action) == ("DeploymentStateMachine", "lambda:InvokeFunction")
+    assert denial.request.resource.endswith(":function:outside-the-stack")

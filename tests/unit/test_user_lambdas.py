@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import time
@@ -277,3 +278,19 @@ def test_a_function_that_does_not_exist_is_resource_not_found(functions):
         users.run("nobody", "{}")
 
     assert "Function not found" in str(missing.value)
+
+
+def test_the_functions_output_is_its_log_framed_as_lambda_writes_it(functions):
+    lam, users = functions
+    create(
+        lam, "chatty", {"app.py": "def handler(e, c):\n    print('checking /health')\n    return 1\n"}, MemorySize=256
+    )
+
+    answer = users.run("chatty", "{}")
+    headers: dict[str, str] = {}
+    users.invoke("chatty", "{}", headers)
+
+    lines = answer.log.splitlines()
+    assert lines[0].startswith("START RequestId: ") and lines[1] == "checking /health"
+    assert lines[2].startswith("END RequestId: ") and "Memory Size: 256 MB" in lines[3]
+    assert "checking /health" in base64.b64decode(headers["x-amz-log-result"]).decode()

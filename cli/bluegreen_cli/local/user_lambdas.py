@@ -25,9 +25,11 @@ zips run: ``CreateFunction`` with another runtime, an image, or a zip that is no
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import io
 import json
+import math
 import os
 import shutil
 import signal
@@ -35,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 import uuid
 import zipfile
 from collections import Counter
@@ -52,7 +55,7 @@ RUNTIMES = ("python3.11", "python3.12", "python3.13")
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
 MAX_TIMEOUT = 900  # seconds (Lambda quotas)
 MEMORY_RANGE = (128, 10_240)  # MB (Lambda quotas)
-LOG_TAIL_CHARS = 4096  # the invocation's log kept per function (Invoke's LogResult holds the last 4 KB)
+LOG_TAIL_BYTES = 4096  # Invoke's LogResult holds the last 4 KB of the invocation's log
 
 # Lambda refuses these in a function's Environment.Variables: it sets them itself (Lambda developer guide,
 # "Defined runtime environment variables": https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html).
@@ -264,6 +267,7 @@ class UserFunctions:
         code_dir = self._code_dir(function)
         timeout = float(function.timeout)
         event = body.encode() if isinstance(body, str) else (body or b"{}")
+        started = time.monotonic()
         with tempfile.TemporaryDirectory(dir=self.root / function.function_name) as scratch:
             result_file = Path(scratch) / "result.json"
             command = [
@@ -287,17 +291,28 @@ class UserFunctions:
                     os.killpg(process.pid, signal.SIGKILL)
                 output, _ = process.communicate()
                 message = f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds"
-                return self._answer(name, {"errorType": "Sandbox.Timedout", "errorMessage": message}, True, output)
+                error = {"errorType": "Sandbox.Timedout", "errorMessage": message}
+                return self._answer(function, request_id, started, error, True, output)
             if not result_file.exists():  # the process ended without an answer (sys.exit, a crash, os._exit)
                 status = f"exit status {process.returncode}" if process.returncode >= 0 else "signal: killed"
                 message = f"RequestId: {request_id} Error: Runtime exited with error: {status}"
-                return self._answer(name, {"errorType": "Runtime.ExitError", "errorMessage": message}, True, output)
+                error = {"errorType": "Runtime.ExitError", "errorMessage": message}
+                return self._answer(function, request_id, started, error, True, output)
             outcome = json.loads(result_file.read_text(encoding="utf-8"))
-        return self._answer(name, outcome["payload"], not outcome["ok"], output)
+        return self._answer(function, request_id, started, outcome["payload"], not outcome["ok"], output)
 
-    def _answer(self, name: str, payload: Any, failed: bool, output: bytes) -> Invocation:
-        log = output.decode(errors="replace")[-LOG_TAIL_CHARS:]
-        self.logs[name] = log
+    def _answer(
+        self, function: LambdaFunction, request_id: str, started: float, payload: Any, failed: bool, output: bytes
+    ) -> Invocation:
+        """The invocation's answer, and its log as Lambda writes it (START, the function's output, END, REPORT)."""
+        duration = (time.monotonic() - started) * 1000
+        log = (
+            f"START RequestId: {request_id} Version: $LATEST\n{output.decode(errors='replace')}"
+            f"END RequestId: {request_id}\n"
+            f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: {math.ceil(duration)} ms"
+            f"\tMemory Size: {function.memory_size} MB\n"
+        )
+        self.logs[function.function_name] = log
         return Invocation(json.dumps(payload).encode(), "Unhandled" if failed else None, log)
 
     def invoke(self, function_name: str, body: str | bytes | None, response_headers: dict[str, str]) -> bytes:
@@ -305,6 +320,9 @@ class UserFunctions:
         answer = self.run(function_name, body)
         if answer.function_error:
             response_headers["x-amz-function-error"] = answer.function_error
+        # LogResult: the last 4 KB of the log, base64 (moto drops the header unless the caller asked LogType Tail).
+        tail = answer.log.encode()[-LOG_TAIL_BYTES:]
+        response_headers["x-amz-log-result"] = base64.b64encode(tail).decode()
         return answer.payload
 
 
