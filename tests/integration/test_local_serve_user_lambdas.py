@@ -3,6 +3,7 @@ file, then invoke."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import zipfile
@@ -56,12 +57,13 @@ def create(endpoint, tmp_path: Path, name: str, code: str, *extra: str) -> dict:
     )  # fmt: skip
 
 
-def invoke(endpoint, tmp_path: Path, name: str, event: dict) -> tuple[dict, object]:
+def invoke(endpoint, tmp_path: Path, name: str, event: dict, *extra: str) -> tuple[dict, object]:
     (tmp_path / "event.json").write_text(json.dumps(event))
     out = tmp_path / "out.json"
     answer = aws(
         endpoint,
-        "lambda", "invoke", "--function-name", name, "--payload", f"fileb://{tmp_path / 'event.json'}", str(out),
+        "lambda", "invoke", "--function-name", name, "--payload", f"fileb://{tmp_path / 'event.json'}",
+        *extra, str(out),
     )  # fmt: skip
     return answer, json.loads(out.read_text())
 
@@ -73,10 +75,12 @@ def test_create_function_from_a_zip_file_then_invoke_it(endpoint, tmp_path):
     )  # fmt: skip
     assert (created["Runtime"], created["Timeout"], created["MemorySize"]) == ("python3.13", 5, 256)
 
-    answer, payload = invoke(endpoint, tmp_path, "bluegreen-hook-cli", {"ping": 1})
+    answer, payload = invoke(endpoint, tmp_path, "bluegreen-hook-cli", {"ping": 1}, "--log-type", "Tail")
 
     assert answer["StatusCode"] == 200 and "FunctionError" not in answer
     assert payload == {"echo": {"ping": 1}, "greeting": "hello", "sees_itself": True}
+    log = base64.b64decode(answer["LogResult"]).decode()
+    assert log.startswith("START RequestId: ") and "REPORT RequestId: " in log and "Memory Size: 256 MB" in log
 
 
 def test_an_exception_and_a_timeout_are_function_errors(endpoint, tmp_path):

@@ -294,3 +294,17 @@ def test_the_functions_output_is_its_log_framed_as_lambda_writes_it(functions):
     assert lines[0].startswith("START RequestId: ") and lines[1] == "checking /health"
     assert lines[2].startswith("END RequestId: ") and "Memory Size: 256 MB" in lines[3]
     assert "checking /health" in base64.b64decode(headers["x-amz-log-result"]).decode()
+
+
+def test_a_zip_in_s3_runs_too(functions):
+    lam, users = functions
+    s3 = boto3.client("s3", region_name=REGION)
+    s3.create_bucket(Bucket="artifacts")
+    s3.put_object(Bucket="artifacts", Key="hook.zip", Body=zipped({"app.py": "def handler(e, c): return 's3'"}))
+
+    lam.create_function(
+        FunctionName="from-s3", Runtime="python3.11", Handler="app.handler", Role=ROLE,
+        Code={"S3Bucket": "artifacts", "S3Key": "hook.zip"},
+    )  # fmt: skip
+
+    assert invoke(users, "from-s3") == ("s3", None)
