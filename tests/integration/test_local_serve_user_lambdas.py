@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from .serve import BIN, aws, serve_env, serving
+from .serve import BIN, approve, aws, serve_env, serving, wait_done
 
 APP = """
 import os
@@ -110,3 +110,47 @@ def test_another_runtime_is_refused_by_create_function(endpoint, tmp_path):
     assert "InvalidParameterValueException" in result.stderr
     assert "python3.11, python3.12, python3.13" in result.stderr
     assert "node-hook" not in json.dumps(aws(endpoint, "lambda", "list-functions"))
+
+
+HOOK = """
+def handler(event, context):
+    details = event.get("hookDetails") or {}
+    polls = int(details.get("polls", 0)) + 1
+    if polls < 2:
+        return {"hookStatus": "IN_PROGRESS", "callBackDelay": 5, "hookDetails": {**details, "polls": polls}}
+    return {"hookStatus": "SUCCEEDED", "hookDetails": {"stage": event["lifecycleStage"], "polls": polls}}
+"""
+
+
+def test_a_release_runs_a_hook_created_with_the_aws_cli(endpoint, tmp_path):
+    # Given a hook function created with the AWS CLI, and demo-web's configuration naming it
+    arn = create(endpoint, tmp_path, "bluegreen-hook-e2e", HOOK)["FunctionArn"]
+    name = "/bluegreen/services/demo-web"
+    config = json.loads(aws(endpoint, "ssm", "get-parameter", "--name", name)["Parameter"]["Value"])
+    config["hooks"] = {"afterGreenHealthy": [{"functionArn": arn, "name": "e2e-smoke"}]}
+    aws(
+        endpoint,
+        "ssm",
+        "put-parameter",
+        "--name",
+        name,
+        "--type",
+        "String",
+        "--overwrite",
+        "--value",
+        json.dumps(config),
+    )
+
+    # When a release starts and is approved
+    started = aws(
+        endpoint,
+        "stepfunctions", "start-execution", "--state-machine-arn", endpoint["arn"], "--name", "user-hook",
+        "--input", json.dumps({"service": "demo-web", "imageTag": "v2"}),
+    )  # fmt: skip
+    approve(endpoint)
+
+    # Then it deployed after the hook answered IN_PROGRESS, then SUCCEEDED
+    description = wait_done(endpoint, started["executionArn"])
+    assert description["status"] == "SUCCEEDED", description.get("cause")
+    hooks = json.loads(description["output"])["hooks"]
+    assert [(h["name"], h["passed"], h["invocations"]) for h in hooks] == [("e2e-smoke", True, 2)]
