@@ -49,7 +49,7 @@ from moto.awslambda.exceptions import InvalidParameterValueException, Validation
 from moto.awslambda.models import LambdaBackend, LambdaFunction, _zipfile_content
 from moto.awslambda_simple.models import lambda_simple_backends
 
-from .patches import MOTO_VERSION, Patcher, check_moto_version
+from .patches import Patcher, check_moto_version
 
 RUNTIMES = ("python3.11", "python3.12", "python3.13")
 BOOTSTRAP = Path(__file__).with_name("lambda_bootstrap.py")
@@ -327,17 +327,16 @@ class UserFunctions:
 
 
 def _check_limits(spec: dict[str, Any]) -> None:
-    """Lambda's quotas on Timeout and MemorySize (moto stores any value)."""
-    timeout = spec.get("Timeout")
-    if timeout is not None and not 1 <= int(timeout) <= MAX_TIMEOUT:
-        raise ValidationException(
-            str(timeout), "timeout", f"Member must have value less than or equal to {MAX_TIMEOUT}"
-        )
-    memory = spec.get("MemorySize")
-    if memory is not None and not MEMORY_RANGE[0] <= int(memory) <= MEMORY_RANGE[1]:
-        raise ValidationException(
-            str(memory), "memorySize", f"Member must have value less than or equal to {MEMORY_RANGE[1]}"
-        )
+    """Lambda's quotas on Timeout (1-900 s) and MemorySize (128-10,240 MB); moto stores any value."""
+    for key, field_name, (low, high) in (
+        ("Timeout", "timeout", (1, MAX_TIMEOUT)),
+        ("MemorySize", "memorySize", MEMORY_RANGE),
+    ):
+        value = spec.get(key)
+        if value is None or low <= int(value) <= high:
+            continue
+        bound = f"greater than or equal to {low}" if int(value) < low else f"less than or equal to {high}"
+        raise ValidationException(str(value), field_name, f"Member must have value {bound}")
 
 
-__all__ = ["MOTO_VERSION", "RUNTIMES", "Invocation", "UserFunctions", "invoked_by_state_machine", "refusal"]
+__all__ = ["RUNTIMES", "Invocation", "UserFunctions", "invoked_by_state_machine", "refusal"]
