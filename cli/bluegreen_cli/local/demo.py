@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import threading
 import time
+import zipfile
 from datetime import timedelta
+from pathlib import Path
 from typing import Any, TextIO
 
 from bluegreen.decisions import decide
@@ -14,7 +17,7 @@ from bluegreen.hooks import hook_lines
 from bluegreen.plan import Plan, render
 
 from .emulator import Emulator, ExecutionResult, route_of
-from .scenarios import SCENARIOS, Scenario
+from .scenarios import SCENARIOS, USER_HOOK_ARN, Scenario
 
 __all__ = ["SCENARIOS", "Scenario", "run_demo", "summarize"]
 
@@ -144,6 +147,25 @@ def summarize(
     return summary
 
 
+def _create_user_hook(emu: Emulator, out: TextIO) -> None:
+    """CreateFunction of local/example_hook.py as a zip, as a user would (``aws lambda create-function``)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", (Path(__file__).parent / "example_hook.py").read_text())
+    name = USER_HOOK_ARN.rsplit(":", 1)[1]
+    role = emu.client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    emu.client("lambda").create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": buffer.getvalue()},
+        Timeout=10,
+        Environment={"Variables": {"CHECKS": "3"}},
+    )
+    print(f"Created Lambda function {name} (python3.13 zip, its own process) as the service's hook", file=out)
+
+
 def run_demo(
     scenario: str, as_json: bool = False, out: TextIO = sys.stdout, verbose: bool = False, interactive: bool = False
 ) -> int:
@@ -152,6 +174,8 @@ def run_demo(
     log_stream = sys.stderr if verbose else None
     auto_approve = not interactive and (spec.click is None or spec.click[0] != "approval")
     with Emulator(log_stream=log_stream, auto_approve=auto_approve, pace=60.0 if interactive else None) as emu:
+        if spec.user_hook:
+            _create_user_hook(emu, out)
         demo = emu.seed_service(
             config_overrides=spec.config, sidecar=spec.sidecar, layout=spec.layout, **(spec.seed or {})
         )

@@ -51,6 +51,7 @@ from .route_state import client_actions
 from .seed import DemoService, seed_network, seed_service
 from .simclock import SimClock, compressed_time
 from .template import Template
+from .user_lambdas import UserFunctions, invoked_by_state_machine
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -241,6 +242,11 @@ class Emulator:
         get_publisher.cache_clear()
         parameters.clear_caches()
         self._deploy_stack()
+        # Functions users create through the Lambda API from now on run in their own processes (the stack's own
+        # functions above were created before: they run in this one).
+        self.user_functions = UserFunctions(ACCOUNT, REGION)
+        self.user_functions.install()
+        self.dispatcher.user_functions = self.user_functions.invoke
         self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
         self._patches.__enter__()
         metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
@@ -258,6 +264,8 @@ class Emulator:
             self.slack.stop()
         metrics.STATE_CHANGE_LISTENERS.remove(self._alarm_changed)
         self._patches.__exit__(*exc_info)
+        self.dispatcher.user_functions = None
+        self.user_functions.close()
         self._lambdas.__exit__(*exc_info)
         self.oneoff.uninstall()
         self.front.stop()
@@ -369,8 +377,12 @@ class Emulator:
         self.dispatcher.authorize = self.iam.check
 
         def authorize_invoke(function_name: str) -> bool:
+            if not invoked_by_state_machine():
+                # A direct Invoke (``aws lambda invoke`` against ``local serve``, a test's client): the caller is the
+                # account's own user, whom the emulator treats as the account's administrator (allowed).
+                return True
             name = function_name.split(":function:")[-1].split(":")[0]
-            arn = function_arn.get(name, function_name)
+            arn = function_arn.get(name, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
             return self.iam.allows(machine.logical_id, iam.Request("lambda:InvokeFunction", arn))
 
         self.dispatcher.authorize_invoke = authorize_invoke

@@ -183,6 +183,9 @@ class Dispatcher:
         self.authorize: Callable[[str, str, str, dict[str, Any]], None] | None = None
         # The state machine's role must allow lambda:InvokeFunction on each function it invokes.
         self.authorize_invoke: Callable[[str], bool] | None = None
+        # Functions outside the stack, created through the Lambda API (:mod:`.user_lambdas`): each runs in its own
+        # process; an invocation of a name the stack does not know goes there.
+        self.user_functions: Callable[[str, str | bytes | None, dict[str, str]], bytes] | None = None
 
     def register(self, function_name: str, spec: FunctionSpec) -> None:
         self._functions[function_name] = spec
@@ -216,6 +219,8 @@ class Dispatcher:
         name = function_name.split(":function:")[-1].split(":")[0]
         if name in self._callables:
             return self._invoke_callable(name, body, response_headers)
+        if name not in self._functions and self.user_functions:
+            return self.user_functions(function_name, body, response_headers)
         spec = self._functions[name]
         if self.before_invoke:
             self.before_invoke()

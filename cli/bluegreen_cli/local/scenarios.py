@@ -21,6 +21,7 @@ class Scenario:
     stop_at: str | None = None  # issue 12: the operator stops the execution (StopExecution) at this gate
     to_previous: bool = False  # issue #15: once deployed, `bluegreen rollback --to-previous` restores v1
     zones_out: tuple[str, ...] = ()  # issue #14: once seeded, ECS can place no new task in these zones
+    user_hook: bool = False  # create USER_HOOK_ARN from local/example_hook.py (a zip, through the Lambda API) first
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -42,6 +43,10 @@ DEMO_HOOK_ARN = "arn:aws:lambda:us-east-1:123456789012:function:bluegreen-hook-d
 def _smoke(behaviour: str) -> dict[str, Any]:
     details = {"behaviour": behaviour}
     return {"name": "smoke", "functionArn": DEMO_HOOK_ARN, "timeoutSeconds": 300, "hookDetails": details}
+
+
+# A hook Lambda a user wrote (local/example_hook.py), created as a zip by the demo: it runs in its own process.
+USER_HOOK_ARN = "arn:aws:lambda:us-east-1:123456789012:function:bluegreen-hook-user-example"
 
 
 def _probe(path: str = "/checkout", **settings: Any) -> dict[str, Any]:
@@ -151,6 +156,14 @@ SCENARIOS = {
             "hooks": {"afterGreenHealthy": [_smoke("slow")], "afterCutover": [_smoke("pass")]},
             "approval": {"autoApproveWhenHooksPass": True},
         },
+    ),
+    "user-hook": Scenario(
+        "v2",
+        "deployed",
+        "a hook Lambda written to the ECS contract, created as a Python zip through the Lambda API, runs in its own "
+        "process: IN_PROGRESS twice (callBackDelay 15 s), then SUCCEEDED; approved, swapped, blue deleted",
+        config={"hooks": {"afterGreenHealthy": [{"name": "user-smoke", "functionArn": USER_HOOK_ARN}]}},
+        user_hook=True,
     ),
     "stopped": Scenario(
         "v2",

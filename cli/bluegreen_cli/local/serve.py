@@ -117,6 +117,7 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
             return 2
         demo = emu.seed_service(config_overrides={"tagPattern": DEMO_TAG_PATTERN})
         endpoint = f"http://127.0.0.1:{port}"
+        emu.user_functions.endpoint_url = endpoint  # users' functions call AWS through this endpoint
         slack = external_slack or (emu.slack.base_url if emu.slack else "none")
         print(f"Emulator listening on {endpoint} (region us-east-1, any credentials)", file=out)
         print(f"  state machine   {emu.state_machine_arn}", file=out)
