@@ -6,7 +6,7 @@ PYTHON := $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13.0/bin/python3.
 STAMP := $(VENV)/.installed
 SCENARIO ?= happy
 
-.PHONY: setup demo test test-fast test-matrix typecheck lint format clean build validate bench
+.PHONY: setup demo test test-fast test-matrix typecheck lint format clean build validate bench docs
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -n "$(PYTHON)" || { echo "Python >= 3.11 not found" >&2; exit 1; }
@@ -20,11 +20,15 @@ setup: $(STAMP)
 demo: $(STAMP) ## run a full blue/green deployment on the embedded emulator
 	$(VENV)/bin/bluegreen local demo --scenario $(SCENARIO)
 
-test: $(STAMP) ## lint, type check, then every test but the slow matrices (fast, component, workflow, template)
+test: $(STAMP) ## lint, type check, the docs build, then every test but the slow matrices (fast, component, workflow, template)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
 	$(VENV)/bin/python -m pytest -m "not matrix"
+
+docs: $(STAMP) ## the documentation site (MkDocs Material) -> site/
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
 
 test-fast: $(STAMP) ## the pure-function tier only (tests/fast: no moto, no emulator), under 30 s
 	$(VENV)/bin/python -m pytest -n 0 --confcutdir=tests/fast tests/fast  # without tests/conftest.py (moto)
@@ -50,4 +54,4 @@ bench: $(STAMP) ## benchmarks on the emulator -> docs/benchmarks.md, docs/canary
 	$(VENV)/bin/python -m bench.run
 
 clean:
-	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) .aws-sam .pytest_cache .ruff_cache .mypy_cache site
