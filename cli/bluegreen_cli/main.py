@@ -148,6 +148,13 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--since", default="30d", metavar="AGE", help="window: 30d, 12h, 2w or a date (default 30d)")
     stats.add_argument("--json", action="store_true", help="print JSON")
 
+    doctor = command(
+        "doctor",
+        "read-only preflight of SERVICE: controller, routes, target groups, stickiness, task sets, alarms, hooks, "
+        "images, and the stack's IAM for each call (exit status 1 when a check fails)",
+    )
+    doctor.add_argument("service", metavar="SERVICE")
+
     follow = command("follow", "watch a deployment until it ends (exit status 0 if it succeeded)")
     follow.add_argument("execution_arn", metavar="EXECUTION_ARN")
     follow.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
@@ -286,6 +293,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             return operator.answer(args.service, args.command, getattr(args, "reason", ""))
         if args.command == "follow":
             return operator.follow(args.execution_arn)
+        if args.command == "doctor":
+            from .doctor_aws import doctor
+
+            return doctor(operator, args.service, stack)
         if args.command == "adopt":
             return _adopt(operator, args)
     except BlueGreenError as error:  # e.g. TransientAwsError from the shared package

@@ -192,10 +192,8 @@ SAMPLE = {"Partition": "aws", "Region": "us-east-1", "Account": "123456789012", 
 
 @cache
 def _parameter_defaults() -> dict[str, str]:
-    from samtranslator.yaml_helper import yaml_parse
-
-    template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
-    return {name: str(spec.get("Default") or "x") for name, spec in template.get("Parameters", {}).items()}
+    parameters = yaml_template().get("Parameters", {})
+    return {name: str(spec.get("Default") or "x") for name, spec in parameters.items()}
 
 
 def concrete(arn: str) -> str:
@@ -246,11 +244,15 @@ GETATT_ARNS = {
 
 
 @cache
-def resource_types() -> dict[str, str]:
+def yaml_template() -> dict[str, Any]:
     from samtranslator.yaml_helper import yaml_parse
 
-    template = yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8"))
-    return {name: resource["Type"] for name, resource in template["Resources"].items()}
+    return dict(yaml_parse((ROOT / "template.yaml").read_text(encoding="utf-8")))
+
+
+@cache
+def resource_types() -> dict[str, str]:
+    return {name: resource["Type"] for name, resource in yaml_template()["Resources"].items()}
 
 
 def template_grants(template: dict[str, Any]) -> list[dict[str, Any]]:

@@ -202,6 +202,7 @@ class Emulator:
         self._table_written = threading.Event()
         self.enforce_iam = enforce_iam
         self.iam: iam.Authorizer | None = None  # each function's calls checked against its template policy
+        self._iam_patches = patches.Patcher()  # SimulatePrincipalPolicy answered from those policies
         # Step Functions ends a Standard execution after one year (simulated seconds; tests may shorten it).
         self.execution_timeout = execution_timeout
 
@@ -258,6 +259,7 @@ class Emulator:
             self.slack.stop()
         metrics.STATE_CHANGE_LISTENERS.remove(self._alarm_changed)
         self._patches.__exit__(*exc_info)
+        self._iam_patches.restore()
         self._lambdas.__exit__(*exc_info)
         self.oneoff.uninstall()
         self.front.stop()
@@ -310,7 +312,7 @@ class Emulator:
             arn = lam.create_function(
                 FunctionName=name,
                 Runtime="python3.13",
-                Role=role,
+                Role=self._role(iam_client, spec.logical_id),
                 Handler=spec.handler,
                 Code={"ZipFile": b"in-process"},
             )["FunctionArn"]
@@ -333,7 +335,7 @@ class Emulator:
         self.state_machine_arn = sfn.create_state_machine(
             name=iam.resolve(self.template.resources[machine.logical_id]["Properties"]["Name"], refs),
             definition=definition,
-            roleArn=role,
+            roleArn=self._role(iam_client, machine.logical_id),
             type="STANDARD",
         )["stateMachineArn"]
         refs[f"{machine.logical_id}.Arn"] = self.state_machine_arn
@@ -344,6 +346,24 @@ class Emulator:
         self.store = Store(
             table=self.session.resource("dynamodb").Table(environment["TABLE_NAME"]), sfn=self.client("stepfunctions")
         )
+
+    def _role(self, iam_client: Any, logical_id: str) -> str:
+        """The role of one function (or the state machine), named as the Authorizer names its principal."""
+        name = f"{STACK}-{logical_id}Role"
+        return str(iam_client.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"])
+
+    def _simulate(self, role_arn: str, action: str, resource: str, context: dict[str, str]) -> str | None:
+        """SimulatePrincipalPolicy's decision for one of the stack's roles, from the policy the emulator enforces."""
+        role = role_arn.rsplit("/", 1)[-1]
+        logical_id = role.removeprefix(f"{STACK}-").removesuffix("Role")
+        policy = self.iam.policies.get(logical_id) if self.iam and role.startswith(f"{STACK}-") else None
+        if policy is None:
+            return None
+        request = iam.Request(action, resource, context)
+        applying = [s for s in policy.statements if iam.statement_applies(s, request)]
+        if any(s.effect == "Deny" for s in applying):
+            return "explicitDeny"
+        return "allowed" if applying else "implicitDeny"
 
     def _create_demo_hooks(self, lam: Any, role: str) -> None:
         """Issue 13: the demo hook Lambda (ECS hook contract), deployed beside the stack."""
@@ -374,6 +394,7 @@ class Emulator:
             return self.iam.allows(machine.logical_id, iam.Request("lambda:InvokeFunction", arn))
 
         self.dispatcher.authorize_invoke = authorize_invoke
+        patches.simulate_principal_policy(self._iam_patches, self._simulate)  # bluegreen doctor
 
     def _slack_env(self) -> dict[str, str]:
         url = self.slack.base_url if self.slack else self.slack_api_url

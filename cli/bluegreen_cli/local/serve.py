@@ -129,6 +129,7 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
         print(f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1", file=out)
         print(f"  export BLUEGREEN_STATE_MACHINE_ARN={emu.state_machine_arn}", file=out)
         print(f"  export BLUEGREEN_TABLE={emu.store.table.name}", file=out)
+        print(f"  export BLUEGREEN_STACK={STACK}  # bluegreen doctor finds the stack's functions by it", file=out)
         print(f"  bluegreen deploy {demo.name} v2 --follow", file=out)
         print("Ready. Ctrl-C to stop.", file=out, flush=True)
         # Polled every 50 ms for a stop (the default, 0.5 s, made every Ctrl-C wait up to half a second).
