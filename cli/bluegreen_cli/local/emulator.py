@@ -28,10 +28,11 @@ from urllib.parse import urlsplit
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
-from moto.ecs.models import ecs_backends
+from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
 from bluegreen import elbv2 as rules
+from bluegreen.config import parameter_name
 from bluegreen.decisions import decide
 from bluegreen.errors import BlueGreenError
 from bluegreen.events import get_publisher
@@ -534,6 +535,29 @@ class Emulator:
         self.services[name] = service
         self._table_written.set()  # the auto-approver looks at the new service's gates at once
         return service
+
+    def watch_created_services(self) -> None:
+        """Run the tasks of every EXTERNAL service created from now on through the API (bluegreen selftest)."""
+        original = EC2ContainerServiceBackend.create_service
+        plane, session = self.plane, self.session
+
+        def create_service(backend: Any, cluster_str: str, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            service = original(backend, cluster_str, service_name, *args, **kwargs)
+            if (service.deployment_controller or {}).get("type") == "EXTERNAL":
+                cluster = cluster_str.rsplit("/", 1)[-1]
+                try:  # its configuration names the production route the data plane measures (stored first)
+                    text = session.client("ssm").get_parameter(Name=parameter_name(service_name))["Parameter"]
+                    config = json.loads(text["Value"])
+                except Exception:  # noqa: BLE001 - no configuration yet: the service is simulated without metrics
+                    config = {}
+                production = (config.get("productionRoutes") or [config.get("productionRuleArn") or ""])[0]
+                alarms = config.get("alarmNames") or [None]
+                plane.watch(WatchedService(cluster, service_name, production, alarms[0], 8080))
+            return service
+
+        # moto gap: moto runs no tasks; the data plane runs those of the services it watches (the seeded ones, and
+        # with this those a client of `local serve` creates).
+        self._iam_patches.replace(EC2ContainerServiceBackend, "create_service", create_service)
 
     def watch_adopted(self, old: str, new: str) -> DemoService:
         """issue #10: simulate (and auto-approve) the EXTERNAL service ``bluegreen adopt`` creates next to ``old``."""

@@ -116,6 +116,7 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
             sys.stderr.write(f"error: port {port} on 127.0.0.1 is busy; pick another with --port\n")
             return 2
         demo = emu.seed_service(config_overrides={"tagPattern": DEMO_TAG_PATTERN})
+        emu.watch_created_services()  # bluegreen selftest's throwaway service runs tasks too
         endpoint = f"http://127.0.0.1:{port}"
         slack = external_slack or (emu.slack.base_url if emu.slack else "none")
         print(f"Emulator listening on {endpoint} (region us-east-1, any credentials)", file=out)
