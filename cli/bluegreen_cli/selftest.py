@@ -100,10 +100,10 @@ class SelfTest:
         self.created.repository = self.name
         for tag, source in zip(("v1", "v2"), self.images, strict=True):
             repository, _, source_tag = source.partition(":")
-            (image,) = self.ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": source_tag}])[
-                "images"
-            ]
-            self.ecr.put_image(repositoryName=self.name, imageManifest=image["imageManifest"], imageTag=tag)
+            found = self.ecr.batch_get_image(repositoryName=repository, imageIds=[{"imageTag": source_tag}])["images"]
+            if not found:
+                raise UsageError(f"image {source} not found in ECR", "name an image that exists (--image REPO:TAG)")
+            self.ecr.put_image(repositoryName=self.name, imageManifest=found[0]["imageManifest"], imageTag=tag)
         listener = self.elbv2.describe_listeners(ListenerArns=[self.listener_arn])["Listeners"][0]
         balancer = self.elbv2.describe_load_balancers(LoadBalancerArns=[listener["LoadBalancerArn"]])["LoadBalancers"][
             0
