@@ -9,10 +9,13 @@ Ctrl-C (``--keep`` leaves it for inspection) and checks that nothing it created 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
+import signal
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,6 +27,19 @@ from .common import CliError, UsageError
 
 PREFIX = "bluegreen-selftest"
 DONE = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+
+
+@contextlib.contextmanager
+def _no_interrupts() -> Iterator[None]:
+    """SIGINT ignored inside the block (in the main thread; elsewhere signals cannot be changed)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @dataclass
@@ -87,7 +103,8 @@ class SelfTest:
             if keep:
                 self.say(f"--keep: left {self.created} for inspection")
             else:
-                self.delete()
+                with _no_interrupts():  # a second Ctrl-C must not stop the deletion half-way
+                    self.delete()
                 left = self.leftovers()
                 if left:
                     raise CliError(f"selftest left {', '.join(left)} behind", "delete them by hand")
