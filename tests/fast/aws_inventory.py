@@ -267,7 +267,8 @@ def template_grants(template: dict[str, Any]) -> list[dict[str, Any]]:
                 statements = _as_list(policy["Statement"])
             elif isinstance(policy, dict):
                 ((name, _),) = policy.items()
-                statements = [{"Action": sam_templates[name], "Resource": "${AWS::Partition}:lambda:function"}]
+                function = "arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:${FunctionName}*"
+                statements = [{"Action": sam_templates[name], "Resource": function}]  # as SAM expands it
             else:
                 raise AssertionError(f"{owner}: policy {policy!r} is neither a statement nor a SAM policy template")
             for statement in statements:
@@ -339,6 +340,34 @@ def render(rows: list[dict[str, Any]]) -> str:
         lines += ["", "## Notes", ""]
         lines += [f"- `{row['operation']}`: {' '.join(str(row['note']).split())}" for row in notes]
     return "\n".join(lines) + "\n"
+
+
+def grant_problems(grant: dict[str, Any], rows: list[dict[str, Any]]) -> list[str]:
+    """Why one action the template grants disagrees with the inventory or with AWS's data (empty: it agrees).
+
+    The action must be some row's; some resource of the statement must be "*" or have the ARN format of a
+    resource type AWS's data lists for the action (or the row's, when the row records a cited dataGap); each
+    condition key must be a global aws: key or one the rows record for the action.
+    """
+    action, owner = grant["action"], grant["owner"]
+    auths = [auth for row in rows for auth in row["authorizations"] if auth["action"].lower() == action.lower()]
+    if not auths:
+        return [f"{owner} is granted {action}, which no row of docs/aws-calls.yaml names"]
+    types = action_resource_types(action)
+    if types is None:
+        return [f"{action} is not an action in AWS's authorization data"]
+    problems = []
+    prefix = action.split(":", 1)[0]
+    allowed = sorted(set(types) | {auth["resource"] for auth in auths if auth.get("dataGap")})
+    if "*" not in grant["resources"] and not any(arn_matches(prefix, allowed, r) for r in grant["resources"]):
+        problems.append(f"{owner}: {action} on {grant['resources']}, but AWS authorizes it on {allowed}")
+    keys = {key for auth in auths for key in auth.get("conditionKeys") or []}
+    problems += [
+        f"{owner}: {action} is scoped with {key}, which no row records for it"
+        for key in grant["conditionKeys"]
+        if not key.startswith("aws:") and key not in keys
+    ]
+    return problems
 
 
 if __name__ == "__main__":

@@ -124,26 +124,36 @@ def test_the_template_grants_something() -> None:
 
 @pytest.mark.parametrize("grant", GRANTS, ids=lambda g: f"{g['owner']}:{g['action']}")
 def test_every_template_action_is_a_rows_action_with_a_resource_aws_allows(grant: dict) -> None:
-    # Given one action the template grants a function (or the state machine)
-    action = grant["action"]
-    rows = [auth for _, auth in _authorizations() if auth["action"].lower() == action.lower()]
-    # Then some row of the inventory authorizes it
-    assert rows, f"{grant['owner']} is granted {action}, which no row of docs/aws-calls.yaml names"
-    # and AWS's data knows the action
-    types = inventory.action_resource_types(action)
-    assert types is not None, f"{action} is not an action in AWS's authorization data"
-    prefix = action.split(":", 1)[0]
-    # and some resource of the statement is "*" or has the format of a resource type AWS authorizes it on (a row
-    # may record a departure from the data with a citation: dataGap)
-    allowed = set(types) | {auth["resource"] for auth in rows if auth.get("dataGap")}
-    if "*" not in grant["resources"] and not action.startswith("lambda:InvokeFunction"):
-        assert any(inventory.arn_matches(prefix, sorted(allowed), r) for r in grant["resources"]), (
-            f"{grant['owner']}: {action} on {grant['resources']}, but AWS authorizes it on {sorted(allowed)}"
-        )
-    # and each condition key it is scoped with is one the row records (or a global aws: key)
-    row_keys = {key for auth in rows for key in auth.get("conditionKeys") or []}
-    for key in grant["conditionKeys"]:
-        assert key.startswith("aws:") or key in row_keys, f"{grant['owner']}: {action} condition {key} is in no row"
+    # Given one action the template grants a function (or the state machine), then it agrees with the rows and
+    # with AWS's authorization data
+    assert inventory.grant_problems(grant, ROWS) == []
+
+
+CLUSTER_ARN = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/${EcsClusterName}"
+TASKS = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task/${EcsClusterName}/*"
+INSTANCES = "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:container-instance/${EcsClusterName}/*"
+
+
+@pytest.mark.parametrize(
+    ("grant", "problem"),
+    [
+        # ListTasks on "*" scoped with ecs:cluster (how AWS authorizes it) and on the instances both agree
+        ({"action": "ecs:ListTasks", "resources": ["*"], "conditionKeys": ["ecs:cluster"]}, None),
+        ({"action": "ecs:ListTasks", "resources": [INSTANCES, TASKS], "conditionKeys": []}, None),
+        # ... but on task ARNs alone it is authorized on nothing AWS evaluates
+        ({"action": "ecs:ListTasks", "resources": [TASKS], "conditionKeys": []}, "AWS authorizes it on"),
+        ({"action": "ecs:ListTasks", "resources": ["*"], "conditionKeys": ["ecs:service"]}, "no row records"),
+        ({"action": "ecs:ListTaskz", "resources": ["*"], "conditionKeys": []}, "no row"),
+        ({"action": "ecs:CreateTaskSet", "resources": [CLUSTER_ARN], "conditionKeys": []}, "AWS authorizes it on"),
+        ({"action": "s3:GetObject", "resources": ["*"], "conditionKeys": []}, "no row"),
+    ],
+)
+def test_the_template_check_catches_what_aws_would_refuse(grant: dict, problem: str | None) -> None:
+    problems = inventory.grant_problems({"owner": "SomeFunction", **grant}, ROWS)
+    if problem is None:
+        assert problems == []
+    else:
+        assert len(problems) == 1 and problem in problems[0], problems
 
 
 def test_the_document_is_generated_from_the_data() -> None:
