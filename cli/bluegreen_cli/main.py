@@ -148,6 +148,29 @@ def build_parser() -> argparse.ArgumentParser:
     stats.add_argument("--since", default="30d", metavar="AGE", help="window: 30d, 12h, 2w or a date (default 30d)")
     stats.add_argument("--json", action="store_true", help="print JSON")
 
+    doctor = command(
+        "doctor",
+        "read-only preflight of SERVICE: controller, routes, target groups, stickiness, task sets, alarms, hooks, "
+        "images, and the stack's IAM for each call (exit status 1 when a check fails)",
+    )
+    doctor.add_argument("service", metavar="SERVICE")
+
+    selftest = command(
+        "selftest",
+        "on throwaway resources (a service, target groups, rules on the listener you name, a repository): run a "
+        "full release and a rolled-back one through the stack, then delete everything",
+    )
+    selftest.add_argument("--listener-arn", required=True, metavar="ARN", help="listener to add two rules to")
+    selftest.add_argument("--cluster", required=True, help="ECS cluster for the throwaway service")
+    selftest.add_argument("--subnets", required=True, metavar="IDS", help="comma-separated subnets of its tasks")
+    selftest.add_argument("--security-groups", default="", metavar="IDS", help="comma-separated security groups")
+    selftest.add_argument(
+        "--image", action="append", default=[], metavar="REPO:TAG", help="an ECR image to copy (give two)"
+    )
+    selftest.add_argument("--task-definition", required=True, metavar="FAMILY", help="task definition to copy")
+    selftest.add_argument("--keep", action="store_true", help="leave what it created for inspection")
+    selftest.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
+
     follow = command("follow", "watch a deployment until it ends (exit status 0 if it succeeded)")
     follow.add_argument("execution_arn", metavar="EXECUTION_ARN")
     follow.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
@@ -286,6 +309,22 @@ def _dispatch(args: argparse.Namespace) -> int:
             return operator.answer(args.service, args.command, getattr(args, "reason", ""))
         if args.command == "follow":
             return operator.follow(args.execution_arn)
+        if args.command == "selftest":
+            from .selftest import SelfTest
+
+            return SelfTest(
+                operator,
+                listener_arn=args.listener_arn,
+                cluster=args.cluster,
+                subnets=[s for s in args.subnets.split(",") if s],
+                security_groups=[s for s in args.security_groups.split(",") if s],
+                images=args.image,
+                task_definition=args.task_definition,
+            ).run(keep=args.keep)
+        if args.command == "doctor":
+            from .doctor_aws import doctor
+
+            return doctor(operator, args.service, stack)
         if args.command == "adopt":
             return _adopt(operator, args)
     except BlueGreenError as error:  # e.g. TransientAwsError from the shared package

@@ -188,7 +188,10 @@ class DataPlane:
             self.clock.listeners.remove(self.reconcile)
 
     def watch(self, service: WatchedService) -> None:
-        self.services.append(service)
+        """Simulate ``service`` (a service watched already is watched with the new details instead)."""
+        with self._lock:
+            self.services = [s for s in self.services if (s.cluster, s.service) != (service.cluster, service.service)]
+            self.services.append(service)
 
     def unwatch(self, service: str) -> None:
         """Stop simulating a service (its tasks keep their last state)."""

@@ -28,10 +28,11 @@ from urllib.parse import urlsplit
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
-from moto.ecs.models import ecs_backends
+from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
 from bluegreen import elbv2 as rules
+from bluegreen.config import parameter_name
 from bluegreen.decisions import decide
 from bluegreen.errors import BlueGreenError
 from bluegreen.events import get_publisher
@@ -203,6 +204,7 @@ class Emulator:
         self._table_written = threading.Event()
         self.enforce_iam = enforce_iam
         self.iam: iam.Authorizer | None = None  # each function's calls checked against its template policy
+        self._iam_patches = patches.Patcher()  # SimulatePrincipalPolicy answered from those policies
         # Step Functions ends a Standard execution after one year (simulated seconds; tests may shorten it).
         self.execution_timeout = execution_timeout
 
@@ -266,6 +268,7 @@ class Emulator:
         self._patches.__exit__(*exc_info)
         self.dispatcher.user_functions = None
         self.user_functions.close()
+        self._iam_patches.restore()
         self._lambdas.__exit__(*exc_info)
         self.oneoff.uninstall()
         self.front.stop()
@@ -318,7 +321,7 @@ class Emulator:
             arn = lam.create_function(
                 FunctionName=name,
                 Runtime="python3.13",
-                Role=role,
+                Role=self._role(iam_client, spec.logical_id),
                 Handler=spec.handler,
                 Code={"ZipFile": b"in-process"},
             )["FunctionArn"]
@@ -341,7 +344,7 @@ class Emulator:
         self.state_machine_arn = sfn.create_state_machine(
             name=iam.resolve(self.template.resources[machine.logical_id]["Properties"]["Name"], refs),
             definition=definition,
-            roleArn=role,
+            roleArn=self._role(iam_client, machine.logical_id),
             type="STANDARD",
         )["stateMachineArn"]
         refs[f"{machine.logical_id}.Arn"] = self.state_machine_arn
@@ -352,6 +355,24 @@ class Emulator:
         self.store = Store(
             table=self.session.resource("dynamodb").Table(environment["TABLE_NAME"]), sfn=self.client("stepfunctions")
         )
+
+    def _role(self, iam_client: Any, logical_id: str) -> str:
+        """The role of one function (or the state machine), named as the Authorizer names its principal."""
+        name = f"{STACK}-{logical_id}Role"
+        return str(iam_client.create_role(RoleName=name, AssumeRolePolicyDocument="{}")["Role"]["Arn"])
+
+    def _simulate(self, role_arn: str, action: str, resource: str, context: dict[str, str]) -> str | None:
+        """SimulatePrincipalPolicy's decision for one of the stack's roles, from the policy the emulator enforces."""
+        role = role_arn.rsplit("/", 1)[-1]
+        logical_id = role.removeprefix(f"{STACK}-").removesuffix("Role")
+        policy = self.iam.policies.get(logical_id) if self.iam and role.startswith(f"{STACK}-") else None
+        if policy is None:
+            return None
+        request = iam.Request(action, resource, context)
+        applying = [s for s in policy.statements if iam.statement_applies(s, request)]
+        if any(s.effect == "Deny" for s in applying):
+            return "explicitDeny"
+        return "allowed" if applying else "implicitDeny"
 
     def _create_demo_hooks(self, lam: Any, role: str) -> None:
         """Issue 13: the demo hook Lambda (ECS hook contract), deployed beside the stack."""
@@ -386,6 +407,7 @@ class Emulator:
             return self.iam.allows(machine.logical_id, iam.Request("lambda:InvokeFunction", arn))
 
         self.dispatcher.authorize_invoke = authorize_invoke
+        patches.simulate_principal_policy(self._iam_patches, self._simulate)  # bluegreen doctor
 
     def _slack_env(self) -> dict[str, str]:
         url = self.slack.base_url if self.slack else self.slack_api_url
@@ -525,6 +547,29 @@ class Emulator:
         self.services[name] = service
         self._table_written.set()  # the auto-approver looks at the new service's gates at once
         return service
+
+    def watch_created_services(self) -> None:
+        """Run the tasks of every EXTERNAL service created from now on through the API (bluegreen selftest)."""
+        original = EC2ContainerServiceBackend.create_service
+        plane, session = self.plane, self.session
+
+        def create_service(backend: Any, cluster_str: str, service_name: str, *args: Any, **kwargs: Any) -> Any:
+            service = original(backend, cluster_str, service_name, *args, **kwargs)
+            if (service.deployment_controller or {}).get("type") == "EXTERNAL":
+                cluster = cluster_str.rsplit("/", 1)[-1]
+                try:  # its configuration names the production route the data plane measures (stored first)
+                    text = session.client("ssm").get_parameter(Name=parameter_name(service_name))["Parameter"]
+                    config = json.loads(text["Value"])
+                except Exception:  # noqa: BLE001 - no configuration yet: the service is simulated without metrics
+                    config = {}
+                production = (config.get("productionRoutes") or [config.get("productionRuleArn") or ""])[0]
+                alarms = config.get("alarmNames") or [None]
+                plane.watch(WatchedService(cluster, service_name, production, alarms[0], 8080))
+            return service
+
+        # moto gap: moto runs no tasks; the data plane runs those of the services it watches (the seeded ones, and
+        # with this those a client of `local serve` creates).
+        self._iam_patches.replace(EC2ContainerServiceBackend, "create_service", create_service)
 
     def watch_adopted(self, old: str, new: str) -> DemoService:
         """issue #10: simulate (and auto-approve) the EXTERNAL service ``bluegreen adopt`` creates next to ``old``."""

@@ -116,6 +116,7 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
             sys.stderr.write(f"error: port {port} on 127.0.0.1 is busy; pick another with --port\n")
             return 2
         demo = emu.seed_service(config_overrides={"tagPattern": DEMO_TAG_PATTERN})
+        emu.watch_created_services()  # bluegreen selftest's throwaway service runs tasks too
         endpoint = f"http://127.0.0.1:{port}"
         emu.user_functions.endpoint_url = endpoint  # users' functions call AWS through this endpoint
         slack = external_slack or (emu.slack.base_url if emu.slack else "none")
@@ -130,6 +131,7 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
         print(f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1", file=out)
         print(f"  export BLUEGREEN_STATE_MACHINE_ARN={emu.state_machine_arn}", file=out)
         print(f"  export BLUEGREEN_TABLE={emu.store.table.name}", file=out)
+        print(f"  export BLUEGREEN_STACK={STACK}  # bluegreen doctor finds the stack's functions by it", file=out)
         print(f"  bluegreen deploy {demo.name} v2 --follow", file=out)
         print("Ready. Ctrl-C to stop.", file=out, flush=True)
         # Polled every 50 ms for a stop (the default, 0.5 s, made every Ctrl-C wait up to half a second).
