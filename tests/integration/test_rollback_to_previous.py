@@ -10,6 +10,7 @@ import pytest
 from bluegreen import elbv2
 from bluegreen_cli.local.emulator import Emulator
 from bluegreen_cli.main import main
+from tests.integration.helpers import live_task_sets
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +96,7 @@ def test_to_previous_restores_the_earlier_digest_with_one_swap_and_no_approval(e
 def _environment(emu: Emulator, service: str) -> tuple[str, dict[str, str]]:
     demo = emu.services[service]
     ecs = emu.client("ecs")
-    (task_set,) = ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"]
+    (task_set,) = live_task_sets(ecs, demo.cluster, demo.name)
     definition = ecs.describe_task_definition(taskDefinition=task_set["taskDefinition"])["taskDefinition"]
     (web,) = [c for c in definition["containerDefinitions"] if c["name"] == demo.config["containerName"]]
     return web["image"], {e["name"]: e["value"] for e in web.get("environment", [])}

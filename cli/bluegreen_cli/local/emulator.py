@@ -536,7 +536,8 @@ class Emulator:
         demo = self.services[service]
         ecs = self.client("ecs")
         result = []
-        for task_set in ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"]:
+        described = ecs.describe_services(cluster=demo.cluster, services=[demo.name])["services"][0]["taskSets"]
+        for task_set in [ts for ts in described if ts["status"] != "DRAINING"]:  # deleted, still draining
             definition = ecs.describe_task_definition(taskDefinition=task_set["taskDefinition"])["taskDefinition"]
             image = definition["containerDefinitions"][0]["image"]
             digest = image.split("@")[-1]

@@ -55,11 +55,20 @@ def describe_service(ecs: ECSClient, config: ServiceConfig) -> dict[str, Any]:
     return cast(dict[str, Any], services[0])
 
 
+def all_task_sets(ecs: ECSClient, config: ServiceConfig) -> list[dict[str, Any]]:
+    """Every task set of the service, DRAINING ones included, as DescribeServices lists them.
+
+    Not DescribeTaskSets: its API reference marks ``taskSets`` optional, but ECS answers a call without it
+    with ``InvalidParameterException: TaskSets cannot be empty`` (aws/aws-cli#5380). DescribeServices lists an
+    EXTERNAL service's task sets in ``taskSets`` ("Information about a set of Amazon ECS tasks in either an
+    CodeDeploy or an EXTERNAL deployment", ECS API reference, Service data type).
+    """
+    return [cast(dict[str, Any], ts) for ts in describe_service(ecs, config).get("taskSets") or []]
+
+
 def live_task_sets(ecs: ECSClient, config: ServiceConfig) -> list[dict[str, Any]]:
     """Task sets that run tasks (PRIMARY or ACTIVE; DRAINING ones are on their way out)."""
-    with transient_errors():
-        task_sets = ecs.describe_task_sets(cluster=config.cluster, service=config.service)["taskSets"]
-    return [cast(dict[str, Any], ts) for ts in task_sets if ts.get("status") in LIVE_STATUSES]
+    return [ts for ts in all_task_sets(ecs, config) if ts.get("status") in LIVE_STATUSES]
 
 
 def target_group_of(task_set: dict[str, Any]) -> str | None:
@@ -260,5 +269,5 @@ def family_of(task_definition_arn: str) -> str:
 
 
 def is_primary(ecs: Any, config: ServiceConfig, task_set_id: str) -> bool:
-    """Does DescribeTaskSets already show the task set as primary? (It may lag a switch by a few seconds.)"""
+    """Does DescribeServices already show the task set as primary? (It may lag a switch by a few seconds.)"""
     return any(ts["id"] == task_set_id and ts["status"] == "PRIMARY" for ts in live_task_sets(ecs, config))

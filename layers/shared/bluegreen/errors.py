@@ -238,7 +238,7 @@ class GreenCrashLooping(BlueGreenError):
 
 
 class PrimaryNotSwitchedYet(BlueGreenError):
-    """DescribeTaskSets still shows the previous primary (ECS is eventually consistent); retried briefly."""
+    """DescribeServices still shows the previous primary (ECS is eventually consistent); retried briefly."""
 
 
 # --- issue 12: end tasks that fail for good, redrivable -----------------------------------------

@@ -35,7 +35,7 @@ class TaskSetInfo(BaseModel):
 
     @classmethod
     def of(cls, task_set: Mapping[str, Any]) -> TaskSetInfo:
-        """From a ``DescribeTaskSets`` entry."""
+        """From a task set of DescribeServices."""
         balancers = task_set.get("loadBalancers") or []
         return cls(
             id=task_set["id"],
@@ -183,7 +183,7 @@ def may_delete_green(
 def unlisted_green(
     recorded: Iterable[str], listed: set[str], green_group: str, production_groups: set[str]
 ) -> list[str]:
-    """Green task sets CreateGreen recorded that DescribeTaskSets does not list yet (issue 12).
+    """Green task sets CreateGreen recorded that DescribeServices does not list yet (issue 12).
 
     Created seconds ago, so neither primary nor switched to; still, none is deleted while production
     forwards to green's target group.
