@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from .aws import error_code, transient_errors
-from .errors import InvalidServiceConfig, ServiceNotFound
+from .errors import InvalidServiceConfig, ServiceNotFound, TooManyTaskSets
 from .models import ServiceConfig, TaskSetRef
 
 if TYPE_CHECKING:
@@ -197,8 +197,18 @@ def create_task_set_like(
         arguments["capacityProviderStrategy"] = template["capacityProviderStrategy"]
     elif template.get("launchType"):
         arguments["launchType"] = template["launchType"]
-    with transient_errors():
-        return cast(dict[str, Any], ecs.create_task_set(**arguments)["taskSet"])
+    try:
+        with transient_errors():
+            return cast(dict[str, Any], ecs.create_task_set(**arguments)["taskSet"])
+    except ClientError as error:
+        # Validate checked the room; a task set created since then (another tool) can still fill it.
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if error_code(error) == "InvalidParameterException" and "deployments exist on the service" in message:
+            raise TooManyTaskSets(
+                f"ECS refused green's task set for {config.service}: {message} DRAINING task sets count; deploy "
+                f"again once they are gone (their target group's deregistration delay)."
+            ) from error
+        raise
 
 
 def make_primary(ecs: ECSClient, config: ServiceConfig, task_set_arn: str) -> None:

@@ -57,6 +57,10 @@ class MultipleServingTaskSets(BlueGreenError):
     """More than one task set receives production traffic."""
 
 
+class TooManyTaskSets(BlueGreenError):
+    """The service already has five task sets (DRAINING ones count): ECS would refuse green's CreateTaskSet."""
+
+
 class TestTargetGroupBusy(BlueGreenError):
     """The test target group already has a task set (an earlier deployment is not finished)."""
 
