@@ -6,12 +6,21 @@ refuses a deployment whose green task set would be the sixth, before anything ch
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from botocore.exceptions import ClientError
 
 from bluegreen import errors
+from tests.conftest import load_handler
 from tests.unit.helpers import add_task_set, elapse, run_validate, task_sets
-from tests.unit.test_validate import handler, refused  # noqa: F401 - the handler fixture
+from tests.unit.test_validate import refused
+
+
+@pytest.fixture(scope="module")
+def handler() -> Any:
+    return load_handler("validate")
+
 
 DRAIN = 300  # the demo target groups' deregistration delay (ELB's default)
 
