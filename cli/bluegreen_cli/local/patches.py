@@ -918,9 +918,9 @@ def status_change_event(execution: Any) -> dict[str, Any]:
         "error": getattr(execution, "error", None),
         "cause": getattr(execution, "cause", None),
     }
-    if getattr(execution, "redrive_count", 0):  # a redriven execution says so (RUNNING and its end)
-        detail["redriveCount"] = execution.redrive_count
-        detail["redriveDate"] = _millis(execution.redrive_date)
+    # No redriveCount / redriveDate: they are not among the event's documented fields (Step Functions developer
+    # guide, "Automating Step Functions event delivery with EventBridge"), so the emulator publishes only those;
+    # a redrive shows in DescribeExecution's documented redriveCount (patched in above).
     if status == "SUCCEEDED":
         detail["output"] = json.dumps(execution.output)
         detail["outputDetails"] = {"included": True}
@@ -1059,6 +1059,22 @@ def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = N
     # moto gap: moto's StopExecution drops the error and cause it is given; AWS records them in the
     # ExecutionAborted event (what the console shows as why the execution was stopped).
     patcher.replace(StepFunctionResponse, "stop_execution", _stop_response)
+    # moto gap: DescribeExecution answers no redriveCount / redriveDate / redriveStatus, which AWS documents
+    # (DescribeExecution, Step Functions API reference) and ExecutionEnded reads to recognise a redrive.
+    original_describe_execution = StepFunctionResponse.describe_execution
+
+    def describe_execution(self: Any) -> Any:
+        result = original_describe_execution(self)
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        response = dict(result.result)
+        response["redriveCount"] = int(getattr(execution, "redrive_count", 0) or 0)
+        if getattr(execution, "redrive_date", None):
+            response["redriveDate"] = execution.redrive_date
+        if execution.status == "RUNNING":
+            response["redriveStatus"] = "NOT_REDRIVABLE"
+        return ActionResult(response)
+
+    patcher.replace(StepFunctionResponse, "describe_execution", describe_execution)
     try:
         yield
     finally:
