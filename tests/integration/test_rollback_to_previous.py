@@ -191,7 +191,6 @@ def click(emu: Emulator, call, value: str, user: str = "U0DEMO") -> dict:
     import json as _json
 
     from bluegreen_cli.local import patches
-    from bluegreen_cli.local.emulator import STACK
     from bluegreen_cli.local.fake_slack import http_api_event, signed_interaction
 
     response_url = emu.slack.response_url()
@@ -201,7 +200,9 @@ def click(emu: Emulator, call, value: str, user: str = "U0DEMO") -> dict:
     )  # fmt: skip
     with emu.clock.hold():
         _json.loads(
-            emu.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", _json.dumps(http_api_event(body, headers)), {})
+            emu.dispatcher.invoke(
+                emu.function_name("SlackCallbackFunction"), _json.dumps(http_api_event(body, headers)), {}
+            )
         )
     # the reply is sent asynchronously after the answer (issue 12)
     assert patches.DELIVERIES.wait_idle(timeout=60), "an asynchronous invocation is still running after 60 s"

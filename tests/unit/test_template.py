@@ -580,9 +580,16 @@ def test_every_resource_star_is_explained_by_a_comment():
 @pytest.mark.parametrize("name", sorted(functions()))
 def test_function_policy_grants_exactly_what_its_code_calls(name: str):
     # Given a function's inline policy
+    attached = [
+        statement
+        for resource in RESOURCES.values()
+        if resource.get("Type") == "AWS::IAM::Policy"
+        and {"Ref": f"{name}Role"} in as_list(resource["Properties"].get("Roles"))
+        for statement in as_list(resource["Properties"]["PolicyDocument"]["Statement"])
+    ]
     granted = {
         action
-        for statement in policy_statements(functions()[name]["Properties"].get("Policies"))
+        for statement in [*policy_statements(functions()[name]["Properties"].get("Policies")), *attached]
         if statement.get("Effect") == "Allow"
         for action in actions_of(statement)
     }
@@ -690,3 +697,23 @@ def test_list_tasks_is_granted_on_star_scoped_by_the_cluster_condition() -> None
         assert cluster == {
             "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/${EcsClusterName}"
         }
+
+
+def test_no_permission_depends_on_a_name_cloudformation_generates() -> None:
+    # Given every hand-written statement
+    for owner, statement in all_statements():
+        # Then no resource is a pattern over the stack name: CloudFormation truncates generated names (a function
+        # name is at most 64 characters), so such a pattern stops matching for long stack names
+        text = json.dumps(statement.get("Resource"))
+        assert "${AWS::StackName}" not in text, f"{owner} {statement.get('Sid', '')}: {text}"
+
+
+def test_the_slack_callback_may_invoke_itself_by_its_arn() -> None:
+    # Given the policy attached to the Slack callback's role
+    policy = RESOURCES["SlackCallbackSelfInvokePolicy"]
+    assert policy["Type"] == "AWS::IAM::Policy"
+    assert policy["Properties"]["Roles"] == [{"Ref": "SlackCallbackFunctionRole"}]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    # Then it allows lambda:InvokeFunction on the function's own ARN, whatever CloudFormation names it
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"] == {"Fn::GetAtt": ["SlackCallbackFunction", "Arn"]}

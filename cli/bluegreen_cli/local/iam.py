@@ -215,14 +215,31 @@ def resource_policy(resource: Mapping[str, Any], refs: Mapping[str, Any]) -> Pol
     return parse_policy({"Statement": statements})
 
 
+def attached_statements(resources: Mapping[str, Any], logical_id: str, refs: Mapping[str, Any]) -> list[Any]:
+    """Statements of ``AWS::IAM::Policy`` resources attached to the role SAM generates for ``logical_id``
+    (``<logical id>Role``, referenced with ``!Ref``)."""
+    role = {"Ref": f"{logical_id}Role"}
+    statements: list[Any] = []
+    for resource in resources.values():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::IAM::Policy" and role in _as_tuple(props.get("Roles")):
+            statements.extend(_as_tuple(resolve(props["PolicyDocument"], refs).get("Statement")))
+    return statements
+
+
 def template_policies(template: Mapping[str, Any], refs: Mapping[str, Any]) -> dict[str, Policy]:
-    """Logical id -> policy, for every function and state machine of the template."""
+    """Logical id -> policy, for every function and state machine of the template (its ``Policies`` and the
+    ``AWS::IAM::Policy`` resources attached to its generated role)."""
     kinds = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
-    return {
-        logical_id: resource_policy(resource, refs)
-        for logical_id, resource in (template.get("Resources") or {}).items()
-        if resource.get("Type") in kinds
-    }
+    resources = template.get("Resources") or {}
+    policies = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") not in kinds:
+            continue
+        own = resource_policy(resource, refs)
+        attached = parse_policy({"Statement": attached_statements(resources, logical_id, refs)})
+        policies[logical_id] = Policy(own.statements + attached.statements)
+    return policies
 
 
 # --- requests -----------------------------------------------------------------------------
