@@ -305,7 +305,9 @@ class Adopter:
         return 0
 
     def _live_task_sets(self, cluster: str, name: str) -> list[dict[str, Any]]:
-        task_sets = self.ecs.describe_task_sets(cluster=cluster, service=name)["taskSets"]
+        # DescribeServices lists the task sets (DescribeTaskSets refuses a call without their ids).
+        services = self.ecs.describe_services(cluster=cluster, services=[name])["services"]
+        task_sets = (services[0].get("taskSets") or []) if services else []
         return [ts for ts in task_sets if ts.get("status") in ("PRIMARY", "ACTIVE")]
 
     def _parameter(self, name: str) -> str | None:

@@ -187,6 +187,8 @@ BASE_CONFIG = {
         {"periodSeconds": 90},
         {"periodSeconds": 30},
         {"evaluationPeriods": 2, "datapointsToAlarm": 3},
+        {"evaluationPeriods": 1, "datapointsToAlarm": 1},  # 1 of 1: a late latest period keeps it OK
+        {"evaluationPeriods": 3, "datapointsToAlarm": 3},
         {"responseTime": {"maxSeconds": -1}},
         {"responseTime": {}},
         {"unknownThreshold": 1},

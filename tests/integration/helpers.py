@@ -67,3 +67,9 @@ def wait_until(predicate: Any, timeout: float = 30.0) -> None:
             return
         time.sleep(0.005)
     raise AssertionError("condition not met in time")
+
+
+def live_task_sets(ecs: Any, cluster: str, service: str) -> list[dict[str, Any]]:
+    """The service's PRIMARY and ACTIVE task sets, from DescribeServices (DescribeTaskSets needs their ids)."""
+    described = ecs.describe_services(cluster=cluster, services=[service])["services"][0]["taskSets"]
+    return [ts for ts in described if ts["status"] in ("PRIMARY", "ACTIVE")]

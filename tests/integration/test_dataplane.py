@@ -9,6 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bluegreen import elbv2
+from tests.integration.helpers import live_task_sets
 
 from .helpers import snapshot
 
@@ -122,7 +123,7 @@ def test_a_scale_out_during_the_bake_is_followed_by_both_task_sets(emulator):
     # Then it is deployed and green runs the new desired count
     assert result.status == "SUCCEEDED", result.cause
     _assert_deployed_on(emulator, demo, "v2", demo.target_groups[1])
-    described = emulator.client("ecs").describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"]
+    described = live_task_sets(emulator.client("ecs"), demo.cluster, demo.name)
     assert described[0]["computedDesiredCount"] == 4
 
 

@@ -15,6 +15,7 @@ from moto.elbv2.models import elbv2_backends
 from bluegreen import elbv2
 from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator
 from bluegreen_cli.local.seed import NOT_LIVE_YET
+from tests.integration.helpers import live_task_sets
 
 from .helpers import MUTATING, snapshot
 
@@ -80,7 +81,7 @@ def test_first_deployment_goes_live_only_once_green_is_healthy(emulator, product
     # ... the only task set runs v2 behind green, from the configured network, and is primary
     (task_set,) = emulator.task_sets(demo.name)
     assert (task_set["imageTag"], task_set["status"], task_set["targetGroupArn"]) == ("v2", "PRIMARY", green_group)
-    described = emulator.client("ecs").describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"][0]
+    described = live_task_sets(emulator.client("ecs"), demo.cluster, demo.name)[0]
     assert described["networkConfiguration"]["awsvpcConfiguration"]["subnets"] == demo.config["network"]["subnets"]
     assert described["launchType"] == "FARGATE"
     # ... the test rule points at the other (empty) target group, ready for the next release
@@ -240,7 +241,7 @@ def test_first_deployment_takes_a_whole_release_patched_onto_the_base_task_defin
     (task_set,) = emulator.task_sets(demo.name)
     assert task_set["image"].endswith("@" + demo.digests["v3"]) and task_set["status"] == "PRIMARY"
     ecs = emulator.client("ecs")
-    described = ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"][0]
+    described = live_task_sets(ecs, demo.cluster, demo.name)[0]
     assert (
         ecs.describe_task_definition(taskDefinition=described["taskDefinition"])["taskDefinition"]["family"] == "fresh"
     )

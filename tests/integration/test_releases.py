@@ -14,6 +14,7 @@ import pytest
 
 from bluegreen_cli.local.emulator import Emulator
 from bluegreen_cli.local.seed import SECRET_VALUE, SIDECAR
+from tests.integration.helpers import live_task_sets
 
 from .helpers import MUTATING, snapshot
 
@@ -33,7 +34,7 @@ def _revisions(emu: Emulator) -> list[str]:
 def _green_definition(emu: Emulator, service: str) -> dict[str, Any]:
     demo = emu.services[service]
     ecs = emu.client("ecs")
-    (task_set,) = ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"]
+    (task_set,) = live_task_sets(ecs, demo.cluster, demo.name)
     described = ecs.describe_task_definition(taskDefinition=task_set["taskDefinition"], include=["TAGS"])
     return {**described["taskDefinition"], "tags": described.get("tags", [])}
 
@@ -45,7 +46,7 @@ def _containers(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def _blue_definition(emu: Emulator, service: str) -> dict[str, Any]:
     demo = emu.services[service]
     ecs = emu.client("ecs")
-    (task_set,) = ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"]
+    (task_set,) = live_task_sets(ecs, demo.cluster, demo.name)
     return ecs.describe_task_definition(taskDefinition=task_set["taskDefinition"])["taskDefinition"]
 
 

@@ -10,6 +10,7 @@ import pytest
 from bluegreen import elbv2
 from bluegreen_cli.local.emulator import Emulator
 from bluegreen_cli.main import main
+from tests.integration.helpers import live_task_sets
 
 pytestmark = pytest.mark.slow
 
@@ -95,7 +96,7 @@ def test_to_previous_restores_the_earlier_digest_with_one_swap_and_no_approval(e
 def _environment(emu: Emulator, service: str) -> tuple[str, dict[str, str]]:
     demo = emu.services[service]
     ecs = emu.client("ecs")
-    (task_set,) = ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"]
+    (task_set,) = live_task_sets(ecs, demo.cluster, demo.name)
     definition = ecs.describe_task_definition(taskDefinition=task_set["taskDefinition"])["taskDefinition"]
     (web,) = [c for c in definition["containerDefinitions"] if c["name"] == demo.config["containerName"]]
     return web["image"], {e["name"]: e["value"] for e in web.get("environment", [])}
@@ -190,7 +191,6 @@ def click(emu: Emulator, call, value: str, user: str = "U0DEMO") -> dict:
     import json as _json
 
     from bluegreen_cli.local import patches
-    from bluegreen_cli.local.emulator import STACK
     from bluegreen_cli.local.fake_slack import http_api_event, signed_interaction
 
     response_url = emu.slack.response_url()
@@ -200,7 +200,9 @@ def click(emu: Emulator, call, value: str, user: str = "U0DEMO") -> dict:
     )  # fmt: skip
     with emu.clock.hold():
         _json.loads(
-            emu.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", _json.dumps(http_api_event(body, headers)), {})
+            emu.dispatcher.invoke(
+                emu.function_name("SlackCallbackFunction"), _json.dumps(http_api_event(body, headers)), {}
+            )
         )
     # the reply is sent asynchronously after the answer (issue 12)
     assert patches.DELIVERIES.wait_idle(timeout=60), "an asynchronous invocation is still running after 60 s"

@@ -8,7 +8,7 @@ import json
 import pytest
 
 from bluegreen_cli.local import patches
-from bluegreen_cli.local.emulator import STACK, Emulator
+from bluegreen_cli.local.emulator import Emulator
 from bluegreen_cli.local.fake_slack import http_api_event
 from tests.integration.helpers import wait_for_gate, wait_until
 
@@ -55,6 +55,6 @@ def test_the_callback_lambda_answers_an_undecodable_body_with_a_4xx(raw):
         event = http_api_event("", {"content-type": "application/x-www-form-urlencoded"})
         event.update(body=base64.b64encode(raw).decode("ascii"), isBase64Encoded=True)
 
-        answer = json.loads(emu.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", json.dumps(event), {}))
+        answer = json.loads(emu.dispatcher.invoke(emu.function_name("SlackCallbackFunction"), json.dumps(event), {}))
 
     assert 400 <= answer["statusCode"] < 500

@@ -11,6 +11,7 @@ import pytest
 
 from bluegreen_cli.local.dataplane import Timing
 from bluegreen_cli.local.emulator import Emulator
+from tests.integration.helpers import live_task_sets
 
 from .helpers import MUTATING, fail_call, production_modify_calls, snapshot
 
@@ -154,7 +155,7 @@ def test_persistent_failure_after_the_swap_rolls_back(emulator):
 def _second_task_set_on(emulator: Emulator, service: str, target_group: str) -> None:
     demo = emulator.services[service]
     ecs = emulator.client("ecs")
-    blue = ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"][0]
+    blue = live_task_sets(ecs, demo.cluster, demo.name)[0]
     ecs.create_task_set(
         cluster=demo.cluster,
         service=demo.name,

@@ -165,8 +165,8 @@ def production_weights(world: Any) -> dict[str, int]:
 
 def task_sets(world: Any) -> list[dict[str, Any]]:
     """Every task set of the demo service that still runs (PRIMARY or ACTIVE)."""
-    described = world.clients.ecs.describe_task_sets(cluster=world.demo.cluster, service=world.demo.name)
-    return [ts for ts in described["taskSets"] if ts["status"] in ("PRIMARY", "ACTIVE")]
+    described = world.clients.ecs.describe_services(cluster=world.demo.cluster, services=[world.demo.name])
+    return [ts for ts in described["services"][0]["taskSets"] if ts["status"] in ("PRIMARY", "ACTIVE")]
 
 
 def task_set(world: Any, task_set_id: str) -> dict[str, Any] | None:

@@ -55,7 +55,9 @@ def test_describe_task_sets_lags_a_new_task_set_and_a_primary_switch(world, stor
     ecs = world.clients.ecs
 
     def statuses() -> dict[str, str]:
-        task_sets = ecs.describe_task_sets(cluster=world.demo.cluster, service=world.demo.name)["taskSets"]
+        task_sets = ecs.describe_services(cluster=world.demo.cluster, services=[world.demo.name])["services"][0][
+            "taskSets"
+        ]
         return {ts["id"]: ts["status"] for ts in task_sets}
 
     # Then the new task set is listed only after the lag

@@ -57,6 +57,16 @@ UNSCOPABLE_ACTIONS = frozenset(
     }
 )
 
+# Actions AWS authorizes on "*" that a condition key scopes: a statement may grant them on "*" only with that
+# condition. ListTasks without a container instance is authorized on "*" ("not authorized to perform:
+# ecs:ListTasks on resource: *", aws/aws-cdk#3199, awsdocs/amazon-ecs-developer-guide#211).
+CONDITION_SCOPED_ACTIONS = {"ecs:ListTasks": "ecs:cluster"}
+
+
+def condition_keys(statement: dict[str, Any]) -> set[str]:
+    return {key.lower() for keys in (statement.get("Condition") or {}).values() for key in keys}
+
+
 # The AWS API actions each function's code calls (layers/shared/bluegreen/steps/* through the
 # modules ecs, elbv2, ecr, alarms, config), plus the permissions those calls imply
 # (ecs:TagResource for tags on RegisterTaskDefinition, iam:PassRole for the task roles).
@@ -77,7 +87,6 @@ EXPECTED_ACTIONS = {
         "ecr:DescribeImages",
         "ecr:DescribeRepositories",
         "ecs:DescribeServices",
-        "ecs:DescribeTaskSets",
         "ecs:DescribeTaskDefinition",
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeTargetHealth",  # issue #10: first deployment
@@ -97,7 +106,6 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:DescribeListeners",
         "elasticloadbalancing:DescribeLoadBalancers",
         "ecs:DescribeServices",
-        "ecs:DescribeTaskSets",
         "ecs:DescribeTaskDefinition",
         "ecs:RunTask",
         "ecs:DescribeTasks",
@@ -108,7 +116,7 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "CreateGreenFunction": {
-        "ecs:DescribeTaskSets",
+        "ecs:DescribeServices",
         "ecs:DescribeTaskDefinition",
         "ecs:RegisterTaskDefinition",
         "ecs:TagResource",
@@ -122,7 +130,6 @@ EXPECTED_ACTIONS = {
     },
     "CheckHealthFunction": {
         "ecs:DescribeServices",
-        "ecs:DescribeTaskSets",
         "ecs:ListTasks",
         "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeTargetHealth",
@@ -134,7 +141,6 @@ EXPECTED_ACTIONS = {
         "cloudwatch:PutMetricAlarm",  # issue 13: built-in analysis
         "cloudwatch:GetMetricData",  # issue 13: built-in analysis
         "ecs:DescribeServices",
-        "ecs:DescribeTaskSets",
         "ecs:ListTasks",
         "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeRules",
@@ -156,7 +162,6 @@ EXPECTED_ACTIONS = {
         "cloudwatch:GetMetricData",  # issue 13: the analysis verdict (judged or not)
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
-        "ecs:DescribeTaskSets",
         "ecs:DescribeServices",
         "ecs:ListTasks",
         "ecs:DescribeTasks",
@@ -171,7 +176,7 @@ EXPECTED_ACTIONS = {
         "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14
-        "ecs:DescribeTaskSets",
+        "ecs:DescribeServices",
         "ecs:DeleteTaskSet",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
@@ -187,7 +192,7 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:ModifyRule",
         "elasticloadbalancing:ModifyListener",  # issue #14
         "ecs:UpdateServicePrimaryTaskSet",
-        "ecs:DescribeTaskSets",
+        "ecs:DescribeServices",
         "ecs:DeleteTaskSet",
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
@@ -222,7 +227,7 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:ModifyRule",
         "elasticloadbalancing:ModifyListener",  # issue #14: restores listener routes like Rollback
         "ecs:UpdateServicePrimaryTaskSet",
-        "ecs:DescribeTaskSets",
+        "ecs:DescribeServices",
         "ecs:DeleteTaskSet",
         "dynamodb:GetItem",
         "dynamodb:Query",
@@ -545,8 +550,9 @@ def test_resource_star_only_for_actions_aws_cannot_scope():
     star_statements = [(owner, s) for owner, s in all_statements() if allows_every_resource(s)]
 
     for owner, statement in star_statements:
-        # Then they only grant actions that support no resource-level permissions
-        scopable = sorted(set(actions_of(statement)) - UNSCOPABLE_ACTIONS)
+        # Then they only grant actions that support no resource-level permissions (or that a condition scopes)
+        scoped = {a for a, key in CONDITION_SCOPED_ACTIONS.items() if key.lower() in condition_keys(statement)}
+        scopable = sorted(set(actions_of(statement)) - UNSCOPABLE_ACTIONS - scoped)
         assert not scopable, f"{owner} {statement.get('Sid', '')}: Resource '*' for scopable actions {scopable}"
 
 
@@ -574,9 +580,16 @@ def test_every_resource_star_is_explained_by_a_comment():
 @pytest.mark.parametrize("name", sorted(functions()))
 def test_function_policy_grants_exactly_what_its_code_calls(name: str):
     # Given a function's inline policy
+    attached = [
+        statement
+        for resource in RESOURCES.values()
+        if resource.get("Type") == "AWS::IAM::Policy"
+        and {"Ref": f"{name}Role"} in as_list(resource["Properties"].get("Roles"))
+        for statement in as_list(resource["Properties"]["PolicyDocument"]["Statement"])
+    ]
     granted = {
         action
-        for statement in policy_statements(functions()[name]["Properties"].get("Policies"))
+        for statement in [*policy_statements(functions()[name]["Properties"].get("Policies")), *attached]
         if statement.get("Effect") == "Allow"
         for action in actions_of(statement)
     }
@@ -669,3 +682,38 @@ def test_register_task_definition_is_scoped_to_task_definition_arns() -> None:
         "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:task-definition/"
         "${TaskDefinitionFamilyPattern}:*"
     }
+
+
+def test_list_tasks_is_granted_on_star_scoped_by_the_cluster_condition() -> None:
+    # Given every statement that grants ecs:ListTasks
+    granting = [(owner, s) for owner, s in all_statements() if "ecs:ListTasks" in actions_of(s)]
+    assert {owner for owner, _ in granting} >= {"CheckHealthFunction", "SwapFunction", "DeleteOldFunction"}
+    for owner, statement in granting:
+        # Then it names resource "*" (what AWS authorizes a ListTasks without a container instance on) and
+        # scopes it to the configured clusters with ecs:cluster, and grants nothing else
+        assert as_list(statement["Resource"]) == ["*"], f"{owner}: ListTasks must be on resource '*'"
+        assert actions_of(statement) == ["ecs:ListTasks"], f"{owner}: ListTasks's statement grants other actions"
+        cluster = statement["Condition"]["ArnLike"]["ecs:cluster"]
+        assert cluster == {
+            "Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:${AWS::AccountId}:cluster/${EcsClusterName}"
+        }
+
+
+def test_no_permission_depends_on_a_name_cloudformation_generates() -> None:
+    # Given every hand-written statement
+    for owner, statement in all_statements():
+        # Then no resource is a pattern over the stack name: CloudFormation truncates generated names (a function
+        # name is at most 64 characters), so such a pattern stops matching for long stack names
+        text = json.dumps(statement.get("Resource"))
+        assert "${AWS::StackName}" not in text, f"{owner} {statement.get('Sid', '')}: {text}"
+
+
+def test_the_slack_callback_may_invoke_itself_by_its_arn() -> None:
+    # Given the policy attached to the Slack callback's role
+    policy = RESOURCES["SlackCallbackSelfInvokePolicy"]
+    assert policy["Type"] == "AWS::IAM::Policy"
+    assert policy["Properties"]["Roles"] == [{"Ref": "SlackCallbackFunctionRole"}]
+    (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+    # Then it allows lambda:InvokeFunction on the function's own ARN, whatever CloudFormation names it
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"] == {"Fn::GetAtt": ["SlackCallbackFunction", "Arn"]}

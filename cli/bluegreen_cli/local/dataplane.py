@@ -165,7 +165,9 @@ class DataPlane:
         self.alarm_min_weight = 1  # share of production (percent) at which an "alarm" image starts failing
         self.events: list[tuple[float, str]] = []  # (simulated seconds, data-plane event) injected by hand
         self.consistency_delay = self.timing.consistency_delay
-        self.patches = Issue11Patches(lambda: self.clock.elapsed, lambda: self.consistency_delay, self.reconcile)
+        self.patches = Issue11Patches(
+            lambda: self.clock.elapsed, lambda: self.consistency_delay, self.reconcile, self.deregistration_delay
+        )
         self._used_groups: set[str] = set()
         self.zones_out: set[str] = set()  # issue #14: zones where ECS cannot place new tasks (no capacity)
 
@@ -532,13 +534,16 @@ class DataPlane:
             self._drain(state.target_group, sim.ip, now)
         sim.running = False
 
+    def deregistration_delay(self, target_group: str | None) -> float:
+        """The target group's deregistration delay (how long its stopped tasks' targets drain), 300 s by default."""
+        group = elbv2_backends[self.account][self.region].target_groups.get(target_group) if target_group else None
+        return float((group.attributes if group else {}).get("deregistration_delay.timeout_seconds", 300))
+
     def _drain(self, target_group: str, ip: str, now: datetime) -> None:
         target = self.targets.get((target_group, ip))
         if target is None or target.draining_until is not None:
             return
-        group = elbv2_backends[self.account][self.region].target_groups.get(target_group)
-        delay = float((group.attributes if group else {}).get("deregistration_delay.timeout_seconds", 300))
-        target.draining_until = now + timedelta(seconds=delay)
+        target.draining_until = now + timedelta(seconds=self.deregistration_delay(target_group))
 
     def _finish_drains(self, elb_backend: Any, now: datetime) -> None:
         for (group_arn, ip), target in list(self.targets.items()):

@@ -51,7 +51,7 @@ from .patches import Patcher, enforce_deployment_controllers, task_definition_ru
 from .route_state import client_actions
 from .seed import DemoService, seed_network, seed_service
 from .simclock import SimClock, compressed_time
-from .template import Template
+from .template import Template, physical_name
 from .user_lambdas import UserFunctions, invoked_by_state_machine
 
 ACCOUNT = "123456789012"
@@ -170,7 +170,9 @@ class Emulator:
         parameters: dict[str, str] | None = None,
         enforce_iam: bool = True,
         execution_timeout: float | None = patches.ONE_YEAR_SECONDS,
+        stack_name: str = STACK,
     ) -> None:
+        self.stack_name = stack_name  # the stack's name: CloudFormation derives the functions' names from it
         self.parameters = dict(parameters or {})  # template parameter values besides the defaults (issue 10)
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
@@ -304,12 +306,17 @@ class Emulator:
         refs: dict[str, Any] = {k: v for k, v in self.template.parameter_defaults().items()}
         refs.update(self.parameters)
         refs.update(
-            {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": STACK}
+            {
+                "AWS::Region": REGION,
+                "AWS::AccountId": ACCOUNT,
+                "AWS::Partition": "aws",
+                "AWS::StackName": self.stack_name,
+            }
         )
         refs.update(self._create_tables())
         for logical_id, resource in self.template.resources.items():  # issue 13: an environment may name a function
             if resource.get("Type") == "AWS::Serverless::Function":
-                refs[logical_id] = f"{STACK}-{logical_id}"
+                refs[logical_id] = self.function_name(logical_id)
         for logical_id, name in list(refs.items()):
             if name and self.template.resources.get(logical_id, {}).get("Type") == "AWS::DynamoDB::Table":
                 refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
@@ -317,7 +324,7 @@ class Emulator:
         refs["SlackSecretName"] = self._slack_env()["SLACK_SECRET_NAME"]
         environment = dict(_HANDLER_ENV, POWERTOOLS_METRICS_DISABLED=str(not self.metrics).lower())
         for spec in self.template.functions(refs):
-            name = f"{STACK}-{spec.logical_id}"
+            name = self.function_name(spec.logical_id)
             arn = lam.create_function(
                 FunctionName=name,
                 Runtime="python3.13",
@@ -374,6 +381,10 @@ class Emulator:
             return "explicitDeny"
         return "allowed" if applying else "implicitDeny"
 
+    def function_name(self, logical_id: str) -> str:
+        """The name CloudFormation gives the stack's function ``logical_id`` (the template names none)."""
+        return physical_name(self.stack_name, logical_id)
+
     def _create_demo_hooks(self, lam: Any, role: str) -> None:
         """Issue 13: the demo hook Lambda (ECS hook contract), deployed beside the stack."""
         lam.create_function(
@@ -393,7 +404,8 @@ class Emulator:
         )
         (machine,) = self.template.state_machines()
         function_arn = {
-            f"{STACK}-{spec.logical_id}": refs[f"{spec.logical_id}.Arn"] for spec in self.template.functions(refs)
+            self.function_name(spec.logical_id): refs[f"{spec.logical_id}.Arn"]
+            for spec in self.template.functions(refs)
         }
         self.dispatcher.authorize = self.iam.check
 
@@ -436,7 +448,7 @@ class Emulator:
         with self.clock.hold():  # the click takes no simulated time
             self.clicks.append((self.clock.elapsed, gate.service, action))
             raw = self.dispatcher.invoke(
-                f"{STACK}-SlackCallbackFunction", json.dumps(http_api_event(body, headers)), {}
+                self.function_name("SlackCallbackFunction"), json.dumps(http_api_event(body, headers)), {}
             )
         if wait_follow_up:  # the message update runs asynchronously after the answer (as in AWS)
             patches.DELIVERIES.wait_idle(timeout=30)
@@ -593,7 +605,8 @@ class Emulator:
         demo = self.services[service]
         ecs = self.client("ecs")
         result = []
-        for task_set in ecs.describe_task_sets(cluster=demo.cluster, service=demo.name)["taskSets"]:
+        described = ecs.describe_services(cluster=demo.cluster, services=[demo.name])["services"][0]["taskSets"]
+        for task_set in [ts for ts in described if ts["status"] != "DRAINING"]:  # deleted, still draining
             definition = ecs.describe_task_definition(taskDefinition=task_set["taskDefinition"])["taskDefinition"]
             image = definition["containerDefinitions"][0]["image"]
             digest = image.split("@")[-1]

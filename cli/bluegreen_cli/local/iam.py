@@ -94,6 +94,9 @@ def _string_like(wanted: str, actual: str) -> bool:
 
 def _arn_like(wanted: str, actual: str) -> bool:
     # ArnLike compares the six ARN fields; a wildcard match over the whole ARN is the same for our ARNs.
+    # ArnEquals behaves the same: "each of the six colon-delimited components of the ARN is checked separately
+    # and each can include multi-character match wildcards (*) or single-character match wildcards (?)"
+    # (IAM User Guide, "IAM JSON policy elements: Condition operators", Amazon Resource Name (ARN) operators).
     return wildcard_match(wanted, actual)
 
 
@@ -103,8 +106,8 @@ CONDITION_OPERATORS: dict[str, tuple[Callable[[str, str], bool], bool]] = {
     "StringNotEquals": (_string_equals, True),
     "StringLike": (_string_like, False),
     "StringNotLike": (_string_like, True),
-    "ArnEquals": (_string_equals, False),
-    "ArnNotEquals": (_string_equals, True),
+    "ArnEquals": (_arn_like, False),
+    "ArnNotEquals": (_arn_like, True),
     "ArnLike": (_arn_like, False),
     "ArnNotLike": (_arn_like, True),
 }
@@ -212,14 +215,31 @@ def resource_policy(resource: Mapping[str, Any], refs: Mapping[str, Any]) -> Pol
     return parse_policy({"Statement": statements})
 
 
+def attached_statements(resources: Mapping[str, Any], logical_id: str, refs: Mapping[str, Any]) -> list[Any]:
+    """Statements of ``AWS::IAM::Policy`` resources attached to the role SAM generates for ``logical_id``
+    (``<logical id>Role``, referenced with ``!Ref``)."""
+    role = {"Ref": f"{logical_id}Role"}
+    statements: list[Any] = []
+    for resource in resources.values():
+        props = resource.get("Properties") or {}
+        if resource.get("Type") == "AWS::IAM::Policy" and role in _as_tuple(props.get("Roles")):
+            statements.extend(_as_tuple(resolve(props["PolicyDocument"], refs).get("Statement")))
+    return statements
+
+
 def template_policies(template: Mapping[str, Any], refs: Mapping[str, Any]) -> dict[str, Policy]:
-    """Logical id -> policy, for every function and state machine of the template."""
+    """Logical id -> policy, for every function and state machine of the template (its ``Policies`` and the
+    ``AWS::IAM::Policy`` resources attached to its generated role)."""
     kinds = ("AWS::Serverless::Function", "AWS::Serverless::StateMachine")
-    return {
-        logical_id: resource_policy(resource, refs)
-        for logical_id, resource in (template.get("Resources") or {}).items()
-        if resource.get("Type") in kinds
-    }
+    resources = template.get("Resources") or {}
+    policies = {}
+    for logical_id, resource in resources.items():
+        if resource.get("Type") not in kinds:
+            continue
+        own = resource_policy(resource, refs)
+        attached = parse_policy({"Statement": attached_statements(resources, logical_id, refs)})
+        policies[logical_id] = Policy(own.statements + attached.statements)
+    return policies
 
 
 # --- requests -----------------------------------------------------------------------------
@@ -302,11 +322,53 @@ def _ecs_delete_task_set(env: Env, params: Mapping[str, Any]) -> list[Request]:
     return [Request("ecs:DeleteTaskSet", task_set, _ecs_context(env, params, service))]
 
 
+# The resource types of the ECS actions the emulator authorizes, as the Service Authorization Reference lists
+# them (cfn-lint bundles the same data, AdditionalSpecs/Policies.json; tests/fast/test_iam_resource_types.py
+# checks this table against it when cfn-lint is installed). An action is authorized on the ARN of the resource
+# the request names; one whose request names none of its resource types is authorized on "*".
+ECS_RESOURCE_TYPES: dict[str, tuple[str, ...]] = {
+    "CreateTaskSet": ("task-set",),
+    "DeleteTaskSet": ("task-set",),
+    "DescribeServices": ("service",),
+    "DescribeTaskDefinition": (),
+    "DescribeTaskSets": ("task-set",),
+    "DescribeTasks": ("task",),
+    "ListTasks": ("container-instance",),
+    "RunTask": ("task-definition",),
+    "StopTask": ("task",),
+    "UpdateServicePrimaryTaskSet": ("service",),
+    "UpdateTaskSet": ("task-set",),
+}
+
+
 def _ecs_list_tasks(env: Env, params: Mapping[str, Any]) -> list[Request]:
-    """ListTasks is authorized on the cluster's container instances (service authorization reference)."""
+    """ListTasks: its one resource type is container-instance, so without ``containerInstance`` it is on "*".
+
+    The reference lists container-instance as ListTasks's resource type, and AWS authorizes a call without a
+    container instance on resource "*" ("User: ... is not authorized to perform: ecs:ListTasks on resource: *",
+    aws/aws-cdk#3199, cdklabs/construct-hub#1207, awsdocs/amazon-ecs-developer-guide#211): a policy scoped to
+    container-instance or task ARNs denies it; the ``ecs:cluster`` condition key scopes it to a cluster.
+    """
     cluster = _ecs_cluster(env, params)
-    instances = env.arn("ecs", f"container-instance/{_name(cluster)}/*")
-    return [Request("ecs:ListTasks", instances, {"ecs:cluster": cluster})]
+    instance = params.get("containerInstance")
+    if not instance:
+        return [Request("ecs:ListTasks", "*", {"ecs:cluster": cluster})]
+    if not instance.startswith("arn:"):
+        instance = env.arn("ecs", f"container-instance/{_name(cluster)}/{instance}")
+    return [Request("ecs:ListTasks", instance, {"ecs:cluster": cluster})]
+
+
+def _ecs_describe_task_sets(env: Env, params: Mapping[str, Any]) -> list[Request]:
+    """DescribeTaskSets is authorized on each task set it names (resource type task-set), with ecs:service."""
+    service = _ecs_service(env, params)
+    cluster = _name(_ecs_cluster(env, params))
+    arns = [
+        t if t.startswith("arn:") else env.arn("ecs", f"task-set/{cluster}/{_name(service)}/{t}")
+        for t in params.get("taskSets") or []
+    ]
+    # No taskSets: ECS refuses the call (InvalidParameterException) before any task set is authorized; the
+    # service ARN stands for it so that an unauthorized caller still hears AccessDenied first.
+    return [Request("ecs:DescribeTaskSets", arn, _ecs_context(env, params, service)) for arn in arns or [service]]
 
 
 def _ecs_describe_tasks(env: Env, params: Mapping[str, Any]) -> list[Request]:
@@ -435,7 +497,7 @@ def _ecs_tasks(action: str) -> Callable[[Env, Mapping[str, Any]], list[Request]]
 # (botocore service name, operation) -> the authorizations AWS makes for it.
 REQUESTS: dict[tuple[str, str], Callable[[Env, Mapping[str, Any]], list[Request]]] = {
     ("ecs", "DescribeServices"): _ecs_describe_services,
-    ("ecs", "DescribeTaskSets"): _ecs_service_request("ecs:DescribeTaskSets"),
+    ("ecs", "DescribeTaskSets"): _ecs_describe_task_sets,
     ("ecs", "CreateTaskSet"): _ecs_service_request("ecs:CreateTaskSet"),
     ("ecs", "UpdateTaskSet"): _ecs_service_request("ecs:UpdateTaskSet"),
     ("ecs", "UpdateServicePrimaryTaskSet"): _ecs_service_request("ecs:UpdateServicePrimaryTaskSet"),

@@ -652,17 +652,32 @@ class ConsistencyWindow:
 
     stale_status: dict[str, tuple[float, str]] = field(default_factory=dict)  # task set arn -> (until, old status)
     hidden_until: dict[str, float] = field(default_factory=dict)  # task set arn -> invisible until
+    # service key -> [(until, deleted task set)]: a deleted task set is DRAINING while its targets drain
+    draining: dict[str, list[tuple[float, Any]]] = field(default_factory=dict)
+
+
+# ECS counts every task set of a service against its limit of five, DRAINING ones included: CreateTaskSet
+# answers InvalidParameterException "5 deployments exist on the service. Unable to create new TaskSet since
+# this exceeds the maximum limit." (aws-samples/ecs-bg-external-controller#6).
+MAX_TASK_SETS_PER_SERVICE = 5
+DEFAULT_DEREGISTRATION_DELAY = 300.0  # seconds, ELB's default deregistration_delay.timeout_seconds
 
 
 class Issue11Patches:
     """ECS patches of issue 11. ``now`` returns simulated seconds; ``delay`` is the visibility lag."""
 
     def __init__(
-        self, now: Callable[[], float], delay: Callable[[], float], after_delete: Callable[[], None] | None = None
+        self,
+        now: Callable[[], float],
+        delay: Callable[[], float],
+        after_delete: Callable[[], None] | None = None,
+        drain_seconds: Callable[[str | None], float] | None = None,
     ) -> None:
         self.now = now
         self.delay = delay
         self.after_delete = after_delete
+        # How long a deleted task set stays DRAINING: its target group's deregistration delay.
+        self.drain_seconds = drain_seconds or (lambda target_group: DEFAULT_DEREGISTRATION_DELAY)
         self.window = ConsistencyWindow()
         self._patcher: Patcher | None = None
 
@@ -674,6 +689,27 @@ class Issue11Patches:
         original_primary = backend.update_service_primary_task_set
         original_list = backend.list_tasks
         original_delete = backend.delete_task_set
+        original_describe_services = backend.describe_services
+
+        def draining(service_key: str) -> list[Any]:
+            now = patches.now()
+            alive = [(until, ts) for until, ts in patches.window.draining.get(service_key, []) if until > now]
+            patches.window.draining[service_key] = alive
+            return [ts for _, ts in alive]
+
+        def shown(task_sets: list[Any]) -> list[Any]:
+            """What ECS shows of ``task_sets`` now: new ones hidden for a while, changed statuses lagging."""
+            now = patches.now()
+            result = []
+            for task_set in task_sets:
+                if patches.window.hidden_until.get(task_set.task_set_arn, 0) > now:
+                    continue
+                stale = patches.window.stale_status.get(task_set.task_set_arn)
+                if stale and stale[0] > now and stale[1] != task_set.status:
+                    task_set = copy.copy(task_set)
+                    task_set.status = stale[1]
+                result.append(task_set)
+            return result
 
         def create_task_set(self: Any, service: str, cluster_str: str, task_definition: str, **kwargs: Any) -> Any:
             token = kwargs.get("client_token")
@@ -683,6 +719,14 @@ class Issue11Patches:
                 for existing in service_obj.task_sets:
                     if existing.client_token == token:
                         return existing
+            # ECS refuses a sixth task set, DRAINING ones counted; moto has no limit.
+            if service_obj is not None:
+                key = f"{cluster_str.split('/')[-1]}:{service.split('/')[-1]}"
+                if len(service_obj.task_sets) + len(draining(key)) >= MAX_TASK_SETS_PER_SERVICE:
+                    raise InvalidParameterException(
+                        f"{MAX_TASK_SETS_PER_SERVICE} deployments exist on the service. Unable to create new "
+                        "TaskSet since this exceeds the maximum limit."
+                    )
             # Also: moto runs the task set's tasks at once, started by the account id, and they
             # stop on the next read; in ECS the scheduler starts them (startedBy = the task set id).
             # The data plane starts, replaces and stops them; here the task set is created without tasks.
@@ -701,18 +745,23 @@ class Issue11Patches:
             return task_set
 
         def describe_task_sets(self: Any, cluster_str: str, service: str, task_sets: list[str]) -> list[Any]:
-            results = original_describe(self, cluster_str, service, task_sets)
-            now = patches.now()
-            shown = []
-            for task_set in results:
-                if patches.window.hidden_until.get(task_set.task_set_arn, 0) > now:
-                    continue
-                stale = patches.window.stale_status.get(task_set.task_set_arn)
-                if stale and stale[0] > now and stale[1] != task_set.status:
-                    task_set = copy.copy(task_set)
-                    task_set.status = stale[1]
-                shown.append(task_set)
-            return shown
+            # The API reference marks taskSets optional, but ECS refuses a call without it (aws/aws-cli#5380:
+            # "InvalidParameterException ... DescribeTaskSets operation: TaskSets cannot be empty.").
+            if not task_sets:
+                raise InvalidParameterException("TaskSets cannot be empty.")
+            return shown(original_describe(self, cluster_str, service, task_sets))
+
+        def describe_services(self: Any, cluster_str: str, service_names_or_arns: list[str]) -> Any:
+            services, failures = original_describe_services(self, cluster_str, service_names_or_arns)
+            cluster = cluster_str.split("/")[-1]
+            described = []
+            for service_obj in services:
+                # DescribeServices lists the task sets of an EXTERNAL service, as stale as DescribeTaskSets,
+                # and the deleted ones that still drain (status DRAINING) as ECS does.
+                view = copy.copy(service_obj)
+                view.task_sets = shown(list(service_obj.task_sets)) + draining(f"{cluster}:{service_obj.name}")
+                described.append(view)
+            return described, failures
 
         def update_service_primary_task_set(self: Any, cluster: str, service: str, primary_task_set: str) -> Any:
             service_obj = self.services.get(f"{cluster.split('/')[-1]}:{service.split('/')[-1]}")
@@ -751,6 +800,14 @@ class Issue11Patches:
                 result = original_delete(self, cluster, service, task_set)
             except MotoTaskSetNotFound as gone:  # moto answers ClientException; ECS's error is its own
                 raise TaskSetNotFound() from gone
+            # ECS keeps a deleted task set, DRAINING, until its tasks have stopped and their targets drained.
+            gone_set = copy.copy(result)
+            gone_set.status = "DRAINING"
+            balancers = getattr(result, "load_balancers", None) or []
+            group = balancers[0].get("targetGroupArn") if balancers else None
+            key = f"{cluster.split('/')[-1]}:{service.split('/')[-1]}"
+            until = patches.now() + patches.drain_seconds(group)
+            patches.window.draining.setdefault(key, []).append((until, gone_set))
             # Deleting a task set leaves its tasks and targets alone; ECS stops the tasks and the
             # load balancer drains their targets at once (the data plane does both).
             if patches.after_delete:
@@ -761,10 +818,14 @@ class Issue11Patches:
         # moto gap: deleting a task set leaves its tasks and targets alone, and deleting one that does not
         # exist (any more) answers ClientException where ECS answers TaskSetNotFoundException.
         patcher.replace(backend, "delete_task_set", delete_task_set)
-        # moto gap: CreateTaskSet ignores clientToken, starts tasks at once and is visible at once.
+        # moto gap: CreateTaskSet ignores clientToken, starts tasks at once, is visible at once and has no
+        # limit of five task sets per service.
         patcher.replace(backend, "create_task_set", create_task_set)
-        # moto gap: DescribeTaskSets shows changes at once (the consistency window above filters it).
+        # moto gap: DescribeTaskSets shows changes at once (the consistency window above filters it) and
+        # answers a call without taskSets, which ECS refuses.
         patcher.replace(backend, "describe_task_sets", describe_task_sets)
+        # moto gap: DescribeServices's taskSets show changes at once and forget deleted task sets at once.
+        patcher.replace(backend, "describe_services", describe_services)
         # moto gap: after UpdateServicePrimaryTaskSet the old statuses do not linger as in ECS.
         patcher.replace(backend, "update_service_primary_task_set", update_service_primary_task_set)
         # moto gap: ListTasks accepts startedBy with other filters and lists stopped tasks by default.
@@ -857,9 +918,9 @@ def status_change_event(execution: Any) -> dict[str, Any]:
         "error": getattr(execution, "error", None),
         "cause": getattr(execution, "cause", None),
     }
-    if getattr(execution, "redrive_count", 0):  # a redriven execution says so (RUNNING and its end)
-        detail["redriveCount"] = execution.redrive_count
-        detail["redriveDate"] = _millis(execution.redrive_date)
+    # No redriveCount / redriveDate: they are not among the event's documented fields (Step Functions developer
+    # guide, "Automating Step Functions event delivery with EventBridge"), so the emulator publishes only those;
+    # a redrive shows in DescribeExecution's documented redriveCount (patched in above).
     if status == "SUCCEEDED":
         detail["output"] = json.dumps(execution.output)
         detail["outputDetails"] = {"included": True}
@@ -998,6 +1059,22 @@ def execution_lifecycle(execution_timeout: Callable[[], float | None] | None = N
     # moto gap: moto's StopExecution drops the error and cause it is given; AWS records them in the
     # ExecutionAborted event (what the console shows as why the execution was stopped).
     patcher.replace(StepFunctionResponse, "stop_execution", _stop_response)
+    # moto gap: DescribeExecution answers no redriveCount / redriveDate / redriveStatus, which AWS documents
+    # (DescribeExecution, Step Functions API reference) and ExecutionEnded reads to recognise a redrive.
+    original_describe_execution = StepFunctionResponse.describe_execution
+
+    def describe_execution(self: Any) -> Any:
+        result = original_describe_execution(self)
+        execution = self.stepfunction_backend.describe_execution(self._get_param("executionArn"))
+        response = dict(result.result)
+        response["redriveCount"] = int(getattr(execution, "redrive_count", 0) or 0)
+        if getattr(execution, "redrive_date", None):
+            response["redriveDate"] = execution.redrive_date
+        if execution.status == "RUNNING":
+            response["redriveStatus"] = "NOT_REDRIVABLE"
+        return ActionResult(response)
+
+    patcher.replace(StepFunctionResponse, "describe_execution", describe_execution)
     try:
         yield
     finally:

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from .emulator import STACK, Emulator
+from .emulator import Emulator
 from .fake_slack import http_api_event
 
 SLACK_PATH = "/slack/interactions"
@@ -52,7 +52,7 @@ def _slack_app(emu: Emulator) -> Callable[..., Iterable[bytes]]:
             request.update(body=base64.b64encode(raw).decode("ascii"), isBase64Encoded=True)
         event = json.dumps(request)
         with emu.clock.hold():
-            answer = json.loads(emu.dispatcher.invoke(f"{STACK}-SlackCallbackFunction", event, {}))
+            answer = json.loads(emu.dispatcher.invoke(emu.function_name("SlackCallbackFunction"), event, {}))
         status = int(answer.get("statusCode", 500))
         start_response(f"{status} {HTTPStatus(status).phrase}", list((answer.get("headers") or {}).items()))
         return [str(answer.get("body") or "").encode()]

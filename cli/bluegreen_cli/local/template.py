@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,30 @@ from samtranslator.yaml_helper import yaml_parse
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+
+LAMBDA_FUNCTION_NAME_MAX = 64
+_SUFFIX_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+
+
+def physical_name(stack: str, logical_id: str, max_length: int = LAMBDA_FUNCTION_NAME_MAX) -> str:
+    """The name CloudFormation generates for a resource the template does not name: ``<stack>-<logical id>-<suffix>``.
+
+    "If you don't specify a name, AWS CloudFormation generates a unique physical ID to name the resource"
+    (CloudFormation user guide, "Name type"): the stack name, the logical id and a random suffix, each part cut
+    so the whole fits the resource type's limit (a Lambda function name: 64). A pattern built from
+    ``${AWS::StackName}-<LogicalId>*`` therefore stops matching once the stack name is long. The suffix here is
+    derived from the two names (the emulator is deterministic), 12 characters as CloudFormation's.
+    """
+    digest = hashlib.sha256(f"{stack}/{logical_id}".encode()).digest()
+    suffix = "".join(_SUFFIX_ALPHABET[b % len(_SUFFIX_ALPHABET)] for b in digest[:12])
+    budget = max_length - len(suffix) - 2  # two dashes
+    if len(stack) + len(logical_id) > budget:
+        # The stack name gives way first, keeping at least half the budget; then the logical id is cut.
+        keep_stack = max(budget - len(logical_id), budget // 2)
+        stack = stack[:keep_stack]
+        logical_id = logical_id[: budget - len(stack)]
+    return f"{stack}-{logical_id}-{suffix}"
 
 
 @dataclass

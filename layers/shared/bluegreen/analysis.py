@@ -90,7 +90,7 @@ class AnalysisConfig(BaseModel):
 
     enabled: bool = True
     periodSeconds: int = Field(default=60, ge=60, le=3600)
-    evaluationPeriods: int = Field(default=3, ge=1, le=10)
+    evaluationPeriods: int = Field(default=3, ge=2, le=10)
     datapointsToAlarm: int = Field(default=2, ge=1, le=10)
     minRequests: int = Field(default=100, ge=1, le=10_000_000)  # green's requests per period before judging
     baselineSeconds: int = Field(default=600, ge=60, le=86400)  # blue's window read before the first shift
@@ -101,8 +101,14 @@ class AnalysisConfig(BaseModel):
     def _consistent(self) -> AnalysisConfig:
         if self.periodSeconds % 60:
             raise ValueError("analysis.periodSeconds must be a multiple of 60 (CloudWatch alarm periods)")
-        if self.datapointsToAlarm > self.evaluationPeriods:
-            raise ValueError("analysis.datapointsToAlarm must not exceed analysis.evaluationPeriods")
+        if self.datapointsToAlarm >= self.evaluationPeriods:
+            # ELB publishes a period's metrics late, and the alarm's FILL(m, 0) turns the not-yet-published
+            # latest period into "not breaching": an alarm that needs every period (1 of 1, 3 of 3) can then stay
+            # OK while green fails. M of N with M < N leaves the latest period out of the decision.
+            raise ValueError(
+                "analysis.datapointsToAlarm must be less than analysis.evaluationPeriods (e.g. 2 of 3): load "
+                "balancer metrics arrive late and the latest period counts as not breaching until they do"
+            )
         if self.periodSeconds * self.evaluationPeriods > 86400:
             raise ValueError("analysis: periodSeconds x evaluationPeriods must not exceed one day (CloudWatch)")
         return self

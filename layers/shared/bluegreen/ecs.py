@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, cast
 from botocore.exceptions import ClientError
 
 from .aws import error_code, transient_errors
-from .errors import InvalidServiceConfig, ServiceNotFound
+from .errors import InvalidServiceConfig, ServiceNotFound, TooManyTaskSets
 from .models import ServiceConfig, TaskSetRef
 
 if TYPE_CHECKING:
@@ -55,11 +55,20 @@ def describe_service(ecs: ECSClient, config: ServiceConfig) -> dict[str, Any]:
     return cast(dict[str, Any], services[0])
 
 
+def all_task_sets(ecs: ECSClient, config: ServiceConfig) -> list[dict[str, Any]]:
+    """Every task set of the service, DRAINING ones included, as DescribeServices lists them.
+
+    Not DescribeTaskSets: its API reference marks ``taskSets`` optional, but ECS answers a call without it
+    with ``InvalidParameterException: TaskSets cannot be empty`` (aws/aws-cli#5380). DescribeServices lists an
+    EXTERNAL service's task sets in ``taskSets`` ("Information about a set of Amazon ECS tasks in either an
+    CodeDeploy or an EXTERNAL deployment", ECS API reference, Service data type).
+    """
+    return [cast(dict[str, Any], ts) for ts in describe_service(ecs, config).get("taskSets") or []]
+
+
 def live_task_sets(ecs: ECSClient, config: ServiceConfig) -> list[dict[str, Any]]:
     """Task sets that run tasks (PRIMARY or ACTIVE; DRAINING ones are on their way out)."""
-    with transient_errors():
-        task_sets = ecs.describe_task_sets(cluster=config.cluster, service=config.service)["taskSets"]
-    return [cast(dict[str, Any], ts) for ts in task_sets if ts.get("status") in LIVE_STATUSES]
+    return [ts for ts in all_task_sets(ecs, config) if ts.get("status") in LIVE_STATUSES]
 
 
 def target_group_of(task_set: dict[str, Any]) -> str | None:
@@ -188,8 +197,18 @@ def create_task_set_like(
         arguments["capacityProviderStrategy"] = template["capacityProviderStrategy"]
     elif template.get("launchType"):
         arguments["launchType"] = template["launchType"]
-    with transient_errors():
-        return cast(dict[str, Any], ecs.create_task_set(**arguments)["taskSet"])
+    try:
+        with transient_errors():
+            return cast(dict[str, Any], ecs.create_task_set(**arguments)["taskSet"])
+    except ClientError as error:
+        # Validate checked the room; a task set created since then (another tool) can still fill it.
+        message = str(error.response.get("Error", {}).get("Message", ""))
+        if error_code(error) == "InvalidParameterException" and "deployments exist on the service" in message:
+            raise TooManyTaskSets(
+                f"ECS refused green's task set for {config.service}: {message} DRAINING task sets count; deploy "
+                f"again once they are gone (their target group's deregistration delay)."
+            ) from error
+        raise
 
 
 def make_primary(ecs: ECSClient, config: ServiceConfig, task_set_arn: str) -> None:
@@ -260,5 +279,5 @@ def family_of(task_definition_arn: str) -> str:
 
 
 def is_primary(ecs: Any, config: ServiceConfig, task_set_id: str) -> bool:
-    """Does DescribeTaskSets already show the task set as primary? (It may lag a switch by a few seconds.)"""
+    """Does DescribeServices already show the task set as primary? (It may lag a switch by a few seconds.)"""
     return any(ts["id"] == task_set_id and ts["status"] == "PRIMARY" for ts in live_task_sets(ecs, config))

@@ -57,6 +57,10 @@ class MultipleServingTaskSets(BlueGreenError):
     """More than one task set receives production traffic."""
 
 
+class TooManyTaskSets(BlueGreenError):
+    """The service already has five task sets (DRAINING ones count): ECS would refuse green's CreateTaskSet."""
+
+
 class TestTargetGroupBusy(BlueGreenError):
     """The test target group already has a task set (an earlier deployment is not finished)."""
 
@@ -238,7 +242,7 @@ class GreenCrashLooping(BlueGreenError):
 
 
 class PrimaryNotSwitchedYet(BlueGreenError):
-    """DescribeTaskSets still shows the previous primary (ECS is eventually consistent); retried briefly."""
+    """DescribeServices still shows the previous primary (ECS is eventually consistent); retried briefly."""
 
 
 # --- issue 12: end tasks that fail for good, redrivable -----------------------------------------

@@ -20,6 +20,7 @@ the probe function (:mod:`bluegreen.probe`). The step that runs them is :mod:`bl
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from enum import StrEnum
@@ -291,6 +292,15 @@ def auto_approve(stage: Stage, results: list[HookResult], enabled: bool) -> bool
     return enabled and stage is Stage.AFTER_GREEN_HEALTHY and bool(results) and all(r.passed for r in results)
 
 
+def hook_execution_id(execution_arn: str, stage: Stage, index: int, function_arn: str) -> str:
+    """A stable id of one hook run: the same for every re-invocation of the run, another for any other run.
+
+    Derived (not random) so a retried RunHooks step (a lost response, a redrive) sends the hook the same id.
+    """
+    digest = hashlib.sha256(f"{execution_arn}|{stage.value}|{index}|{function_arn}".encode()).hexdigest()[:20]
+    return f"{ECS_STAGE[stage]}_{index}_{digest}"
+
+
 def ecs_payload(
     stage: Stage,
     hook: LambdaHook,
@@ -299,8 +309,17 @@ def ecs_payload(
     test_weights: dict[str, int],
     production_weights: dict[str, int],
     details: dict[str, Any],
+    execution_id: str = "",
+    resource_arn: str = "",
 ) -> dict[str, Any]:
-    """Close to what ECS sends a lifecycle hook (``executionDetails`` plus the stage and ``hookDetails``)."""
+    """Close to what ECS sends a lifecycle hook: ``executionDetails``, ``executionId``, ``lifecycleStage`` and
+    ``resourceArn`` at the top level (the payload example of "Lifecycle hooks for Amazon ECS service
+    deployments", ECS developer guide), plus ``hookDetails`` and our own ``bluegreenStage``.
+
+    ECS's ``resourceArn`` is the ARN of the service deployment the hook runs in; ours is the deployment's
+    Step Functions execution ARN. ``executionId`` names one run of one hook and stays the same across its
+    IN_PROGRESS re-invocations (:func:`hook_execution_id`).
+    """
     return {
         "executionDetails": {
             "serviceArn": service_arn,
@@ -308,6 +327,8 @@ def ecs_payload(
             "testTrafficWeights": test_weights,
             "productionTrafficWeights": production_weights,
         },
+        "executionId": execution_id,
+        "resourceArn": resource_arn,
         "lifecycleStage": ECS_STAGE[stage],
         "bluegreenStage": stage.value,
         "hookDetails": details,

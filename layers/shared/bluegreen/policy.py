@@ -19,6 +19,7 @@ from .errors import (
     PrimaryNotSwitchedYet,
     RollbackUnsafe,
     TestTargetGroupBusy,
+    TooManyTaskSets,
     UnsafeDelete,
 )
 
@@ -35,7 +36,7 @@ class TaskSetInfo(BaseModel):
 
     @classmethod
     def of(cls, task_set: Mapping[str, Any]) -> TaskSetInfo:
-        """From a ``DescribeTaskSets`` entry."""
+        """From a task set of DescribeServices."""
         balancers = task_set.get("loadBalancers") or []
         return cls(
             id=task_set["id"],
@@ -183,7 +184,7 @@ def may_delete_green(
 def unlisted_green(
     recorded: Iterable[str], listed: set[str], green_group: str, production_groups: set[str]
 ) -> list[str]:
-    """Green task sets CreateGreen recorded that DescribeTaskSets does not list yet (issue 12).
+    """Green task sets CreateGreen recorded that DescribeServices does not list yet (issue 12).
 
     Created seconds ago, so neither primary nor switched to; still, none is deleted while production
     forwards to green's target group.
@@ -200,3 +201,24 @@ def check_rollback_safe(blue_group: str, healthy_targets: int, health: str) -> N
             f"Cannot roll back: blue target group {blue_group} has "
             f"{health}. Production was left on green; fix blue or roll forward."
         )
+
+
+# ECS allows five task sets per service and counts DRAINING ones (deleted, their targets still draining):
+# CreateTaskSet answers "5 deployments exist on the service. Unable to create new TaskSet since this exceeds the
+# maximum limit." (aws-samples/ecs-bg-external-controller#6), so quick rollbacks can block the next deployment.
+MAX_TASK_SETS_PER_SERVICE = 5
+
+
+def check_task_set_room(service: str, task_sets: list[dict[str, Any]]) -> None:
+    """Refuse before anything changes when green's task set would be one too many (DescribeServices' taskSets)."""
+    if len(task_sets) < MAX_TASK_SETS_PER_SERVICE:
+        return
+    draining = [ts for ts in task_sets if ts.get("status") == "DRAINING"]
+    others = [ts["id"] for ts in task_sets if ts.get("status") != "DRAINING"]
+    raise TooManyTaskSets(
+        f"Service {service} has {len(task_sets)} task sets ({len(draining)} DRAINING, others: "
+        f"{', '.join(others) or 'none'}); ECS allows {MAX_TASK_SETS_PER_SERVICE} per service, DRAINING ones "
+        f"included, so green's task set could not be created. Nothing was changed. Deploy again once the "
+        f"DRAINING task sets are gone (they drain for their target group's deregistration delay), or delete "
+        f"task sets no deployment uses."
+    )

@@ -14,10 +14,15 @@ It is idempotent: an execution whose deployment is already recorded as ended (it
 earlier delivery of the same event) is left alone. Every end, SUCCEEDED included, then starts the
 service's pending release (an image pushed while the deployment ran).
 
-A redrive (``RedriveExecution``: the status change is RUNNING with a ``redriveCount``) resumes the state
-the execution ended in. That is what a failed Cleanup or Rollback needs; but a deployment this step (or
-its Catch path) already ended has nothing left to resume -- its green is gone and its lock released --
-so such a redrive is stopped at once (``redrive_refusal``).
+A redrive (``RedriveExecution``: a RUNNING status change of an execution whose DescribeExecution shows a
+``redriveCount`` above 0) resumes the state the execution ended in. The event's own ``redriveCount`` is not
+among the documented fields of "Step Functions Execution Status Change" (Step Functions developer guide,
+"Automating Step Functions event delivery with EventBridge"), so the documented DescribeExecution
+``redriveCount`` ("the number of times you've redriven an execution ... only updated if you successfully
+redrive an execution", Step Functions API reference) decides, asked only when it matters. Resuming is
+what a failed Cleanup or Rollback needs; but a deployment this step (or its Catch path) already ended
+has nothing left to resume -- its green is gone and its lock released -- so such a redrive is stopped
+at once (``redrive_refusal``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict
 
 from .. import analysis_alarm, clock, ecs, elbv2, routes, trigger
-from ..aws import AwsClients
+from ..aws import AwsClients, transient_errors
 from ..deps import Deps
 from ..errors import PrimaryNotSwitchedYet
 from ..models import CleanupEvent, DeploymentContext, FailureEvent, FailureReport, Model, StepError, StepEvent
@@ -59,7 +64,6 @@ class ExecutionStatusDetail(BaseModel):
     input: str | None = None
     error: str | None = None
     cause: str | None = None
-    redriveCount: int = 0
 
 
 class ExecutionStatusChangeEvent(EventBridgeModel):
@@ -170,6 +174,13 @@ def _sweep(deps: Deps, context: DeploymentContext, recorded_green: str | None) -
     return cleanup.delete_green(deps.clients, context, production_groups, recorded)
 
 
+def _redrive_count(deps: Deps, execution_arn: str) -> int:
+    """How many times the execution was redriven, from DescribeExecution (documented; the event's is not)."""
+    with transient_errors():
+        described = deps.clients.sfn.describe_execution(executionArn=execution_arn)
+    return int(described.get("redriveCount") or 0)
+
+
 def _patiently(step: Callable[[], FailureReport]) -> FailureReport:
     """Run a cleanup step again while ECS has not shown the primary switch yet (a few seconds at most)."""
     for attempt in range(1, LAG_ATTEMPTS + 1):
@@ -193,8 +204,13 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
     if service is None:
         return report  # Validate refused the input: it took no lock and created nothing
     deployment = deps.store.deployment_of(service, detail.executionArn)
-    if detail.status == "RUNNING":  # only a redrive is delivered here (the rule matches redriveCount > 0)
-        refusal = redrive_refusal(detail.redriveCount, (deployment or {}).get("status"))
+    status = (deployment or {}).get("status")
+    # A redrive matters only for a deployment already recorded as ended (redrive_refusal, plan): only then
+    # is DescribeExecution asked.
+    ended = status not in (None, "RUNNING")
+    redrives = _redrive_count(deps, detail.executionArn) if ended else 0
+    if detail.status == "RUNNING":  # a start or a redrive (the rule matches every RUNNING change)
+        refusal = redrive_refusal(redrives, status)
         if refusal:
             deps.clients.sfn.stop_execution(executionArn=detail.executionArn, error="RedriveRefused", cause=refusal)
             logger.warning("Stopped a redrive of an ended deployment", extra={"service": service})
@@ -202,11 +218,10 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
         return report
     raw_context = (deployment or {}).get("deploymentContext")
     context = DeploymentContext.model_validate_json(raw_context) if raw_context else None
-    status = (deployment or {}).get("status")
     moved = False
     if context is not None and detail.status in UNCAUGHT_ENDS and status in (None, "RUNNING"):  # Swap ran?
         moved = _production_moved(deps.clients, context)
-    report.action = plan(detail.status, status, context is not None, moved, detail.redriveCount > 0)
+    report.action = plan(detail.status, status, context is not None, moved, redrives > 0)
     why = _why(detail)
     if report.action == "release":
         if deployment is not None:

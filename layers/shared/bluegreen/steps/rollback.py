@@ -36,7 +36,7 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
             restored.append(snapshot.ruleArn)
 
     # issue #10: a first deployment has no blue to make primary
-    # Always switched: DescribeTaskSets may still show blue as primary a few seconds after the swap (ECS is
+    # Always switched: DescribeServices may still show blue as primary a few seconds after the swap (ECS is
     # eventually consistent), and the call is harmless when blue already is.
     if context.blue is not None:
         ecs.make_primary(clients.ecs, config, context.blue.arn)

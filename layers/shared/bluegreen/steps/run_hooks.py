@@ -30,6 +30,7 @@ from ..hooks import (
     Stage,
     auto_approve,
     ecs_payload,
+    hook_execution_id,
     next_poll,
     parse_response,
 )
@@ -56,12 +57,22 @@ def run(event: HooksEvent, deps: Deps) -> HooksReport:
     service_arn = ecs.describe_service(deps.clients.ecs, context.config).get("serviceArn", context.config.service)
     test, production = weights(stage, context, event.green, event.swap)
     results = [
-        run_lambda_hook(deps.lambda_client, stage, hook, service_arn, event.green.arn, test, production)
+        run_lambda_hook(
+            deps.lambda_client,
+            stage,
+            hook,
+            service_arn,
+            event.green.arn,
+            test,
+            production,
+            execution_id=hook_execution_id(context.executionArn, stage, index, hook.functionArn),
+            resource_arn=context.executionArn,
+        )
         if isinstance(hook, LambdaHook)
         else run_probe_hook(deps, stage, hook, context)
         if isinstance(hook, HttpProbeHook)
         else run_task_hook(deps.clients.ecs, stage, hook, context, event.green)
-        for hook in hooks
+        for index, hook in enumerate(hooks)
     ]
     text = "\n".join(result.line() for result in results)
     deps.store.record_details(context.service, context.executionArn, {f"hooks_{stage.value}": text})
@@ -94,12 +105,16 @@ def run_lambda_hook(
     revision_arn: str,
     test: dict[str, int],
     production: dict[str, int],
+    execution_id: str = "",
+    resource_arn: str = "",
 ) -> HookResult:
     started = clock.now()
     details: dict[str, Any] = dict(hook.hookDetails)
     calls = 0
     while True:
-        payload = ecs_payload(stage, hook, service_arn, revision_arn, test, production, details)
+        payload = ecs_payload(
+            stage, hook, service_arn, revision_arn, test, production, details, execution_id, resource_arn
+        )
         raw, function_error = hook_calls.invoke(client, hook.functionArn, payload)
         calls += 1
         elapsed = (clock.now() - started).total_seconds()

@@ -131,6 +131,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
 
     service = ecs.describe_service(clients.ecs, config)
     policy.check_controller(config.service, (service.get("deploymentController") or {}).get("type", "ECS"))
+    policy.check_task_set_room(config.service, service.get("taskSets") or [])
 
     missing = alarms.missing_alarms(clients.cloudwatch, config.alarmNames)
     if missing:
