@@ -39,7 +39,8 @@ from bluegreen.gates import Gate
 from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
-from . import iam, metrics, patches
+from . import alarm_history, iam, metrics, patches
+from .behaviours import Behaviours, Rule
 from .dataplane import DataPlane, Timing, WatchedService
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .hook_lambdas import DEMO_HOOK, demo_hook
@@ -168,11 +169,14 @@ class Emulator:
         parameters: dict[str, str] | None = None,
         enforce_iam: bool = True,
         execution_timeout: float | None = patches.ONE_YEAR_SECONDS,
+        clock: SimClock | None = None,
+        behaviours: list[Rule] | None = None,
     ) -> None:
         self.parameters = dict(parameters or {})  # template parameter values besides the defaults (issue 10)
-        self.clock = SimClock()
+        self.clock = clock or SimClock()
         self.recorder = CallRecorder(clock=self.clock)
         self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
+        self.plane.tag_behaviours = Behaviours(behaviours)  # any image's behaviour by its tag (behaviours.py)
         self.oneoff = OneOffTasks(self.clock, ACCOUNT, REGION)  # issue 13
         self.front = HttpFront(self.plane, self._tag_of)  # issue 13: the load balancers answer HTTP on 127.0.0.1
         self.dispatcher = Dispatcher(self.recorder, before_invoke=self.plane.reconcile)
@@ -243,6 +247,9 @@ class Emulator:
         self._deploy_stack()
         self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
         self._patches.__enter__()
+        alarm_history.HISTORY.clear()  # this emulator's alarms only
+        self._history_patches = Patcher()
+        alarm_history.install(self._history_patches, self.clock.now)
         metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
         self.recorder.after.append(self._note_table_write)
         self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
@@ -257,6 +264,7 @@ class Emulator:
         if self.slack:
             self.slack.stop()
         metrics.STATE_CHANGE_LISTENERS.remove(self._alarm_changed)
+        self._history_patches.restore()
         self._patches.__exit__(*exc_info)
         self._lambdas.__exit__(*exc_info)
         self.oneoff.uninstall()
@@ -488,7 +496,7 @@ class Emulator:
                 break
             if not self.auto_approve:
                 continue
-            for service in list(self.services):
+            for service in self._approved_services():
                 gate = self.store.open_gate_of(service)
                 if not gate or gate.kind != "approval":
                     continue
@@ -502,6 +510,13 @@ class Emulator:
                     self.approvals.append((self.clock.elapsed, service, gate.gateId))
                 except BlueGreenError:
                     continue
+
+    def _approved_services(self) -> list[str]:
+        """The services the auto-approver answers for: the seeded ones and every other one the data plane drives
+        (a service a user built through the API)."""
+        names = list(self.services)
+        names += [w.service for w in self.plane.watched() if w.service not in self.services]
+        return list(dict.fromkeys(names))
 
     # --- environment -----------------------------------------------------------------
     def seed_service(self, name: str = "demo-web", **kwargs: Any) -> DemoService:
