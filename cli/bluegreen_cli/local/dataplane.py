@@ -279,12 +279,14 @@ class DataPlane:
     def mark_running(self, task_set_id: str, cluster: str, service: str) -> None:
         """Treat a task set as started long ago (the blue one at seed time)."""
         with self._lock:
-            self._task_sets[task_set_id] = _TaskSetState(
-                created=self.clock.now() - timedelta(hours=1),
-                target_group=None,
-                service=f"{cluster}:{service}",
-                long_running=True,
-            )
+            long_ago = self.clock.now() - timedelta(hours=1)
+            state = self._task_sets.get(task_set_id)
+            if state is None:
+                state = self._task_sets[task_set_id] = _TaskSetState(created=long_ago, target_group=None)
+            # The scheduler may have placed its tasks already (CreateTaskSet reconciles): they started long ago too.
+            state.created, state.service, state.long_running = long_ago, f"{cluster}:{service}", True
+            for sim in state.tasks:
+                sim.launched = long_ago
             backend = ecs_backends[self.account][self.region]
             for task_set in backend.services[f"{cluster}:{service}"].task_sets:
                 if task_set.id == task_set_id:  # seeded long ago: no consistency window
