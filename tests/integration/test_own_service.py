@@ -22,9 +22,10 @@ def _production(emulator: Emulator, service: OwnService) -> set[str]:
 
 def _task_sets(emulator: Emulator, service: OwnService) -> list[dict]:
     ecs = emulator.client("ecs")
-    arns = [ts["taskSetArn"] for ts in ecs.describe_services(cluster=service.cluster, services=[service.name])[
-        "services"
-    ][0]["taskSets"]]
+    arns = [
+        ts["taskSetArn"]
+        for ts in ecs.describe_services(cluster=service.cluster, services=[service.name])["services"][0]["taskSets"]
+    ]
     return ecs.describe_task_sets(cluster=service.cluster, service=service.name, taskSets=arns)["taskSets"]
 
 
