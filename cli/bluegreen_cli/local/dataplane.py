@@ -51,7 +51,7 @@ from typing import Any
 
 from moto.ec2.models import ec2_backends
 from moto.ecr.models import ecr_backends
-from moto.ecs.models import EC2ContainerServiceBackend, Task, ecs_backends
+from moto.ecs.models import Task, ecs_backends
 from moto.elbv2.models import elbv2_backends
 from moto.ssm.models import ssm_backends
 
@@ -60,8 +60,7 @@ from bluegreen.config import parameter_name
 
 from .behaviours import Behaviour, Behaviours
 from .metrics import FAILING_5XX_SHARE, AlbMetrics
-from .network_gaps import private_dns_names
-from .patches import Issue11Patches, Patcher, simulate_target_health
+from .patches import Issue11Patches, Patcher, private_dns_names, scheduler_reacts, simulate_target_health
 from .route_state import backend_actions
 from .simclock import SimClock
 
@@ -200,23 +199,10 @@ class DataPlane:
             lambda tg, target: self.state_of(tg.arn, target["Id"]) if (tg.arn, target["Id"]) in self.targets else None,
         )
         self.patches.install()
-        self._reconcile_after_changes(self._patcher)
+        # The ECS scheduler reacts to a new task set, a new service, and a desired count or scale change at once
+        # (their tasks are placed, PROVISIONING, from then), whoever made the call: the API, a seed, a deployment.
+        scheduler_reacts(self._patcher, self.account, self.region, self.reconcile)
         self.clock.listeners.append(self.reconcile)
-
-    def _reconcile_after_changes(self, patcher: Patcher) -> None:
-        """The ECS scheduler reacts to a new task set, a new service and a desired count or scale change at once
-        (their tasks are placed, PROVISIONING, from then), whoever made the call: the API, a seed, a deployment."""
-        plane = self
-        for name in ("create_service", "update_service", "create_task_set", "update_task_set", "delete_service"):
-            original = getattr(EC2ContainerServiceBackend, name)
-
-            def after(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
-                result = _original(self, *args, **kwargs)
-                if self.account_id == plane.account and self.region_name == plane.region:
-                    plane.reconcile()
-                return result
-
-            patcher.replace(EC2ContainerServiceBackend, name, after)
 
     def uninstall(self) -> None:
         if self._patcher is not None:

@@ -249,7 +249,7 @@ class Emulator:
         self._patches.__enter__()
         alarm_history.HISTORY.clear()  # this emulator's alarms only
         self._history_patches = Patcher()
-        alarm_history.install(self._history_patches, self.clock.now)
+        patches.describe_alarm_history(self._history_patches, self.clock.now)
         metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
         self.recorder.after.append(self._note_table_write)
         self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
