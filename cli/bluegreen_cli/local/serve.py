@@ -18,7 +18,6 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime, timedelta
 from http import HTTPStatus
 from typing import Any, TextIO
 
@@ -28,21 +27,11 @@ from werkzeug.serving import make_server
 from . import behaviours as image_behaviours
 from .emulator import STACK, Emulator
 from .fake_slack import http_api_event
-from .simclock import RealTimeTicker, SimClock
+from .simclock import CLOCK_LAG, RealTimeTicker, serve_clock
 
 SLACK_PATH = "/slack/interactions"
 DEMO_TAG_PATTERN = r"v\d+(\.\d+)*"  # pushes of v4, v4.1, ... to the demo repository deploy it
 PACE = 60.0  # while a deployment waits for an answer, one real second is a simulated minute
-# The clock starts this far behind the wall clock and runs with real time; the waits compressed into seconds (Wait
-# states, approvals at PACE) spend this lead. It never passes the wall clock (SimClock's ceiling): once spent, waits
-# take real time. So every time the emulator shows (execution starts, gate deadlines) is in the past or now.
-CLOCK_LAG = timedelta(days=1)
-
-
-def serve_clock(lag: timedelta = CLOCK_LAG) -> SimClock:
-    """The clock of ``local serve``: ``lag`` behind the wall clock, never ahead of it."""
-    start = (datetime.now(UTC) - lag).replace(second=0, microsecond=0)
-    return SimClock(start=start, ceiling=lambda: datetime.now(UTC))
 
 
 def _slack_app(emu: Emulator) -> Callable[..., Iterable[bytes]]:

@@ -82,6 +82,19 @@ class SimClock:
             listener()
 
 
+# ``bluegreen local serve``'s clock starts this far behind the wall clock and runs with real time. The waits
+# compressed into seconds (Wait states, approvals at serve's pace) spend this lead; the clock never passes the wall
+# clock (SimClock's ceiling): once the lead is spent, waits take real time. So every time the emulator shows
+# (execution starts, task set creation, alarm history) is in the past or now.
+CLOCK_LAG = timedelta(days=1)
+
+
+def serve_clock(lag: timedelta = CLOCK_LAG) -> SimClock:
+    """The clock of ``local serve``: ``lag`` behind the wall clock, never ahead of it."""
+    start = (datetime.now(UTC) - lag).replace(second=0, microsecond=0)
+    return SimClock(start=start, ceiling=lambda: datetime.now(UTC))
+
+
 class _SleepShim:
     """Stands in for the ``time`` module inside moto's retrier."""
 
