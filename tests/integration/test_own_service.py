@@ -138,3 +138,19 @@ def test_eight_built_services_deployed_at_once_all_succeed(emulator):
     assert [(r.outcome, r.error) for r in results] == [("deployed", None)] * 8, [r.cause for r in results]
     for service in services:
         assert _production(emulator, service) == {service.target_groups[1]}
+
+
+def test_a_service_without_configuration_drives_its_alarm_from_the_routes_to_its_task_sets(emulator):
+    # Given a built service whose first image answers 5xx, and no configuration document (never deployed here)
+    service = build_service(emulator.session, "bare", tags=("v1-5xx",))
+    emulator.client("ssm").delete_parameter(Name=f"/bluegreen/services/{service.name}")
+    cloudwatch = emulator.client("cloudwatch")
+
+    # When three simulated minutes pass
+    emulator.clock.advance(180)
+
+    # Then the ALB's metrics show the 5xx of the traffic its production rule forwards, and the alarm fired
+    (alarm,) = cloudwatch.describe_alarms(AlarmNames=[service.alarm_name])["MetricAlarms"]
+    assert alarm["StateValue"] == "ALARM", alarm["StateReason"]
+    history = cloudwatch.describe_alarm_history(AlarmName=service.alarm_name, HistoryItemType="StateUpdate")
+    assert history["AlarmHistoryItems"][0]["HistorySummary"].endswith("to ALARM")

@@ -398,7 +398,7 @@ class DataPlane:
     def _production_groups(self, elb_backend: Any, watched: WatchedService) -> dict[str, int]:
         """Target group -> share of production (percent)."""
         if not watched.production_rule_arn:
-            return {}  # a service without a configured production route gets no production traffic
+            return self._unconfigured_production(elb_backend, watched)
         try:
             actions = backend_actions(elb_backend, watched.production_rule_arn)  # rule or listener
         except Exception:  # noqa: BLE001 - moto's not-found errors: the route was deleted or mistyped
@@ -408,6 +408,29 @@ class DataPlane:
         weights = rules.forward_weights(actions)
         total = sum(weights.values()) or 1
         return {group: round(100 * weight / total) for group, weight in weights.items()}
+
+    def _unconfigured_production(self, elb_backend: Any, watched: WatchedService) -> dict[str, int]:
+        """A service without a configuration document: every route forwarding to one of its task sets' target
+        groups carries production traffic (a group's share is its largest share of any such route)."""
+        service = ecs_backends[self.account][self.region].services.get(f"{watched.cluster}:{watched.service}")
+        groups = {
+            (task_set.load_balancers or [{}])[0].get("targetGroupArn")
+            for task_set in (service.task_sets if service else [])
+        } - {None}
+        shares: dict[str, int] = {}
+        for balancer in list(elb_backend.load_balancers.values()):
+            for listener in list(balancer.listeners.values()):
+                for rule in list(listener.rules.values()):
+                    actions = [a.data if hasattr(a, "data") else a for a in rule.actions]
+                    if not any(action.get("Type") == "forward" for action in actions):
+                        continue
+                    weights = rules.forward_weights(actions)
+                    if not groups & set(weights):
+                        continue
+                    total = sum(weights.values()) or 1
+                    for group, weight in weights.items():
+                        shares[group] = max(shares.get(group, 0), round(100 * weight / total))
+        return {group: share for group, share in shares.items() if group in groups}
 
     def _launch(self, ecs_backend: Any, task_set: Any, state: _TaskSetState, when: datetime) -> _SimTask:
         cluster = ecs_backend.clusters[task_set.cluster.split("/")[-1]]
