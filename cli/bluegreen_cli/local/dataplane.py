@@ -144,7 +144,7 @@ class WatchedService:
 
     cluster: str
     service: str
-    production_rule_arn: str  # "" when unknown: no production traffic is simulated for the service
+    production_rule_arn: str  # "": unknown, every route to the service's target groups counts as production
     alarm_name: str | None
     port: int  # 0: each task set's own containerPort
 
@@ -231,7 +231,7 @@ class DataPlane:
         ECS runs the tasks of every service, not of a list: a service created through the API (the AWS CLI,
         CloudFormation) is driven like a seeded one. Its production route (for the traffic its task sets get,
         hence the load balancer metrics and alarms) is the one its configuration document in SSM names; without
-        one, it gets no production traffic.
+        one, every route forwarding to its task sets' target groups (:meth:`_unconfigured_production`).
         """
         with self._lock:
             explicit = {f"{s.cluster}:{s.service}" for s in self.services}

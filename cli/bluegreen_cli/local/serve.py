@@ -134,6 +134,7 @@ def serve(
         print(f"  state machine   {emu.state_machine_arn}", file=out)
         print(f"  table           {emu.store.table.name}", file=out)
         print(f"  demo service    {demo.name} (repository {demo.repository}, tags {', '.join(demo.digests)})", file=out)
+        print("  any service     built with the AWS CLI runs too (docs/emulator-behaviours.md)", file=out)
         print(f"  Slack callback  {endpoint}{SLACK_PATH}   Slack Web API {slack}", file=out)
         print(f"  auto-approve    {'on' if auto_approve else 'off (BLUEGREEN_AUTO_APPROVE=1 turns it on)'}", file=out)
         print(f"  time            waits for an answer run {PACE:.0f}x faster than real time", file=out)
