@@ -195,6 +195,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--interactive", action="store_true", help="wait for you to approve or reject at a prompt")
     serve = local_commands.add_parser("serve", help="run the emulator as an AWS endpoint on 127.0.0.1")
     serve.add_argument("--port", type=int, default=4566)
+    serve.add_argument(
+        "--behaviours",
+        metavar="FILE",
+        help="YAML/JSON rules giving images a behaviour by tag (see docs/emulator-behaviours.md)",
+    )
     local_commands.add_parser("faults", help="inject a fault at every AWS call site of a deployment")
     local_commands.add_parser("chaos", help="inject data-plane events (crashes, scaling, drains) at every phase")
     return parser
@@ -229,7 +234,7 @@ def _run_local(args: argparse.Namespace) -> int:
     if args.local_command == "serve":
         from .local.serve import serve
 
-        status = serve(args.port)
+        status = serve(args.port, behaviours=args.behaviours)
         # The emulator's state is in memory and thrown away: freeing moto's backends object by object at
         # interpreter exit takes seconds, so the process leaves at once (output flushed first).
         sys.stdout.flush()

@@ -19,7 +19,6 @@ def emu(monkeypatch: pytest.MonkeyPatch) -> Iterator[Emulator]:
     # Gates wait for the selftest's answers; waiting runs 60 simulated seconds per real one (as local serve does)
     with Emulator(auto_approve=False, pace=60.0) as emulator:
         emulator.seed_service()
-        emulator.watch_created_services()
         monkeypatch.setenv("BLUEGREEN_STATE_MACHINE_ARN", emulator.state_machine_arn)
         monkeypatch.setenv("BLUEGREEN_TABLE", emulator.store.table.name)
         monkeypatch.setenv("BLUEGREEN_STACK", STACK)

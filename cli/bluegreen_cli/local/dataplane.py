@@ -41,6 +41,7 @@ status (see :mod:`.patches`). Time is the simulated clock.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 from collections.abc import Iterator, Mapping
@@ -49,13 +50,17 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from moto.ec2.models import ec2_backends
+from moto.ecr.models import ecr_backends
 from moto.ecs.models import Task, ecs_backends
 from moto.elbv2.models import elbv2_backends
+from moto.ssm.models import ssm_backends
 
 from bluegreen import elbv2 as rules
+from bluegreen.config import parameter_name
 
-from .metrics import AlbMetrics
-from .patches import Issue11Patches, Patcher, simulate_target_health
+from .behaviours import Behaviour, Behaviours
+from .metrics import FAILING_5XX_SHARE, AlbMetrics
+from .patches import Issue11Patches, Patcher, private_dns_names, scheduler_reacts, simulate_target_health
 from .route_state import backend_actions
 from .simclock import SimClock
 
@@ -65,6 +70,16 @@ RISING_5XX = "rising5xx"  # issue 13: healthy targets whose 5xx rate rises once 
 # issue 13: healthy targets whose response times are worse than healthy's (local/metrics.py LATENCY_PROFILES):
 SLOW_TAIL = "slowtail"  # a slow tail (7% of requests at 400 ms) with a mean better than healthy's
 SLOW_MEAN = "slowmean"  # every request somewhat slower (mean 1.7x healthy's), p95 within 1.5x healthy's
+_PLANE_KINDS = {
+    "healthy": HEALTHY,
+    "unhealthy": UNHEALTHY,
+    "errors": ALARM,
+    "crash": CRASHLOOP,
+    "slow": SLOW,
+    "rising5xx": RISING_5XX,
+    "slowtail": SLOW_TAIL,
+    "slowmean": SLOW_MEAN,
+}
 CRASH_REASON = "Essential container in task exited"
 SCALE_IN_REASON = "Scaling activity initiated by (deployment {})"
 NLB_PROTOCOLS = {"TCP", "TLS", "UDP", "TCP_UDP", "QUIC", "TCP_QUIC"}  # issue #14: target group protocols of NLBs
@@ -121,13 +136,17 @@ class _TaskSetState:
 
 @dataclass
 class WatchedService:
-    """What the data plane needs to know of a seeded service."""
+    """What the data plane needs to know of a service it drives.
+
+    A seeded service is watched explicitly; every other service of the ECS backend is discovered at each
+    reconcile (:meth:`DataPlane.watched`), its production route read from its SSM configuration document.
+    """
 
     cluster: str
     service: str
-    production_rule_arn: str
+    production_rule_arn: str  # "": unknown, every route to the service's target groups counts as production
     alarm_name: str | None
-    port: int
+    port: int  # 0: each task set's own containerPort
 
 
 class _LiveHealth(Mapping):
@@ -152,8 +171,10 @@ class DataPlane:
         self.account = account
         self.region = region
         self.timing = timing or Timing()
-        self.behaviours: dict[str, str] = {}  # image digest -> behaviour
-        self.services: list[WatchedService] = []
+        self.behaviours: dict[str, str] = {}  # image digest -> behaviour (the seeded demo images)
+        self.tag_behaviours = Behaviours()  # any other image: by its tag (local/behaviours.py, --behaviours FILE)
+        self.services: list[WatchedService] = []  # seeded services; every other service is discovered
+        self._ignored: set[str] = set()  # "cluster:service" keys no longer simulated (unwatch)
         self.targets: dict[tuple[str, str], _Target] = {}  # (tg, ip) -> target
         self._rolling_ips: dict[str, list[str]] = {}  # issue #10: tasks of ECS/CODE_DEPLOY services, by rolling_key
         self._task_sets: dict[str, _TaskSetState] = {}
@@ -174,11 +195,15 @@ class DataPlane:
     # --- wiring ----------------------------------------------------------------------
     def install(self) -> None:
         self._patcher = Patcher()
+        private_dns_names(self._patcher)  # tasks in a VPC made with a plain ``aws ec2 create-vpc``
         simulate_target_health(
             self._patcher,
             lambda tg, target: self.state_of(tg.arn, target["Id"]) if (tg.arn, target["Id"]) in self.targets else None,
         )
         self.patches.install()
+        # The ECS scheduler reacts to a new task set, a new service, and a desired count or scale change at once
+        # (their tasks are placed, PROVISIONING, from then), whoever made the call: the API, a seed, a deployment.
+        scheduler_reacts(self._patcher, self.account, self.region, self.reconcile)
         self.clock.listeners.append(self.reconcile)
 
     def uninstall(self) -> None:
@@ -192,23 +217,66 @@ class DataPlane:
     def watch(self, service: WatchedService) -> None:
         """Simulate ``service`` (a service watched already is watched with the new details instead)."""
         with self._lock:
+            self._ignored.discard(f"{service.cluster}:{service.service}")
             self.services = [s for s in self.services if (s.cluster, s.service) != (service.cluster, service.service)]
             self.services.append(service)
 
     def unwatch(self, service: str) -> None:
         """Stop simulating a service (its tasks keep their last state)."""
         with self._lock:
+            self._ignored.update(f"{s.cluster}:{s.service}" for s in self.services if s.service == service)
             self.services = [s for s in self.services if s.service != service]
+            backend = ecs_backends[self.account][self.region]
+            self._ignored.update(key for key in list(backend.services) if key.split(":", 1)[1] == service)
+
+    def watched(self) -> list[WatchedService]:
+        """Every service the data plane drives: the seeded ones, then every other service of the ECS backend.
+
+        ECS runs the tasks of every service, not of a list: a service created through the API (the AWS CLI,
+        CloudFormation) is driven like a seeded one. Its production route (for the traffic its task sets get,
+        hence the load balancer metrics and alarms) is the one its configuration document in SSM names; without
+        one, every route forwarding to its task sets' target groups (:meth:`_unconfigured_production`).
+        """
+        with self._lock:
+            explicit = {f"{s.cluster}:{s.service}" for s in self.services}
+            found = list(self.services)
+            backend = ecs_backends[self.account][self.region]
+            for key, service in list(backend.services.items()):
+                if key in explicit or key in self._ignored:
+                    continue
+                external = (service.deployment_controller or {}).get("type") == "EXTERNAL"
+                if not external and not service.load_balancers:
+                    continue
+                cluster, name = key.split(":", 1)
+                found.append(WatchedService(cluster, name, self._configured_route(name), None, 0))
+            return found
+
+    def _configured_route(self, service: str) -> str:
+        """The first production route of the service's configuration document in SSM ("" without one)."""
+        parameters = ssm_backends[self.account][self.region]._parameters
+        versions = parameters.get(parameter_name(service))
+        if not versions:
+            return ""
+        try:
+            config = json.loads(versions[-1].value)
+        except (ValueError, AttributeError):
+            return ""
+        if not isinstance(config, dict):
+            return ""
+        routes = config.get("productionRoutes") or [config.get("productionRuleArn") or ""]
+        return str(routes[0] or "") if isinstance(routes, list) and routes else ""
 
     def mark_running(self, task_set_id: str, cluster: str, service: str) -> None:
         """Treat a task set as started long ago (the blue one at seed time)."""
         with self._lock:
-            self._task_sets[task_set_id] = _TaskSetState(
-                created=self.clock.now() - timedelta(hours=1),
-                target_group=None,
-                service=f"{cluster}:{service}",
-                long_running=True,
-            )
+            long_ago = self.clock.now() - timedelta(hours=1)
+            state = self._task_sets.get(task_set_id)
+            if state is None:
+                state = self._task_sets[task_set_id] = _TaskSetState(created=long_ago, target_group=None)
+            # The scheduler may have placed its tasks already (CreateTaskSet reconciles): they started long ago too.
+            state.created, state.service, state.long_running = long_ago, f"{cluster}:{service}", True
+            for sim in state.tasks:
+                sim.launched = long_ago
             backend = ecs_backends[self.account][self.region]
             for task_set in backend.services[f"{cluster}:{service}"].task_sets:
                 if task_set.id == task_set_id:  # seeded long ago: no consistency window
@@ -271,13 +339,36 @@ class DataPlane:
 
     # --- simulation ------------------------------------------------------------------
     def _behaviour(self, ecs_backend: Any, task_definition_arn: str) -> str:
+        return self._behaviour_of(ecs_backend, task_definition_arn).plane_name
+
+    def _behaviour_of(self, ecs_backend: Any, task_definition_arn: str) -> Behaviour:
+        """A seeded image's behaviour (by digest), else the one its tag gets (local/behaviours.py)."""
         definition = ecs_backend.describe_task_definition(task_definition_arn)
-        for container in definition.container_definitions:
+        containers = list(definition.container_definitions)
+        for container in containers:
             image = container.get("image", "")
             digest = image.split("@", 1)[1] if "@" in image else None
             if digest in self.behaviours:
-                return self.behaviours[digest]
-        return HEALTHY
+                kind = {v: k for k, v in _PLANE_KINDS.items()}.get(self.behaviours[digest], "healthy")
+                return Behaviour(kind=kind, crashAfterSeconds=self.timing.crash_after)  # type: ignore[arg-type]
+        essential = [c for c in containers if c.get("essential", True)] or containers
+        for container in essential:
+            behaviour = self.tag_behaviours.of_tags(self._tags_of(container.get("image", "")))
+            if behaviour.kind != "healthy":
+                return behaviour
+        return Behaviour(crashAfterSeconds=self.timing.crash_after)
+
+    def _tags_of(self, image: str) -> list[str]:
+        """The tags an image reference names: ``repo:tag``, or the ECR tags of ``repo@sha256:...``."""
+        name, _, digest = image.partition("@")
+        last = name.rsplit("/", 1)[-1]
+        if not digest:
+            return [last.split(":", 1)[1]] if ":" in last else ["latest"]
+        repository_name = name.split("/", 1)[1] if "/" in name and "." in name.split("/", 1)[0] else name
+        repository = ecr_backends[self.account][self.region].repositories.get(repository_name.split(":", 1)[0])
+        if repository is None:
+            return []
+        return [tag for stored in list(repository.images) if stored.image_digest == digest for tag in stored.image_tags]
 
     def _next_ip(self) -> str:
         self._ip_counter += 1
@@ -289,7 +380,7 @@ class DataPlane:
             elb_backend = elbv2_backends[self.account][self.region]
             now = self.clock.now()
             self._used_groups = self._used_target_groups(elb_backend)
-            for watched in self.services:
+            for watched in self.watched():
                 service = ecs_backend.services.get(f"{watched.cluster}:{watched.service}")
                 if service is None:
                     continue
@@ -310,12 +401,40 @@ class DataPlane:
 
     def _production_groups(self, elb_backend: Any, watched: WatchedService) -> dict[str, int]:
         """Target group -> share of production (percent)."""
-        actions = backend_actions(elb_backend, watched.production_rule_arn)  # rule or listener
+        if not watched.production_rule_arn:
+            return self._unconfigured_production(elb_backend, watched)
+        try:
+            actions = backend_actions(elb_backend, watched.production_rule_arn)  # rule or listener
+        except Exception:  # noqa: BLE001 - moto's not-found errors: the route was deleted or mistyped
+            return {}
         if not any(action.get("Type") == "forward" for action in actions):
             return {}  # issue #10: a fixed response (nothing live yet)
         weights = rules.forward_weights(actions)
         total = sum(weights.values()) or 1
         return {group: round(100 * weight / total) for group, weight in weights.items()}
+
+    def _unconfigured_production(self, elb_backend: Any, watched: WatchedService) -> dict[str, int]:
+        """A service without a configuration document: every route forwarding to one of its task sets' target
+        groups carries production traffic (a group's share is its largest share of any such route)."""
+        service = ecs_backends[self.account][self.region].services.get(f"{watched.cluster}:{watched.service}")
+        groups = {
+            (task_set.load_balancers or [{}])[0].get("targetGroupArn")
+            for task_set in (service.task_sets if service else [])
+        } - {None}
+        shares: dict[str, int] = {}
+        for balancer in list(elb_backend.load_balancers.values()):
+            for listener in list(balancer.listeners.values()):
+                for rule in list(listener.rules.values()):
+                    actions = [a.data if hasattr(a, "data") else a for a in rule.actions]
+                    if not any(action.get("Type") == "forward" for action in actions):
+                        continue
+                    weights = rules.forward_weights(actions)
+                    if not groups & set(weights):
+                        continue
+                    total = sum(weights.values()) or 1
+                    for group, weight in weights.items():
+                        shares[group] = max(shares.get(group, 0), round(100 * weight / total))
+        return {group: share for group, share in shares.items() if group in groups}
 
     def _launch(self, ecs_backend: Any, task_set: Any, state: _TaskSetState, when: datetime) -> _SimTask:
         cluster = ecs_backend.clusters[task_set.cluster.split("/")[-1]]
@@ -450,7 +569,10 @@ class DataPlane:
         state.service = f"{watched.cluster}:{watched.service}"
         scale = float((task_set.scale or {}).get("value", 100.0))
         desired = math.ceil(service.desired_count * scale / 100)
-        behaviour = self._behaviour(ecs_backend, task_set.task_definition)
+        chosen = self._behaviour_of(ecs_backend, task_set.task_definition)
+        behaviour = chosen.plane_name
+        load_balancer = (task_set.load_balancers or [{}])[0]
+        port = int(load_balancer.get("containerPort") or watched.port or 80)
         # Scale in: ECS stops the newest tasks first.
         while len(state.tasks) > desired:
             self._stop_task(
@@ -467,7 +589,7 @@ class DataPlane:
                 sim.task.last_status = "RUNNING"
                 sim.task.started_at = started_at
                 if target_group:
-                    elb_backend.register_targets(target_group, [{"Id": sim.ip, "Port": watched.port}])
+                    elb_backend.register_targets(target_group, [{"Id": sim.ip, "Port": port}])
                     self.targets[(target_group, sim.ip)] = _Target(
                         registered=started_at, behaviour=behaviour, zone=sim.zone
                     )
@@ -476,7 +598,7 @@ class DataPlane:
             if (
                 sim.running
                 and behaviour == CRASHLOOP
-                and now >= started_at + timedelta(seconds=self.timing.crash_after)
+                and now >= started_at + timedelta(seconds=chosen.crashAfterSeconds)
             ):
                 self._stop_task(state, sim, CRASH_REASON, now, "EssentialContainerExited")
         while len(state.tasks) < desired:  # crashed tasks are replaced at once (they start after task_start)
@@ -494,6 +616,7 @@ class DataPlane:
         receives = production.get(target_group, 0) >= max(1, self.alarm_min_weight)
         state.production_since = (state.production_since or now) if receives else None
         task_set.bluegreen_behaviour = behaviour
+        task_set.bluegreen_error_share = chosen.errorShare if chosen.kind == "errors" else FAILING_5XX_SHARE
 
     def _reconcile_rolling(self, elb_backend: Any, service: Any, watched: WatchedService, now: datetime) -> None:
         """issue #10: a service on the ECS (rolling) or CODE_DEPLOY controller runs its own tasks behind the
@@ -510,7 +633,8 @@ class DataPlane:
         started = state.long_running or (now - state.created).total_seconds() >= self.timing.task_start
         if started and target_group and len(ips) < desired:
             new_ips = [self._next_ip() for _ in range(desired - len(ips))]
-            elb_backend.register_targets(target_group, [{"Id": ip, "Port": watched.port} for ip in new_ips])
+            port = int((service.load_balancers or [{}])[0].get("containerPort") or watched.port or 80)
+            elb_backend.register_targets(target_group, [{"Id": ip, "Port": port} for ip in new_ips])
             registered = state.created if state.long_running else now
             for ip in new_ips:
                 self.targets[(target_group, ip)] = _Target(registered=registered, behaviour=HEALTHY)

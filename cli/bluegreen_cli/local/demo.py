@@ -170,6 +170,10 @@ def run_demo(
     scenario: str, as_json: bool = False, out: TextIO = sys.stdout, verbose: bool = False, interactive: bool = False
 ) -> int:
     spec = SCENARIOS[scenario]
+    if spec.own_service:
+        from .own_demo import run_own_service_demo
+
+        return run_own_service_demo(scenario, as_json=as_json, out=out, verbose=verbose)
     started = time.monotonic()
     log_stream = sys.stderr if verbose else None
     auto_approve = not interactive and (spec.click is None or spec.click[0] != "approval")

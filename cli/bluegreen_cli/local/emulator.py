@@ -28,11 +28,10 @@ from urllib.parse import urlsplit
 import boto3
 from aws_lambda_powertools.utilities import parameters
 from moto import mock_aws
-from moto.ecs.models import EC2ContainerServiceBackend, ecs_backends
+from moto.ecs.models import ecs_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
 from bluegreen import elbv2 as rules
-from bluegreen.config import parameter_name
 from bluegreen.decisions import decide
 from bluegreen.errors import BlueGreenError
 from bluegreen.events import get_publisher
@@ -40,7 +39,8 @@ from bluegreen.gates import Gate
 from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
-from . import iam, metrics, patches
+from . import alarm_history, iam, metrics, patches
+from .behaviours import Behaviours, Rule
 from .dataplane import DataPlane, Timing, WatchedService
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .hook_lambdas import DEMO_HOOK, demo_hook
@@ -171,12 +171,15 @@ class Emulator:
         enforce_iam: bool = True,
         execution_timeout: float | None = patches.ONE_YEAR_SECONDS,
         stack_name: str = STACK,
+        clock: SimClock | None = None,
+        behaviours: list[Rule] | None = None,
     ) -> None:
         self.stack_name = stack_name  # the stack's name: CloudFormation derives the functions' names from it
         self.parameters = dict(parameters or {})  # template parameter values besides the defaults (issue 10)
-        self.clock = SimClock()
+        self.clock = clock or SimClock()
         self.recorder = CallRecorder(clock=self.clock)
         self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
+        self.plane.tag_behaviours = Behaviours(behaviours)  # any image's behaviour by its tag (behaviours.py)
         self.oneoff = OneOffTasks(self.clock, ACCOUNT, REGION)  # issue 13
         self.front = HttpFront(self.plane, self._tag_of)  # issue 13: the load balancers answer HTTP on 127.0.0.1
         self.dispatcher = Dispatcher(self.recorder, before_invoke=self.plane.reconcile)
@@ -253,6 +256,9 @@ class Emulator:
         self.dispatcher.user_functions = self.user_functions.invoke
         self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
         self._patches.__enter__()
+        alarm_history.HISTORY.clear()  # this emulator's alarms only
+        self._history_patches = Patcher()
+        patches.describe_alarm_history(self._history_patches, self.clock.now)
         metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
         self.recorder.after.append(self._note_table_write)
         self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
@@ -267,6 +273,7 @@ class Emulator:
         if self.slack:
             self.slack.stop()
         metrics.STATE_CHANGE_LISTENERS.remove(self._alarm_changed)
+        self._history_patches.restore()
         self._patches.__exit__(*exc_info)
         self.dispatcher.user_functions = None
         self.user_functions.close()
@@ -534,7 +541,7 @@ class Emulator:
                 break
             if not self.auto_approve:
                 continue
-            for service in list(self.services):
+            for service in self._approved_services():
                 gate = self.store.open_gate_of(service)
                 if not gate or gate.kind != "approval":
                     continue
@@ -549,6 +556,13 @@ class Emulator:
                 except BlueGreenError:
                     continue
 
+    def _approved_services(self) -> list[str]:
+        """The services the auto-approver answers for: the seeded ones and every other one the data plane drives
+        (a service a user built through the API)."""
+        names = list(self.services)
+        names += [w.service for w in self.plane.watched() if w.service not in self.services]
+        return list(dict.fromkeys(names))
+
     # --- environment -----------------------------------------------------------------
     def seed_service(self, name: str = "demo-web", **kwargs: Any) -> DemoService:
         if self._network is None:
@@ -559,29 +573,6 @@ class Emulator:
         self.services[name] = service
         self._table_written.set()  # the auto-approver looks at the new service's gates at once
         return service
-
-    def watch_created_services(self) -> None:
-        """Run the tasks of every EXTERNAL service created from now on through the API (bluegreen selftest)."""
-        original = EC2ContainerServiceBackend.create_service
-        plane, session = self.plane, self.session
-
-        def create_service(backend: Any, cluster_str: str, service_name: str, *args: Any, **kwargs: Any) -> Any:
-            service = original(backend, cluster_str, service_name, *args, **kwargs)
-            if (service.deployment_controller or {}).get("type") == "EXTERNAL":
-                cluster = cluster_str.rsplit("/", 1)[-1]
-                try:  # its configuration names the production route the data plane measures (stored first)
-                    text = session.client("ssm").get_parameter(Name=parameter_name(service_name))["Parameter"]
-                    config = json.loads(text["Value"])
-                except Exception:  # noqa: BLE001 - no configuration yet: the service is simulated without metrics
-                    config = {}
-                production = (config.get("productionRoutes") or [config.get("productionRuleArn") or ""])[0]
-                alarms = config.get("alarmNames") or [None]
-                plane.watch(WatchedService(cluster, service_name, production, alarms[0], 8080))
-            return service
-
-        # moto gap: moto runs no tasks; the data plane runs those of the services it watches (the seeded ones, and
-        # with this those a client of `local serve` creates).
-        self._iam_patches.replace(EC2ContainerServiceBackend, "create_service", create_service)
 
     def watch_adopted(self, old: str, new: str) -> DemoService:
         """issue #10: simulate (and auto-approve) the EXTERNAL service ``bluegreen adopt`` creates next to ``old``."""

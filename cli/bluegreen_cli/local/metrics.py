@@ -490,6 +490,9 @@ def publish_state_change(account: str, region: str, alarm: Any, previous: str, n
     # Read the new state first: delivering the event runs its targets (a rollback), which moves time on and may
     # re-evaluate the alarm before put_events returns.
     value, reason = alarm.state_value, alarm.state_reason
+    from .alarm_history import record_state_change  # DescribeAlarmHistory's StateUpdate items
+
+    record_state_change(account, region, alarm, previous, now)
     for listener in list(STATE_CHANGE_LISTENERS):
         listener(alarm.name, value)
     detail = {
@@ -536,7 +539,7 @@ class AlbMetrics:
             for start, end in self._spans(last, now, keep):
                 self._accumulate(start, end)
             self._last = now
-            self._shares = {w.service: self._current_shares(w) for w in self.plane.services}
+            self._shares = {f"{w.cluster}:{w.service}": self._current_shares(w) for w in self.plane.watched()}
             for minute in self._minutes(self._published, due, keep):
                 if minute < self._published:  # a nested tick (a state change's rollback moved time) published it
                     continue
@@ -589,7 +592,7 @@ class AlbMetrics:
             if state and state.target_group and behaviour in LATENCY_PROFILES:
                 profiles[state.target_group] = behaviour
             if state and state.production_since and behaviour == "alarm":
-                failing[state.target_group] = FAILING_5XX_SHARE
+                failing[state.target_group] = getattr(task_set, "bluegreen_error_share", FAILING_5XX_SHARE)
             elif state and state.production_since and behaviour == "rising5xx":  # issue 13
                 minutes = (self.plane.clock.now() - state.production_since).total_seconds() / MINUTE
                 failing[state.target_group] = min(FAILING_5XX_SHARE, RISING_START + RISING_PER_MINUTE * minutes)

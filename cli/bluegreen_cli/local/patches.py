@@ -1311,3 +1311,104 @@ def simulate_principal_policy(patcher: Patcher, evaluate: Simulate) -> None:
     # (https://docs.aws.amazon.com/IAM/latest/APIReference/API_SimulatePrincipalPolicy.html). The emulator
     # answers it for its stack's roles through its own IAM engine (local/iam.py), the one that authorizes calls.
     patcher.replace(IamResponse, "simulate_principal_policy", simulate, missing=True)
+
+
+# --- services a user builds through the API (local/own_service.py, any EXTERNAL service) ---------------
+def scheduler_reacts(patcher: Patcher, account: str, region: str, reconcile: Callable[[], None]) -> None:
+    """``reconcile`` (the data plane) runs after each ECS call that changes what the scheduler must run."""
+    for name in ("create_service", "update_service", "create_task_set", "update_task_set", "delete_service"):
+        original = getattr(EC2ContainerServiceBackend, name)
+
+        def after(self: Any, *args: Any, _original: Any = original, **kwargs: Any) -> Any:
+            result = _original(self, *args, **kwargs)
+            if self.account_id == account and self.region_name == region:
+                reconcile()
+            return result
+
+        # moto gap: moto's ECS has no scheduler; the data plane places the tasks, as soon as the call is made.
+        patcher.replace(EC2ContainerServiceBackend, name, after)
+
+
+def private_dns_names(patcher: Patcher) -> None:
+    """Every network interface has a private DNS name, whatever the VPC's ``enableDnsHostnames``."""
+    from moto.ec2.models.elastic_network_interfaces import NetworkInterfaceBackend
+    from moto.ec2.utils import generate_dns_from_ip
+
+    original = NetworkInterfaceBackend.create_network_interface
+
+    def create_network_interface(self: Any, *args: Any, **kwargs: Any) -> Any:
+        eni = original(self, *args, **kwargs)
+        if not getattr(eni, "private_dns_name", None) and eni.private_ip_address:
+            eni.private_dns_name = generate_dns_from_ip(eni.private_ip_address)
+        return eni
+
+    # moto gap: moto sets an ENI's private DNS name only in a VPC with DNS hostnames enabled (``aws ec2 create-vpc``
+    # leaves them off), and its ECS Task then fails reading it (AttributeError) for any awsvpc task in such a VPC.
+    # EC2 gives every interface a private IPv4 DNS name, ip-<address>.ec2.internal in us-east-1
+    # (https://docs.aws.amazon.com/vpc/latest/userguide/AmazonDNS-concepts.html#vpc-dns-hostnames).
+    patcher.replace(NetworkInterfaceBackend, "create_network_interface", create_network_interface)
+
+
+def describe_alarm_history(patcher: Patcher, now: Callable[[], datetime]) -> None:
+    """DescribeAlarmHistory on moto's CloudWatch, and configuration updates recorded by PutMetricAlarm."""
+    from .alarm_history import HISTORY, HISTORY_TYPES, MAX_RECORDS, HistoryItem, _aware, parse_date
+
+    original_put_metric_alarm = CloudWatchBackend.put_metric_alarm
+
+    def describe(self: Any) -> ActionResult:
+        name = self._get_param("AlarmName")
+        types = self._get_param("AlarmTypes", []) or []
+        item_type = self._get_param("HistoryItemType")
+        if item_type and item_type not in HISTORY_TYPES:
+            raise CloudWatchValidationError(
+                f"1 validation error detected: Value '{item_type}' at 'historyItemType' failed to satisfy "
+                f"constraint: Member must satisfy enum value set: [{', '.join(HISTORY_TYPES)}]"
+            )
+        try:
+            start, end = parse_date(self._get_param("StartDate")), parse_date(self._get_param("EndDate"))
+        except ValueError as error:
+            raise CloudWatchValidationError(f"Invalid StartDate or EndDate: {error}") from error
+        limit = int(self._get_param("MaxRecords") or MAX_RECORDS)
+        if not 1 <= limit <= MAX_RECORDS:
+            raise CloudWatchValidationError(f"MaxRecords must be between 1 and {MAX_RECORDS}")
+        offset = int(self._get_param("NextToken") or 0)
+        items = [
+            item
+            for item in HISTORY.items(self.current_account, self.region)
+            if (not name or item.alarm_name == name)
+            and (not types or item.alarm_type in types)
+            and (not item_type or item.history_item_type == item_type)
+            and (start is None or item.timestamp >= start)
+            and (end is None or item.timestamp <= end)
+        ]
+        if self._get_param("ScanBy") != "TimestampAscending":
+            items.reverse()
+        page = items[offset : offset + limit]
+        result: dict[str, Any] = {"AlarmHistoryItems": [item.as_dict() for item in page]}
+        if offset + limit < len(items):
+            result["NextToken"] = str(offset + limit)
+        return ActionResult(result)
+
+    def put_metric_alarm_recorded(self: Any, *args: Any, **kwargs: Any) -> Any:
+        name = kwargs.get("name", args[0] if args else None)
+        existed = name in self.alarms
+        alarm = original_put_metric_alarm(self, *args, **kwargs)
+        HISTORY.add(
+            HistoryItem(
+                self.account_id,
+                self.region_name,
+                alarm.name,
+                "MetricAlarm",
+                _aware(now()),
+                "ConfigurationUpdate",
+                f'Alarm "{alarm.name}" {"updated" if existed else "created"}',
+                json.dumps({"version": "1.0", "type": "Update" if existed else "Create"}),
+            )
+        )
+        return alarm
+
+    # moto gap: moto has no DescribeAlarmHistory (the action answered HTTP 500); CloudWatch returns each alarm's
+    # state changes and configuration updates.
+    patcher.replace(CloudWatchResponse, "describe_alarm_history", describe, missing=True)
+    # moto gap: PutMetricAlarm records no history; CloudWatch records a ConfigurationUpdate item.
+    patcher.replace(CloudWatchBackend, "put_metric_alarm", put_metric_alarm_recorded)

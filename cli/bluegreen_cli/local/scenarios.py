@@ -22,6 +22,7 @@ class Scenario:
     to_previous: bool = False  # issue #15: once deployed, `bluegreen rollback --to-previous` restores v1
     zones_out: tuple[str, ...] = ()  # issue #14: once seeded, ECS can place no new task in these zones
     user_hook: bool = False  # create USER_HOOK_ARN from local/example_hook.py (a zip, through the Lambda API) first
+    own_service: bool = False  # nothing seeded: the service is built through the API (local/own_service.py)
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -215,5 +216,12 @@ SCENARIOS = {
         config={"healthWaitTimeoutSeconds": 120},
         layout="nlb",
         zones_out=("us-east-1b",),
+    ),
+    "own-service": Scenario(
+        "v2",
+        "deployed",
+        "a service built through the API only (VPC, ALB, rules, target groups, ECR, task definition, EXTERNAL "
+        "service, create-task-set, SSM configuration), nothing seeded: v1 -> v2 approved, deployed",
+        own_service=True,
     ),
 }

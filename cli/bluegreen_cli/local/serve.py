@@ -24,8 +24,10 @@ from typing import Any, TextIO
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import make_server
 
-from .emulator import Emulator
+from . import behaviours as image_behaviours
+from .emulator import STACK, Emulator
 from .fake_slack import http_api_event
+from .simclock import CLOCK_LAG, RealTimeTicker, serve_clock
 
 SLACK_PATH = "/slack/interactions"
 DEMO_TAG_PATTERN = r"v\d+(\.\d+)*"  # pushes of v4, v4.1, ... to the demo repository deploy it
@@ -99,15 +101,25 @@ def _port_problem(port: int) -> str | None:
     return None
 
 
-def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | None = None) -> int:
+def serve(
+    port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | None = None, behaviours: str | None = None
+) -> int:
     problem = _port_problem(port)
     if problem:
         sys.stderr.write(f"error: {problem}\n")
         return 2
+    try:
+        rules = image_behaviours.load(behaviours).rules if behaviours else []
+    except image_behaviours.BehavioursError as error:
+        sys.stderr.write(f"error: {error}\n")
+        return 2
     _slack_settings(out)
     external_slack = os.environ.get("SLACK_API_URL")
     auto_approve = os.environ.get("BLUEGREEN_AUTO_APPROVE") == "1"
-    with Emulator(auto_approve=auto_approve, slack_api_url=external_slack or None, pace=PACE) as emu:
+    clock = serve_clock()
+    with Emulator(
+        auto_approve=auto_approve, slack_api_url=external_slack or None, pace=PACE, clock=clock, behaviours=rules
+    ) as emu:
         try:
             server = make_server(
                 "127.0.0.1", port, _application(emu), threaded=True, request_handler=MotoRequestHandler
@@ -116,7 +128,6 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
             sys.stderr.write(f"error: port {port} on 127.0.0.1 is busy; pick another with --port\n")
             return 2
         demo = emu.seed_service(config_overrides={"tagPattern": DEMO_TAG_PATTERN})
-        emu.watch_created_services()  # bluegreen selftest's throwaway service runs tasks too
         endpoint = f"http://127.0.0.1:{port}"
         emu.user_functions.endpoint_url = endpoint  # users' functions call AWS through this endpoint
         slack = external_slack or (emu.slack.base_url if emu.slack else "none")
@@ -124,9 +135,13 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
         print(f"  state machine   {emu.state_machine_arn}", file=out)
         print(f"  table           {emu.store.table.name}", file=out)
         print(f"  demo service    {demo.name} (repository {demo.repository}, tags {', '.join(demo.digests)})", file=out)
+        print("  any service     built with the AWS CLI runs too (docs/emulator-behaviours.md)", file=out)
         print(f"  Slack callback  {endpoint}{SLACK_PATH}   Slack Web API {slack}", file=out)
         print(f"  auto-approve    {'on' if auto_approve else 'off (BLUEGREEN_AUTO_APPROVE=1 turns it on)'}", file=out)
         print(f"  time            waits for an answer run {PACE:.0f}x faster than real time", file=out)
+        print(f"  clock           starts {CLOCK_LAG} behind the wall clock, runs with it, never ahead", file=out)
+        if rules:
+            print(f"  behaviours      {len(rules)} rule(s) from {behaviours}", file=out)
         print("Use it with:", file=out)
         print(f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1", file=out)
         print(f"  export BLUEGREEN_STATE_MACHINE_ARN={emu.state_machine_arn}", file=out)
@@ -137,6 +152,8 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
         # Polled every 50 ms for a stop (the default, 0.5 s, made every Ctrl-C wait up to half a second).
         stop = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
         stop.start()
+        ticker = RealTimeTicker(emu.clock)  # time passes whether or not a deployment runs
+        ticker.start()
         if ready:
             ready.set()
         interrupted = threading.Event()
@@ -148,6 +165,7 @@ def serve(port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | N
         finally:
             signal.signal(signal.SIGTERM, previous)
             server.shutdown()
+            ticker.stop()
             # A deployment in flight is stopped (and cleaned up, as StopExecution is in AWS) rather than
             # waited for: it may be waiting for an approval nobody will give.
             stopped = emu.stop_running()

@@ -10,6 +10,7 @@ twenty minutes runs in a second, with the same number of polls and transitions.
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,7 +24,10 @@ CALLBACK_GROWTH = 0.05  # ...growing by 5% of the time already waited: a year is
 
 
 class SimClock:
-    def __init__(self, start: datetime | None = None) -> None:
+    """Simulated time. ``ceiling`` (``bluegreen local serve``: the wall clock) is a time the clock never passes:
+    an advance that would pass it waits, in real time, for the ceiling to move on."""
+
+    def __init__(self, start: datetime | None = None, ceiling: Callable[[], datetime] | None = None) -> None:
         # issue 13: on a minute boundary, as CloudWatch's one-minute datapoints are (the emulator counts its metric
         # minutes from its start), so GetMetricData periods aligned on the minute find whole minutes.
         self._start = start or datetime.now(UTC).replace(second=0, microsecond=0)
@@ -31,6 +35,7 @@ class SimClock:
         self._lock = threading.Lock()
         self._released = threading.Condition()
         self._holds = 0
+        self.ceiling = ceiling
         self.listeners: list[Callable[[], None]] = []
 
     def now(self) -> datetime:
@@ -65,10 +70,29 @@ class SimClock:
     def advance(self, seconds: float) -> None:
         with self._released:
             self._released.wait_for(lambda: self._holds == 0)
+        seconds = max(0.0, float(seconds))
+        if self.ceiling is not None:
+            # Never ahead of the ceiling: the part of the step beyond it takes real time.
+            ahead = (self.now() + timedelta(seconds=seconds) - self.ceiling()).total_seconds()
+            if ahead > 0:
+                time.sleep(min(ahead, seconds))
         with self._lock:
-            self._offset += max(0.0, float(seconds))
+            self._offset += seconds
         for listener in list(self.listeners):
             listener()
+
+
+# ``bluegreen local serve``'s clock starts this far behind the wall clock and runs with real time. The waits
+# compressed into seconds (Wait states, approvals at serve's pace) spend this lead; the clock never passes the wall
+# clock (SimClock's ceiling): once the lead is spent, waits take real time. So every time the emulator shows
+# (execution starts, task set creation, alarm history) is in the past or now.
+CLOCK_LAG = timedelta(days=1)
+
+
+def serve_clock(lag: timedelta = CLOCK_LAG) -> SimClock:
+    """The clock of ``local serve``: ``lag`` behind the wall clock, never ahead of it."""
+    start = (datetime.now(UTC) - lag).replace(second=0, microsecond=0)
+    return SimClock(start=start, ceiling=lambda: datetime.now(UTC))
 
 
 class _SleepShim:
@@ -106,6 +130,34 @@ class _SimThreading:
         return getattr(threading, name)
 
 
+class RealTimeTicker:
+    """Moves a clock on with real time (``bluegreen local serve``): what waits for simulated time (a new task set's
+    consistency window, tasks starting, targets turning healthy, alarm periods) ends on its own, deployment or not."""
+
+    def __init__(self, sim: SimClock, interval: float = 0.25) -> None:
+        self.sim = sim
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="real-time-ticker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.wait(self.interval):
+            now = time.monotonic()
+            try:
+                self.sim.advance(now - last)
+            except Exception:  # noqa: BLE001 - a listener's failure must not stop time
+                logging.getLogger(__name__).exception("the real-time ticker's advance failed")
+            last = now
+
+
 def wait_for_callback(sim: SimClock, answered: threading.Event, timeout: float | None, pace: float | None) -> None:
     """Let simulated time pass while a ``waitForTaskToken`` task waits for ``answered`` (or its timeout)."""
     start = sim.elapsed
@@ -115,6 +167,9 @@ def wait_for_callback(sim: SimClock, answered: threading.Event, timeout: float |
         if deadline is not None and sim.elapsed >= deadline:
             break
         step = max(CALLBACK_MIN_STEP, waited * CALLBACK_GROWTH)
+        if sim.ceiling is not None:  # at the ceiling, steps take real time: keep them short, to see an answer soon
+            headroom = (sim.ceiling() - sim.now()).total_seconds()
+            step = max(CALLBACK_MIN_STEP, min(step, headroom))
         if deadline is not None and step >= deadline - sim.elapsed:
             pause = REAL_PAUSE if pace is None else max(REAL_PAUSE, (deadline - sim.elapsed) / pace)
             if answered.wait(pause):
