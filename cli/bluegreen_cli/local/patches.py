@@ -156,6 +156,12 @@ def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: In
     original_send = EventsRule.send_to_targets
 
     def send_to_targets(rule, original_event, transform_input=True):  # noqa: ANN001 - moto's signature
+        # moto gap: moto's PutEvents sends to every matching rule, a disabled one too. AWS delivers nothing
+        # through a DISABLED rule ("a disabled rule won't match any events": EventBridge user guide, Disabling
+        # or enabling an EventBridge rule, https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-disable.html)
+        # and EnableRule resumes deliveries: a test loses a rule's events by disabling it.
+        if rule.state == "DISABLED":
+            return
         if not rule.event_pattern.matches_event(original_event):
             return
         functions = [t for t in rule.targets if ":lambda:" in t["Arn"]]

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .. import analysis_alarm, ecs, notify, policy, routes, to_previous
+from .. import analysis_alarm, ecs, notify, policy, routes, to_previous, watch_end
 from .. import events as deployment_events
 from ..deps import Deps
 from ..events import DetailType
@@ -22,6 +22,10 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     clients, store, notifier = deps.clients, deps.store, deps.notifier
     context, green = event.context, event.green
     config = context.config
+    # Blue is deleted only if no watched alarm is in ALARM now, at the end of the bake (or of the keep-old hold):
+    # an alarm whose event was lost rolls back here, while blue still exists (watch_end).
+    end = watch_end.WatchEnd.KEEP_OLD if config.keepOld.enabled else watch_end.WatchEnd.BAKE
+    watch_end.check(clients.cloudwatch, context, watch_end.moment(end), store, notifier)
     production = routes.describe_all(clients.elbv2, config.production_route_arns())  # issue #14: every route
     test = routes.describe(clients.elbv2, config.test_route_arn())
     groups = policy.old_groups(routes.merged_weights(production), routes.weights(test), green.targetGroupArn)
