@@ -1,11 +1,12 @@
 """The end of a watch (a traffic step, the bake, the keep-old hold): the alarms are read again before moving on.
 
 A bake (or a canary/linear step) is a ``waitForTaskToken`` task that an alarm's EventBridge event fails; its
-timeout means "passed". An event that never arrives (a disabled or deleted rule, a failed delivery: EventBridge
-retries a Lambda target for 24 hours at most, then drops the event unless a dead-letter queue is set) would let a
-release pass with its alarm in ALARM. So the task that runs next reads the watched alarms (DescribeAlarms by name,
-up to 100 names a call) and rolls back, with the same error as the alarm event (``AlarmTriggered``), when one is
-in ALARM. The decision (:func:`verdict`) is pure; :func:`check` is the thin AWS side.
+timeout means "passed". An event that never arrives (a disabled or deleted rule; a delivery EventBridge gave up
+on, by default after 24 hours and 185 attempts, dropped unless the target has a dead-letter queue; a handler
+that kept failing) would let a release pass with its alarm in ALARM. So the task that runs next reads the
+watched alarms (DescribeAlarms by name, up to 100 names a call) and rolls back, with the same error as the alarm
+event (``AlarmTriggered``), when one is in ALARM. The decision (:func:`verdict`) is pure; :func:`check` is the
+thin AWS side.
 
 EventBridge retry and dead-letter behaviour: https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-rule-retry-policy.html
 DescribeAlarms (``AlarmNames``: at most 100): https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_DescribeAlarms.html
