@@ -125,3 +125,18 @@ def test_shift_traffic_moves_on_when_the_step_ends_with_the_alarms_ok(world, sto
 def run_swap_from(world, deployment):
     """ShiftTraffic: Swap with the previous step's result in the state."""
     return swap.run(GreenEvent.model_validate(deployment.state()), deps_of(world))
+
+
+def test_a_retried_delete_old_that_already_deleted_blue_finishes_whatever_the_alarms_say(world, store, api):
+    # Given DeleteOld deleted blue, and its task is retried (e.g. its answer to Step Functions was lost)
+    deployment = deploy_until_swapped(world, "v2")
+    run_delete_old(world, deployment.state())
+    # ... while the alarm has gone to ALARM since
+    set_alarm(world, world.demo.alarm_name, "ALARM", "Threshold Crossed: 42 > 10")
+
+    # When DeleteOld runs again
+    result = run_delete_old(world, deployment.state())
+
+    # Then it finishes (there is no blue left to roll back to) rather than failing into a rollback without blue
+    assert result.deletedTaskSet is None
+    assert task_set(world, deployment.green.id)["status"] == "PRIMARY"

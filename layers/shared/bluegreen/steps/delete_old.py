@@ -22,15 +22,17 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     clients, store, notifier = deps.clients, deps.store, deps.notifier
     context, green = event.context, event.green
     config = context.config
-    # Blue is deleted only if no watched alarm is in ALARM now, at the end of the bake (or of the keep-old hold):
-    # an alarm whose event was lost rolls back here, while blue still exists (watch_end).
-    end = watch_end.WatchEnd.KEEP_OLD if config.keepOld.enabled else watch_end.WatchEnd.BAKE
-    watch_end.check(clients.cloudwatch, context, watch_end.moment(end), store, notifier)
     production = routes.describe_all(clients.elbv2, config.production_route_arns())  # issue #14: every route
     test = routes.describe(clients.elbv2, config.test_route_arn())
     groups = policy.old_groups(routes.merged_weights(production), routes.weights(test), green.targetGroupArn)
     task_sets = ecs.live_task_sets(clients.ecs, config)
     doomed = policy.old_task_sets(groups, green.id, [policy.TaskSetInfo.of(ts) for ts in task_sets])
+    # Blue is deleted only if no watched alarm is in ALARM now, at the end of the bake (or of the keep-old hold):
+    # an alarm whose event was lost rolls back here, while blue still exists (watch_end). Not when an earlier
+    # attempt of this task already deleted blue (nothing left to roll back to): it only finishes then.
+    if doomed or context.blue is None:
+        end = watch_end.WatchEnd.KEEP_OLD if config.keepOld.enabled else watch_end.WatchEnd.BAKE
+        watch_end.check(clients.cloudwatch, context, watch_end.moment(end), store, notifier)
     deleted: str | None = None
     # A green that keeps crashing is rolled back while blue still exists (GreenCrashLooping -> Rollback).
     check_health.green_verdict(clients, context, green)
