@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from samtranslator.yaml_helper import yaml_parse
 
 from bluegreen_cli.local import iam
-from bluegreen_cli.local.template import TEMPLATE_PATH
+from bluegreen_cli.local.template import LOCAL_SCOPE, TEMPLATE_PATH
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:bluegreen/slack-AbCdEf"
@@ -34,6 +34,7 @@ ENV = iam.Env("aws", REGION, ACCOUNT, FakeLookup())
 def refs(**overrides: Any) -> dict[str, Any]:
     raw = yaml_parse(TEMPLATE_PATH.read_text())
     values: dict[str, Any] = {name: spec.get("Default") for name, spec in raw["Parameters"].items()}
+    values.update(LOCAL_SCOPE)  # the required scoping parameters, as the emulator passes them
     values.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"})
     values.update(
         {"AWS::StackName": "bluegreen", "AWS::URLSuffix": "amazonaws.com", "SlackSecretName": "bluegreen/slack"}

@@ -140,6 +140,7 @@ EXPECTED_ACTIONS = {
     "SwapFunction": {
         "cloudwatch:PutMetricAlarm",  # issue 13: built-in analysis
         "cloudwatch:GetMetricData",  # issue 13: built-in analysis
+        "cloudwatch:DescribeAlarms",  # the traffic step that ended: no watched alarm in ALARM (watch_end)
         "ecs:DescribeServices",
         "ecs:ListTasks",
         "ecs:DescribeTasks",
@@ -155,10 +156,11 @@ EXPECTED_ACTIONS = {
         "elasticloadbalancing:DescribeTargetGroupAttributes",
     },
     "BakeFunction": GATE_OPENER | {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"},  # issue 13: analysis
-    "OpenGateFunction": GATE_OPENER,
+    # the keep-old hold: the bake ended with no watched alarm in ALARM (watch_end), an analysis alarm explained
+    "OpenGateFunction": GATE_OPENER | {"cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"},
     "DeleteOldFunction": {
         "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
-        "cloudwatch:DescribeAlarms",  # issue 13: the analysis verdict (judged or not)
+        "cloudwatch:DescribeAlarms",  # the analysis verdict; no watched alarm in ALARM before blue goes
         "cloudwatch:GetMetricData",  # issue 13: the analysis verdict (judged or not)
         "elasticloadbalancing:DescribeRules",
         "elasticloadbalancing:DescribeListeners",  # issue #14

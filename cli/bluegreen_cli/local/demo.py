@@ -184,6 +184,8 @@ def run_demo(
             config_overrides=spec.config, sidecar=spec.sidecar, layout=spec.layout, **(spec.seed or {})
         )
         emu.plane.alarm_min_weight = spec.alarm_min_weight
+        if spec.alarm_events_lost:  # as a deleted or disabled rule in AWS: the alarm's events never arrive
+            emu.set_alarm_events(False)
         for zone in spec.zones_out:  # issue #14: blue runs in every zone, green's tasks only where ECS can place
             emu.plane.zone_out_of_capacity(zone)
         helper = None

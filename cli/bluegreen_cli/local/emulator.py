@@ -57,6 +57,7 @@ from .user_lambdas import UserFunctions, invoked_by_state_machine
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK = "bluegreen"
+ALARM_EVENT_FUNCTION = "AlarmEventFunction"  # the function CloudWatch alarm state changes invoke (EventBridge)
 SLACK_SECRET = "bluegreen/slack"
 APPROVER = "U0DEMO"  # the Slack user the emulator clicks as (on the default approver list)
 MOTO_CONFIG = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
@@ -310,7 +311,7 @@ class Emulator:
     def _deploy_stack(self) -> None:
         iam_client, lam, sfn = self.client("iam"), self.client("lambda"), self.client("stepfunctions")
         role = iam_client.create_role(RoleName=f"{STACK}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
-        refs: dict[str, Any] = {k: v for k, v in self.template.parameter_defaults().items()}
+        refs: dict[str, Any] = dict(self.template.stack_parameters())
         refs.update(self.parameters)
         refs.update(
             {
@@ -488,6 +489,21 @@ class Emulator:
             rule = f"{STACK}-{spec.logical_id}-{event_id}"
             events.put_rule(Name=rule, EventPattern=json.dumps(event["Properties"]["Pattern"]), State="ENABLED")
             events.put_targets(Rule=rule, Targets=[{"Id": "function", "Arn": function_arn}])
+
+    def event_rules(self, function: str) -> list[str]:
+        """The names of the EventBridge rules that invoke the stack's function ``function`` (a logical id)."""
+        found = self.client("events").list_rules(NamePrefix=f"{STACK}-{function}-")["Rules"]
+        return [rule["Name"] for rule in found]
+
+    def set_alarm_events(self, delivered: bool) -> list[str]:
+        """Fault knob: lose (``False``: DisableRule) or deliver again (``True``: EnableRule) the CloudWatch alarm
+        state-change events the alarm handler receives, as a deleted or disabled rule in AWS would lose them.
+        Returns the rules changed."""
+        events = self.client("events")
+        rules = self.event_rules(ALARM_EVENT_FUNCTION)
+        for rule in rules:
+            (events.enable_rule if delivered else events.disable_rule)(Name=rule)
+        return rules
 
     # --- issue #15: deployment events ----------------------------------------------------
     def _capture_deployment_events(self, bus: str) -> None:

@@ -151,11 +151,18 @@ def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: In
 
     patcher.replace(LambdaSimpleBackend, "invoke", lambda_invoke)
 
-    # moto gap: moto's EventBridge does not deliver events to Lambda targets; deliver them as
-    # EventBridge does and leave the other targets to moto.
+    # moto gap: moto's EventBridge does not deliver events to Lambda targets, and it sends to a DISABLED rule's
+    # targets too; deliver them as EventBridge does (nothing through a disabled rule) and leave the other targets
+    # to moto.
     original_send = EventsRule.send_to_targets
 
     def send_to_targets(rule, original_event, transform_input=True):  # noqa: ANN001 - moto's signature
+        # moto's PutEvents sends to every matching rule, a disabled one too. AWS: "A disabled rule won't match
+        # any events" (EventBridge API reference, DisableRule:
+        # https://docs.aws.amazon.com/eventbridge/latest/APIReference/API_DisableRule.html); EnableRule resumes
+        # deliveries. A test loses a rule's events by disabling it (Emulator.set_alarm_events).
+        if rule.state == "DISABLED":
+            return
         if not rule.event_pattern.matches_event(original_event):
             return
         functions = [t for t in rule.targets if ":lambda:" in t["Arn"]]

@@ -23,6 +23,7 @@ class Scenario:
     zones_out: tuple[str, ...] = ()  # issue #14: once seeded, ECS can place no new task in these zones
     user_hook: bool = False  # create USER_HOOK_ARN from local/example_hook.py (a zip, through the Lambda API) first
     own_service: bool = False  # nothing seeded: the service is built through the API (local/own_service.py)
+    alarm_events_lost: bool = False  # the alarm rule is disabled: no alarm state-change event is delivered
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -148,6 +149,23 @@ SCENARIOS = {
             "trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 600},
             "analysis": {"minRequests": 50, "responseTime": {"maxSeconds": 0.05, "maxRatioToBlue": 1.5}},
         },
+    ),
+    # An alarm whose EventBridge event is lost: the end of the bake (or step) reads the alarms again
+    "alarm-event-lost": Scenario(
+        "v2-5xx",
+        "rolled_back",
+        "the alarm rule is disabled (its events are lost); v2-5xx's 5xx alarm goes to ALARM in the bake and nobody "
+        "is told, but the bake's end reads the alarms, finds it in ALARM and rolls back: blue back, green deleted",
+        alarm_events_lost=True,
+    ),
+    "canary-alarm-event-lost": Scenario(
+        "v2-5xx",
+        "rolled_back",
+        "canary 10% for 5 minutes with the alarm rule disabled: v2-5xx's alarm fires at 10% and no event arrives; "
+        "the step's end finds it in ALARM and restores 100% blue in one call instead of shifting to 100%",
+        config={"trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 300}},
+        alarm_min_weight=10,
+        alarm_events_lost=True,
     ),
     "hooks-pass-auto-approve": Scenario(
         "v2",

@@ -11,6 +11,16 @@ from samtranslator.yaml_helper import yaml_parse
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+# The template's scoping parameters have no default (a stack is scoped to what it deploys). The emulator seeds
+# several services, each on its own cluster, load balancer, repository and roles, so its stack opts in to "*"
+# explicitly, as a deployment may (the stack's ScopeWarning output then names them).
+LOCAL_SCOPE: dict[str, str] = {
+    "EcsClusterName": "*",
+    "LoadBalancerName": "*",
+    "RepositoryNamePattern": "*",
+    "TaskRoleNamePattern": "*",
+    "TaskDefinitionFamilyPattern": "*",
+}
 
 
 LAMBDA_FUNCTION_NAME_MAX = 64
@@ -68,6 +78,10 @@ class Template:
 
     def parameter_defaults(self) -> dict[str, Any]:
         return {name: spec.get("Default") for name, spec in self.raw.get("Parameters", {}).items()}
+
+    def stack_parameters(self) -> dict[str, Any]:
+        """The parameters the emulator deploys with: the defaults, and explicit values for the required ones."""
+        return {**self.parameter_defaults(), **LOCAL_SCOPE}
 
     def resolve(self, value: Any, refs: dict[str, Any]) -> Any:
         """Resolve ``Ref`` / ``Fn::GetAtt`` / ``Fn::Sub`` (simple forms) against ``refs``."""

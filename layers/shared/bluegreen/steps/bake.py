@@ -6,7 +6,7 @@ manual rollback; alarms already firing when the bake starts fail it at once.
 
 from __future__ import annotations
 
-from .. import alarms, analysis_alarm, notify
+from .. import alarms, analysis_alarm, notify, watch_end
 from ..decisions import open_gate
 from ..deps import Deps
 from ..errors import AlarmTriggered
@@ -19,10 +19,8 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
     """Bake: store the token for the alarm handler, then catch alarms that are already firing."""
     clients, store, notifier = deps.clients, deps.store, deps.notifier
     context = event.context
-    names = list(context.config.alarmNames)
-    analysis_name = analysis_alarm.name_of(context)  # issue 13: the built-in analysis, watched like an alarm
-    if analysis_name:
-        names.append(analysis_name)
+    names = watch_end.watched_names(context)  # the built-in analysis alarm is watched like an alarm
+    analysis_name = analysis_alarm.name_of(context)
     partial = event.swap is not None and not event.swap.complete
     seconds = context.config.trafficShift.intervalSeconds if partial else context.config.bakeSeconds
     details = gate_details(event)

@@ -6,7 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .. import analysis_alarm, ecs, notify, policy, routes, to_previous
+from .. import analysis_alarm, ecs, notify, policy, routes, to_previous, watch_end
 from .. import events as deployment_events
 from ..deps import Deps
 from ..events import DetailType
@@ -27,6 +27,12 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     groups = policy.old_groups(routes.merged_weights(production), routes.weights(test), green.targetGroupArn)
     task_sets = ecs.live_task_sets(clients.ecs, config)
     doomed = policy.old_task_sets(groups, green.id, [policy.TaskSetInfo.of(ts) for ts in task_sets])
+    # Blue is deleted only if no watched alarm is in ALARM now, at the end of the bake (or of the keep-old hold):
+    # an alarm whose event was lost rolls back here, while blue still exists (watch_end). Not when an earlier
+    # attempt of this task already deleted blue (nothing left to roll back to): it only finishes then.
+    if doomed or context.blue is None:
+        end = watch_end.WatchEnd.KEEP_OLD if config.keepOld.enabled else watch_end.WatchEnd.BAKE
+        watch_end.check(clients.cloudwatch, context, watch_end.moment(end), store, notifier)
     deleted: str | None = None
     # A green that keeps crashing is rolled back while blue still exists (GreenCrashLooping -> Rollback).
     check_health.green_verdict(clients, context, green)

@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 
 from .. import events as deployment_events
-from .. import notify
+from .. import notify, watch_end
 from ..decisions import open_gate as open_pending_gate
 from ..deps import Deps
 from ..events import DetailType
@@ -75,6 +75,11 @@ def run(event: GateEvent, deps: Deps) -> OpenedGate:
     config = context.config
     kind = GateKind(event.kind)
     timeout = config.approval.timeoutSeconds if kind == GateKind.APPROVAL else config.keepOld.timeoutSeconds
+    if kind == GateKind.KEEP_OLD:
+        # The bake passes only with no watched alarm in ALARM at its end, its event lost or not (watch_end):
+        # otherwise this fails the hold at once and the state machine rolls back, blue still there.
+        when = watch_end.moment(watch_end.WatchEnd.BAKE)
+        watch_end.check(deps.clients.cloudwatch, context, when, store, notifier)
     gate = open_pending_gate(
         store, kind, context.service, context.executionArn, event.taskToken, timeout, gate_details(event)
     )

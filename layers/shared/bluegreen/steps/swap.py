@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import analysis_alarm, clock, ecs, first_deploy, notify, policy, routes
+from .. import analysis_alarm, clock, ecs, first_deploy, notify, policy, routes, watch_end
 from .. import events as deployment_events
 from ..deps import Deps
 from ..events import DetailType
@@ -23,6 +23,10 @@ def run(event: GreenEvent, deps: Deps) -> SwapResult:
     context, green = event.context, event.green
     config = context.config
     schedule = config.trafficShift.schedule()
+    if event.swap is not None and not event.swap.complete:
+        # The traffic step that just ended passes only with no watched alarm in ALARM: its event may have been
+        # lost (watch_end). One DescribeAlarms call, before production moves on.
+        watch_end.check(clients.cloudwatch, context, watch_end.moment(watch_end.WatchEnd.STEP, event.swap))
     step, weight = policy.next_step(schedule, None if event.swap is None else event.swap.step)
     target = policy.production_weights(green.targetGroupArn, context.blueTargetGroupArn, weight)
 
