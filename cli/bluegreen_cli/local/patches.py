@@ -125,10 +125,27 @@ class Patcher:
 Invoke = Callable[[str, "str | bytes | None", dict[str, str]], bytes]
 
 
-def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: Invoke | None = None) -> None:
+DeliverAsync = Callable[[str, str, "str | None"], None]  # (function ARN, event JSON, EventBridge rule ARN)
+
+
+def run_lambda_handlers(
+    patcher: Patcher,
+    invoke: Invoke,
+    invoke_from_states: Invoke | None = None,
+    deliver_async: DeliverAsync | None = None,
+) -> None:
     """Lambda invocations run the stack's handlers: from EventBridge via ``invoke``, from Step Functions via
-    ``invoke_from_states`` (which checks the state machine role's ``lambda:InvokeFunction``; default ``invoke``)."""
+    ``invoke_from_states`` (which checks the state machine role's ``lambda:InvokeFunction``; default ``invoke``).
+    ``deliver_async`` (:class:`.async_invoke.AsyncLambda`) runs the asynchronous ones with Lambda's retries and
+    on-failure destination, and the EventBridge targets' dead-letter queue."""
     from_states = invoke_from_states or invoke
+
+    def run_async(function_name: str, body: str | bytes | None, rule_arn: str | None = None) -> None:
+        text = body.decode() if isinstance(body, bytes) else body or "{}"
+        if deliver_async is not None:
+            deliver_async(function_name, text, rule_arn)
+        else:
+            invoke(function_name, text, {})
 
     # moto gap: the simple Lambda backend (use_docker: False) answers every Invoke with a canned
     # payload; the emulator runs the function's real handler in this process instead.
@@ -141,7 +158,7 @@ def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: In
 
             def run() -> None:
                 try:
-                    invoke(function_name, body, {})
+                    run_async(function_name, body)
                 finally:
                     delivery.__exit__(None, None, None)
 
@@ -152,7 +169,9 @@ def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: In
     patcher.replace(LambdaSimpleBackend, "invoke", lambda_invoke)
 
     # moto gap: moto's EventBridge does not deliver events to Lambda targets; deliver them as
-    # EventBridge does and leave the other targets to moto.
+    # EventBridge does (an asynchronous invocation: Lambda's retries, then the function's on-failure
+    # destination; the target's dead-letter queue when the target cannot be invoked) and leave the
+    # other targets to moto.
     original_send = EventsRule.send_to_targets
 
     def send_to_targets(rule, original_event, transform_input=True):  # noqa: ANN001 - moto's signature
@@ -160,7 +179,7 @@ def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: In
             return
         functions = [t for t in rule.targets if ":lambda:" in t["Arn"]]
         for target in functions:
-            invoke(target["Arn"], json.dumps(original_event, default=str), {})
+            run_async(target["Arn"], json.dumps(original_event, default=str), rule.arn)
         others = [t for t in rule.targets if t not in functions]
         if others:
             saved, rule.targets = rule.targets, others
@@ -189,6 +208,9 @@ def publish_ecr_pushes(patcher: Patcher) -> None:
 
     def put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs):  # noqa: ANN001 - moto's
         image = original_put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs)
+        # moto gap: imagePushedAt is the real time of the push; the emulator's AWS runs on the simulated clock
+        # (the reconciler compares it with the deployments' simulated start times).
+        image.image_pushed_at = int(clock.now().timestamp())
         detail = {
             "result": "SUCCESS",
             "repository-name": repository_name,
