@@ -84,7 +84,7 @@ def test_replay_reads_a_lambda_invocation_record():
     assert failure.function == "arn:aws:lambda:us-east-1:123456789012:function:stack-AlarmEventFunction-X"
     assert failure.event == record["requestPayload"]
     assert failure.kind == "invocation record"
-    assert "RetriesExhausted after 3 attempts, TransientAwsError: throttled" == failure.error
+    assert failure.error == "RetriesExhausted after 3 attempts, TransientAwsError: throttled"
     assert failure.what == "CloudWatch Alarm State Change"
 
 
