@@ -203,13 +203,14 @@ def pass_task_failure_cause(patcher: Patcher) -> None:
 
 
 def publish_ecr_pushes(patcher: Patcher) -> None:
-    # moto gap: moto's ECR publishes nothing to EventBridge; AWS sends ``ECR Image Action`` for a push.
+    # moto gap: moto's ECR publishes nothing to EventBridge; AWS sends ``ECR Image Action`` for a push,
+    # and stamps the image's imagePushedAt with the (here simulated) time of the push.
     original_put_image = ECRBackend.put_image
 
     def put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs):  # noqa: ANN001 - moto's
         image = original_put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs)
-        # moto gap: imagePushedAt is the real time of the push; the emulator's AWS runs on the simulated clock
-        # (the reconciler compares it with the deployments' simulated start times).
+        # Nor is imagePushedAt on the simulated clock (moto stamps the real time); the reconciler compares it
+        # with the deployments' simulated start times.
         image.image_pushed_at = int(clock.now().timestamp())
         detail = {
             "result": "SUCCESS",

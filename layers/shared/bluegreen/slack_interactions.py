@@ -271,15 +271,26 @@ def follow_up(job: FollowUp, store: Any, notifier: Notifier) -> None:
     gate = store.get_gate(job.gate_id) if job.gate_id else None
     updated = notifier.update_gate(gate) if gate else True
     mark = ("FOLLOWUP#" + job.key(), "DONE")
-    done_before = getattr(store, "done_before", None)  # the store of the stack (tests may pass a bare one)
-    if done_before is not None and done_before(*mark):
+    if _marked(store, mark):
         return
     if job.text:
         notifier.respond(job.response_url, job.text)
     elif gate and not updated:
         notifier.respond(job.response_url, f"{outcome(gate)} (the message could not be updated).")
-    if done_before is not None:
-        store.once(*mark)
+    try:
+        if hasattr(store, "once"):
+            store.once(*mark)
+    except Exception:  # noqa: BLE001 - the reply is sent; a missing mark only risks a second reply on a replay
+        logger.warning("Could not mark the Slack follow-up as sent")
+
+
+def _marked(store: Any, mark: tuple[str, str]) -> bool:
+    """Whether this follow-up was sent before; unknown (the table failing) counts as not: the reply matters more."""
+    try:
+        return bool(store.done_before(*mark)) if hasattr(store, "done_before") else False
+    except Exception:  # noqa: BLE001 - e.g. the table cannot be read: the user must still be told
+        logger.warning("Could not check whether the Slack follow-up was sent before")
+        return False
 
 
 # --- issue #15: a click on "Roll back to previous" -----------------------------------------------------
