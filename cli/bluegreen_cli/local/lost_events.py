@@ -176,9 +176,9 @@ def _run_case(emu: Emulator, index: int, label: str, case: Case, report: LostEve
 
     if case.expected and outcome != case.expected:
         report.wrong_outcome.append(f"{label}: ended {outcome}, expected {case.expected}")
-    if case.how == "push" and case.fault in ("drop", "fail") and not outcome:
-        if not any(r["kind"] == "unseen-push" and r.get("imageTag") == case.tag for r in repairs) and not done.replayed:
-            report.debris.append(f"{label}: the lost push was neither replayed nor reported")
+    reported = any(r["kind"] == "unseen-push" and r.get("imageTag") == case.tag for r in repairs)
+    if case.how == "push" and case.fault in ("drop", "fail") and not outcome and not reported and not done.replayed:
+        report.debris.append(f"{label}: the lost push was neither replayed nor reported")
     if case.alarm and outcome == "deployed":
         alarm = cloudwatch_backends[ACCOUNT][REGION].alarms.get(demo.alarm_name)
         if alarm is not None and alarm.state_value == "ALARM":
