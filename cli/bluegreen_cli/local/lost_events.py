@@ -62,9 +62,9 @@ CASES: dict[str, Case] = {
     "deployed / end event duplicated": Case(
         "ExecutionEndedFunction", "duplicate", "deploy", expected="deployed", match=_ends
     ),
-    "push / ECR event dropped": Case("EcrTriggerFunction", "drop", "push", tag="v3", expected=""),
-    "push / ECR event duplicated": Case("EcrTriggerFunction", "duplicate", "push", tag="v3", expected="deployed"),
-    "push / ECR event failing past its retries": Case("EcrTriggerFunction", "fail", "push", tag="v3", expected=""),
+    "push / ECR event dropped": Case("EcrTriggerFunction", "drop", "push", tag="v7", expected=""),
+    "push / ECR event duplicated": Case("EcrTriggerFunction", "duplicate", "push", tag="v7", expected="deployed"),
+    "push / ECR event failing past its retries": Case("EcrTriggerFunction", "fail", "push", tag="v7", expected=""),
 }
 ALARM_CASES: dict[str, Case] = {
     "alarm / alarm event dropped": Case(
