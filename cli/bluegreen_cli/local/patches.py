@@ -125,6 +125,7 @@ class Patcher:
 Invoke = Callable[[str, "str | bytes | None", dict[str, str]], bytes]
 
 
+_STATES_CREDENTIAL = "Credential=ak/"  # moto's Step Functions interpreter signs its Lambda calls with key "ak"
 DeliverAsync = Callable[[str, str, "str | None"], None]  # (function ARN, event JSON, EventBridge rule ARN)
 
 
@@ -164,6 +165,10 @@ def run_lambda_handlers(
 
             threading.Thread(target=run, name=f"async-{function_name}", daemon=True).start()
             return b""
+        if _STATES_CREDENTIAL not in str((headers or {}).get("Authorization", _STATES_CREDENTIAL)):
+            # Not Step Functions (whose client signs with moto's "ak"): an operator's synchronous Invoke
+            # (bluegreen events replay); their own IAM is not the emulator's to check.
+            return invoke(function_name, body, response_headers)
         return from_states(function_name, body, response_headers)
 
     patcher.replace(LambdaSimpleBackend, "invoke", lambda_invoke)
