@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from bluegreen.slack_interactions import FollowUp, follow_up
 
 
@@ -44,10 +46,8 @@ def test_a_follow_up_whose_reply_failed_is_sent_by_the_replay(store):
         def respond(self, url: str, text: str) -> None:
             raise ConnectionError("slack down")
 
-    try:
+    with pytest.raises(ConnectionError):
         follow_up(job, store, Down())
-    except ConnectionError:
-        pass
 
     # When it is replayed with Slack back
     notifier = _Notifier()
