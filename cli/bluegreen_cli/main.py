@@ -185,7 +185,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve = local_commands.add_parser("serve", help="run the emulator as an AWS endpoint on 127.0.0.1")
     serve.add_argument("--port", type=int, default=4566)
     local_commands.add_parser("faults", help="inject a fault at every AWS call site of a deployment")
-    local_commands.add_parser("chaos", help="inject data-plane events (crashes, scaling, drains) at every phase")
+    local_commands.add_parser(
+        "chaos", help="inject data-plane events (crashes, scaling, drains) at every phase; lose, repeat, delay events"
+    )
     return parser
 
 
