@@ -85,3 +85,36 @@ def test_the_reconciler_runs_every_five_minutes_on_eventbridge_scheduler() -> No
     # Then it is a schedule (AWS::Scheduler::Schedule) every 5 minutes
     assert event["Type"] == "ScheduleV2"
     assert event["Properties"]["ScheduleExpression"] == "rate(5 minutes)"
+
+
+def test_sam_grants_each_function_sqs_send_message_on_the_queue_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given the template as SAM transforms it (code locations replaced by placeholders, no AWS call)
+    from samtranslator.translator.transform import transform
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    template = yaml_parse((Path(__file__).resolve().parents[2] / "template.yaml").read_text())
+    for resource in template["Resources"].values():
+        for key in ("CodeUri", "DefinitionUri", "ContentUri"):
+            if key in resource.get("Properties", {}):
+                resource["Properties"][key] = "s3://bucket/key"
+
+    class NoManagedPolicies:
+        def load(self) -> dict[str, str]:
+            return {}
+
+    resources = transform(template, {}, NoManagedPolicies())["Resources"]
+
+    for name in ASYNC_FUNCTIONS:
+        # Then each function's role may send to the failed-events queue, and to nothing else in SQS
+        sends = [
+            statement
+            for policy in resources[f"{name}Role"]["Properties"].get("Policies", [])
+            for statement in policy["PolicyDocument"]["Statement"]
+            if "sqs:" in str(statement.get("Action"))
+        ]
+        assert sends == [{"Action": "sqs:SendMessage", "Effect": "Allow", "Resource": QUEUE_ARN}], name
+        # And its EventInvokeConfig names the queue
+        config = resources[f"{name}EventInvokeConfig"]["Properties"]
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == QUEUE_ARN
+    # And the schedule is an EventBridge Scheduler schedule
+    assert resources["ReconcilerFunctionEveryFiveMinutes"]["Type"] == "AWS::Scheduler::Schedule"
