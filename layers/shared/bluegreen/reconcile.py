@@ -181,21 +181,40 @@ class _Run:
         ):
             if arn and arn not in candidates:
                 candidates.append(str(arn))
+        running = [arn for arn in candidates if verdict(*self._status(arn), self.now, grace=0) == "leave"]
         for arn in candidates:
-            self.execution(service, arn)
+            self.execution(service, arn, running_other=next((r for r in running if r != arn), None))
         started = trigger.start_pending(store, self.deps.clients.sfn, self.state_machine_arn, service)
         if started:
             self.repaired(service, "pending", "started the pending release", started, "RUNNING")
 
-    def execution(self, service: str, execution_arn: str) -> None:
+    def _status(self, execution_arn: str) -> tuple[str | None, datetime | None]:
         description = self.describe(execution_arn)
-        status = description["status"] if description else None
-        stopped = _parse_time(description.get("stopDate")) if description and description.get("stopDate") else None
+        if description is None:
+            return None, None
+        stopped = _parse_time(description["stopDate"]) if description.get("stopDate") else None
+        return str(description["status"]), stopped
+
+    def execution(self, service: str, execution_arn: str, running_other: str | None = None) -> None:
+        """Repair what ``execution_arn`` left; ``running_other``: another execution deploys the service now."""
+        description = self.describe(execution_arn)
+        status, stopped = self._status(execution_arn)
         if verdict(status, stopped, self.now) == "leave":
             self.report.leftAlone.append(execution_arn)
             return
         store = self.deps.store
         shown = status or "GONE"
+        if running_other is not None:
+            # Another deployment of the service runs: the routes and task sets are its own now, so the old
+            # execution's saved context must not be restored. Only its own records are closed.
+            deployment = store.deployment_of(service, execution_arn)
+            if deployment and deployment.get("status") == "RUNNING":
+                why = f"Ended ({shown}) while its end event was lost; superseded by {running_other}"
+                store.record_end(service, execution_arn, (status or "aborted").lower(), "EndEventLost", why)
+                self.repaired(service, "deployment", "recorded its end (another deployment runs)", execution_arn, shown)
+            if store.release_lock(service, execution_arn):
+                self.repaired(service, "lock", "released the lock", execution_arn, shown)
+            return
         if description is None:
             # The execution is gone (its history expired, or it never started): nothing runs it any more. A
             # deployment still recorded RUNNING is cleaned up from its saved context, as a stop would be.
