@@ -21,6 +21,7 @@ class Scenario:
     stop_at: str | None = None  # issue 12: the operator stops the execution (StopExecution) at this gate
     to_previous: bool = False  # issue #15: once deployed, `bluegreen rollback --to-previous` restores v1
     zones_out: tuple[str, ...] = ()  # issue #14: once seeded, ECS can place no new task in these zones
+    lose_end_event: bool = False  # the execution's end event never reaches ExecutionEnded: the reconciler repairs
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -159,6 +160,15 @@ SCENARIOS = {
         "blue back, green deleted, lock released",
         config={"bakeSeconds": 3600},
         stop_at="bake",
+    ),
+    "lost-end-event": Scenario(
+        "v2",
+        "aborted",
+        "someone stops the execution during the bake and its end event is lost: lock, green and moved rules stay "
+        "until the reconciler's next run restores the rules, deletes green and releases the lock",
+        config={"bakeSeconds": 3600},
+        stop_at="bake",
+        lose_end_event=True,
     ),
     # issue #15
     "rollback-to-previous": Scenario(
