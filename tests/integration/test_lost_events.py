@@ -191,6 +191,8 @@ def test_an_unseen_push_is_reported_once(manual):
     unseen = [e for e in manual.deployment_events() if e["detail-type"] == "Image Push Unseen"]
     assert [e["detail"]["imageDigest"] for e in unseen] == [digest]
     assert manual.store.repairs_of(demo.name, limit=1)[0]["kind"] == "unseen-push"
+    notes = [c.args.get("text", "") for c in manual.slack.calls_to("chat.postMessage")]
+    assert [n for n in notes if "push of v9 was not deployed" in n], notes
     assert [r for r in manual.reconcile()["repairs"] if r["kind"] == "unseen-push"] == []
 
 
