@@ -266,3 +266,32 @@ def test_a_duplicated_end_event_is_handled_once(manual):
     assert snapshot(manual, demo.name) == before
     assert manual.async_lambda.kept == []
     assert manual.dispatcher.invocations["ExecutionEndedFunction"] >= 2
+
+
+def test_while_another_deployment_runs_an_old_lost_end_restores_nothing(manual):
+    # Given a stopped deployment whose end event was lost (its green and gate still there) ...
+    demo = manual.seed_service()
+    manual.async_lambda.faults.append(_end_events("drop"))
+    old = _stop_waiting_for_approval(manual, demo.name)
+    # ... and since then another deployment of the service runs and holds the lock (it never advances here)
+    from moto.stepfunctions.models import StepFunctionBackend
+
+    backend = stepfunctions_parser_backends[ACCOUNT][REGION]
+    running = StepFunctionBackend.start_execution(
+        backend, manual.state_machine_arn, "demo-web-newer", json.dumps({"service": demo.name})
+    ).execution_arn
+    manual.store.acquire_lock(demo.name, running)
+    during = snapshot(manual, demo.name)
+
+    # When the reconciler runs
+    manual.clock.advance(PAST_GRACE)
+    report = manual.reconcile()
+
+    # Then the old deployment's end is recorded and its gate closed, but no route or task set is touched and
+    # the new lock stays
+    assert snapshot(manual, demo.name) == during
+    assert manual.store.lock_holder(demo.name) == running
+    assert running in report["leftAlone"]
+    assert manual.store.deployment_of(demo.name, old)["status"] != "RUNNING"
+    assert manual.store.open_gate_of(demo.name) is None
+    assert {r["kind"] for r in report["repairs"] if r["executionArn"] == old} == {"deployment", "gate"}

@@ -212,6 +212,7 @@ class _Run:
                 why = f"Ended ({shown}) while its end event was lost; superseded by {running_other}"
                 store.record_end(service, execution_arn, (status or "aborted").lower(), "EndEventLost", why)
                 self.repaired(service, "deployment", "recorded its end (another deployment runs)", execution_arn, shown)
+            self._close_gate(service, execution_arn, shown)
             if store.release_lock(service, execution_arn):
                 self.repaired(service, "lock", "released the lock", execution_arn, shown)
             return
@@ -229,12 +230,7 @@ class _Run:
                 }
         if description is not None:
             self._ended(service, execution_arn, description)
-        gate = store.open_gate_of(service)
-        if gate and gate.executionArn == execution_arn:
-            closed = store.close_open_gate(service, execution_arn, "EXPIRED", f"execution {shown.lower()}")
-            if closed:
-                self.deps.notifier.update_gate(closed)
-                self.repaired(service, "gate", f"closed gate {closed.gateId} (EXPIRED)", execution_arn, shown)
+        self._close_gate(service, execution_arn, shown)
         if store.release_lock(service, execution_arn):
             self.repaired(service, "lock", "released the lock", execution_arn, shown)
         if description is None:
@@ -242,6 +238,15 @@ class _Run:
             if deployment and deployment.get("status") == "RUNNING":
                 store.record_end(service, execution_arn, "failed", "ExecutionGone", "The execution no longer exists")
                 self.repaired(service, "deployment", "recorded the deployment's end", execution_arn, shown)
+
+    def _close_gate(self, service: str, execution_arn: str, shown: str) -> None:
+        """Close the service's open gate if this (ended) execution opened it; its Slack message says so."""
+        gate = self.deps.store.open_gate_of(service)
+        if gate and gate.executionArn == execution_arn:
+            closed = self.deps.store.close_open_gate(service, execution_arn, "EXPIRED", f"execution {shown.lower()}")
+            if closed:
+                self.deps.notifier.update_gate(closed)
+                self.repaired(service, "gate", f"closed gate {closed.gateId} (EXPIRED)", execution_arn, shown)
 
     def _ended(self, service: str, execution_arn: str, description: dict[str, Any]) -> None:
         """Run the execution-ended path for an end whose event never arrived (or failed for good)."""
