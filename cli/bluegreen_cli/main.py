@@ -175,6 +175,18 @@ def build_parser() -> argparse.ArgumentParser:
     follow.add_argument("execution_arn", metavar="EXECUTION_ARN")
     follow.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
 
+    # Lost events: what failed after its retries is kept in the stack's queue and re-delivered from here
+    events = commands.add_parser("events", help="events the stack kept after they failed for good")
+    events_commands = events.add_subparsers(dest="events_command", required=True)
+    replay = events_commands.add_parser(
+        "replay",
+        help="re-deliver each kept event to its function (synchronously) and remove it once it succeeded",
+        description="Re-deliver each event kept in the failed-events queue to its function and show the result; "
+        "a replayed event is removed from the queue, one that fails again stays.",
+        parents=[aws],
+    )
+    replay.add_argument("--dry-run", action="store_true", help="list the kept events, change nothing")
+
     # issue #14: migrating from CodeDeploy
     config = commands.add_parser("config", help="service configurations")
     config_commands = config.add_subparsers(dest="config_command", required=True)
@@ -201,7 +213,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="YAML/JSON rules giving images a behaviour by tag (see docs/emulator-behaviours.md)",
     )
     local_commands.add_parser("faults", help="inject a fault at every AWS call site of a deployment")
-    local_commands.add_parser("chaos", help="inject data-plane events (crashes, scaling, drains) at every phase")
+    local_commands.add_parser(
+        "chaos", help="inject data-plane events (crashes, scaling, drains) at every phase; lose, repeat, delay events"
+    )
     return parser
 
 
@@ -330,6 +344,8 @@ def _dispatch(args: argparse.Namespace) -> int:
             from .doctor_aws import doctor
 
             return doctor(operator, args.service, stack)
+        if args.command == "events":
+            return operator.events_replay(dry_run=args.dry_run)
         if args.command == "adopt":
             return _adopt(operator, args)
     except BlueGreenError as error:  # e.g. TransientAwsError from the shared package

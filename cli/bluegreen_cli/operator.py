@@ -60,6 +60,8 @@ if TYPE_CHECKING:
 from .common import (
     DEFAULT_INTERVAL,
     DEFAULT_STACK,
+    FAILED_EVENTS_ENV,
+    FAILED_EVENTS_OUTPUT,
     STACK_ENV,
     STATE_MACHINE_ENV,
     STATE_MACHINE_OUTPUT,
@@ -126,6 +128,8 @@ class Clients:
     elbv2 = _client("elbv2")
     sts = _client("sts")
     cloudformation = _client("cloudformation")
+    sqs = _client("sqs")  # bluegreen events replay: the failed-events queue
+    lambda_ = _client("lambda")  # bluegreen events replay: re-delivers each kept event to its function
 
     def __init__(self, session: Any) -> None:
         self.session = session
@@ -645,6 +649,8 @@ class Operator:
         self.out.print(table)
         for name, gate in pending:
             self.print(f"{name}: {gate.kind} {gate.gateId} is waiting: {_gate_commands(name, gate.kind)}")
+        for line in self._repair_lines(names):  # what lost events left behind, repaired by the reconciler
+            self.print(line)
         if service and latest is not None and latest.get("planText"):  # issue 10: what that release changes
             self.print(str(latest["planText"]))
         if service and latest is not None:  # issue 13: the verification hooks' results
@@ -655,6 +661,46 @@ class Operator:
             if latest.get("analysis"):  # issue 13: was green judged by the built-in analysis at all
                 self.print(str(latest["analysis"]))
         return 0
+
+    def _repair_lines(self, names: list[str]) -> list[str]:
+        """The reconciler's recent repairs (and unseen pushes) of each service, newest first."""
+        lines = []
+        now = clock.now()
+        for name in names:
+            try:
+                repairs = self.store.repairs_of(name, limit=3)
+            except ClientError:  # a table without the reconciler's records (older stack): nothing to show
+                continue
+            for repair in repairs:
+                lines.append(
+                    f"{name}: reconciler {when(repair.get('at'), now)}: {repair.get('kind')}: {repair.get('action')}"
+                )
+        return lines
+
+    # --- bluegreen events replay ------------------------------------------------------------------
+    def events_replay(self, dry_run: bool = False) -> int:
+        """Re-deliver the events the stack kept after their retries (``--dry-run``: list them)."""
+        from .replay import replay
+
+        queue = self.outputs.get(FAILED_EVENTS_OUTPUT, FAILED_EVENTS_ENV)
+        report = replay(self.clients.sqs, self.clients.lambda_, queue, dry_run=dry_run)
+        if not report.listed and not report.unreadable:
+            self.print("No failed events are kept: nothing to replay.")
+            return 0
+        for failure in report.listed:
+            verb = "would replay" if dry_run else "replayed" if failure in report.replayed else "FAILED again"
+            self.print(
+                f"{verb}: {failure.what} to {failure.function_name} ({failure.kind}, {shorten(failure.error, 160)})"
+            )
+        for failure, error in report.failed:
+            self.print(f"  {failure.function_name} answered: {shorten(error, 300)}", style="red")
+        for message_id in report.unreadable:
+            self.print(f"left in the queue: message {message_id} is neither an invocation record nor a dead letter")
+        if dry_run:
+            self.print(f"{len(report.listed)} kept failure(s); run without --dry-run to re-deliver them.")
+            return 0
+        self.print(f"{len(report.replayed)} replayed and removed, {len(report.failed)} failed again (kept).")
+        return 1 if report.failed else 0
 
     def _deployment_state(self, item: dict[str, Any], with_error: bool = True) -> str:
         if item["status"] != "RUNNING":

@@ -253,6 +253,11 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
 }
+# The reconciler runs the execution-ended path for an end whose event was lost, and looks for unseen pushes.
+EXPECTED_ACTIONS["ReconcilerFunction"] = (EXPECTED_ACTIONS["ExecutionEndedFunction"] - {"events:PutEvents"}) | {
+    "ssm:GetParametersByPath",
+    "ecr:DescribeImages",
+}
 # issue #15: the steps that publish a deployment milestone on EventBridge (one list: test_template_events)
 for _publisher in PUBLISHERS:
     EXPECTED_ACTIONS[_publisher] = EXPECTED_ACTIONS[_publisher] | {"events:PutEvents"}

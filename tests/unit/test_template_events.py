@@ -21,6 +21,7 @@ PUBLISHERS = {
     "CleanupFunction",
     "RollbackFunction",
     "ExecutionEndedFunction",  # a stop from the console still ends with a deployment event
+    "ReconcilerFunction",  # the execution-ended path it runs, and its repair events
 }
 
 

@@ -258,7 +258,17 @@ def run_suite(progress: Callable[[str], None] | None = None, scenarios: list[str
 
 
 def main() -> int:
+    from . import lost_events
+
     report = run_suite(progress=lambda line: print(f"  {line}", flush=True))  # noqa: T201 - command output
+    # Events AWS may lose, duplicate or delay (and the alarm events the end-of-bake alarm re-read catches)
+    lost = lost_events.run_suite(
+        progress=lambda line: print(f"  {line}", flush=True),  # noqa: T201 - command output
+        cases={**lost_events.CASES, **lost_events.ALARM_CASES},
+    )
+    report.debris += lost.debris  # one "debris left" for both suites
+    for line in lost.wrong_outcome + lost.alarm_in_production:
+        print(f"LOST EVENT {line}")  # noqa: T201 - command output
     for line in report.spurious_rollbacks:
         print(f"SPURIOUS {line}")  # noqa: T201 - command output
     for line in report.violations:
@@ -267,6 +277,12 @@ def main() -> int:
         print(f"DEBRIS {line}")  # noqa: T201
     for line in report.not_injected:
         print(f"NOT INJECTED {line}")  # noqa: T201
-    print(report.summary())  # noqa: T201 - command output
+    print(  # noqa: T201 - command output
+        f"data-plane events: {report.events}, spurious rollbacks: {len(report.spurious_rollbacks)}, "
+        f"invariant violations: {len(report.violations)}, events lost: {lost.lost}, "
+        f"releases left in production with an alarm in ALARM: {len(lost.alarm_in_production)}, "
+        f"debris left: {len(report.debris)}"
+    )
     failed = report.spurious_rollbacks or report.violations or report.debris or report.not_injected
+    failed = failed or lost.wrong_outcome or lost.alarm_in_production
     return 0 if not failed else 1

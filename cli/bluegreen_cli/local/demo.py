@@ -96,11 +96,33 @@ def _delivery(emu: Emulator, service: str) -> dict[str, Any]:
             },
         }
         for e in emu.deployment_events()
+        if "executionName" in e["detail"]  # the deployments' milestones (not the reconciler's repairs)
     ]
     items = emu.store.deployments(service, limit=100)
     now = clock.now()
     stats = delivery_stats(items, now - timedelta(days=30), now, service=service)
     return {"events": events, "stats": stats.model_dump(mode="json")}
+
+
+def _lose_end_events(function: str, event: dict[str, Any]) -> str | None:
+    """EventBridge's best-effort delivery: the end's status-change event never reaches ExecutionEnded."""
+    ended = function == "ExecutionEndedFunction" and event.get("detail", {}).get("status") != "RUNNING"
+    return "drop" if ended else None
+
+
+def _reconcile(emu: Emulator, service: str, out: TextIO) -> None:
+    """What the lost end event left, then the reconciler's next scheduled run (after its grace period)."""
+    left = [ts["id"] for ts in emu.task_sets(service)]
+    print(
+        f"  end event lost: lock held {emu.store.lock_holder(service) is not None}, {len(left)} task sets, "
+        f"gate open {emu.store.open_gate_of(service) is not None}",
+        file=out,
+    )
+    emu.clock.advance(300)  # the schedule's next run: every 5 minutes
+    report = emu.reconcile()
+    print(f"  [t+{emu.clock.elapsed:5.0f}s] reconciler (scheduled every 5 minutes):", file=out)
+    for repair in report["repairs"]:
+        print(f"    {repair['kind']}: {repair['action']}", file=out)
 
 
 def summarize(
@@ -207,6 +229,8 @@ def run_demo(
         def on_state(name: str, elapsed: float) -> None:
             print(f"  [t+{elapsed:5.0f}s] {name}", file=out, flush=True)
 
+        if spec.lose_end_event:
+            emu.async_lambda.faults.append(_lose_end_events)
         first_call = len(emu.recorder.calls)  # seeding pushes images: the ECR trigger's calls are not the deployment's
         raw = {"service": demo.name, **spec.release} if spec.release else None
         result = emu.run(demo.name, spec.tag, on_state=on_state, raw_input=raw)
@@ -218,6 +242,8 @@ def run_demo(
             )
             first_call = len(emu.recorder.calls)
             result = emu.wait(_to_previous(emu, demo.name, out), on_state=on_state)
+        if spec.lose_end_event:
+            _reconcile(emu, demo.name, out)
         summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started, first_call)
         hooks = hook_lines(next(iter(emu.store.deployments(demo.name, limit=1)), {}))  # issue 13
         summary["lockHeld"] = emu.store.lock_holder(demo.name) is not None

@@ -40,12 +40,13 @@ from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
 from . import alarm_history, iam, metrics, patches
+from .async_invoke import AsyncLambda
 from .behaviours import Behaviours, Rule
 from .dataplane import DataPlane, Timing, WatchedService
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .hook_lambdas import DEMO_HOOK, demo_hook
 from .http_front import HttpFront
-from .lambdas import CallRecorder, Dispatcher, installed
+from .lambdas import CallRecorder, Dispatcher, installed, outside_handlers
 from .oneoff import OneOffTasks
 from .patches import Patcher, enforce_deployment_controllers, task_definition_rules
 from .route_state import client_actions
@@ -184,6 +185,9 @@ class Emulator:
         self.oneoff = OneOffTasks(self.clock, ACCOUNT, REGION)  # issue 13
         self.front = HttpFront(self.plane, self._tag_of)  # issue 13: the load balancers answer HTTP on 127.0.0.1
         self.dispatcher = Dispatcher(self.recorder, before_invoke=self.plane.reconcile)
+        # Lambda's asynchronous side: retries, on-failure destinations, EventBridge dead letters, lost events.
+        self.async_lambda = AsyncLambda(invoke=self.dispatcher.invoke, send_to_queue=self._send_to_queue)
+        self.dispatcher.async_lambda = self.async_lambda
         self.template = Template.load()
         self.log_stream = log_stream if log_stream is not None else io.StringIO()
         self.services: dict[str, DemoService] = {}
@@ -322,6 +326,7 @@ class Emulator:
             }
         )
         refs.update(self._create_tables())
+        refs.update(self._create_queues())
         for logical_id, resource in self.template.resources.items():  # issue 13: an environment may name a function
             if resource.get("Type") == "AWS::Serverless::Function":
                 refs[logical_id] = self.function_name(logical_id)
@@ -343,6 +348,8 @@ class Emulator:
             refs[f"{spec.logical_id}.Arn"] = arn
             refs[spec.logical_id] = name
             self.dispatcher.register(name, spec)
+            self.async_lambda.configs[name] = spec.event_invoke
+            self.async_lambda.logical_ids[name] = spec.logical_id
             environment.update({k: v for k, v in spec.environment.items() if k not in _HANDLER_ENV})
             environment.update(self._slack_env())
             self._create_event_rules(spec, arn)
@@ -480,6 +487,46 @@ class Emulator:
             names[logical_id] = name
         return names
 
+    def _create_queues(self) -> dict[str, str]:
+        """Create the template's SQS queues; returns their ``Ref`` (URL), ``Arn`` and ``QueueName`` values."""
+        sqs = self.client("sqs")
+        refs: dict[str, str] = {}
+        for logical_id, resource in self.template.resources.items():
+            if resource.get("Type") != "AWS::SQS::Queue":
+                continue
+            name = f"{STACK}-{logical_id}"
+            url = sqs.create_queue(QueueName=name)["QueueUrl"]
+            arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+            refs.update({logical_id: url, f"{logical_id}.Arn": arn, f"{logical_id}.QueueName": name})
+        self.queues = refs
+        return refs
+
+    def _send_to_queue(self, queue_arn: str, body: str, attributes: dict[str, Any] | None) -> None:
+        """The Lambda service (or EventBridge) sends a kept failure: not a handler's call."""
+        sqs = self.client("sqs")
+        message: dict[str, Any] = {"QueueUrl": sqs.get_queue_url(QueueName=queue_arn.rsplit(":", 1)[-1])["QueueUrl"]}
+        if attributes:
+            message["MessageAttributes"] = {
+                key: {"DataType": "String", "StringValue": str(value)} for key, value in attributes.items()
+            }
+        with outside_handlers():
+            sqs.send_message(MessageBody=body, **message)
+
+    @property
+    def failed_events_queue(self) -> str:
+        """URL of the stack's failed-events queue (``bluegreen events replay`` reads it)."""
+        return self.queues["FailedEventsQueue"]
+
+    def reconcile(self) -> dict[str, Any]:
+        """One scheduled run of the reconciler (EventBridge Scheduler invokes it every 5 minutes in AWS)."""
+        event = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}
+        raw = self.dispatcher.invoke(f"{STACK}-ReconcilerFunction", json.dumps(event), headers := {})
+        result = json.loads(raw)
+        if headers.get("x-amz-function-error"):
+            raise RuntimeError(f"the reconciler failed: {result}")
+        patches.DELIVERIES.wait_idle(timeout=30)
+        return result
+
     def _create_event_rules(self, spec: Any, function_arn: str) -> None:
         """EventBridge rules of the function's ``Events`` (moto matches them; the emulator invokes)."""
         events = self.client("events")
@@ -487,8 +534,15 @@ class Emulator:
             if event.get("Type") not in ("EventBridgeRule", "CloudWatchEvent"):
                 continue
             rule = f"{STACK}-{spec.logical_id}-{event_id}"
-            events.put_rule(Name=rule, EventPattern=json.dumps(event["Properties"]["Pattern"]), State="ENABLED")
-            events.put_targets(Rule=rule, Targets=[{"Id": "function", "Arn": function_arn}])
+            rule_arn = events.put_rule(
+                Name=rule, EventPattern=json.dumps(event["Properties"]["Pattern"]), State="ENABLED"
+            )["RuleArn"]
+            target: dict[str, Any] = {"Id": "function", "Arn": function_arn}
+            dead_letter = event["Properties"].get("DeadLetterConfig", {}).get("Arn")
+            if dead_letter:  # what EventBridge cannot deliver is kept there
+                target["DeadLetterConfig"] = {"Arn": dead_letter}
+                self.async_lambda.dead_letters[rule_arn] = dead_letter
+            events.put_targets(Rule=rule, Targets=[target])
 
     def event_rules(self, function: str) -> list[str]:
         """The names of the EventBridge rules that invoke the stack's function ``function`` (a logical id)."""

@@ -73,6 +73,18 @@ def _route_logs(module: ModuleType) -> None:
                     handler.setStream(LOG_SINK)
 
 
+@contextlib.contextmanager
+def outside_handlers() -> Iterator[None]:
+    """Calls made by an AWS service itself (Lambda sending an invocation record), not by a handler:
+    neither recorded nor checked against the handler's policy."""
+    outer = getattr(_state, "function", None)
+    _state.function = None
+    try:
+        yield
+    finally:
+        _state.function = outer
+
+
 def current_function() -> str | None:
     """Logical id of the function whose handler runs on this thread (None outside handlers)."""
     return getattr(_state, "function", None)
@@ -178,6 +190,7 @@ class Dispatcher:
         self._modules: dict[str, ModuleType] = {}
         self._callables: dict[str, Callable[[dict[str, Any], Any], Any]] = {}  # issue 13: demo hook functions
         self.invocations: Counter[str] = Counter()
+        self.async_lambda: Any = None  # AsyncLambda: asynchronous invocations, retries, destinations
         self.discard_metrics = True
         # IAM: checks each AWS call of a function against its policy (raises the access-denied ClientError).
         self.authorize: Callable[[str, str, str, dict[str, Any]], None] | None = None
@@ -289,7 +302,8 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
     pass_task_failure_cause(patcher)
     codedeploy_alarm_configuration(patcher)  # issue #14
     route_rules(patcher)  # issue #14
-    run_lambda_handlers(patcher, dispatcher.invoke, invoke_from_states)
+    deliver_async = dispatcher.async_lambda.deliver if dispatcher.async_lambda is not None else None
+    run_lambda_handlers(patcher, dispatcher.invoke, invoke_from_states, deliver_async)
     wrap_api_calls(patcher, record)
     os.environ.update(environment)
     # Handlers log through Powertools to stdout; in the emulator their lines go to ``log_stream``.

@@ -125,10 +125,28 @@ class Patcher:
 Invoke = Callable[[str, "str | bytes | None", dict[str, str]], bytes]
 
 
-def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: Invoke | None = None) -> None:
+_STATES_CREDENTIAL = "Credential=ak/"  # moto's Step Functions interpreter signs its Lambda calls with key "ak"
+DeliverAsync = Callable[[str, str, "str | None"], None]  # (function ARN, event JSON, EventBridge rule ARN)
+
+
+def run_lambda_handlers(
+    patcher: Patcher,
+    invoke: Invoke,
+    invoke_from_states: Invoke | None = None,
+    deliver_async: DeliverAsync | None = None,
+) -> None:
     """Lambda invocations run the stack's handlers: from EventBridge via ``invoke``, from Step Functions via
-    ``invoke_from_states`` (which checks the state machine role's ``lambda:InvokeFunction``; default ``invoke``)."""
+    ``invoke_from_states`` (which checks the state machine role's ``lambda:InvokeFunction``; default ``invoke``).
+    ``deliver_async`` (:class:`.async_invoke.AsyncLambda`) runs the asynchronous ones with Lambda's retries and
+    on-failure destination, and the EventBridge targets' dead-letter queue."""
     from_states = invoke_from_states or invoke
+
+    def run_async(function_name: str, body: str | bytes | None, rule_arn: str | None = None) -> None:
+        text = body.decode() if isinstance(body, bytes) else body or "{}"
+        if deliver_async is not None:
+            deliver_async(function_name, text, rule_arn)
+        else:
+            invoke(function_name, text, {})
 
     # moto gap: the simple Lambda backend (use_docker: False) answers every Invoke with a canned
     # payload; the emulator runs the function's real handler in this process instead.
@@ -141,19 +159,24 @@ def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: In
 
             def run() -> None:
                 try:
-                    invoke(function_name, body, {})
+                    run_async(function_name, body)
                 finally:
                     delivery.__exit__(None, None, None)
 
             threading.Thread(target=run, name=f"async-{function_name}", daemon=True).start()
             return b""
+        if _STATES_CREDENTIAL not in str((headers or {}).get("Authorization", _STATES_CREDENTIAL)):
+            # Not Step Functions (whose client signs with moto's "ak"): an operator's synchronous Invoke
+            # (bluegreen events replay); their own IAM is not the emulator's to check.
+            return invoke(function_name, body, response_headers)
         return from_states(function_name, body, response_headers)
 
     patcher.replace(LambdaSimpleBackend, "invoke", lambda_invoke)
 
     # moto gap: moto's EventBridge does not deliver events to Lambda targets, and it sends to a DISABLED rule's
-    # targets too; deliver them as EventBridge does (nothing through a disabled rule) and leave the other targets
-    # to moto.
+    # targets too; deliver them as EventBridge does: nothing through a disabled rule; otherwise an asynchronous
+    # invocation (Lambda's retries, then the function's on-failure destination; the target's dead-letter queue
+    # when the target cannot be invoked), and leave the other targets to moto.
     original_send = EventsRule.send_to_targets
 
     def send_to_targets(rule, original_event, transform_input=True):  # noqa: ANN001 - moto's signature
@@ -167,7 +190,7 @@ def run_lambda_handlers(patcher: Patcher, invoke: Invoke, invoke_from_states: In
             return
         functions = [t for t in rule.targets if ":lambda:" in t["Arn"]]
         for target in functions:
-            invoke(target["Arn"], json.dumps(original_event, default=str), {})
+            run_async(target["Arn"], json.dumps(original_event, default=str), rule.arn)
         others = [t for t in rule.targets if t not in functions]
         if others:
             saved, rule.targets = rule.targets, others
@@ -191,11 +214,15 @@ def pass_task_failure_cause(patcher: Patcher) -> None:
 
 
 def publish_ecr_pushes(patcher: Patcher) -> None:
-    # moto gap: moto's ECR publishes nothing to EventBridge; AWS sends ``ECR Image Action`` for a push.
+    # moto gap: moto's ECR publishes nothing to EventBridge; AWS sends ``ECR Image Action`` for a push,
+    # and stamps the image's imagePushedAt with the (here simulated) time of the push.
     original_put_image = ECRBackend.put_image
 
     def put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs):  # noqa: ANN001 - moto's
         image = original_put_image(self, repository_name, image_manifest, image_tag, *args, **kwargs)
+        # Nor is imagePushedAt on the simulated clock (moto stamps the real time); the reconciler compares it
+        # with the deployments' simulated start times.
+        image.image_pushed_at = int(clock.now().timestamp())
         detail = {
             "result": "SUCCESS",
             "repository-name": repository_name,

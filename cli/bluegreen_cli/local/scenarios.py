@@ -24,6 +24,7 @@ class Scenario:
     user_hook: bool = False  # create USER_HOOK_ARN from local/example_hook.py (a zip, through the Lambda API) first
     own_service: bool = False  # nothing seeded: the service is built through the API (local/own_service.py)
     alarm_events_lost: bool = False  # the alarm rule is disabled: no alarm state-change event is delivered
+    lose_end_event: bool = False  # the execution's end event never reaches ExecutionEnded: the reconciler repairs
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -191,6 +192,15 @@ SCENARIOS = {
         "blue back, green deleted, lock released",
         config={"bakeSeconds": 3600},
         stop_at="bake",
+    ),
+    "lost-end-event": Scenario(
+        "v2",
+        "aborted",
+        "someone stops the execution during the bake and its end event is lost: lock, green and moved rules stay "
+        "until the reconciler's next run restores the rules, deletes green and releases the lock",
+        config={"bakeSeconds": 3600},
+        stop_at="bake",
+        lose_end_event=True,
     ),
     # issue #15
     "rollback-to-previous": Scenario(

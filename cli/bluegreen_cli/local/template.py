@@ -54,6 +54,7 @@ class FunctionSpec:
     handler: str
     environment: dict[str, str] = field(default_factory=dict)
     events: dict[str, Any] = field(default_factory=dict)
+    event_invoke: dict[str, Any] = field(default_factory=dict)  # EventInvokeConfig (retries, on-failure)
 
 
 @dataclass
@@ -119,6 +120,7 @@ class Template:
                     code_dir=self.root / props["CodeUri"],
                     handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
                     environment={k: str(self.resolve(v, refs)) for k, v in env.items()},
+                    event_invoke=self.resolve(props.get("EventInvokeConfig", {}), refs),
                     events={
                         name: self.resolve(event, refs) if event.get("Type") == "EventBridgeRule" else event
                         for name, event in props.get("Events", {}).items()

@@ -7,6 +7,7 @@ which sends at most one ``SendTaskSuccess`` / ``SendTaskFailure`` per gate.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import time
@@ -252,19 +253,44 @@ class FollowUp:
     def dump(self) -> dict[str, Any]:
         return {"responseUrl": self.response_url, "text": self.text, "gateId": self.gate_id}
 
+    def key(self) -> str:
+        """The job's identity: the same click's follow-up delivered again has the same key."""
+        return hashlib.sha256(json.dumps(self.dump(), sort_keys=True).encode()).hexdigest()[:32]
+
     @classmethod
     def load(cls, data: Mapping[str, Any]) -> FollowUp:
         return cls(response_url=str(data["responseUrl"]), text=data.get("text"), gate_id=data.get("gateId"))
 
 
 def follow_up(job: FollowUp, store: Any, notifier: Notifier) -> None:
-    """Update the gate's message from its stored state, and send the reply (or say the update failed)."""
+    """Update the gate's message from its stored state, and send the reply (or say the update failed).
+
+    A redelivered job (Lambda's async queue may deliver twice; ``bluegreen events replay`` re-sends a kept
+    failure) updates the message again, which is harmless, but does not reply twice: a sent reply is marked.
+    """
     gate = store.get_gate(job.gate_id) if job.gate_id else None
     updated = notifier.update_gate(gate) if gate else True
+    mark = ("FOLLOWUP#" + job.key(), "DONE")
+    if _marked(store, mark):
+        return
     if job.text:
         notifier.respond(job.response_url, job.text)
     elif gate and not updated:
         notifier.respond(job.response_url, f"{outcome(gate)} (the message could not be updated).")
+    try:
+        if hasattr(store, "once"):
+            store.once(*mark)
+    except Exception:  # noqa: BLE001 - the reply is sent; a missing mark only risks a second reply on a replay
+        logger.warning("Could not mark the Slack follow-up as sent")
+
+
+def _marked(store: Any, mark: tuple[str, str]) -> bool:
+    """Whether this follow-up was sent before; unknown (the table failing) counts as not: the reply matters more."""
+    try:
+        return bool(store.done_before(*mark)) if hasattr(store, "done_before") else False
+    except Exception:  # noqa: BLE001 - e.g. the table cannot be read: the user must still be told
+        logger.warning("Could not check whether the Slack follow-up was sent before")
+        return False
 
 
 # --- issue #15: a click on "Roll back to previous" -----------------------------------------------------

@@ -12,6 +12,9 @@ pk                                 sk                           item
 ``GATE#{gateId}``                  ``GATE``                     a gate: kind, task token, status, decision
 ``ALARM#{alarmName}``              ``GATE#{gateId}``            bake gates watching that alarm
 ``SERVICE#{service}``              ``PENDING``                  the newest image pushed while a deployment ran
+``SERVICE#{service}``              ``REPAIR#{at}#{kind}#{id}``  a leftover the reconciler repaired (30 days)
+``SERVICE#{service}``              ``UNSEEN#{digest}``          an unseen push the reconciler reported (once)
+``FOLLOWUP#{key}``                 ``DONE``                     a Slack follow-up already sent (replays skip it)
 =================================  ===========================  ===============================================
 """
 
@@ -463,3 +466,46 @@ class Store:
             if error_code(error) == "ConditionalCheckFailedException":
                 return False
             raise
+
+    # --- the reconciler's records, the once-only marks of redelivered work ------------------------------
+    def record_repair(self, service: str, repair: Mapping[str, Any], days: int) -> None:
+        """Keep one repair of the reconciler on the service (``REPAIR#{at}#{kind}``, expires after ``days``)."""
+        at = str(repair.get("at") or _iso(clock.now()))
+        item = {
+            "pk": f"SERVICE#{service}",
+            "sk": f"REPAIR#{at}#{repair.get('kind')}#{secrets.token_hex(3)}",
+            "ttl": int((clock.now() + timedelta(days=days)).timestamp()),
+            **repair,
+        }
+        with transient_errors():
+            self.table.put_item(Item=item)
+
+    def repairs_of(self, service: str, limit: int = 5) -> list[dict[str, Any]]:
+        """The reconciler's latest repairs of the service, newest first."""
+        with transient_errors():
+            return self.table.query(
+                KeyConditionExpression=Key("pk").eq(f"SERVICE#{service}") & Key("sk").begins_with("REPAIR#"),
+                ScanIndexForward=False,
+                Limit=limit,
+            )["Items"]
+
+    def note_unseen_push(self, service: str, digest: str, tag: str) -> bool:
+        """Mark the push as reported (``UNSEEN#{digest}``); ``False`` if it was reported before."""
+        return self.once(f"SERVICE#{service}", f"UNSEEN#{digest}", days=2, imageTag=tag)
+
+    def once(self, pk: str, sk: str, days: int = 1, **attributes: Any) -> bool:
+        """Write a mark unless it exists (conditional put): ``True`` the first time, ``False`` after."""
+        item = {"pk": pk, "sk": sk, "ttl": int((clock.now() + timedelta(days=days)).timestamp()), **attributes}
+        try:
+            with transient_errors():
+                self.table.put_item(Item=item, ConditionExpression="attribute_not_exists(pk)")
+            return True
+        except ClientError as error:
+            if error_code(error) == "ConditionalCheckFailedException":
+                return False
+            raise
+
+    def done_before(self, pk: str, sk: str) -> bool:
+        """Whether the mark :meth:`once` writes exists."""
+        with transient_errors():
+            return "Item" in self.table.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=True)

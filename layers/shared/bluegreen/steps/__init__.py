@@ -79,6 +79,7 @@ EVENT_FUNCTIONS: dict[str, str] = {
     "ExecutionEndedFunction": "bluegreen.steps.execution_ended",
     "EcrTriggerFunction": "bluegreen.trigger",
     "SlackCallbackFunction": "bluegreen.slack_interactions",
+    "ReconcilerFunction": "bluegreen.reconcile",  # scheduled: repairs what lost events left behind
     "ProbeFunction": "bluegreen.probe",  # issue 13: invoked by RunHooks for an HTTP probe hook
 }
 # The states that wait on a gate a person (or an alarm) answers, and its kind.
