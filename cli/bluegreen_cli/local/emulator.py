@@ -136,21 +136,22 @@ class _MotoLookup:
     def secret_arn(self, secret_id: str) -> str:
         if secret_id.startswith("arn:"):
             return secret_id
-        backend = secretsmanager_backends[ACCOUNT][REGION]
+        account, region = self.emulator.account, self.emulator.region
+        backend = secretsmanager_backends[account][region]
         if secret_id in backend.secrets:
             return backend.secrets[secret_id].arn
-        return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret_id}"
+        return f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}"
 
     def state_machine_of_task_token(self, task_token: str) -> str:
         return self.emulator.state_machine_arn  # the stack has one state machine: every token is one of its
 
     def next_task_definition_revision(self, family: str) -> int:
-        revisions = ecs_backends[ACCOUNT][REGION].task_definitions.get(family, {})
+        revisions = ecs_backends[self.emulator.account][self.emulator.region].task_definitions.get(family, {})
         return max(revisions, default=0) + 1
 
     def task_definition_roles(self, task_definition: str) -> list[str]:
         """Issue 13: the task and execution roles RunTask passes."""
-        definition = ecs_backends[ACCOUNT][REGION].describe_task_definition(task_definition)
+        definition = ecs_backends[self.emulator.account][self.emulator.region].describe_task_definition(task_definition)
         roles = {getattr(definition, "task_role_arn", None), getattr(definition, "execution_role_arn", None)}
         return sorted(role for role in roles if role)
 
@@ -168,12 +169,16 @@ class Emulator:
         parameters: dict[str, str] | None = None,
         enforce_iam: bool = True,
         execution_timeout: float | None = patches.ONE_YEAR_SECONDS,
+        account: str = ACCOUNT,
+        region: str = REGION,
     ) -> None:
+        # The account and region moto answers as (a rehearsal uses the snapshot's: same ARNs as in the account).
+        self.account, self.region = account, region
         self.parameters = dict(parameters or {})  # template parameter values besides the defaults (issue 10)
         self.clock = SimClock()
         self.recorder = CallRecorder(clock=self.clock)
-        self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
-        self.oneoff = OneOffTasks(self.clock, ACCOUNT, REGION)  # issue 13
+        self.plane = DataPlane(self.clock, account, region, timing)
+        self.oneoff = OneOffTasks(self.clock, account, region)  # issue 13
         self.front = HttpFront(self.plane, self._tag_of)  # issue 13: the load balancers answer HTTP on 127.0.0.1
         self.dispatcher = Dispatcher(self.recorder, before_invoke=self.plane.reconcile)
         self.template = Template.load()
@@ -214,6 +219,9 @@ class Emulator:
         for key in (*_ENV, *_UNSET):
             self._saved_env[key] = os.environ.get(key)
         os.environ.update(_ENV)
+        os.environ.update(
+            {"MOTO_ACCOUNT_ID": self.account, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        )
         for key in _UNSET:
             os.environ.pop(key, None)
         mock = mock_aws(config=MOTO_CONFIG)
@@ -223,7 +231,7 @@ class Emulator:
         enforce_deployment_controllers(self._controller_rules)
         self._task_definition_rules = task_definition_rules()  # issue 10
         self._task_definition_rules.__enter__()
-        self.session = boto3.session.Session(region_name=REGION)
+        self.session = boto3.session.Session(region_name=self.region)
         self._time = compressed_time(self.clock, self.pace)
         self._time.__enter__()
         self._lifecycle = patches.execution_lifecycle(lambda: self.execution_timeout)  # issue 12
@@ -293,7 +301,12 @@ class Emulator:
         refs: dict[str, Any] = {k: v for k, v in self.template.parameter_defaults().items()}
         refs.update(self.parameters)
         refs.update(
-            {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws", "AWS::StackName": STACK}
+            {
+                "AWS::Region": self.region,
+                "AWS::AccountId": self.account,
+                "AWS::Partition": "aws",
+                "AWS::StackName": STACK,
+            }
         )
         refs.update(self._create_tables())
         for logical_id, resource in self.template.resources.items():  # issue 13: an environment may name a function
@@ -301,7 +314,7 @@ class Emulator:
                 refs[logical_id] = f"{STACK}-{logical_id}"
         for logical_id, name in list(refs.items()):
             if name and self.template.resources.get(logical_id, {}).get("Type") == "AWS::DynamoDB::Table":
-                refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+                refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
         # The stack is deployed with the Slack secret the emulator created (the parameter's default is "").
         refs["SlackSecretName"] = self._slack_env()["SLACK_SECRET_NAME"]
         environment = dict(_HANDLER_ENV, POWERTOOLS_METRICS_DISABLED=str(not self.metrics).lower())
@@ -353,13 +366,13 @@ class Emulator:
         self.dispatcher.register_callable(DEMO_HOOK, demo_hook)
 
     def hook_arn(self, name: str = DEMO_HOOK) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
 
     def _enforce_iam(self, refs: dict[str, Any]) -> None:
         """Check every AWS call of a function against its own policy in the template, as AWS would."""
         self.iam = iam.Authorizer(
             policies=iam.template_policies(self.template.raw, refs),
-            env=iam.Env("aws", REGION, ACCOUNT, _MotoLookup(self)),
+            env=iam.Env("aws", self.region, self.account, _MotoLookup(self)),
             role_prefix=STACK,
         )
         (machine,) = self.template.state_machines()

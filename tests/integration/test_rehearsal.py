@@ -1,0 +1,125 @@
+"""A snapshot taken from one emulator seeds another, where a release is rehearsed to its end.
+
+Emulator A answers as another account than the default one (so nothing passes by the default being
+shared); its demo service (two production rules, a sidecar with a secret reference) is snapshotted with
+describe calls only, A is stopped, and emulator B is started from the file alone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from bluegreen_cli import snapshot as snapshots
+from bluegreen_cli.local.emulator import SLACK_SECRET, Emulator
+from bluegreen_cli.local.rehearsal import emulator_for, seed_snapshot
+from bluegreen_cli.local.seed import SECRET_VALUE
+
+ACCOUNT = "210987654321"
+REGION = "eu-west-1"
+
+
+def _describe(emu: Emulator, service: str) -> dict[str, Any]:
+    """What describe calls say of the service's shape (the fields a release reads)."""
+    demo = emu.services[service]
+    ecs, elbv2, cloudwatch = emu.client("ecs"), emu.client("elbv2"), emu.client("cloudwatch")
+    described = ecs.describe_services(cluster=demo.cluster, services=[service])["services"][0]
+    task_sets = [
+        {k: ts[k] for k in ("id", "taskSetArn", "status", "taskDefinition", "loadBalancers", "networkConfiguration")}
+        for ts in described["taskSets"]
+    ]
+    definition = ecs.describe_task_definition(taskDefinition=task_sets[0]["taskDefinition"])["taskDefinition"]
+    rules = elbv2.describe_rules(RuleArns=[*demo.production_routes, demo.test_rule_arn])["Rules"]
+    groups = elbv2.describe_target_groups(TargetGroupArns=demo.target_groups)["TargetGroups"]
+    alarm = cloudwatch.describe_alarms(AlarmNames=[demo.alarm_name])["MetricAlarms"][0]
+    return {
+        "serviceArn": described["serviceArn"],
+        "controller": described["deploymentController"],
+        "taskSets": task_sets,
+        "containers": definition["containerDefinitions"],
+        "revision": definition["revision"],
+        "rules": [(r["RuleArn"], r["Priority"], r["Conditions"], r["Actions"]) for r in rules],
+        "targetGroups": [
+            (g["TargetGroupArn"], g["VpcId"], g["HealthCheckPath"], g["HealthCheckIntervalSeconds"]) for g in groups
+        ],
+        "deregistrationDelay": [
+            {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=g)["Attributes"]}[
+                "deregistration_delay.timeout_seconds"
+            ]
+            for g in demo.target_groups
+        ],
+        "alarm": (alarm["AlarmArn"], alarm["Metrics"], alarm["Threshold"], alarm["StateValue"]),
+        "images": {
+            tag: emu.client("ecr").describe_images(repositoryName=demo.repository, imageIds=[{"imageTag": tag}])[
+                "imageDetails"
+            ][0]["imageDigest"]
+            for tag in ("v1", "v2")
+        },
+        "config": json.loads(
+            emu.client("ssm").get_parameter(Name=f"/bluegreen/services/{service}")["Parameter"]["Value"]
+        ),
+    }
+
+
+@pytest.fixture(scope="module")
+def taken(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any], list[str]]:
+    """Given emulator A (another account and region) with the demo service, its snapshot file."""
+    path = tmp_path_factory.mktemp("rehearsal") / "demo-web.json"
+    with Emulator(account=ACCOUNT, region=REGION) as a:
+        demo = a.seed_service(layout="several-rules", sidecar=True)
+        elbv2 = a.client("elbv2")
+        elbv2.modify_target_group_attributes(
+            TargetGroupArn=demo.target_groups[0],
+            Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "30"}],
+        )
+        session = boto3.session.Session(region_name=REGION)
+        operations: list[str] = []
+        session.events.register("before-call", lambda model, **_: operations.append(model.name))
+        snapshots.write(snapshots.take(session, demo.name, stack="bluegreen"), path)
+        before = _describe(a, demo.name)
+        secrets = [SECRET_VALUE, *a.slack_secrets.values(), SLACK_SECRET]
+    return path, before, secrets, operations
+
+
+Taken = tuple[Path, dict[str, Any], list[str], list[str]]
+
+
+def test_snapshot_is_read_only_and_keeps_no_secret(taken: Taken) -> None:
+    # Given the snapshot of A / Then it made describe/list/get calls only
+    path, _, secrets, operations = taken
+    assert operations and all(op.startswith(("Describe", "List", "Get")) for op in operations), operations
+    # And the file holds no secret value, nor the Slack secret's name
+    text = path.read_text()
+    for secret in secrets:
+        assert secret not in text
+    # And it says what it left out
+    document = json.loads(text)
+    assert document["format"] == 1
+    assert any("Slack secret" in line for line in document["omitted"])
+    # And the task definition keeps the secret's reference, not its value
+    sidecar_definition = document["taskDefinitions"][0]["containerDefinitions"][0]
+    assert sidecar_definition["secrets"][0]["valueFrom"].startswith(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter/")
+
+
+def test_rehearsal_has_the_same_shape_and_a_release_ends_deployed(taken: Taken) -> None:
+    # Given emulator B started from the file alone
+    path, before, _, _ = taken
+    snapshot = snapshots.load(path)
+    with emulator_for(snapshot) as b:
+        demo = seed_snapshot(b, snapshot)
+        # Then describe calls answer as they did on A: same account, ARNs, ids, rules, groups, alarm, images
+        assert (b.account, b.region) == (ACCOUNT, REGION)
+        assert _describe(b, demo.name) == before
+        # When a release of v2 runs on B
+        result = b.run(demo.name, "v2")
+        # Then it ends deployed: production on v2, one task set left, whose id is new
+        assert result.outcome == "deployed", (result.error, result.cause)
+        task_sets = b.task_sets(demo.name)
+        assert [ts["imageTag"] for ts in task_sets] == ["v2"]
+        assert task_sets[0]["id"] != before["taskSets"][0]["id"]
+        weights = b.production_weights(demo.name)
+        assert {group for group, weight in weights.items() if weight} == {task_sets[0]["targetGroupArn"]}
