@@ -16,53 +16,11 @@ import pytest
 
 from bluegreen_cli import snapshot as snapshots
 from bluegreen_cli.local.emulator import SLACK_SECRET, Emulator
-from bluegreen_cli.local.rehearsal import emulator_for, seed_snapshot
+from bluegreen_cli.local.rehearsal import emulator_for, seed_snapshot, shape
 from bluegreen_cli.local.seed import SECRET_VALUE
 
 ACCOUNT = "210987654321"
 REGION = "eu-west-1"
-
-
-def _describe(emu: Emulator, service: str) -> dict[str, Any]:
-    """What describe calls say of the service's shape (the fields a release reads)."""
-    demo = emu.services[service]
-    ecs, elbv2, cloudwatch = emu.client("ecs"), emu.client("elbv2"), emu.client("cloudwatch")
-    described = ecs.describe_services(cluster=demo.cluster, services=[service])["services"][0]
-    task_sets = [
-        {k: ts[k] for k in ("id", "taskSetArn", "status", "taskDefinition", "loadBalancers", "networkConfiguration")}
-        for ts in described["taskSets"]
-    ]
-    definition = ecs.describe_task_definition(taskDefinition=task_sets[0]["taskDefinition"])["taskDefinition"]
-    rules = elbv2.describe_rules(RuleArns=[*demo.production_routes, demo.test_rule_arn])["Rules"]
-    groups = elbv2.describe_target_groups(TargetGroupArns=demo.target_groups)["TargetGroups"]
-    alarm = cloudwatch.describe_alarms(AlarmNames=[demo.alarm_name])["MetricAlarms"][0]
-    return {
-        "serviceArn": described["serviceArn"],
-        "controller": described["deploymentController"],
-        "taskSets": task_sets,
-        "containers": definition["containerDefinitions"],
-        "revision": definition["revision"],
-        "rules": [(r["RuleArn"], r["Priority"], r["Conditions"], r["Actions"]) for r in rules],
-        "targetGroups": [
-            (g["TargetGroupArn"], g["VpcId"], g["HealthCheckPath"], g["HealthCheckIntervalSeconds"]) for g in groups
-        ],
-        "deregistrationDelay": [
-            {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=g)["Attributes"]}[
-                "deregistration_delay.timeout_seconds"
-            ]
-            for g in demo.target_groups
-        ],
-        "alarm": (alarm["AlarmArn"], alarm["Metrics"], alarm["Threshold"], alarm["StateValue"]),
-        "images": {
-            tag: emu.client("ecr").describe_images(repositoryName=demo.repository, imageIds=[{"imageTag": tag}])[
-                "imageDetails"
-            ][0]["imageDigest"]
-            for tag in ("v1", "v2")
-        },
-        "config": json.loads(
-            emu.client("ssm").get_parameter(Name=f"/bluegreen/services/{service}")["Parameter"]["Value"]
-        ),
-    }
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +38,7 @@ def taken(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any
         operations: list[str] = []
         session.events.register("before-call", lambda model, **_: operations.append(model.name))
         snapshots.write(snapshots.take(session, demo.name, stack="bluegreen"), path)
-        before = _describe(a, demo.name)
+        before = shape(a, demo.name)
         secrets = [SECRET_VALUE, *a.slack_secrets.values(), SLACK_SECRET]
     return path, before, secrets, operations
 
@@ -113,7 +71,7 @@ def test_rehearsal_has_the_same_shape_and_a_release_ends_deployed(taken: Taken) 
         demo = seed_snapshot(b, snapshot)
         # Then describe calls answer as they did on A: same account, ARNs, ids, rules, groups, alarm, images
         assert (b.account, b.region) == (ACCOUNT, REGION)
-        assert _describe(b, demo.name) == before
+        assert shape(b, demo.name) == before
         # When a release of v2 runs on B
         result = b.run(demo.name, "v2")
         # Then it ends deployed: production on v2, one task set left, whose id is new

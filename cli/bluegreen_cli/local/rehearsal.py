@@ -22,6 +22,7 @@ from moto.ecr.models import ecr_backends
 from moto.ecs.models import ecs_backends
 from moto.elbv2.models import elbv2_backends
 
+from bluegreen.config import parameter_name
 from bluegreen_cli.snapshot import SCOPING_PARAMETERS, Snapshot
 
 from . import patches
@@ -396,3 +397,43 @@ def seed_snapshot(emu: Emulator, snapshot: Snapshot) -> DemoService:
     emu.services[name] = demo
     emu._table_written.set()  # the auto-approver looks at the new service's gates at once
     return demo
+
+
+def shape(emu: Emulator, service: str) -> dict[str, Any]:
+    """What describe calls say of the service's shape (the fields a release reads)."""
+    demo = emu.services[service]
+    ecs, elbv2, cloudwatch = emu.client("ecs"), emu.client("elbv2"), emu.client("cloudwatch")
+    described = ecs.describe_services(cluster=demo.cluster, services=[service])["services"][0]
+    task_sets = [
+        {k: ts[k] for k in ("id", "taskSetArn", "status", "taskDefinition", "loadBalancers", "networkConfiguration")}
+        for ts in described["taskSets"]
+    ]
+    definition = ecs.describe_task_definition(taskDefinition=task_sets[0]["taskDefinition"])["taskDefinition"]
+    rules = elbv2.describe_rules(RuleArns=[*demo.production_routes, demo.test_rule_arn])["Rules"]
+    groups = elbv2.describe_target_groups(TargetGroupArns=demo.target_groups)["TargetGroups"]
+    alarm = cloudwatch.describe_alarms(AlarmNames=[demo.alarm_name])["MetricAlarms"][0]
+    return {
+        "serviceArn": described["serviceArn"],
+        "controller": described["deploymentController"],
+        "taskSets": task_sets,
+        "containers": definition["containerDefinitions"],
+        "revision": definition["revision"],
+        "rules": [(r["RuleArn"], r["Priority"], r["Conditions"], r["Actions"]) for r in rules],
+        "targetGroups": [
+            (g["TargetGroupArn"], g["VpcId"], g["HealthCheckPath"], g["HealthCheckIntervalSeconds"]) for g in groups
+        ],
+        "deregistrationDelay": [
+            {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=g)["Attributes"]}[
+                "deregistration_delay.timeout_seconds"
+            ]
+            for g in demo.target_groups
+        ],
+        "alarm": (alarm["AlarmArn"], alarm["Metrics"], alarm["Threshold"], alarm["StateValue"]),
+        "images": {
+            tag: emu.client("ecr").describe_images(repositoryName=demo.repository, imageIds=[{"imageTag": tag}])[
+                "imageDetails"
+            ][0]["imageDigest"]
+            for tag in ("v1", "v2")
+        },
+        "config": json.loads(emu.client("ssm").get_parameter(Name=parameter_name(service))["Parameter"]["Value"]),
+    }

@@ -21,6 +21,7 @@ class Scenario:
     stop_at: str | None = None  # issue 12: the operator stops the execution (StopExecution) at this gate
     to_previous: bool = False  # issue #15: once deployed, `bluegreen rollback --to-previous` restores v1
     zones_out: tuple[str, ...] = ()  # issue #14: once seeded, ECS can place no new task in these zones
+    rehearsal: bool = False  # the service is snapshotted in another emulator, and the release runs on the file
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -202,5 +203,14 @@ SCENARIOS = {
         config={"healthWaitTimeoutSeconds": 120},
         layout="nlb",
         zones_out=("us-east-1b",),
+    ),
+    "rehearsal": Scenario(
+        "v2",
+        "deployed",
+        "rehearsal: the service of account 210987654321 is snapshotted (describe calls only), a second emulator "
+        "starts from the file alone with the same ARNs, and v1 -> v2 is released on it",
+        layout="several-rules",
+        sidecar=True,
+        rehearsal=True,
     ),
 }
