@@ -39,7 +39,7 @@ from bluegreen.gates import Gate
 from bluegreen.notify import get_notifier
 from bluegreen.store import Store
 
-from . import iam, metrics, patches
+from . import cfn, iam, metrics, patches
 from .dataplane import DataPlane, Timing, WatchedService
 from .fake_slack import FakeSlack, http_api_event, signed_interaction
 from .hook_lambdas import DEMO_HOOK, demo_hook
@@ -251,6 +251,8 @@ class Emulator:
         self._deploy_stack()
         self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
         self._patches.__enter__()
+        self._cfn = cfn.installed()  # a user's own template deploys (aws cloudformation deploy)
+        self._cfn.__enter__()
         metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
         self.recorder.after.append(self._note_table_write)
         self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
@@ -265,6 +267,7 @@ class Emulator:
         if self.slack:
             self.slack.stop()
         metrics.STATE_CHANGE_LISTENERS.remove(self._alarm_changed)
+        self._cfn.__exit__(*exc_info)
         self._patches.__exit__(*exc_info)
         self._lambdas.__exit__(*exc_info)
         self.oneoff.uninstall()

@@ -1,0 +1,306 @@
+"""CloudFormation on the emulator: a user's own template (``aws cloudformation deploy`` against ``local serve``).
+
+moto's CloudFormation creates most of what a service deployable by bluegreen declares (VPC, subnets, security
+groups, load balancers, listeners, listener rules, target groups, repositories, clusters, task definitions,
+roles, alarms, SSM parameters). The patches below fill the gaps that matter here, each marked ``# moto gap:``,
+written for the moto version :mod:`.patches` checks on import:
+
+- an ECS service with ``DeploymentController: EXTERNAL`` (no task definition, as AWS requires of such a
+  service) fails in moto with ``KeyError: 'TaskDefinition'``, and moto drops the controller, the launch type,
+  the network configuration and the load balancers of every service;
+- a target group's ``TargetGroupAttributes`` (deregistration delay, stickiness) are ignored;
+- a resource of a type moto does not model is skipped with a log line and the stack still ends
+  ``CREATE_COMPLETE``; a resource whose creation raises makes the API call itself fail. AWS instead records a
+  ``CREATE_FAILED`` event naming the resource, rolls the stack back and ends it ``ROLLBACK_COMPLETE``
+  (https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/troubleshooting.html); so does the
+  emulator, with a reason that names the type and says the emulator does not support it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from typing import Any
+
+from . import patches
+from .patches import MOTO_VERSION, Patcher
+
+patches.check_moto_version()
+
+import boto3  # noqa: E402
+from moto.cloudformation import parsing  # noqa: E402 - after the version check
+from moto.cloudformation.models import CloudFormationBackend, Event, Stack  # noqa: E402
+from moto.core.common_models import CloudFormationModel  # noqa: E402
+from moto.ecs.models import Cluster, Service, TaskDefinition, ecs_backends  # noqa: E402
+from moto.elbv2.models import FakeLoadBalancer, FakeTargetGroup, elbv2_backends  # noqa: E402
+
+
+class ResourceFailed(Exception):
+    """One resource of a stack could not be created (the stack rolls back)."""
+
+    def __init__(self, logical_id: str, resource_type: str, reason: str) -> None:
+        super().__init__(reason)
+        self.logical_id, self.resource_type, self.reason = logical_id, resource_type, reason
+
+
+def unsupported_reason(resource_type: str) -> str:
+    return (
+        f"Resource type {resource_type} is not supported by the bluegreen emulator (moto {MOTO_VERSION}'s "
+        "CloudFormation has no model of it): leave it out of the template you deploy locally, or deploy to AWS"
+    )
+
+
+def _supported(resource_type: str) -> bool:
+    return (
+        resource_type in parsing.NULL_MODELS
+        or resource_type.startswith("Custom::")
+        or resource_type in parsing.get_model_map()
+    )
+
+
+def _name(value: Any, kind: type) -> Any:
+    """A resolved ``Ref``: moto hands the resource object itself for some types."""
+    if isinstance(value, kind):
+        return value.name if kind is Cluster else value.family if kind is TaskDefinition else value
+    return value
+
+
+def _lower_keys(value: Any) -> Any:
+    """CloudFormation's PascalCase property names -> the ECS API's camelCase ones."""
+    if isinstance(value, dict):
+        return {key[:1].lower() + key[1:]: _lower_keys(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_lower_keys(item) for item in value]
+    return value
+
+
+def _create_service(
+    cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
+    """AWS::ECS::Service with its deployment controller, launch type, network and load balancers."""
+    # moto gap: moto's AWS::ECS::Service requires TaskDefinition (an EXTERNAL service has none) and passes
+    # neither DeploymentController nor LaunchType, NetworkConfiguration, LoadBalancers, PlatformVersion.
+    properties = cloudformation_json["Properties"]
+    cluster = _name(properties.get("Cluster", "default"), Cluster)
+    task_definition = properties.get("TaskDefinition")
+    network = properties.get("NetworkConfiguration")
+    awsvpc = (network or {}).get("AwsvpcConfiguration")
+    return ecs_backends[account_id][region_name].create_service(
+        cluster,
+        resource_name,
+        properties.get("DesiredCount", 1 if task_definition else 0),
+        task_definition_str=_name(task_definition, TaskDefinition) if task_definition else None,
+        load_balancers=_lower_keys(properties.get("LoadBalancers")) or None,
+        deployment_controller=_lower_keys(properties.get("DeploymentController")) or None,
+        launch_type=properties.get("LaunchType"),
+        platform_version=properties.get("PlatformVersion"),
+        network_configuration={"awsvpcConfiguration": _lower_keys(awsvpc)} if awsvpc else None,
+        tags=_lower_keys(properties.get("Tags")) or None,
+    )
+
+
+_ALARM_PROPERTIES = (
+    "AlarmDescription",
+    "ActionsEnabled",
+    "OKActions",
+    "AlarmActions",
+    "InsufficientDataActions",
+    "MetricName",
+    "Namespace",
+    "Statistic",
+    "ExtendedStatistic",
+    "Dimensions",
+    "Period",
+    "Unit",
+    "EvaluationPeriods",
+    "DatapointsToAlarm",
+    "Threshold",
+    "ComparisonOperator",
+    "TreatMissingData",
+    "EvaluateLowSampleCountPercentile",
+    "Metrics",
+    "ThresholdMetricId",
+)
+_NUMBERS = {"Period": int, "EvaluationPeriods": int, "DatapointsToAlarm": int, "Threshold": float}
+
+
+def _typed(value: Any, key: str = "") -> Any:
+    """Template values are strings where the API wants numbers or booleans (Period, ReturnData...)."""
+    if isinstance(value, dict):
+        return {k: _typed(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v, key) for v in value]
+    if key in _NUMBERS and isinstance(value, str):
+        return _NUMBERS[key](value)
+    if key in ("ReturnData", "ActionsEnabled") and isinstance(value, str):
+        return value.lower() == "true"
+    return value
+
+
+class MetricAlarmResource(CloudFormationModel):
+    """AWS::CloudWatch::Alarm (a metric alarm): Ref is its name, GetAtt Arn its ARN."""
+
+    # moto gap: moto's CloudFormation has no model of AWS::CloudWatch::Alarm (the stack would skip it).
+    def __init__(self, name: str, arn: str, region_name: str) -> None:
+        self.name, self.arn, self.region_name = name, arn, region_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return "AlarmName"
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        # https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-resource-cloudwatch-alarm.html
+        return "AWS::CloudWatch::Alarm"
+
+    @property
+    def physical_resource_id(self) -> str:
+        return self.name
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:
+        return attr == "Arn"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        if attribute_name == "Arn":
+            return self.arn
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        raise UnformattedGetAttTemplateException()
+
+    @classmethod
+    def create_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+    ) -> MetricAlarmResource:
+        properties = cloudformation_json["Properties"]
+        # Through the API (in this process): the alarm is validated as PutMetricAlarm validates it.
+        client = boto3.client("cloudwatch", region_name=region_name)
+        arguments = {key: _typed(properties[key], key) for key in _ALARM_PROPERTIES if key in properties}
+        client.put_metric_alarm(AlarmName=resource_name, **arguments)
+        alarm = client.describe_alarms(AlarmNames=[resource_name])["MetricAlarms"][0]
+        return cls(resource_name, alarm["AlarmArn"], region_name)
+
+    @classmethod
+    def delete_from_cloudformation_json(  # type: ignore[override]
+        cls, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        boto3.client("cloudwatch", region_name=region_name).delete_alarms(AlarmNames=[resource_name])
+
+
+@contextlib.contextmanager
+def installed() -> Iterator[None]:
+    patcher = Patcher()
+    original_create_resource = parsing.parse_and_create_resource
+    original_target_group = FakeTargetGroup.__dict__["create_from_cloudformation_json"].__func__
+    original_create_resources = Stack.create_resources
+    original_execute = CloudFormationBackend.execute_change_set
+
+    def parse_and_create_resource(logical_id, resource_json, resources_map, account_id, region_name):  # noqa: ANN001
+        # moto gap: an unknown type is skipped (the stack completes without it); an error fails the API call.
+        resource_type = resource_json.get("Type", "")
+        if not _supported(resource_type):
+            raise ResourceFailed(logical_id, resource_type, unsupported_reason(resource_type))
+        try:
+            return original_create_resource(logical_id, resource_json, resources_map, account_id, region_name)
+        except ResourceFailed:
+            raise
+        except Exception as error:  # noqa: BLE001 - any failure of one resource fails the stack, as in AWS
+            raise ResourceFailed(logical_id, resource_type, f"{type(error).__name__}: {error}") from error
+
+    def create_target_group(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # noqa: ANN001
+        # moto gap: TargetGroupAttributes are ignored (the data plane reads the deregistration delay).
+        group = original_target_group(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        attributes = cloudformation_json["Properties"].get("TargetGroupAttributes") or []
+        if attributes:
+            elbv2_backends[account_id][region_name].modify_target_group_attributes(
+                group.arn, {item["Key"]: str(item["Value"]) for item in attributes}
+            )
+        return group
+
+    original_balancer_attribute = FakeLoadBalancer.get_cfn_attribute
+
+    def balancer_attribute(self: FakeLoadBalancer, attribute_name: str) -> Any:
+        # moto gap: GetAtt LoadBalancerFullName and SecurityGroups raise NotImplementedError (an alarm's
+        # LoadBalancer dimension is the full name, app/NAME/ID).
+        if attribute_name == "LoadBalancerFullName":
+            return self.arn.split(":loadbalancer/", 1)[1]
+        if attribute_name == "SecurityGroups":
+            return list(self.security_groups)
+        return original_balancer_attribute(self, attribute_name)
+
+    def target_group_attribute(self: FakeTargetGroup, attribute_name: str) -> Any:
+        # moto gap: a target group has no GetAtt at all (an alarm's TargetGroup dimension is its full name).
+        from moto.cloudformation.exceptions import UnformattedGetAttTemplateException
+
+        values = {
+            "TargetGroupFullName": self.arn.split(":", 5)[5],
+            "TargetGroupName": self.name,
+            "TargetGroupArn": self.arn,
+            "LoadBalancerArns": list(self.load_balancer_arns),
+        }
+        if attribute_name not in values:
+            raise UnformattedGetAttTemplateException()
+        return values[attribute_name]
+
+    def roll_back(stack: Stack, failed: ResourceFailed) -> None:
+        stack.events.append(
+            Event(
+                stack_id=stack.stack_id,
+                stack_name=stack.name,
+                logical_resource_id=failed.logical_id,
+                physical_resource_id="",
+                resource_type=failed.resource_type,
+                resource_status="CREATE_FAILED",
+                resource_status_reason=failed.reason,
+                resource_properties=None,
+            )
+        )
+        stack._add_stack_event(
+            "ROLLBACK_IN_PROGRESS",
+            resource_status_reason=f"The following resource(s) failed to create: [{failed.logical_id}]. "
+            "Rollback requested by user.",
+        )
+        with contextlib.suppress(Exception):  # what was created is deleted, as far as moto can
+            stack.resource_map.delete()
+        # A rolled-back stack lists no resources and no outputs (moto would try to create them again).
+        stack.resource_map._resource_json_map = {}
+        stack.output_map._output_json_map = {}
+        stack._add_stack_event("ROLLBACK_COMPLETE")
+        stack.status = "ROLLBACK_COMPLETE"
+
+    def create_resources(self: Stack) -> None:
+        try:
+            original_create_resources(self)
+        except ResourceFailed as failed:
+            roll_back(self, failed)
+
+    def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = self.change_sets.get(change_set_name) or next(
+            (cs for cs in self.change_sets.values() if cs.change_set_name == change_set_name), None
+        )
+        try:
+            original_execute(self, change_set_name, stack_name)
+        except ResourceFailed as failed:
+            if change_set is None or change_set.change_set_type != "CREATE":
+                raise
+            change_set.execution_status = "EXECUTE_FAILED"
+            roll_back(self.stacks[change_set.stack_id], failed)
+
+    # The model list is cached: seen afresh, it holds MetricAlarmResource (a subclass of CloudFormationModel).
+    parsing.get_model_list.cache_clear()
+    parsing.get_model_map.cache_clear()
+    patcher.replace(parsing, "parse_and_create_resource", parse_and_create_resource)
+    # The classmethods are saved as defined on their class (getattr would hand back a bound method).
+    saved = [(owner, owner.__dict__["create_from_cloudformation_json"]) for owner in (Service, FakeTargetGroup)]
+    Service.create_from_cloudformation_json = classmethod(_create_service)  # type: ignore[method-assign,assignment]
+    FakeTargetGroup.create_from_cloudformation_json = classmethod(create_target_group)  # type: ignore[method-assign,assignment]
+    patcher.replace(Stack, "create_resources", create_resources)
+    patcher.replace(FakeLoadBalancer, "get_cfn_attribute", balancer_attribute)
+    patcher.replace(FakeTargetGroup, "get_cfn_attribute", target_group_attribute, missing=True)
+    patcher.replace(CloudFormationBackend, "execute_change_set", execute_change_set)
+    try:
+        yield
+    finally:
+        patcher.restore()
+        for owner, original in saved:
+            owner.create_from_cloudformation_json = original
