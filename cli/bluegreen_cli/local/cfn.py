@@ -31,6 +31,7 @@ import boto3  # noqa: E402
 from moto.cloudformation import parsing  # noqa: E402 - after the version check
 from moto.cloudformation.models import CloudFormationBackend, Event, Stack  # noqa: E402
 from moto.core.common_models import CloudFormationModel  # noqa: E402
+from moto.ec2.models.vpcs import VPC  # noqa: E402
 from moto.ecs.models import Cluster, Service, TaskDefinition, ecs_backends  # noqa: E402
 from moto.elbv2.models import FakeLoadBalancer, FakeTargetGroup, elbv2_backends  # noqa: E402
 
@@ -187,6 +188,37 @@ class MetricAlarmResource(CloudFormationModel):
         boto3.client("cloudwatch", region_name=region_name).delete_alarms(AlarmNames=[resource_name])
 
 
+def _create_task_definition(
+    cls: Any, resource_name: str, cloudformation_json: Any, account_id: str, region_name: str, **kwargs: Any
+) -> Any:
+    """AWS::ECS::TaskDefinition with all its task-level properties."""
+    # moto gap: moto's AWS::ECS::TaskDefinition passes only the family, containers, volumes and memory: a
+    # Fargate (awsvpc) definition became a 'bridge' one without its roles, CPU or compatibilities.
+    properties = cloudformation_json["Properties"]
+    family = properties.get("Family") or resource_name
+    optional = {
+        "network_mode": properties.get("NetworkMode"),
+        "requires_compatibilities": properties.get("RequiresCompatibilities"),
+        "cpu": properties.get("Cpu"),
+        "memory": properties.get("Memory"),
+        "task_role_arn": properties.get("TaskRoleArn"),
+        "execution_role_arn": properties.get("ExecutionRoleArn"),
+        "placement_constraints": _lower_keys(properties.get("PlacementConstraints")),
+        "tags": _lower_keys(properties.get("Tags")),
+        "runtime_platform": _lower_keys(properties.get("RuntimePlatform")),
+        "pid_mode": properties.get("PidMode"),
+        "ipc_mode": properties.get("IpcMode"),
+        "ephemeral_storage": _lower_keys(properties.get("EphemeralStorage")),
+        "proxy_configuration": _lower_keys(properties.get("ProxyConfiguration")),
+    }
+    return ecs_backends[account_id][region_name].register_task_definition(
+        family=family,
+        container_definitions=_lower_keys(properties.get("ContainerDefinitions") or []),
+        volumes=_lower_keys(properties.get("Volumes") or []),
+        **{key: value for key, value in optional.items() if value is not None},
+    )
+
+
 @contextlib.contextmanager
 def installed() -> Iterator[None]:
     patcher = Patcher()
@@ -242,6 +274,21 @@ def installed() -> Iterator[None]:
             raise UnformattedGetAttTemplateException()
         return values[attribute_name]
 
+    original_vpc = VPC.__dict__["create_from_cloudformation_json"].__func__
+
+    def create_vpc(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):  # noqa: ANN001
+        # moto gap: EnableDnsHostnames and EnableDnsSupport are ignored (moto's ECS tasks need a VPC with DNS
+        # hostnames for their private DNS name).
+        vpc = original_vpc(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+        properties = cloudformation_json["Properties"]
+        for key, attribute in (
+            ("EnableDnsHostnames", "enable_dns_hostnames"),
+            ("EnableDnsSupport", "enable_dns_support"),
+        ):
+            if key in properties:
+                setattr(vpc, attribute, str(properties[key]).lower() == "true")
+        return vpc
+
     def roll_back(stack: Stack, failed: ResourceFailed) -> None:
         stack.events.append(
             Event(
@@ -291,7 +338,12 @@ def installed() -> Iterator[None]:
     parsing.get_model_map.cache_clear()
     patcher.replace(parsing, "parse_and_create_resource", parse_and_create_resource)
     # The classmethods are saved as defined on their class (getattr would hand back a bound method).
-    saved = [(owner, owner.__dict__["create_from_cloudformation_json"]) for owner in (Service, FakeTargetGroup)]
+    saved = [
+        (owner, owner.__dict__["create_from_cloudformation_json"])
+        for owner in (Service, FakeTargetGroup, TaskDefinition, VPC)
+    ]
+    VPC.create_from_cloudformation_json = classmethod(create_vpc)  # type: ignore[method-assign,assignment]
+    TaskDefinition.create_from_cloudformation_json = classmethod(_create_task_definition)  # type: ignore[method-assign,assignment]
     Service.create_from_cloudformation_json = classmethod(_create_service)  # type: ignore[method-assign,assignment]
     FakeTargetGroup.create_from_cloudformation_json = classmethod(create_target_group)  # type: ignore[method-assign,assignment]
     patcher.replace(Stack, "create_resources", create_resources)
@@ -304,3 +356,45 @@ def installed() -> Iterator[None]:
         patcher.restore()
         for owner, original in saved:
             owner.create_from_cloudformation_json = original
+
+
+def watch_configured(emu: Any, service: str) -> Any:
+    """A service a user's template created (its configuration document in SSM): simulated by the data plane
+    (its task sets run tasks, its alarm follows their 5xx) and watched by the auto-approver, as seeded ones are."""
+    import json
+
+    from bluegreen.config import parameter_name
+    from bluegreen.models import ServiceConfig
+
+    from .dataplane import WatchedService
+    from .seed import DemoService
+
+    document = json.loads(emu.client("ssm").get_parameter(Name=parameter_name(service))["Parameter"]["Value"])
+    config = ServiceConfig.model_validate(document)
+    ecr = emu.client("ecr")
+    images = ecr.describe_images(repositoryName=config.repository)["imageDetails"]
+    routes = config.production_route_arns()
+    alarm = config.alarmNames[0] if config.alarmNames else None
+    port = config.containerPort or 8080
+    emu.plane.watch(WatchedService(config.cluster, config.service, routes[0], alarm, port))
+    described = emu.client("ecs").describe_services(cluster=config.cluster, services=[config.service])["services"]
+    primary = next((ts["id"] for ts in described[0].get("taskSets") or [] if ts["status"] == "PRIMARY"), "")
+    demo = DemoService(
+        name=config.service,
+        cluster=config.cluster,
+        repository=config.repository,
+        repository_uri=ecr.describe_repositories(repositoryNames=[config.repository])["repositories"][0][
+            "repositoryUri"
+        ],
+        digests={tag: image["imageDigest"] for image in images for tag in image.get("imageTags") or []},
+        production_rule_arn=routes[0],
+        test_rule_arn=config.test_route_arn(),
+        target_groups=list(config.targetGroupArns),
+        alarm_name=alarm or "",
+        blue_task_set=primary,
+        config=document,
+        production_routes=routes,
+    )
+    emu.services[config.service] = demo
+    emu._table_written.set()
+    return demo
