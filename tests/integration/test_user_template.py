@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen_cli.local.cfn import unsupported_reason, watch_configured
+from bluegreen_cli.local.cfn import unsupported_reason
 from bluegreen_cli.local.emulator import Emulator
 from bluegreen_cli.local.seed import push_image
 
@@ -63,7 +63,7 @@ def test_a_first_release_then_another_deploy_on_it(deployed: tuple[Emulator, dic
     ecr = emu.client("ecr")
     for tag in ("v1", "v2"):
         push_image(ecr, "web", tag)
-    demo = watch_configured(emu, "web")
+    demo = emu.services["web"]  # the stack declared its configuration: the emulator follows it (watch_configured)
     # When the first release runs (no task set yet)
     first = emu.run("web", "v1")
     # Then it created the first task set and production forwards to it

@@ -19,7 +19,7 @@ written for the moto version :mod:`.patches` checks on import:
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from . import patches
@@ -220,7 +220,8 @@ def _create_task_definition(
 
 
 @contextlib.contextmanager
-def installed() -> Iterator[None]:
+def installed(on_created: Callable[[Stack], None] | None = None) -> Iterator[None]:
+    """The patches; ``on_created(stack)`` runs after each stack creation or change set that succeeded."""
     patcher = Patcher()
     original_create_resource = parsing.parse_and_create_resource
     original_target_group = FakeTargetGroup.__dict__["create_from_cloudformation_json"].__func__
@@ -320,6 +321,9 @@ def installed() -> Iterator[None]:
             original_create_resources(self)
         except ResourceFailed as failed:
             roll_back(self, failed)
+            return
+        if on_created:
+            on_created(self)
 
     def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
         change_set = self.change_sets.get(change_set_name) or next(
@@ -332,6 +336,9 @@ def installed() -> Iterator[None]:
                 raise
             change_set.execution_status = "EXECUTE_FAILED"
             roll_back(self.stacks[change_set.stack_id], failed)
+            return
+        if on_created and change_set is not None:
+            on_created(self.stacks[change_set.stack_id])
 
     # The model list is cached: seen afresh, it holds MetricAlarmResource (a subclass of CloudFormationModel).
     parsing.get_model_list.cache_clear()
@@ -356,6 +363,21 @@ def installed() -> Iterator[None]:
         patcher.restore()
         for owner, original in saved:
             owner.create_from_cloudformation_json = original
+
+
+def configured_services(stack: Stack) -> list[str]:
+    """The services whose configuration document (an SSM parameter under the prefix) ``stack`` declares."""
+    from bluegreen.config import config_prefix
+
+    prefix = config_prefix().rstrip("/") + "/"
+    names = []
+    for logical_id, resource in (stack.template_dict.get("Resources") or {}).items():
+        if resource.get("Type") != "AWS::SSM::Parameter":
+            continue
+        name = getattr(stack.resource_map[logical_id], "name", "")
+        if name.startswith(prefix) and "/" not in name[len(prefix) :]:
+            names.append(name[len(prefix) :])
+    return names
 
 
 def watch_configured(emu: Any, service: str) -> Any:

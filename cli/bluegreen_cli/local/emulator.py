@@ -251,7 +251,7 @@ class Emulator:
         self._deploy_stack()
         self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
         self._patches.__enter__()
-        self._cfn = cfn.installed()  # a user's own template deploys (aws cloudformation deploy)
+        self._cfn = cfn.installed(self._stack_created)  # a user's own template deploys (aws cloudformation deploy)
         self._cfn.__enter__()
         metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
         self.recorder.after.append(self._note_table_write)
@@ -285,6 +285,16 @@ class Emulator:
             else:
                 os.environ[key] = value
         get_publisher.cache_clear()  # its client and bus were this emulator's
+
+    def _stack_created(self, stack: Any) -> None:
+        """A user's template declared a service configuration: the data plane and auto-approver follow it."""
+        for service in cfn.configured_services(stack):
+            if service in self.services:
+                continue
+            try:
+                cfn.watch_configured(self, service)
+            except Exception as error:  # noqa: BLE001 - the release's Validate says what is wrong with it
+                logging.getLogger("bluegreen.emulator").warning("not simulating %s: %s", service, error)
 
     def _alarm_changed(self, alarm_name: str, state: str) -> None:
         """Every alarm state change (evaluation or SetAlarmState), in simulated seconds: rollback reaction."""
@@ -556,7 +566,7 @@ class Emulator:
             definition = ecs.describe_task_definition(taskDefinition=task_set["taskDefinition"])["taskDefinition"]
             image = definition["containerDefinitions"][0]["image"]
             digest = image.split("@")[-1]
-            tag = next((t for t, d in demo.digests.items() if d == digest), digest)
+            tag = next((t for t, d in demo.digests.items() if d == digest), None) or self._pushed_tag(demo, digest)
             result.append(
                 {
                     "id": task_set["id"],
@@ -568,6 +578,17 @@ class Emulator:
                 }
             )
         return result
+
+    def _pushed_tag(self, demo: DemoService, digest: str) -> str:
+        """A tag of ``digest`` pushed since the service was seeded (a template's service starts with no image)."""
+        try:
+            images = self.client("ecr").describe_images(
+                repositoryName=demo.repository, imageIds=[{"imageDigest": digest}]
+            )
+        except Exception:  # noqa: BLE001 - not an image of the repository: the digest names it
+            return digest
+        tags = [t for image in images["imageDetails"] for t in image.get("imageTags") or []]
+        return tags[0] if tags else digest
 
     # --- executions ------------------------------------------------------------------
     def start(self, service: str, tag: str, digest: str | None = None, raw_input: Any = None) -> str:
