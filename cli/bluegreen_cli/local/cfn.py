@@ -220,8 +220,9 @@ def _create_task_definition(
 
 
 @contextlib.contextmanager
-def installed(on_created: Callable[[Stack], None] | None = None) -> Iterator[None]:
-    """The patches; ``on_created(stack)`` runs after each stack creation or change set that succeeded."""
+def installed(on_created: Callable[[Stack, dict[str, Any]], None] | None = None) -> Iterator[None]:
+    """The patches; ``on_created(stack, template)`` runs after each stack creation or change set that succeeded
+    (``template``: the one applied, as a dict; a change set's stack keeps its first one)."""
     patcher = Patcher()
     original_create_resource = parsing.parse_and_create_resource
     original_target_group = FakeTargetGroup.__dict__["create_from_cloudformation_json"].__func__
@@ -323,7 +324,7 @@ def installed(on_created: Callable[[Stack], None] | None = None) -> Iterator[Non
             roll_back(self, failed)
             return
         if on_created:
-            on_created(self)
+            on_created(self, self.template_dict)
 
     def execute_change_set(self: CloudFormationBackend, change_set_name: str, stack_name: str | None = None) -> None:
         change_set = self.change_sets.get(change_set_name) or next(
@@ -338,7 +339,7 @@ def installed(on_created: Callable[[Stack], None] | None = None) -> Iterator[Non
             roll_back(self.stacks[change_set.stack_id], failed)
             return
         if on_created and change_set is not None:
-            on_created(self.stacks[change_set.stack_id])
+            on_created(self.stacks[change_set.stack_id], change_set.template_dict)
 
     # The model list is cached: seen afresh, it holds MetricAlarmResource (a subclass of CloudFormationModel).
     parsing.get_model_list.cache_clear()
@@ -365,13 +366,13 @@ def installed(on_created: Callable[[Stack], None] | None = None) -> Iterator[Non
             owner.create_from_cloudformation_json = original
 
 
-def configured_services(stack: Stack) -> list[str]:
+def configured_services(stack: Stack, template: dict[str, Any]) -> list[str]:
     """The services whose configuration document (an SSM parameter under the prefix) ``stack`` declares."""
     from bluegreen.config import config_prefix
 
     prefix = config_prefix().rstrip("/") + "/"
     names = []
-    for logical_id, resource in (stack.template_dict.get("Resources") or {}).items():
+    for logical_id, resource in (template.get("Resources") or {}).items():
         if resource.get("Type") != "AWS::SSM::Parameter":
             continue
         name = getattr(stack.resource_map[logical_id], "name", "")

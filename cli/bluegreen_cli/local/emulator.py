@@ -286,9 +286,9 @@ class Emulator:
                 os.environ[key] = value
         get_publisher.cache_clear()  # its client and bus were this emulator's
 
-    def _stack_created(self, stack: Any) -> None:
+    def _stack_created(self, stack: Any, template: dict[str, Any]) -> None:
         """A user's template declared a service configuration: the data plane and auto-approver follow it."""
-        for service in cfn.configured_services(stack):
+        for service in cfn.configured_services(stack, template):
             if service in self.services:
                 continue
             try:
