@@ -31,13 +31,15 @@ from moto import mock_aws
 from moto.ecs.models import ecs_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
+from bluegreen import aws as aws_clients
 from bluegreen import elbv2 as rules
 from bluegreen.decisions import decide
 from bluegreen.errors import BlueGreenError
 from bluegreen.events import get_publisher
 from bluegreen.gates import Gate
+from bluegreen.hook_calls import get_lambda_client as get_hook_lambda_client
 from bluegreen.notify import get_notifier
-from bluegreen.store import Store
+from bluegreen.store import Store, get_store
 
 from . import cfn, iam, metrics, patches
 from .dataplane import DataPlane, Timing, WatchedService
@@ -248,10 +250,16 @@ class Emulator:
         get_notifier.cache_clear()
         get_publisher.cache_clear()
         parameters.clear_caches()
+        # And the shared clients: made for the region (and the account's table) of the emulator before this one.
+        for cached in (aws_clients.get_clients, aws_clients.get_ssm_provider, aws_clients.lambda_client, get_store):
+            cached.cache_clear()
+        get_hook_lambda_client.cache_clear()
         self._deploy_stack()
         self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
         self._patches.__enter__()
-        self._cfn = cfn.installed(self._stack_created)  # a user's own template deploys (aws cloudformation deploy)
+        self._cfn = patches.cloudformation_templates(
+            self._stack_created
+        )  # a user's own template deploys (aws cloudformation deploy)
         self._cfn.__enter__()
         metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
         self.recorder.after.append(self._note_table_write)
