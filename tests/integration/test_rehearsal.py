@@ -81,3 +81,22 @@ def test_rehearsal_has_the_same_shape_and_a_release_ends_deployed(taken: Taken) 
         assert task_sets[0]["id"] != before["taskSets"][0]["id"]
         weights = b.production_weights(demo.name)
         assert {group for group, weight in weights.items() if weight} == {task_sets[0]["targetGroupArn"]}
+
+
+@pytest.mark.matrix
+@pytest.mark.parametrize("layout", ["listener-ports", "nlb"])
+def test_rehearsal_of_listener_layouts(layout: str) -> None:
+    # Given a service whose routes are listeners (an ALB's, or an NLB's) snapshotted in emulator A
+    with Emulator(account=ACCOUNT, slack=False) as a:
+        demo = a.seed_service(layout=layout)
+        taken = snapshots.parse(
+            json.loads(snapshots.take(boto3.session.Session(region_name=a.region), demo.name).model_dump_json())
+        )
+        before = shape(a, demo.name)
+    # When emulator B starts from it and v2 is released
+    with emulator_for(taken, slack=False) as b:
+        rehearsed = seed_snapshot(b, taken)
+        assert shape(b, rehearsed.name) == before
+        result = b.run(rehearsed.name, "v2")
+        # Then it ends deployed
+        assert result.outcome == "deployed", (result.error, result.cause)

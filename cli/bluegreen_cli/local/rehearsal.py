@@ -409,7 +409,11 @@ def shape(emu: Emulator, service: str) -> dict[str, Any]:
         for ts in described["taskSets"]
     ]
     definition = ecs.describe_task_definition(taskDefinition=task_sets[0]["taskDefinition"])["taskDefinition"]
-    rules = elbv2.describe_rules(RuleArns=[*demo.production_routes, demo.test_rule_arn])["Rules"]
+    routes = [*demo.production_routes, demo.test_rule_arn]
+    rule_arns = [route for route in routes if ":listener-rule/" in route]
+    listener_arns = [route for route in routes if ":listener/" in route]
+    rules = elbv2.describe_rules(RuleArns=rule_arns)["Rules"] if rule_arns else []
+    listeners = elbv2.describe_listeners(ListenerArns=listener_arns)["Listeners"] if listener_arns else []
     groups = elbv2.describe_target_groups(TargetGroupArns=demo.target_groups)["TargetGroups"]
     alarm = cloudwatch.describe_alarms(AlarmNames=[demo.alarm_name])["MetricAlarms"][0]
     return {
@@ -419,8 +423,9 @@ def shape(emu: Emulator, service: str) -> dict[str, Any]:
         "containers": definition["containerDefinitions"],
         "revision": definition["revision"],
         "rules": [(r["RuleArn"], r["Priority"], r["Conditions"], r["Actions"]) for r in rules],
+        "listeners": [(li["ListenerArn"], li["Protocol"], li["Port"], li["DefaultActions"]) for li in listeners],
         "targetGroups": [
-            (g["TargetGroupArn"], g["VpcId"], g["HealthCheckPath"], g["HealthCheckIntervalSeconds"]) for g in groups
+            (g["TargetGroupArn"], g["VpcId"], g.get("HealthCheckPath"), g["HealthCheckIntervalSeconds"]) for g in groups
         ],
         "deregistrationDelay": [
             {a["Key"]: a["Value"] for a in elbv2.describe_target_group_attributes(TargetGroupArn=g)["Attributes"]}[
