@@ -100,3 +100,22 @@ def test_rehearsal_of_listener_layouts(layout: str) -> None:
         result = b.run(rehearsed.name, "v2")
         # Then it ends deployed
         assert result.outcome == "deployed", (result.error, result.cause)
+
+
+def test_the_snapshot_command_writes_the_file_or_says_what_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from bluegreen_cli.main import main
+
+    with Emulator(slack=False) as emu:
+        demo = emu.seed_service()
+        output = tmp_path / "snap.json"
+        # When `bluegreen local snapshot SERVICE --output FILE` runs against the account
+        assert main(["local", "snapshot", demo.name, "--output", str(output), "--region", emu.region]) == 0
+        # Then the file is a snapshot of it, and the command says no secret was read
+        assert snapshots.load(output).ecsService["serviceName"] == demo.name
+        assert "No secret was read" in capsys.readouterr().out
+        # When the service has no configuration document / Then exit 2, naming the parameter
+        assert main(["local", "snapshot", "nope", "--output", str(tmp_path / "nope.json")]) == 2
+        assert "no service configuration /bluegreen/services/nope" in capsys.readouterr().err
+        assert not (tmp_path / "nope.json").exists()
