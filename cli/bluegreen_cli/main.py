@@ -212,6 +212,19 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="YAML/JSON rules giving images a behaviour by tag (see docs/emulator-behaviours.md)",
     )
+    serve.add_argument(
+        "--snapshot", metavar="FILE", help="seed the emulator with a snapshot (bluegreen local snapshot) to rehearse on"
+    )
+    snapshot = local_commands.add_parser(
+        "snapshot", help="read (describe calls only) what a release of SERVICE touches into a file to rehearse on"
+    )
+    snapshot.add_argument("service", metavar="SERVICE")
+    snapshot.add_argument("--output", "-o", required=True, metavar="FILE", help="the snapshot file to write")
+    snapshot.add_argument("--with-hook-code", action="store_true", help="also download the hook functions' code")
+    snapshot.add_argument("--region", default=None, help="AWS region (default: the SDK's)")
+    snapshot.add_argument(
+        "--stack", default=None, metavar="NAME", help="the deployment stack, to keep its scoping parameters"
+    )
     local_commands.add_parser("faults", help="inject a fault at every AWS call site of a deployment")
     local_commands.add_parser(
         "chaos", help="inject data-plane events (crashes, scaling, drains) at every phase; lose, repeat, delay events"
@@ -241,6 +254,15 @@ def _local(args: argparse.Namespace) -> int:
 
 
 def _run_local(args: argparse.Namespace) -> int:
+    if args.local_command == "snapshot":  # reads an account with boto3 only: no emulator needed
+        from .common import CliError
+        from .snapshot import main as snapshot
+
+        try:
+            return snapshot(args.service, args.output, args.with_hook_code, args.region, args.stack)
+        except CliError as error:
+            sys.stderr.write(error.line() + "\n")
+            return error.code
     if args.local_command == "demo":
         from .local.demo import run_demo
 
@@ -248,7 +270,7 @@ def _run_local(args: argparse.Namespace) -> int:
     if args.local_command == "serve":
         from .local.serve import serve
 
-        status = serve(args.port, behaviours=args.behaviours)
+        status = serve(args.port, behaviours=args.behaviours, snapshot=args.snapshot)
         # The emulator's state is in memory and thrown away: freeing moto's backends object by object at
         # interpreter exit takes seconds, so the process leaves at once (output flushed first).
         sys.stdout.flush()

@@ -24,9 +24,6 @@ def test_no_lost_duplicated_or_late_event_leaves_debris(record_property):
 
 
 @pytest.mark.matrix
-@pytest.mark.xfail(
-    reason="a lost alarm event is caught by Bake's end-of-bake alarm re-read (the alarms-safe change)", strict=False
-)
 def test_a_lost_alarm_event_never_leaves_a_release_in_production_with_its_alarm_in_alarm(record_property):
     # Given a release that fires its alarm during the bake, whose alarm event is dropped (or fails past its retries)
     report = lost_events.run_suite(cases=lost_events.ALARM_CASES)

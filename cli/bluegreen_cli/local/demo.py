@@ -125,6 +125,41 @@ def _reconcile(emu: Emulator, service: str, out: TextIO) -> None:
         print(f"    {repair['kind']}: {repair['action']}", file=out)
 
 
+REHEARSED_ACCOUNT = "210987654321"  # the "real" account the rehearsal scenario snapshots (not the default one)
+
+
+def _snapshot_of_another(spec: Scenario, out: TextIO) -> dict[str, Any]:
+    """The rehearsal scenario's first half: a service in another emulator (account), snapshotted to a file."""
+    import tempfile
+
+    import boto3
+
+    from bluegreen_cli import snapshot as snapshots
+
+    from .rehearsal import shape
+
+    with Emulator(account=REHEARSED_ACCOUNT, slack=False) as source:
+        demo = source.seed_service(
+            config_overrides=spec.config, sidecar=spec.sidecar, layout=spec.layout, **(spec.seed or {})
+        )
+        operations: list[str] = []
+        session = boto3.session.Session(region_name=source.region)
+        session.events.register("before-call", lambda model, **_: operations.append(model.name))
+        taken = snapshots.take(session, demo.name, stack="bluegreen")
+        before = shape(source, demo.name)
+    with tempfile.NamedTemporaryFile("w", suffix=".json", prefix=f"{demo.name}-snapshot-", delete=False) as file:
+        path = file.name
+    snapshots.write(taken, path)
+    print(
+        f"Snapshot of {demo.name} in account {taken.account}: {len(operations)} read calls "
+        f"({', '.join(sorted(set(operations)))}), written to {path}",
+        file=out,
+    )
+    if not all(op.startswith(("Describe", "List", "Get")) for op in operations):
+        raise RuntimeError(f"the snapshot made a call that is not a read: {operations}")
+    return {"snapshot": snapshots.load(path), "shape": before, "file": path}
+
+
 def summarize(
     emu: Emulator, scenario: str, service: str, result: ExecutionResult, wall: float, first_call: int = 0
 ) -> dict[str, Any]:
@@ -199,12 +234,35 @@ def run_demo(
     started = time.monotonic()
     log_stream = sys.stderr if verbose else None
     auto_approve = not interactive and (spec.click is None or spec.click[0] != "approval")
-    with Emulator(log_stream=log_stream, auto_approve=auto_approve, pace=60.0 if interactive else None) as emu:
-        if spec.user_hook:
-            _create_user_hook(emu, out)
-        demo = emu.seed_service(
-            config_overrides=spec.config, sidecar=spec.sidecar, layout=spec.layout, **(spec.seed or {})
-        )
+    settings: dict[str, Any] = {
+        "log_stream": log_stream,
+        "auto_approve": auto_approve,
+        "pace": 60.0 if interactive else None,
+    }
+    rehearsal = _snapshot_of_another(spec, out) if spec.rehearsal else None
+    if rehearsal:
+        from .rehearsal import emulator_for
+
+        emulator = emulator_for(rehearsal["snapshot"], **settings)
+    else:
+        emulator = Emulator(**settings)
+    with emulator as emu:
+        if rehearsal:
+            from .rehearsal import seed_snapshot, shape
+
+            demo = seed_snapshot(emu, rehearsal["snapshot"])
+            same = shape(emu, demo.name) == rehearsal["shape"]
+            print(
+                f"Rehearsal emulator: account {emu.account}, seeded from the file alone; describe calls answer "
+                f"{'as' if same else 'NOT as'} in the snapshotted account",
+                file=out,
+            )
+        else:
+            if spec.user_hook:
+                _create_user_hook(emu, out)
+            demo = emu.seed_service(
+                config_overrides=spec.config, sidecar=spec.sidecar, layout=spec.layout, **(spec.seed or {})
+            )
         emu.plane.alarm_min_weight = spec.alarm_min_weight
         if spec.alarm_events_lost:  # as a deleted or disabled rule in AWS: the alarm's events never arrive
             emu.set_alarm_events(False)
@@ -247,6 +305,8 @@ def run_demo(
         summary = summarize(emu, scenario, demo.name, result, time.monotonic() - started, first_call)
         hooks = hook_lines(next(iter(emu.store.deployments(demo.name, limit=1)), {}))  # issue 13
         summary["lockHeld"] = emu.store.lock_holder(demo.name) is not None
+        if rehearsal:
+            summary["rehearsal"] = {"account": emu.account, "file": rehearsal["file"], "sameShape": same}
         summary.update(_delivery(emu, demo.name))
 
     for event in summary["events"]:
@@ -284,4 +344,6 @@ def run_demo(
     if as_json:
         print(json.dumps(summary, default=str), file=out)
     clean = not summary["lockHeld"] and len(summary["taskSets"]) == 1
+    if rehearsal and not summary["rehearsal"]["sameShape"]:
+        clean = False  # the rehearsal is of another shape than the account's: not a rehearsal
     return 0 if result.outcome == spec.expected_outcome and clean else 1

@@ -31,15 +31,17 @@ from moto import mock_aws
 from moto.ecs.models import ecs_backends
 from moto.secretsmanager.models import secretsmanager_backends
 
+from bluegreen import aws as aws_clients
 from bluegreen import elbv2 as rules
 from bluegreen.decisions import decide
 from bluegreen.errors import BlueGreenError
 from bluegreen.events import get_publisher
 from bluegreen.gates import Gate
+from bluegreen.hook_calls import get_lambda_client as get_hook_lambda_client
 from bluegreen.notify import get_notifier
-from bluegreen.store import Store
+from bluegreen.store import Store, get_store
 
-from . import alarm_history, iam, metrics, patches
+from . import alarm_history, cfn, iam, metrics, patches
 from .async_invoke import AsyncLambda
 from .behaviours import Behaviours, Rule
 from .dataplane import DataPlane, Timing, WatchedService
@@ -140,21 +142,22 @@ class _MotoLookup:
     def secret_arn(self, secret_id: str) -> str:
         if secret_id.startswith("arn:"):
             return secret_id
-        backend = secretsmanager_backends[ACCOUNT][REGION]
+        account, region = self.emulator.account, self.emulator.region
+        backend = secretsmanager_backends[account][region]
         if secret_id in backend.secrets:
             return backend.secrets[secret_id].arn
-        return f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret_id}"
+        return f"arn:aws:secretsmanager:{region}:{account}:secret:{secret_id}"
 
     def state_machine_of_task_token(self, task_token: str) -> str:
         return self.emulator.state_machine_arn  # the stack has one state machine: every token is one of its
 
     def next_task_definition_revision(self, family: str) -> int:
-        revisions = ecs_backends[ACCOUNT][REGION].task_definitions.get(family, {})
+        revisions = ecs_backends[self.emulator.account][self.emulator.region].task_definitions.get(family, {})
         return max(revisions, default=0) + 1
 
     def task_definition_roles(self, task_definition: str) -> list[str]:
         """Issue 13: the task and execution roles RunTask passes."""
-        definition = ecs_backends[ACCOUNT][REGION].describe_task_definition(task_definition)
+        definition = ecs_backends[self.emulator.account][self.emulator.region].describe_task_definition(task_definition)
         roles = {getattr(definition, "task_role_arn", None), getattr(definition, "execution_role_arn", None)}
         return sorted(role for role in roles if role)
 
@@ -175,14 +178,18 @@ class Emulator:
         stack_name: str = STACK,
         clock: SimClock | None = None,
         behaviours: list[Rule] | None = None,
+        account: str = ACCOUNT,
+        region: str = REGION,
     ) -> None:
         self.stack_name = stack_name  # the stack's name: CloudFormation derives the functions' names from it
+        # The account and region moto answers as (a rehearsal uses the snapshot's: same ARNs as in the account).
+        self.account, self.region = account, region
         self.parameters = dict(parameters or {})  # template parameter values besides the defaults (issue 10)
         self.clock = clock or SimClock()
         self.recorder = CallRecorder(clock=self.clock)
-        self.plane = DataPlane(self.clock, ACCOUNT, REGION, timing)
+        self.plane = DataPlane(self.clock, account, region, timing)
         self.plane.tag_behaviours = Behaviours(behaviours)  # any image's behaviour by its tag (behaviours.py)
-        self.oneoff = OneOffTasks(self.clock, ACCOUNT, REGION)  # issue 13
+        self.oneoff = OneOffTasks(self.clock, account, region)  # issue 13
         self.front = HttpFront(self.plane, self._tag_of)  # issue 13: the load balancers answer HTTP on 127.0.0.1
         self.dispatcher = Dispatcher(self.recorder, before_invoke=self.plane.reconcile)
         # Lambda's asynchronous side: retries, on-failure destinations, EventBridge dead letters, lost events.
@@ -227,6 +234,9 @@ class Emulator:
         for key in (*_ENV, *_UNSET):
             self._saved_env[key] = os.environ.get(key)
         os.environ.update(_ENV)
+        os.environ.update(
+            {"MOTO_ACCOUNT_ID": self.account, "AWS_DEFAULT_REGION": self.region, "AWS_REGION": self.region}
+        )
         for key in _UNSET:
             os.environ.pop(key, None)
         mock = mock_aws(config=MOTO_CONFIG)
@@ -236,7 +246,7 @@ class Emulator:
         enforce_deployment_controllers(self._controller_rules)
         self._task_definition_rules = task_definition_rules()  # issue 10
         self._task_definition_rules.__enter__()
-        self.session = boto3.session.Session(region_name=REGION)
+        self.session = boto3.session.Session(region_name=self.region)
         self._time = compressed_time(self.clock, self.pace)
         self._time.__enter__()
         self._lifecycle = patches.execution_lifecycle(lambda: self.execution_timeout)  # issue 12
@@ -253,10 +263,14 @@ class Emulator:
         get_notifier.cache_clear()
         get_publisher.cache_clear()
         parameters.clear_caches()
+        # And the shared clients: made for the region (and the account's table) of the emulator before this one.
+        for cached in (aws_clients.get_clients, aws_clients.get_ssm_provider, aws_clients.lambda_client, get_store):
+            cached.cache_clear()
+        get_hook_lambda_client.cache_clear()
         self._deploy_stack()
         # Functions users create through the Lambda API from now on run in their own processes (the stack's own
         # functions above were created before: they run in this one).
-        self.user_functions = UserFunctions(ACCOUNT, REGION)
+        self.user_functions = UserFunctions(self.account, self.region)
         self.user_functions.install()
         self.dispatcher.user_functions = self.user_functions.invoke
         self._patches = patches.installed()  # after the Lambda shims: they wrap moto's SendTaskFailure too
@@ -264,6 +278,11 @@ class Emulator:
         alarm_history.HISTORY.clear()  # this emulator's alarms only
         self._history_patches = Patcher()
         patches.describe_alarm_history(self._history_patches, self.clock.now)
+
+        self._cfn = patches.cloudformation_templates(
+            self._stack_created
+        )  # a user's own template deploys (aws cloudformation deploy)
+        self._cfn.__enter__()
         metrics.STATE_CHANGE_LISTENERS.append(self._alarm_changed)
         self.recorder.after.append(self._note_table_write)
         self._approver = threading.Thread(target=self._approve_loop, name="auto-approver", daemon=True)
@@ -279,6 +298,7 @@ class Emulator:
             self.slack.stop()
         metrics.STATE_CHANGE_LISTENERS.remove(self._alarm_changed)
         self._history_patches.restore()
+        self._cfn.__exit__(*exc_info)
         self._patches.__exit__(*exc_info)
         self.dispatcher.user_functions = None
         self.user_functions.close()
@@ -300,6 +320,16 @@ class Emulator:
                 os.environ[key] = value
         get_publisher.cache_clear()  # its client and bus were this emulator's
 
+    def _stack_created(self, stack: Any, template: dict[str, Any]) -> None:
+        """A user's template declared a service configuration: the data plane and auto-approver follow it."""
+        for service in cfn.configured_services(stack, template):
+            if service in self.services:
+                continue
+            try:
+                cfn.watch_configured(self, service)
+            except Exception as error:  # noqa: BLE001 - the release's Validate says what is wrong with it
+                logging.getLogger("bluegreen.emulator").warning("not simulating %s: %s", service, error)
+
     def _alarm_changed(self, alarm_name: str, state: str) -> None:
         """Every alarm state change (evaluation or SetAlarmState), in simulated seconds: rollback reaction."""
         self.plane.alarm_changes.append((self.clock.elapsed, alarm_name, state))
@@ -319,8 +349,8 @@ class Emulator:
         refs.update(self.parameters)
         refs.update(
             {
-                "AWS::Region": REGION,
-                "AWS::AccountId": ACCOUNT,
+                "AWS::Region": self.region,
+                "AWS::AccountId": self.account,
                 "AWS::Partition": "aws",
                 "AWS::StackName": self.stack_name,
             }
@@ -332,7 +362,7 @@ class Emulator:
                 refs[logical_id] = self.function_name(logical_id)
         for logical_id, name in list(refs.items()):
             if name and self.template.resources.get(logical_id, {}).get("Type") == "AWS::DynamoDB::Table":
-                refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+                refs[f"{logical_id}.Arn"] = f"arn:aws:dynamodb:{self.region}:{self.account}:table/{name}"
         # The stack is deployed with the Slack secret the emulator created (the parameter's default is "").
         refs["SlackSecretName"] = self._slack_env()["SLACK_SECRET_NAME"]
         environment = dict(_HANDLER_ENV, POWERTOOLS_METRICS_DISABLED=str(not self.metrics).lower())
@@ -408,13 +438,13 @@ class Emulator:
         self.dispatcher.register_callable(DEMO_HOOK, demo_hook)
 
     def hook_arn(self, name: str = DEMO_HOOK) -> str:
-        return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
 
     def _enforce_iam(self, refs: dict[str, Any]) -> None:
         """Check every AWS call of a function against its own policy in the template, as AWS would."""
         self.iam = iam.Authorizer(
             policies=iam.template_policies(self.template.raw, refs),
-            env=iam.Env("aws", REGION, ACCOUNT, _MotoLookup(self)),
+            env=iam.Env("aws", self.region, self.account, _MotoLookup(self)),
             role_prefix=STACK,
         )
         (machine,) = self.template.state_machines()
@@ -430,7 +460,7 @@ class Emulator:
                 # account's own user, whom the emulator treats as the account's administrator (allowed).
                 return True
             name = function_name.split(":function:")[-1].split(":")[0]
-            arn = function_arn.get(name, f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}")
+            arn = function_arn.get(name, f"arn:aws:lambda:{self.region}:{self.account}:function:{name}")
             return self.iam.allows(machine.logical_id, iam.Request("lambda:InvokeFunction", arn))
 
         self.dispatcher.authorize_invoke = authorize_invoke
@@ -671,7 +701,7 @@ class Emulator:
             definition = ecs.describe_task_definition(taskDefinition=task_set["taskDefinition"])["taskDefinition"]
             image = definition["containerDefinitions"][0]["image"]
             digest = image.split("@")[-1]
-            tag = next((t for t, d in demo.digests.items() if d == digest), digest)
+            tag = next((t for t, d in demo.digests.items() if d == digest), None) or self._pushed_tag(demo, digest)
             result.append(
                 {
                     "id": task_set["id"],
@@ -683,6 +713,17 @@ class Emulator:
                 }
             )
         return result
+
+    def _pushed_tag(self, demo: DemoService, digest: str) -> str:
+        """A tag of ``digest`` pushed since the service was seeded (a template's service starts with no image)."""
+        try:
+            images = self.client("ecr").describe_images(
+                repositoryName=demo.repository, imageIds=[{"imageDigest": digest}]
+            )
+        except Exception:  # noqa: BLE001 - not an image of the repository: the digest names it
+            return digest
+        tags = [t for image in images["imageDetails"] for t in image.get("imageTags") or []]
+        return tags[0] if tags else digest
 
     # --- executions ------------------------------------------------------------------
     def start(self, service: str, tag: str, digest: str | None = None, raw_input: Any = None) -> str:

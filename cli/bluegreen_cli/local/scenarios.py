@@ -25,6 +25,7 @@ class Scenario:
     own_service: bool = False  # nothing seeded: the service is built through the API (local/own_service.py)
     alarm_events_lost: bool = False  # the alarm rule is disabled: no alarm state-change event is delivered
     lose_end_event: bool = False  # the execution's end event never reaches ExecutionEnded: the reconciler repairs
+    rehearsal: bool = False  # the service is snapshotted in another emulator, and the release runs on the file
 
 
 # Issue 10: an environment variable, the task memory and the sidecar's image change in one release.
@@ -251,5 +252,14 @@ SCENARIOS = {
         "a service built through the API only (VPC, ALB, rules, target groups, ECR, task definition, EXTERNAL "
         "service, create-task-set, SSM configuration), nothing seeded: v1 -> v2 approved, deployed",
         own_service=True,
+    ),
+    "rehearsal": Scenario(
+        "v2",
+        "deployed",
+        "rehearsal: the service of account 210987654321 is snapshotted (describe calls only), a second emulator "
+        "starts from the file alone with the same ARNs, and v1 -> v2 is released on it",
+        layout="several-rules",
+        sidecar=True,
+        rehearsal=True,
     ),
 }

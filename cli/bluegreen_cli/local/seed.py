@@ -100,10 +100,11 @@ def push_image(ecr: Any, repository: str, tag: str) -> str:
 
 def seed_network(clients: Any, name: str) -> dict[str, Any]:
     ec2 = clients.client("ec2")
+    region = ec2.meta.region_name  # the zones of the emulator's region (us-east-1a, us-east-1b by default)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     ec2.modify_vpc_attribute(VpcId=vpc, EnableDnsHostnames={"Value": True})
     subnets = [
-        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"us-east-1{zone}")["Subnet"][
+        ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.0.{i}.0/24", AvailabilityZone=f"{region}{zone}")["Subnet"][
             "SubnetId"
         ]
         for i, zone in ((1, "a"), (2, "b"))

@@ -102,7 +102,11 @@ def _port_problem(port: int) -> str | None:
 
 
 def serve(
-    port: int = 4566, out: TextIO = sys.stdout, ready: threading.Event | None = None, behaviours: str | None = None
+    port: int = 4566,
+    out: TextIO = sys.stdout,
+    ready: threading.Event | None = None,
+    behaviours: str | None = None,
+    snapshot: str | None = None,
 ) -> int:
     problem = _port_problem(port)
     if problem:
@@ -113,13 +117,33 @@ def serve(
     except image_behaviours.BehavioursError as error:
         sys.stderr.write(f"error: {error}\n")
         return 2
+    rehearsed = None
+    if snapshot:  # refused before anything starts: a malformed or newer-format file says what to do
+        from bluegreen_cli.common import CliError
+        from bluegreen_cli.snapshot import load
+
+        try:
+            rehearsed = load(snapshot)
+        except CliError as error:
+            sys.stderr.write(error.line() + "\n")
+            return error.code
     _slack_settings(out)
     external_slack = os.environ.get("SLACK_API_URL")
     auto_approve = os.environ.get("BLUEGREEN_AUTO_APPROVE") == "1"
-    clock = serve_clock()
-    with Emulator(
-        auto_approve=auto_approve, slack_api_url=external_slack or None, pace=PACE, clock=clock, behaviours=rules
-    ) as emu:
+    settings: dict[str, Any] = {
+        "auto_approve": auto_approve,
+        "slack_api_url": external_slack or None,
+        "pace": PACE,
+        "clock": serve_clock(),
+        "behaviours": rules,
+    }
+    if rehearsed:
+        from .rehearsal import emulator_for
+
+        emulator = emulator_for(rehearsed, **settings)
+    else:
+        emulator = Emulator(**settings)
+    with emulator as emu:
         try:
             server = make_server(
                 "127.0.0.1", port, _application(emu), threaded=True, request_handler=MotoRequestHandler
@@ -127,11 +151,20 @@ def serve(
         except SystemExit:  # werkzeug exits when the port was taken meanwhile
             sys.stderr.write(f"error: port {port} on 127.0.0.1 is busy; pick another with --port\n")
             return 2
-        demo = emu.seed_service(config_overrides={"tagPattern": DEMO_TAG_PATTERN})
+        if rehearsed:
+            from .rehearsal import seed_snapshot
+
+            demo = seed_snapshot(emu, rehearsed)
+        else:
+            demo = emu.seed_service(config_overrides={"tagPattern": DEMO_TAG_PATTERN})
         endpoint = f"http://127.0.0.1:{port}"
         emu.user_functions.endpoint_url = endpoint  # users' functions call AWS through this endpoint
         slack = external_slack or (emu.slack.base_url if emu.slack else "none")
-        print(f"Emulator listening on {endpoint} (region us-east-1, any credentials)", file=out)
+        print(
+            f"Emulator listening on {endpoint} (region {emu.region}, account {emu.account}, any credentials)", file=out
+        )
+        if rehearsed:
+            print(f"  rehearsal of    {snapshot} (taken {rehearsed.takenAt})", file=out)
         print(f"  state machine   {emu.state_machine_arn}", file=out)
         print(f"  table           {emu.store.table.name}", file=out)
         print(f"  demo service    {demo.name} (repository {demo.repository}, tags {', '.join(demo.digests)})", file=out)
@@ -143,11 +176,11 @@ def serve(
         if rules:
             print(f"  behaviours      {len(rules)} rule(s) from {behaviours}", file=out)
         print("Use it with:", file=out)
-        print(f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=us-east-1", file=out)
+        print(f"  export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION={emu.region}", file=out)
         print(f"  export BLUEGREEN_STATE_MACHINE_ARN={emu.state_machine_arn}", file=out)
         print(f"  export BLUEGREEN_TABLE={emu.store.table.name}", file=out)
         print(f"  export BLUEGREEN_STACK={STACK}  # bluegreen doctor finds the stack's functions by it", file=out)
-        print(f"  bluegreen deploy {demo.name} v2 --follow", file=out)
+        print(f"  bluegreen deploy {demo.name} {'TAG' if rehearsed else 'v2'} --follow", file=out)
         print("Ready. Ctrl-C to stop.", file=out, flush=True)
         # Polled every 50 ms for a stop (the default, 0.5 s, made every Ctrl-C wait up to half a second).
         stop = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
