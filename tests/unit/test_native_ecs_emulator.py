@@ -393,3 +393,12 @@ def test_an_unknown_deployment_is_not_found(native):
     )
     described = native.ecs.describe_service_deployments(serviceDeploymentArns=[arn])
     assert described["failures"] == [{"arn": arn, "reason": "MISSING"}]
+
+
+def test_uninstalled_the_operations_are_moto_s_again():
+    # Given the model installed and then removed / Then moto's own answer (not implemented) is back
+    with mock_aws():
+        ecs = boto3.client("ecs", region_name=REGION)
+        NativeEcs(SimClock(), FakeHook()).install().uninstall()
+        with pytest.raises(NotImplementedError):
+            ecs.describe_service_deployments(serviceDeploymentArns=["arn:x"])
