@@ -322,3 +322,13 @@ def test_the_guides_flat_payload_is_read_too():
     assert flat.green_weight("test") == 100
     assert flat.green_weight("production") == 0
     assert flat.hookDetails == {}
+
+
+@pytest.mark.parametrize(("rolling_back", "status"), [(True, "SUCCEEDED"), (False, "FAILED"), (None, "SUCCEEDED")])
+def test_the_deployments_status_overrides_the_weights_when_the_caller_read_it(rolling_back, status):
+    # Given a PRODUCTION_TRAFFIC_SHIFT invocation where green holds no production traffic yet (a first step
+    # about to shift, or a rollback shifting back) and a failing verdict
+    cfg = config(hooks={"eachTrafficStep": [lambda_hook()]}, trafficShift={"type": "CANARY"})
+    call = invocation("PRODUCTION_TRAFFIC_SHIFT", green_prod=0)
+    # When the dispatcher knows the deployment's status / Then that decides; without it the weights do
+    assert answer_hook(call, cfg, [failed()], now=0, rolling_back=rolling_back).hookStatus == status

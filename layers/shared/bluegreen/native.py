@@ -362,6 +362,7 @@ def answer_hook(
     config: ServiceConfig,
     verdicts: list[HookVerdict],
     now: float,
+    rolling_back: bool | None = None,
 ) -> NativeHookAnswer:
     """SUCCEEDED, FAILED or IN_PROGRESS for one invocation, from our verdicts at its stage.
 
@@ -371,8 +372,12 @@ def answer_hook(
     * a verdict pending: IN_PROGRESS, called back at the earliest retry asked (ECS's 30 s by default), never past
       the budget; our start time rides in hookDetails so the next invocation knows how long it has judged;
     * every verdict passed: SUCCEEDED.
+
+    ``rolling_back`` is the deployment's status as the caller read it (DescribeServiceDeployments says
+    ROLLBACK_IN_PROGRESS); without it the traffic weights in the payload tell (:func:`is_rollback_invocation`).
     """
-    if not our_stages(invocation, config) or is_rollback_invocation(invocation):
+    rollback = is_rollback_invocation(invocation) if rolling_back is None else rolling_back
+    if not our_stages(invocation, config) or rollback:
         return NativeHookAnswer(hookStatus="SUCCEEDED")
     failed = [v for v in verdicts if v.state == "failed"]
     if failed:
