@@ -402,3 +402,50 @@ def test_uninstalled_the_operations_are_moto_s_again():
         NativeEcs(SimClock(), FakeHook()).install().uninstall()
         with pytest.raises(NotImplementedError):
             ecs.describe_service_deployments(serviceDeploymentArns=["arn:x"])
+
+
+PER_STEP = {**LAMBDA_AFTER_TEST, "lifecycleStages": ["PRODUCTION_TRAFFIC_SHIFT"]}
+
+
+@pytest.mark.parametrize(
+    ("strategy", "extra", "shares", "step_bake"),
+    [
+        ("CANARY", {"canaryConfiguration": {"canaryPercent": 10.0, "canaryBakeTimeInMinutes": 5}}, [10, 100], 300),
+        ("LINEAR", {"linearConfiguration": {"stepPercent": 40.0, "stepBakeTimeInMinutes": 2}}, [40, 80, 100], 120),
+    ],
+)
+def test_linear_and_canary_shift_in_steps_each_after_a_pause_and_baked_except_the_last(
+    native, strategy, extra, shares, step_bake
+):
+    # Given a CANARY or LINEAR service with a pause before every production shift and our hook at every shift
+    native.configure([PER_STEP, APPROVAL], bake=0)
+    native.ecs.update_service(
+        cluster="c",
+        service="web",
+        deploymentConfiguration={
+            "strategy": strategy,
+            "bakeTimeInMinutes": 0,
+            "lifecycleHooks": [PER_STEP, APPROVAL],
+            **extra,
+        },
+    )
+    arn = native.deploy()
+    native.clock.advance(60)
+    seen = []
+    for index, share in enumerate(shares):
+        # When the pause before this step is continued
+        hook = native.paused(arn)["hookId"]
+        native.ecs.continue_service_deployment(serviceDeploymentArn=arn, hookId=hook)
+        # Then production moves to this step's share and our hook sees it
+        assert native.green_weight(native.production_rule) == share
+        seen.append(native.hook.calls[-1][1]["executionDetails"]["productionTrafficWeights"])
+        if index < len(shares) - 1:
+            # And the next pause comes only after the step bake
+            native.clock.advance(step_bake - 1)
+            assert not [h for h in native.describe(arn)["lifecycleHookDetails"] if h["status"] == "AWAITING_ACTION"]
+            native.clock.advance(1)
+    green = native.describe(arn)["targetServiceRevision"]["arn"]
+    assert [weights[green] for weights in seen] == shares
+    # The last step is not baked: the deployment finishes with no bake time
+    assert native.describe(arn)["status"] == "SUCCESSFUL"
+    assert len(native.hook.calls) == len(shares)

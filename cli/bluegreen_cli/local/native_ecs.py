@@ -1,4 +1,4 @@
-"""ECS native blue/green deployments on the emulator (deployment controller ``ECS``, strategy ``BLUE_GREEN``).
+"""ECS native blue/green deployments on the emulator (controller ``ECS``, strategies BLUE_GREEN, LINEAR, CANARY).
 
 moto 5.2.5 has no native blue/green: CreateService ignores ``deploymentConfiguration``, UpdateService copies
 it onto the service and changes the task definition at once (no service revision, no lifecycle stage, no
@@ -7,22 +7,25 @@ StopServiceDeployment and ContinueServiceDeployment are not implemented. :class:
 (each marked ``# moto gap:``) with a model of what the ECS developer guide documents:
 
 * UpdateService with a new task definition on a service whose ``deploymentConfiguration.strategy`` is
-  ``BLUE_GREEN`` starts a service deployment towards a new service revision; it goes through the lifecycle
-  stages in order, in simulated time (:class:`~bluegreen_cli.local.simclock.SimClock`);
+  ``BLUE_GREEN``, ``LINEAR`` or ``CANARY`` starts a service deployment towards a new service revision; it goes
+  through the lifecycle stages in order, in simulated time (:class:`~bluegreen_cli.local.simclock.SimClock`);
 * at each hook stage the configured hooks run one after the other: an ``AWS_LAMBDA`` hook is invoked with the
   documented payload and invoked again ``callBackDelay`` seconds (default 30) after each ``IN_PROGRESS``; a
   ``FAILED`` answer, an answer without a valid ``hookStatus`` or a function error rolls back; a ``PAUSE`` hook
   waits ``AWAITING_ACTION`` (an ``ECS Hook State Change`` event, HOOK_AWAITING_ACTION) for
   ContinueServiceDeployment; a hook past its ``timeoutConfiguration`` takes its timeout action (default
   ROLLBACK after 1,440 minutes);
-* TEST_TRAFFIC_SHIFT moves the test listener rule to green, PRODUCTION_TRAFFIC_SHIFT the production one;
+* TEST_TRAFFIC_SHIFT moves the test listener rule to green, PRODUCTION_TRAFFIC_SHIFT the production one (all
+  at once; LINEAR by ``stepPercent`` and CANARY by ``canaryPercent`` then the rest, each step preceded by
+  PRE_PRODUCTION_TRAFFIC_SHIFT and followed by its step bake, except the last: "this stage is invoked before
+  every traffic shift step", "This bake time is not applied after reaching 100 percent" (API reference));
   BAKE_TIME waits ``bakeTimeInMinutes``; CLEAN_UP scales blue to zero and the deployment is SUCCESSFUL;
 * an alarm of ``deploymentConfiguration.alarms`` (enabled, rollback) in ALARM, StopServiceDeployment ROLLBACK
   or ContinueServiceDeployment ROLLBACK rolls back: both rules back to blue, green scaled to zero, the service
   back on blue's task definition, ROLLBACK_SUCCESSFUL.
 
-What the guide does not say is chosen and marked "emulator:" below (a rollback completes at once, LINEAR and
-CANARY are refused, an UpdateService during a deployment is refused). It is opt-in: nothing installs it
+What the guide does not say is chosen and marked "emulator:" below (a rollback completes at once, an
+UpdateService during a deployment is refused). It is opt-in: nothing installs it
 unless a test or the emulator calls :meth:`NativeEcs.install`.
 """
 
@@ -149,6 +152,19 @@ class Deployment:
     production_weight: float = 0.0
     green_running: int = 0
     blue_running: int = 0
+    steps: list[float] = field(default_factory=lambda: [100.0])  # green's production share after each shift
+    step: int = 0
+    step_baked: bool = False
+
+    def step_bake_seconds(self) -> float:
+        """The wait after a partial production shift (LINEAR stepBakeTimeInMinutes, CANARY canaryBakeTime...)."""
+        strategy = self.configuration.get("strategy")
+        if strategy == "LINEAR":
+            return 60.0 * float((self.configuration.get("linearConfiguration") or {}).get("stepBakeTimeInMinutes", 6))
+        if strategy == "CANARY":
+            canary = self.configuration.get("canaryConfiguration") or {}
+            return 60.0 * float(canary.get("canaryBakeTimeInMinutes", 10))
+        return 0.0
 
     @property
     def stage(self) -> str:
@@ -252,8 +268,6 @@ class NativeEcs:
         if not native:
             return original(backend, properties)
         with self._lock:
-            if configuration.get("strategy") != "BLUE_GREEN":
-                raise _invalid("emulator: only the BLUE_GREEN strategy is modelled (LINEAR and CANARY are not)")
             balancers = properties.get("load_balancers") or service.load_balancers
             self._check(configuration, balancers)
             if any(d.service is service and d.status not in FINISHED for d in self.deployments.values()):
@@ -282,6 +296,12 @@ class NativeEcs:
             timeout = (hook.get("timeoutConfiguration") or {}).get("timeoutInMinutes", 1_440)
             if not 1 <= int(timeout) <= MAX_HOOK_TIMEOUT_MINUTES:
                 raise _invalid(f"timeoutInMinutes must be between 1 and {MAX_HOOK_TIMEOUT_MINUTES}")
+        linear = configuration.get("linearConfiguration") or {}
+        if not 3.0 <= float(linear.get("stepPercent", 10.0)) <= 100.0:
+            raise _invalid("stepPercent must be between 3.0 and 100.0")
+        canary = configuration.get("canaryConfiguration") or {}
+        if not 0.1 <= float(canary.get("canaryPercent", 5.0)) <= 100.0:
+            raise _invalid("canaryPercent must be between 0.1 and 100.0")
         bake = configuration.get("bakeTimeInMinutes", 0)
         if not 0 <= int(bake) <= 1_440:
             raise _invalid("bakeTimeInMinutes must be between 0 and 1440")
@@ -342,6 +362,7 @@ class NativeEcs:
             green_group=green,
             created_at=self.clock.elapsed,
             blue_running=service.desired_count,
+            steps=_steps(configuration),
         )
         self.deployments[arn] = deployment
         self._event(deployment, "ECS Deployment State Change", "SERVICE_DEPLOYMENT_IN_PROGRESS")
@@ -390,7 +411,7 @@ class NativeEcs:
             return
         hook = next((h for h in deployment.hooks if h.status != "SUCCEEDED"), None)
         if hook is None:
-            self._enter(deployment, deployment.stage_index + 1, moment)
+            self._advance(deployment, moment)
             return
         if moment >= hook.expires_at:
             hook.status = "TIMED_OUT"
@@ -443,6 +464,20 @@ class NativeEcs:
             if isinstance(answer.get("hookDetails"), dict):
                 hook.details = answer["hookDetails"]
 
+    def _advance(self, deployment: Deployment, moment: float) -> None:
+        """The stage's hooks are done: bake a partial shift, shift again, or go on to the next stage."""
+        partial = deployment.stage == "PRODUCTION_TRAFFIC_SHIFT" and deployment.step < len(deployment.steps) - 1
+        if partial and not deployment.step_baked:
+            deployment.step_baked = True
+            deployment.stage_ready_at = moment + deployment.step_bake_seconds()
+            return
+        if partial:
+            deployment.step += 1
+            deployment.step_baked = False
+            self._enter(deployment, DEPLOYMENT_STAGES.index("PRE_PRODUCTION_TRAFFIC_SHIFT"), moment)
+            return
+        self._enter(deployment, deployment.stage_index + 1, moment)
+
     def _enter(self, deployment: Deployment, index: int, moment: float) -> None:
         deployment.hook_history.extend(deployment.hooks)
         deployment.hooks = []
@@ -465,7 +500,7 @@ class NativeEcs:
             deployment.test_weight = 100.0
             self._route(deployment)
         elif stage == "PRODUCTION_TRAFFIC_SHIFT":
-            deployment.production_weight = 100.0
+            deployment.production_weight = deployment.steps[deployment.step]
             self._route(deployment)
         elif stage == "BAKE_TIME":
             deployment.stage_ready_at = moment + 60.0 * float(deployment.configuration.get("bakeTimeInMinutes", 0))
@@ -724,6 +759,22 @@ class NativeEcs:
                 deployment.stage_ready_at = max(deployment.stage_ready_at, self.clock.elapsed)
         self.tick()
         return {"serviceDeploymentArn": arn}
+
+
+def _steps(configuration: dict[str, Any]) -> list[float]:
+    """Green's production share after each shift: [100] all at once, [p, 100] canary, p, 2p, ... 100 linear."""
+    strategy = configuration.get("strategy")
+    if strategy == "CANARY":
+        percent = float((configuration.get("canaryConfiguration") or {}).get("canaryPercent", 5.0))
+        return [percent, 100.0] if percent < 100 else [100.0]
+    if strategy == "LINEAR":
+        percent = float((configuration.get("linearConfiguration") or {}).get("stepPercent", 10.0))
+        shares, share = [], percent
+        while share < 100 - 1e-9:
+            shares.append(round(share, 1))
+            share += percent
+        return [*shares, 100.0]
+    return [100.0]
 
 
 def _parse(raw: bytes) -> dict[str, Any] | None:
