@@ -449,3 +449,22 @@ def test_linear_and_canary_shift_in_steps_each_after_a_pause_and_baked_except_th
     # The last step is not baked: the deployment finishes with no bake time
     assert native.describe(arn)["status"] == "SUCCESSFUL"
     assert len(native.hook.calls) == len(shares)
+
+
+def test_the_dispatcher_invoker_passes_answers_function_errors_and_the_role_check():
+    from bluegreen_cli.local.native_ecs import dispatcher_invoker
+
+    def invoke(function_arn: str, body: str | bytes | None, headers: dict[str, str]) -> bytes:
+        event = json.loads(body or "{}")
+        if event["lifecycleStage"] == "PRE_SCALE_UP":
+            headers["x-amz-function-error"] = "Unhandled"
+            return b'{"errorMessage": "boom"}'
+        return json.dumps({"hookStatus": "SUCCEEDED", "stage": event["lifecycleStage"]}).encode()
+
+    allowed = dispatcher_invoker(invoke, may_invoke=lambda role, function: role == HOOK_ROLE)
+    raw, error = allowed(HOOK_ARN, {"lifecycleStage": "POST_SCALE_UP"}, HOOK_ROLE)
+    assert (json.loads(raw)["stage"], error) == ("POST_SCALE_UP", None)
+    assert allowed(HOOK_ARN, {"lifecycleStage": "PRE_SCALE_UP"}, HOOK_ROLE)[1] == "Unhandled"
+    raw, error = allowed(HOOK_ARN, {"lifecycleStage": "POST_SCALE_UP"}, ELB_ROLE)  # a role without the grant
+    assert error == "Unhandled"
+    assert json.loads(raw)["errorType"] == "AccessDeniedException"

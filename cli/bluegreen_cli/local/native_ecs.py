@@ -761,6 +761,27 @@ class NativeEcs:
         return {"serviceDeploymentArn": arn}
 
 
+def dispatcher_invoker(
+    invoke: Callable[[str, str | bytes | None, dict[str, str]], bytes],
+    may_invoke: Callable[[str, str], bool] | None = None,
+) -> HookInvoker:
+    """A :data:`HookInvoker` over the emulator's Lambda dispatcher (``lambdas.Dispatcher.invoke``).
+
+    ``may_invoke(role_arn, function_arn)`` is the check AWS makes: the hook's role must allow
+    ``lambda:InvokeFunction`` on the function, else ECS cannot call it and the invocation fails (a function
+    error, which rolls back).
+    """
+
+    def call(function_arn: str, payload: dict[str, Any], role_arn: str) -> tuple[bytes, str | None]:
+        if may_invoke is not None and not may_invoke(role_arn, function_arn):
+            return json.dumps({"errorType": "AccessDeniedException", "errorMessage": role_arn}).encode(), "Unhandled"
+        headers: dict[str, str] = {}
+        raw = invoke(function_arn, json.dumps(payload, default=str), headers)
+        return raw, headers.get("x-amz-function-error")
+
+    return call
+
+
 def _steps(configuration: dict[str, Any]) -> list[float]:
     """Green's production share after each shift: [100] all at once, [p, 100] canary, p, 2p, ... 100 linear."""
     strategy = configuration.get("strategy")
