@@ -265,3 +265,12 @@ class AnalysisConfigOutOfRange(BlueGreenError):
 
 class AnalysisNotSupported(BlueGreenError):
     """Built-in analysis was asked for a service behind a Network Load Balancer (no HTTP codes, no latency)."""
+
+
+# --- the ECS native blue/green controller (deploymentController ECS) ----------------------------
+class ApprovalTimeoutBeyondNativeLimit(BlueGreenError):
+    """The approval timeout is longer than an ECS pause hook can wait (20,160 minutes); use the EXTERNAL path."""
+
+
+class NativeControllerUnsupported(BlueGreenError):
+    """The service's configuration asks for something the ECS native controller cannot do (the cause says what)."""
