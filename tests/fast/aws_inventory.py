@@ -37,6 +37,7 @@ SERVICES = (
     "cloudwatch",
     "codedeploy",
     "dynamodb",
+    "ec2",
     "ecr",
     "ecs",
     "elbv2",
@@ -44,6 +45,7 @@ SERVICES = (
     "iam",
     "lambda",
     "secretsmanager",
+    "sqs",
     "ssm",
     "stepfunctions",
     "sts",
@@ -58,7 +60,8 @@ WRAPPERS = {
 def product_files() -> list[Path]:
     files = sorted((ROOT / "layers" / "shared" / "bluegreen").rglob("*.py"))
     files += sorted((ROOT / "functions").rglob("*.py"))
-    files += sorted((ROOT / "cli" / "bluegreen_cli").glob("*.py"))
+    cli = ROOT / "cli" / "bluegreen_cli"
+    files += sorted(p for p in cli.rglob("*.py") if "local" not in p.relative_to(cli).parts)
     return files
 
 
