@@ -219,7 +219,7 @@ def test_an_end_event_failing_past_its_retries_is_kept_and_replayed_once(manual)
     sqs, lam = manual.client("sqs"), _LambdaThroughTheEmulator(manual)
     listed = replay(sqs, lam, manual.failed_events_queue, dry_run=True)
     assert [(f.function_name, f.kind) for f in listed.listed] == [
-        ("bluegreen-ExecutionEndedFunction", "invocation record")
+        (manual.function_name("ExecutionEndedFunction"), "invocation record")
     ]
     assert listed.replayed == [] and _kept(manual) == [{"visible": 1}]
     done = replay(sqs, lam, manual.failed_events_queue)

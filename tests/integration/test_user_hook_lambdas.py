@@ -147,7 +147,7 @@ def test_an_invoke_by_the_state_machine_is_authorized_against_its_role(emulator)
     # When Step Functions (a Task state) invokes them, and when the local user does
     user_lambdas._caller.states = True
     try:
-        by_states = (authorize("outside-the-stack"), authorize("bluegreen-ValidateFunction"))
+        by_states = (authorize("outside-the-stack"), authorize(emulator.function_name("ValidateFunction")))
     finally:
         user_lambdas._caller.states = False
     by_user = authorize("outside-the-stack")

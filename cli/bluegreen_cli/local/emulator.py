@@ -550,7 +550,7 @@ class Emulator:
     def reconcile(self) -> dict[str, Any]:
         """One scheduled run of the reconciler (EventBridge Scheduler invokes it every 5 minutes in AWS)."""
         event = {"source": "aws.scheduler", "detail-type": "Scheduled Event", "detail": {}}
-        raw = self.dispatcher.invoke(f"{STACK}-ReconcilerFunction", json.dumps(event), headers := {})
+        raw = self.dispatcher.invoke(self.function_name("ReconcilerFunction"), json.dumps(event), headers := {})
         result = json.loads(raw)
         if headers.get("x-amz-function-error"):
             raise RuntimeError(f"the reconciler failed: {result}")
