@@ -54,6 +54,8 @@ UNSCOPABLE_ACTIONS = frozenset(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
+        # ListTasks without a container instance is authorized on "*" (scoped by the ecs:cluster condition)
+        "ecs:ListTasks",
     }
 )
 
@@ -100,6 +102,7 @@ EXPECTED_ACTIONS = {
         "ecs:DescribeTaskSets",
         "ecs:DescribeTaskDefinition",
         "ecs:RunTask",
+        "ecs:ListTasks",  # a task an earlier, timed-out attempt started is stopped
         "ecs:DescribeTasks",
         "ecs:StopTask",
         "iam:PassRole",
@@ -258,6 +261,11 @@ EXPECTED_ACTIONS["SlackCallbackFunction"] = EXPECTED_ACTIONS["SlackCallbackFunct
     "states:StartExecution",
     "states:DescribeExecution",
 }
+
+# The one-off tasks of the ecsTask hooks are found (by startedBy and group) and stopped at every end.
+HOOK_TASK_STOPPER = {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopTask"}
+for _ender in ("CleanupFunction", "RollbackFunction", "ExecutionEndedFunction"):
+    EXPECTED_ACTIONS[_ender] = EXPECTED_ACTIONS[_ender] | HOOK_TASK_STOPPER
 
 # Errors every Lambda Task must retry: the Lambda service's transient failures and our own
 # TransientAwsError (throttling and 5xx that outlived the SDK's retries).

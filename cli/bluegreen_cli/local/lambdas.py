@@ -156,8 +156,13 @@ class CallRecorder:
         return dict(sorted(Counter(f"{c.service}:{c.operation}" for c in self.calls[first:]).items()))
 
 
+class FunctionTimedOut(BaseException):  # noqa: N818 - a BaseException: a handler's ``except Exception`` misses it
+    """The function's simulated time ran past its ``Timeout``: Lambda ends the invocation there."""
+
+
 class FakeLambdaContext:
-    def __init__(self, name: str, arn: str) -> None:
+    def __init__(self, name: str, arn: str, remaining: Callable[[], float] | None = None) -> None:
+        self._remaining = remaining or (lambda: 60.0)
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = arn
@@ -167,7 +172,17 @@ class FakeLambdaContext:
         self.log_stream_name = "emulator"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return max(0, int(self._remaining() * 1000))
+
+
+def _deadline() -> float | None:
+    """Simulated second at which the function running on this thread times out (``None``: no stack function)."""
+    return getattr(_state, "deadline", None)
+
+
+def timeout_payload(timeout: float) -> dict[str, Any]:
+    """What Lambda answers for an invocation that ran out of time (a function error)."""
+    return {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {timeout:.2f} seconds"}
 
 
 class Dispatcher:
@@ -178,6 +193,7 @@ class Dispatcher:
         self._modules: dict[str, ModuleType] = {}
         self._callables: dict[str, Callable[[dict[str, Any], Any], Any]] = {}  # issue 13: demo hook functions
         self.invocations: Counter[str] = Counter()
+        self.timeouts: Counter[str] = Counter()  # invocations that ran past their function's Timeout
         self.discard_metrics = True
         # IAM: checks each AWS call of a function against its policy (raises the access-denied ClientError).
         self.authorize: Callable[[str, str, str, dict[str, Any]], None] | None = None
@@ -222,12 +238,28 @@ class Dispatcher:
         self.invocations[spec.logical_id] += 1
         handler = getattr(self._module(spec), spec.handler.rsplit(".", 1)[1])
         event = json.loads(body or "{}")
-        context = FakeLambdaContext(name, f"arn:aws:lambda:emulator:function:{name}")
+        clock = self.recorder.clock
         outer = getattr(_state, "function", None)  # an EventBridge target invoked while a handler runs
+        outer_deadline = _deadline()
+        # The function's Timeout from the template, in simulated time: a handler that waits (clock.sleep) past
+        # it is ended there, as Lambda ends it (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html).
+        deadline = clock.elapsed + spec.timeout if clock is not None else None
+        context = FakeLambdaContext(
+            name,
+            f"arn:aws:lambda:emulator:function:{name}",
+            (lambda: deadline - clock.elapsed) if deadline is not None else None,
+        )
         _state.function = spec.logical_id
+        _state.deadline = deadline
         try:
             result = handler(event, context)
+            if deadline is not None and clock.elapsed > deadline:
+                raise FunctionTimedOut
             return json.dumps(result).encode()
+        except FunctionTimedOut:
+            self.timeouts[spec.logical_id] += 1
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(timeout_payload(spec.timeout)).encode()
         except Exception as error:  # noqa: BLE001 - every handler error becomes a Lambda function error
             response_headers["x-amz-function-error"] = "Unhandled"
             payload = {
@@ -238,6 +270,7 @@ class Dispatcher:
             return json.dumps(payload).encode()
         finally:
             _state.function = outer
+            _state.deadline = outer_deadline
             if self.discard_metrics:
                 # Powertools keeps disabled metrics and prints them once 100 pile up: drop them.
                 for value in vars(self._module(spec)).values():
@@ -272,7 +305,25 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
         if not from_handler and dispatcher.authorize_invoke and not dispatcher.authorize_invoke(function_name):
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": "AccessDeniedException", "errorMessage": "lambda:InvokeFunction"}).encode()
-        return dispatcher.invoke(function_name, body, response_headers)
+        payload = dispatcher.invoke(function_name, body, response_headers)
+        if response_headers.get("x-amz-function-error") and b'"Sandbox.Timedout"' in payload:
+            # Step Functions reports a function timeout as Lambda.Unknown (unhandled errors "include out-of-memory
+            # errors and function timeouts": https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+            cause = f"Lambda did not return an error type. Returned payload: {payload.decode()}"
+            return json.dumps({"errorType": "Lambda.Unknown", "errorMessage": cause}).encode()
+        return payload
+
+    from bluegreen import clock as workflow_clock
+
+    inner_sleep = workflow_clock._sleeper  # noqa: SLF001 - the simulated clock's, set by compressed_time
+
+    def sleep_within_timeout(seconds: float) -> None:
+        """A handler's wait: past its function's Timeout (simulated time), the invocation ends there."""
+        deadline, sim = _deadline(), dispatcher.recorder.clock
+        if deadline is not None and sim is not None and sim.elapsed + seconds > deadline:
+            sim.advance_to(deadline)
+            raise FunctionTimedOut
+        inner_sleep(seconds)
 
     from bluegreen import slack as slack_module  # the handlers' Slack secrets come through Powertools
 
@@ -287,12 +338,14 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
     run_lambda_handlers(patcher, dispatcher.invoke, invoke_from_states)
     wrap_api_calls(patcher, record)
     os.environ.update(environment)
+    workflow_clock.set_sleeper(sleep_within_timeout)
     # Handlers log through Powertools to stdout; in the emulator their lines go to ``log_stream``.
     LOG_SINK.target = log_stream
     try:
         yield dispatcher
     finally:
         patcher.restore()
+        workflow_clock.set_sleeper(inner_sleep)
         slack_module.parameters = original_parameters
         LOG_SINK.target = None
         for key, value in saved_env.items():

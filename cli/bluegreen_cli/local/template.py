@@ -19,6 +19,7 @@ class FunctionSpec:
     handler: str
     environment: dict[str, str] = field(default_factory=dict)
     events: dict[str, Any] = field(default_factory=dict)
+    timeout: float = 3.0  # seconds (the function's Timeout, else the Globals', else Lambda's default 3)
 
 
 @dataclass
@@ -80,6 +81,7 @@ class Template:
                     code_dir=self.root / props["CodeUri"],
                     handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
                     environment={k: str(self.resolve(v, refs)) for k, v in env.items()},
+                    timeout=float(props.get("Timeout", globals_.get("Timeout", 3))),
                     events={
                         name: self.resolve(event, refs) if event.get("Type") == "EventBridgeRule" else event
                         for name, event in props.get("Events", {}).items()

@@ -46,6 +46,7 @@ CLEANUP = Step("Cleanup", "CleanupFunction")
 ROLLBACK = Step("Rollback", "RollbackFunction")
 # issue 13: the verification hooks of each stage
 GREEN_HOOKS = Step("GreenHooks", "RunHooksFunction")
+GREEN_HOOKS_RESUME = Step("GreenHooksResume", "RunHooksFunction")  # the afterGreenHealthy hooks after a wait
 STEP_HOOKS = Step("StepHooks", "RunHooksFunction")
 CUTOVER_HOOKS = Step("CutoverHooks", "RunHooksFunction")
 DELETE_OLD_HOOKS = Step("DeleteOldHooks", "RunHooksFunction")  # the beforeDeleteOld stage
@@ -59,6 +60,7 @@ STATES: dict[str, Step] = {
         CREATE_GREEN,
         WAIT_HEALTHY,
         GREEN_HOOKS,
+        GREEN_HOOKS_RESUME,
         AWAIT_APPROVAL,
         SWAP,
         WATCH_STEP,

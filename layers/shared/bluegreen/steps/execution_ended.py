@@ -220,7 +220,9 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
         )
         done = _patiently(lambda: cleanup.run(request, deps))
         report.deletedTaskSets = done.deletedTaskSets
-    elif report.action == "sweep" and context is not None:
+    if report.action in ("release", "sweep", "finish") and context is not None:  # cleanup and rollback stop them
+        cleanup.stop_hook_tasks(deps.clients, context, f"bluegreen deployment ended {detail.status}")
+    if report.action == "sweep" and context is not None:
         report.deletedTaskSets = _sweep(deps, context, (deployment or {}).get("greenTaskSetId"))
     elif report.action == "finish" and context is not None:
         report.deletedTaskSets = _finish_delete_old(deps.clients, context)

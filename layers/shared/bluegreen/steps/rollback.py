@@ -7,7 +7,7 @@ from .. import events as deployment_events
 from ..deps import Deps
 from ..events import DetailType
 from ..models import FailureReport, StepEvent
-from .cleanup import delete_green, describe_error, finish
+from .cleanup import delete_green, describe_error, finish, stop_hook_tasks
 
 
 def run(event: StepEvent, deps: Deps) -> FailureReport:
@@ -42,6 +42,7 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
         ecs.make_primary(clients.ecs, config, context.blue.arn)
     # issue #10: a saved production route may be a fixed response (serving no group)
     production_groups = first_deploy.groups_served_by(saved.production_routes())
+    stop_hook_tasks(clients, context, f"bluegreen deployment rolled back after {name}")
     deleted = delete_green(clients, context, production_groups)
     analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: nothing left behind
     cause = (
