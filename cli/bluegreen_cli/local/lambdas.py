@@ -185,6 +185,18 @@ def timeout_payload(timeout: float) -> dict[str, Any]:
     return {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {timeout:.2f} seconds"}
 
 
+def as_states_error(payload: bytes, response_headers: dict[str, str]) -> bytes:
+    """The function error as Step Functions names it: a timeout is ``Lambda.Unknown``.
+
+    Step Functions reports unhandled Lambda errors, which "include out-of-memory errors and function timeouts", as
+    Lambda.Unknown (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+    """
+    if not response_headers.get("x-amz-function-error") or b'"Sandbox.Timedout"' not in payload:
+        return payload
+    cause = f"Lambda did not return an error type. Returned payload: {payload.decode()}"
+    return json.dumps({"errorType": "Lambda.Unknown", "errorMessage": cause}).encode()
+
+
 class Dispatcher:
     def __init__(self, recorder: CallRecorder, before_invoke: Callable[[], None] | None = None) -> None:
         self.recorder = recorder
@@ -199,6 +211,14 @@ class Dispatcher:
         self.authorize: Callable[[str, str, str, dict[str, Any]], None] | None = None
         # The state machine's role must allow lambda:InvokeFunction on each function it invokes.
         self.authorize_invoke: Callable[[str], bool] | None = None
+
+    def sleep(self, seconds: float, inner: Callable[[float], None]) -> None:
+        """A handler's wait (``bluegreen.clock.sleep``): past its function's Timeout, the invocation ends there."""
+        deadline, sim = _deadline(), self.recorder.clock
+        if deadline is not None and sim is not None and sim.elapsed + seconds > deadline:
+            sim.advance_to(deadline)
+            raise FunctionTimedOut
+        inner(seconds)
 
     def register(self, function_name: str, spec: FunctionSpec) -> None:
         self._functions[function_name] = spec
@@ -305,25 +325,11 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
         if not from_handler and dispatcher.authorize_invoke and not dispatcher.authorize_invoke(function_name):
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": "AccessDeniedException", "errorMessage": "lambda:InvokeFunction"}).encode()
-        payload = dispatcher.invoke(function_name, body, response_headers)
-        if response_headers.get("x-amz-function-error") and b'"Sandbox.Timedout"' in payload:
-            # Step Functions reports a function timeout as Lambda.Unknown (unhandled errors "include out-of-memory
-            # errors and function timeouts": https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
-            cause = f"Lambda did not return an error type. Returned payload: {payload.decode()}"
-            return json.dumps({"errorType": "Lambda.Unknown", "errorMessage": cause}).encode()
-        return payload
+        return as_states_error(dispatcher.invoke(function_name, body, response_headers), response_headers)
 
     from bluegreen import clock as workflow_clock
 
     inner_sleep = workflow_clock._sleeper  # noqa: SLF001 - the simulated clock's, set by compressed_time
-
-    def sleep_within_timeout(seconds: float) -> None:
-        """A handler's wait: past its function's Timeout (simulated time), the invocation ends there."""
-        deadline, sim = _deadline(), dispatcher.recorder.clock
-        if deadline is not None and sim is not None and sim.elapsed + seconds > deadline:
-            sim.advance_to(deadline)
-            raise FunctionTimedOut
-        inner_sleep(seconds)
 
     from bluegreen import slack as slack_module  # the handlers' Slack secrets come through Powertools
 
@@ -338,7 +344,7 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
     run_lambda_handlers(patcher, dispatcher.invoke, invoke_from_states)
     wrap_api_calls(patcher, record)
     os.environ.update(environment)
-    workflow_clock.set_sleeper(sleep_within_timeout)
+    workflow_clock.set_sleeper(lambda seconds: dispatcher.sleep(seconds, inner_sleep))
     # Handlers log through Powertools to stdout; in the emulator their lines go to ``log_stream``.
     LOG_SINK.target = log_stream
     try:
