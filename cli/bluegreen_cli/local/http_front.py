@@ -9,7 +9,10 @@ as a real request to the load balancer would. The server routes it as an Applica
   any other condition never matches here), else the listener's default actions;
 * a ``forward`` picks a target group by the weights (smooth weighted round robin per route: deterministic, and
   a 10 % canary gets every tenth request), then a target of it: the healthy ones in turn; all registered ones
-  when none is healthy (the ALB fails open); ``503`` when the group has none; ``fixed-response`` answers as set.
+  when none is healthy (the ALB fails open); ``503`` when the group has none; ``fixed-response`` answers as set;
+* target group stickiness (``ForwardConfig.TargetGroupStickinessConfig`` enabled): the answer sets the
+  ``AWSALBTG`` cookie naming the chosen group, and a request bringing it back goes to that group while the cookie
+  lasts (``DurationSeconds``, simulated time) and the group is in the forward action, whatever its weight, even 0.
 
 The chosen target answers per its image's behaviour in the data plane:
 
@@ -21,6 +24,7 @@ The chosen target answers per its image's behaviour in the data plane:
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from collections.abc import Callable
@@ -64,6 +68,29 @@ def rule_matches(conditions: list[dict[str, Any]], method: str, host: str, path:
     return True
 
 
+STICKY_COOKIE = "AWSALBTG"  # the ALB's target group stickiness cookie
+
+
+def sticky_token(group: str, expires: float) -> str:
+    """The cookie's value: the group and when it expires (simulated seconds); the ALB's own is opaque."""
+    return base64.urlsafe_b64encode(f"{group}|{expires:.3f}".encode()).decode()
+
+
+def sticky_group(cookie_header: str, now: float) -> str | None:
+    """The target group an unexpired ``AWSALBTG`` cookie in the ``Cookie`` header names (else ``None``)."""
+    for part in cookie_header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name != STICKY_COOKIE or not value:
+            continue
+        try:
+            group, _, expires = base64.urlsafe_b64decode(value.encode()).decode().rpartition("|")
+            if group and float(expires) > now:
+                return group
+        except ValueError:
+            return None
+    return None
+
+
 class HttpFront(LoopbackServer):
     """The load balancers of the emulator's account, answering on 127.0.0.1."""
 
@@ -83,7 +110,8 @@ class HttpFront(LoopbackServer):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                status, body, headers = front.answer("GET", self.path, self.headers.get("Host", ""))
+                cookie = self.headers.get("Cookie", "")
+                status, body, headers = front.answer("GET", self.path, self.headers.get("Host", ""), cookie)
                 data = body.encode()
                 self.send_response(status)
                 for name, value in {**headers, "Content-Type": "text/plain", "Content-Length": str(len(data))}.items():
@@ -97,14 +125,16 @@ class HttpFront(LoopbackServer):
         self._serve(Handler, "http-front")
 
     # --- routing -----------------------------------------------------------------------------------
-    def answer(self, method: str, target: str, host_header: str) -> tuple[int, str, dict[str, str]]:
-        status, body, headers, slow = self._route(method, target, host_header)
+    def answer(self, method: str, target: str, host_header: str, cookie: str = "") -> tuple[int, str, dict[str, str]]:
+        status, body, headers, slow = self._route(method, target, host_header, cookie)
         if slow:
             self.plane.clock.advance(SLOW_SECONDS)  # the answer takes simulated time; nothing sleeps
         self.requests.append((self.plane.clock.elapsed, f"{method} {target} Host {host_header}", status))
         return status, body, headers
 
-    def _route(self, method: str, target: str, host_header: str) -> tuple[int, str, dict[str, str], bool]:
+    def _route(
+        self, method: str, target: str, host_header: str, cookie: str = ""
+    ) -> tuple[int, str, dict[str, str], bool]:
         url = urlsplit(target)
         if not url.scheme or not url.hostname:
             return 400, "send requests to http://<load balancer DNS name>:<port>/path through this proxy\n", {}, False
@@ -125,9 +155,11 @@ class HttpFront(LoopbackServer):
             )
             route = next((r.arn for r in rules if rule_matches(r.conditions or [], method, host, path)), listener.arn)
             actions = backend_actions(backend, route)
-            return self._act(route, actions, path)
+            return self._act(route, actions, path, cookie)
 
-    def _act(self, route: str, actions: list[dict[str, Any]], path: str) -> tuple[int, str, dict[str, str], bool]:
+    def _act(
+        self, route: str, actions: list[dict[str, Any]], path: str, cookie: str = ""
+    ) -> tuple[int, str, dict[str, str], bool]:
         action = next((a for a in actions if a.get("Type") in ("forward", "fixed-response", "redirect")), None)
         if action is None:
             return 401, "authentication required\n", {}, False
@@ -142,10 +174,23 @@ class HttpFront(LoopbackServer):
         ]
         if not groups and action.get("TargetGroupArn"):
             groups = [(action["TargetGroupArn"], 1.0)]
-        group = self._pick_group(route, [(g, w) for g, w in groups if w > 0])
+        stickiness = (action.get("ForwardConfig") or {}).get("TargetGroupStickinessConfig") or {}
+        sticky = bool(stickiness.get("Enabled"))
+        # Stickiness takes precedence over the weights: a cookie holder goes back to its group while the cookie
+        # lasts and the forward action lists the group, whatever its weight (even 0). The cookie is the
+        # ALB's AWSALBTG (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/sticky-sessions.html).
+        held = sticky_group(cookie, self.plane.clock.elapsed) if sticky else None
+        group = held if held in {g for g, _ in groups} else None
+        headers: dict[str, str] = {}
+        if group is None:
+            group = self._pick_group(route, [(g, w) for g, w in groups if w > 0])
+            if group is not None and sticky:
+                expires = self.plane.clock.elapsed + float(stickiness.get("DurationSeconds") or 0)
+                headers["Set-Cookie"] = f"{STICKY_COOKIE}={sticky_token(group, expires)}; Path=/"
         if group is None:
             return 503, "no target group with weight\n", {}, False
-        return self._target_answer(group, path)
+        status, body, more, slow = self._target_answer(group, path)
+        return status, body, {**more, **headers}, slow
 
     def _pick_group(self, route: str, groups: list[tuple[str, float]]) -> str | None:
         """Smooth weighted round robin: each group gets its share, interleaved, the same way every run."""

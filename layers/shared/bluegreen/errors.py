@@ -261,3 +261,8 @@ class AnalysisConfigOutOfRange(BlueGreenError):
 
 class AnalysisNotSupported(BlueGreenError):
     """Built-in analysis was asked for a service behind a Network Load Balancer (no HTTP codes, no latency)."""
+
+
+# --- sticky sessions ---------------------------------------------------------------------------
+class StickyProductionRoute(ListenerRulesInvalid):
+    """A production route forwards with target group stickiness on: a swap would not move its cookie holders."""
