@@ -168,7 +168,7 @@ def test_a_passing_lambda_hook_before_delete_old_deploys(emulator):
     result = emulator.run(demo.name, "v2")
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.states[-3:] == ["DeleteOldHooks", "DeleteOld", "Deployed"]
+    assert result.states[-4:] == ["DeleteOldHooks", "DeleteOldHooksDone", "DeleteOld", "Deployed"]
     assert emulator.dispatcher.invocations["bluegreen-hook-demo"] == 1
     assert [(h["stage"], h["passed"]) for h in result.output["hooks"]] == [("beforeDeleteOld", True)]
     assert_deployed(emulator, demo)
