@@ -280,7 +280,7 @@ REQUIRED_RETRY_ERRORS = frozenset(
 )
 
 SAM_VALIDATE_TIMEOUT_SECONDS = 60
-REDRIVABLE_END_TASKS = {"ValidationFailed", "Cleanup", "Rollback"}
+REDRIVABLE_END_TASKS = {"ValidationFailed", "Cleanup", "Rollback", "RollbackAfterDrain"}
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -12,7 +12,10 @@ as a real request to the load balancer would. The server routes it as an Applica
   when none is healthy (the ALB fails open); ``503`` when the group has none; ``fixed-response`` answers as set;
 * target group stickiness (``ForwardConfig.TargetGroupStickinessConfig`` enabled): the answer sets the
   ``AWSALBTG`` cookie naming the chosen group, and a request bringing it back goes to that group while the cookie
-  lasts (``DurationSeconds``, simulated time) and the group is in the forward action, whatever its weight, even 0.
+  lasts (``DurationSeconds``, simulated time) and the group is in the forward action, whatever its weight, even 0;
+* a long-lived TCP connection (:meth:`HttpFront.connect`, as through a Network Load Balancer) is bound to the
+  target it was opened to: a later listener change moves new connections only, and the connection lasts until its
+  target goes away (its task set deleted), as on an NLB.
 
 The chosen target answers per its image's behaviour in the data plane:
 
@@ -28,6 +31,7 @@ import base64
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
@@ -89,6 +93,14 @@ def sticky_group(cookie_header: str, now: float) -> str | None:
         except ValueError:
             return None
     return None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A long-lived connection through a load balancer, bound to one target of one group when it was opened."""
+
+    group: str
+    ip: str
 
 
 class HttpFront(LoopbackServer):
@@ -191,6 +203,41 @@ class HttpFront(LoopbackServer):
             return 503, "no target group with weight\n", {}, False
         status, body, more, slow = self._target_answer(group, path)
         return status, body, {**more, **headers}, slow
+
+    # --- long-lived connections (NLB) ---------------------------------------------------------------
+    def connect(self, route: str) -> Connection | None:
+        """Open a connection through ``route`` (a listener): its forward weights pick a group, then a target.
+
+        A Network Load Balancer applies a listener change to new connections only; an open connection stays on
+        its target (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-listeners.html).
+        ``None``: no target to connect to.
+        """
+        backend = elbv2_backends[self.plane.account][self.plane.region]
+        with self.plane._lock:
+            actions = backend_actions(backend, route)
+            action = next((a for a in actions if a.get("Type") == "forward"), None)
+            groups = [
+                (g["TargetGroupArn"], float(g.get("Weight", 1)))
+                for g in ((action or {}).get("ForwardConfig") or {}).get("TargetGroups") or []
+            ]
+            if not groups and action and action.get("TargetGroupArn"):
+                groups = [(action["TargetGroupArn"], 1.0)]
+            group = self._pick_group(route, [(g, w) for g, w in groups if w > 0])
+            if group is None:
+                return None
+            targets = sorted(ip for (g, ip), t in self.plane.targets.items() if g == group and t.draining_until is None)
+            if not targets:
+                return None
+            with self._lock:
+                turn = self._turn.get(group, 0)
+                self._turn[group] = turn + 1
+            return Connection(group, targets[turn % len(targets)])
+
+    def alive(self, connection: Connection) -> bool:
+        """The connection still reaches its target: reset once the target's task stopped (it drains or is gone)."""
+        with self.plane._lock:
+            target = self.plane.targets.get((connection.group, connection.ip))
+            return target is not None and target.draining_until is None
 
     def _pick_group(self, route: str, groups: list[tuple[str, float]]) -> str | None:
         """Smooth weighted round robin: each group gets its share, interleaved, the same way every run."""

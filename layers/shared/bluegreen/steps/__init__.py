@@ -44,6 +44,7 @@ HOLD_OLD = Step("HoldOld", "OpenGateFunction", GateKind.KEEP_OLD)
 DELETE_OLD = Step("DeleteOld", "DeleteOldFunction")
 CLEANUP = Step("Cleanup", "CleanupFunction")
 ROLLBACK = Step("Rollback", "RollbackFunction")
+ROLLBACK_AFTER_DRAIN = Step("RollbackAfterDrain", "RollbackFunction")  # NLB: green deleted after the drain wait
 # issue 13: the verification hooks of each stage
 GREEN_HOOKS = Step("GreenHooks", "RunHooksFunction")
 GREEN_HOOKS_RESUME = Step("GreenHooksResume", "RunHooksFunction")  # the afterGreenHealthy hooks after a wait
@@ -73,6 +74,7 @@ STATES: dict[str, Step] = {
         DELETE_OLD,
         CLEANUP,
         ROLLBACK,
+        ROLLBACK_AFTER_DRAIN,
     )
 }
 # Functions started by events (or invoked by another function) rather than by a state, and the module each calls.

@@ -228,7 +228,8 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
         report.deletedTaskSets = _finish_delete_old(deps.clients, context)
         analysis_alarm.delete(deps.clients.cloudwatch, context)  # issue 13
     elif report.action == "rollback":
-        done = _patiently(lambda: rollback.run(StepEvent(context=context, error=why), deps))
+        # No Wait state here: green (an NLB's open connections included) is deleted at once.
+        done = _patiently(lambda: rollback.roll_back(StepEvent(context=context, error=why), deps, may_wait=False))
         report.deletedTaskSets, report.restoredRules = done.deletedTaskSets, done.restoredRules
     if report.action != "nothing":
         logger.warning(
