@@ -143,6 +143,17 @@ SCENARIOS = {
             "analysis": {"minRequests": 50, "responseTime": {"maxSeconds": 0.05, "maxRatioToBlue": 1.5}},
         },
     ),
+    "hooks-long": Scenario(
+        "v2",
+        "deployed",
+        "three ten-minute smoke hooks before approval (half an hour, twice RunHooks' 900 s timeout): each runs in "
+        "its own invocation, none is re-run, no timeout",
+        config={
+            "hooks": {
+                "afterGreenHealthy": [{**_smoke("long"), "name": f"suite-{n}", "timeoutSeconds": 840} for n in range(3)]
+            }
+        },
+    ),
     "hooks-pass-auto-approve": Scenario(
         "v2",
         "deployed",
