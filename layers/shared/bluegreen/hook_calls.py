@@ -69,7 +69,8 @@ def stop_hook_tasks(ecs: Any, cluster: str, execution_name: str, reason: str) ->
     group = task_group(execution_name)
     with transient_errors():
         arns: list[str] = []
-        # startedBy must be ListTasks' only filter; it lists the tasks whose desired status is RUNNING (the default)
+        # "When you specify startedBy as the filter, it must be the only filter that you use"; the default desired
+        # status is RUNNING (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html).
         for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, startedBy=HOOK_STARTED_BY):
             arns.extend(page.get("taskArns", []))
         stopped = []
