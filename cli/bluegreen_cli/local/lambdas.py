@@ -175,9 +175,25 @@ class FakeLambdaContext:
         return max(0, int(self._remaining() * 1000))
 
 
-def _deadline() -> float | None:
-    """Simulated second at which the function running on this thread times out (``None``: no stack function)."""
-    return getattr(_state, "deadline", None)
+@dataclass
+class _Budget:
+    """A running invocation's time: its function's Timeout and the simulated seconds it has waited so far.
+
+    Only the handler's own waits count (``bluegreen.clock.sleep``): other executions move the shared simulated
+    clock while a handler runs, faster than real time, and that is no time the handler spent.
+    """
+
+    timeout: float
+    waited: float = 0.0
+
+    @property
+    def left(self) -> float:
+        return self.timeout - self.waited
+
+
+def _budget() -> _Budget | None:
+    """The time budget of the stack function running on this thread (``None``: none runs)."""
+    return getattr(_state, "budget", None)
 
 
 def timeout_payload(timeout: float) -> dict[str, Any]:
@@ -214,11 +230,14 @@ class Dispatcher:
 
     def sleep(self, seconds: float, inner: Callable[[float], None]) -> None:
         """A handler's wait (``bluegreen.clock.sleep``): past its function's Timeout, the invocation ends there."""
-        deadline, sim = _deadline(), self.recorder.clock
-        if deadline is not None and sim is not None and sim.elapsed + seconds > deadline:
-            sim.advance_to(deadline)
+        budget = _budget()
+        if budget is not None and seconds > budget.left:
+            inner(max(0.0, budget.left))
+            budget.waited = budget.timeout
             raise FunctionTimedOut
         inner(seconds)
+        if budget is not None:
+            budget.waited += seconds
 
     def register(self, function_name: str, spec: FunctionSpec) -> None:
         self._functions[function_name] = spec
@@ -258,23 +277,16 @@ class Dispatcher:
         self.invocations[spec.logical_id] += 1
         handler = getattr(self._module(spec), spec.handler.rsplit(".", 1)[1])
         event = json.loads(body or "{}")
-        clock = self.recorder.clock
         outer = getattr(_state, "function", None)  # an EventBridge target invoked while a handler runs
-        outer_deadline = _deadline()
+        outer_budget = _budget()
         # The function's Timeout from the template, in simulated time: a handler that waits (clock.sleep) past
         # it is ended there, as Lambda ends it (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html).
-        deadline = clock.elapsed + spec.timeout if clock is not None else None
-        context = FakeLambdaContext(
-            name,
-            f"arn:aws:lambda:emulator:function:{name}",
-            (lambda: deadline - clock.elapsed) if deadline is not None else None,
-        )
+        budget = _Budget(spec.timeout)
+        context = FakeLambdaContext(name, f"arn:aws:lambda:emulator:function:{name}", lambda: budget.left)
         _state.function = spec.logical_id
-        _state.deadline = deadline
+        _state.budget = budget
         try:
             result = handler(event, context)
-            if deadline is not None and clock.elapsed > deadline:
-                raise FunctionTimedOut
             return json.dumps(result).encode()
         except FunctionTimedOut:
             self.timeouts[spec.logical_id] += 1
@@ -290,7 +302,7 @@ class Dispatcher:
             return json.dumps(payload).encode()
         finally:
             _state.function = outer
-            _state.deadline = outer_deadline
+            _state.budget = outer_budget
             if self.discard_metrics:
                 # Powertools keeps disabled metrics and prints them once 100 pile up: drop them.
                 for value in vars(self._module(spec)).values():
