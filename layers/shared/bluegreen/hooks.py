@@ -78,7 +78,7 @@ class EcsTaskHook(BaseModel):
     command: list[str] = Field(min_length=1, max_length=50)
     container: str | None = None  # default: the service's load-balanced container
     timeoutSeconds: int = Field(default=600, ge=1, le=MAX_HOOK_SECONDS)
-    pollSeconds: int = Field(default=15, ge=5, le=60)  # DescribeTasks interval, inside one RunHooks invocation
+    pollSeconds: int = Field(default=15, ge=5, le=60)  # DescribeTasks interval (a long wait spans invocations)
 
     @property
     def label(self) -> str:
