@@ -21,4 +21,6 @@ deps = Deps()
 @metrics.log_metrics
 @event_parser(model=run_hooks.HooksEvent)
 def lambda_handler(event: run_hooks.HooksEvent, context: LambdaContext) -> dict:
+    # The time left in this invocation: a hook's wait that would outlive it goes back to the state machine.
+    deps.remaining_seconds = lambda: context.get_remaining_time_in_millis() / 1000
     return run_hooks.run(event, deps).dump()

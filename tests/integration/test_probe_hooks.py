@@ -152,7 +152,7 @@ def test_a_failing_lambda_hook_before_delete_old_restores_blue_exactly(emulator)
     result = emulator.run(demo.name, "v2")
 
     assert result.outcome == "rolled_back", result.cause
-    assert result.states[-4:] == ["KeepOldEnabled", "DeleteOldHooks", "Rollback", "RolledBack"]
+    assert result.states[-5:] == ["KeepOldEnabled", "DeleteOldHooks", "Rollback", "RollbackDraining", "RolledBack"]
     assert "production goes back to blue" in result.cause
     assert production_modify_calls(emulator, demo.name, "RollbackFunction") == 1
     assert_untouched(emulator, demo, before)
@@ -168,7 +168,7 @@ def test_a_passing_lambda_hook_before_delete_old_deploys(emulator):
     result = emulator.run(demo.name, "v2")
 
     assert result.status == "SUCCEEDED", result.cause
-    assert result.states[-3:] == ["DeleteOldHooks", "DeleteOld", "Deployed"]
+    assert result.states[-4:] == ["DeleteOldHooks", "DeleteOldHooksDone", "DeleteOld", "Deployed"]
     assert emulator.dispatcher.invocations["bluegreen-hook-demo"] == 1
     assert [(h["stage"], h["passed"]) for h in result.output["hooks"]] == [("beforeDeleteOld", True)]
     assert_deployed(emulator, demo)

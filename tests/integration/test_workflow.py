@@ -37,9 +37,11 @@ def test_happy_deployment_moves_production_to_v2_and_deletes_v1(emulator):
         "Swap",
         "ShiftComplete",
         "CutoverHooks",  # issue 13
+        "CutoverHooksDone",  # the hooks' progress: done (else a Wait and RunHooks again)
         "Bake",
         "KeepOldEnabled",
         "DeleteOldHooks",  # issue 13: the beforeDeleteOld stage
+        "DeleteOldHooksDone",
         "DeleteOld",
         "Deployed",
     ]

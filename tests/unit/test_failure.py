@@ -228,7 +228,7 @@ def test_rollback_restores_a_production_rule_with_authentication_and_stickiness_
                 "Order": 2,
                 "ForwardConfig": {
                     "TargetGroups": [{"TargetGroupArn": blue_group, "Weight": 1}],
-                    "TargetGroupStickinessConfig": {"Enabled": True, "DurationSeconds": 600},
+                    "TargetGroupStickinessConfig": {"Enabled": False, "DurationSeconds": 600},  # on: refused
                 },
             },
         ],

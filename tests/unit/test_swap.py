@@ -79,7 +79,7 @@ def test_swap_keeps_the_other_settings_of_the_production_rule(world, store, api)
             "ClientSecret": "secret",
         },
     }
-    stickiness = {"Enabled": True, "DurationSeconds": 600}
+    stickiness = {"Enabled": False, "DurationSeconds": 600}  # kept verbatim (on, Validate refuses the rule)
     world.clients.elbv2.modify_rule(
         RuleArn=world.demo.production_rule_arn,
         Actions=[

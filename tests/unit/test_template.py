@@ -54,6 +54,8 @@ UNSCOPABLE_ACTIONS = frozenset(
         "logs:PutResourcePolicy",
         "logs:DescribeResourcePolicies",
         "logs:DescribeLogGroups",
+        # ListTasks without a container instance is authorized on "*" (scoped by the ecs:cluster condition)
+        "ecs:ListTasks",
     }
 )
 
@@ -108,6 +110,7 @@ EXPECTED_ACTIONS = {
         "ecs:DescribeServices",
         "ecs:DescribeTaskDefinition",
         "ecs:RunTask",
+        "ecs:ListTasks",  # a task an earlier, timed-out attempt started is stopped
         "ecs:DescribeTasks",
         "ecs:StopTask",
         "iam:PassRole",
@@ -271,6 +274,11 @@ EXPECTED_ACTIONS["SlackCallbackFunction"] = EXPECTED_ACTIONS["SlackCallbackFunct
     "states:DescribeExecution",
 }
 
+# The one-off tasks of the ecsTask hooks are found (by startedBy and group) and stopped at every end.
+HOOK_TASK_STOPPER = {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopTask"}
+for _ender in ("CleanupFunction", "RollbackFunction", "ExecutionEndedFunction"):
+    EXPECTED_ACTIONS[_ender] = EXPECTED_ACTIONS[_ender] | HOOK_TASK_STOPPER
+
 # Errors every Lambda Task must retry: the Lambda service's transient failures and our own
 # TransientAwsError (throttling and 5xx that outlived the SDK's retries).
 REQUIRED_RETRY_ERRORS = frozenset(
@@ -284,7 +292,7 @@ REQUIRED_RETRY_ERRORS = frozenset(
 )
 
 SAM_VALIDATE_TIMEOUT_SECONDS = 60
-REDRIVABLE_END_TASKS = {"ValidationFailed", "Cleanup", "Rollback"}
+REDRIVABLE_END_TASKS = {"ValidationFailed", "Cleanup", "Rollback", "RollbackAfterDrain"}
 
 
 # --- helpers -------------------------------------------------------------------------------

@@ -7,6 +7,8 @@ answers is chosen by the hook's ``hookDetails.behaviour`` in the service configu
 * ``slow``: IN_PROGRESS (callBackDelay 20 s) twice, then SUCCEEDED — the count travels in hookDetails,
   as an ECS hook keeps state between invocations;
 * ``never``: IN_PROGRESS forever (the hook's timeout ends it);
+* ``long``: IN_PROGRESS (callBackDelay 60 s) ``rounds`` times (hookDetails, default 10), then SUCCEEDED -- a hook
+  of about ten minutes, so a stage of several outlasts one RunHooks invocation;
 * ``garbage``: a response without a valid hookStatus; ``error``: the function raises.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 DEMO_HOOK = "bluegreen-hook-demo"
-BEHAVIOURS = ("pass", "fail", "slow", "never", "garbage", "error")
+BEHAVIOURS = ("pass", "fail", "slow", "never", "long", "garbage", "error")
 
 
 class DemoHookError(Exception):
@@ -38,6 +40,11 @@ def demo_hook(event: dict[str, Any], context: Any = None) -> dict[str, Any]:
         if polls > 2:
             return {"hookStatus": "SUCCEEDED", "hookDetails": {**seen, "polls": polls}}
         return {"hookStatus": "IN_PROGRESS", "callBackDelay": 20, "hookDetails": {**details, "polls": polls}}
+    if behaviour == "long":
+        polls = int(details.get("polls", 0)) + 1
+        if polls > int(details.get("rounds", 10)):
+            return {"hookStatus": "SUCCEEDED", "hookDetails": {**seen, "polls": polls}}
+        return {"hookStatus": "IN_PROGRESS", "callBackDelay": 60, "hookDetails": {**details, "polls": polls}}
     if behaviour == "never":
         return {"hookStatus": "IN_PROGRESS", "callBackDelay": 30}
     if behaviour == "garbage":

@@ -9,7 +9,13 @@ as a real request to the load balancer would. The server routes it as an Applica
   any other condition never matches here), else the listener's default actions;
 * a ``forward`` picks a target group by the weights (smooth weighted round robin per route: deterministic, and
   a 10 % canary gets every tenth request), then a target of it: the healthy ones in turn; all registered ones
-  when none is healthy (the ALB fails open); ``503`` when the group has none; ``fixed-response`` answers as set.
+  when none is healthy (the ALB fails open); ``503`` when the group has none; ``fixed-response`` answers as set;
+* target group stickiness (``ForwardConfig.TargetGroupStickinessConfig`` enabled): the answer sets the
+  ``AWSALBTG`` cookie naming the chosen group, and a request bringing it back goes to that group while the cookie
+  lasts (``DurationSeconds``, simulated time) and the group is in the forward action, whatever its weight, even 0;
+* a long-lived TCP connection (:meth:`HttpFront.connect`, as through a Network Load Balancer) is bound to the
+  target it was opened to: a later listener change moves new connections only, and the connection lasts until its
+  target goes away (its task set deleted), as on an NLB.
 
 The chosen target answers per its image's behaviour in the data plane:
 
@@ -21,9 +27,11 @@ The chosen target answers per its image's behaviour in the data plane:
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
@@ -64,6 +72,37 @@ def rule_matches(conditions: list[dict[str, Any]], method: str, host: str, path:
     return True
 
 
+STICKY_COOKIE = "AWSALBTG"  # the ALB's target group stickiness cookie
+
+
+def sticky_token(group: str, expires: float) -> str:
+    """The cookie's value: the group and when it expires (simulated seconds); the ALB's own is opaque."""
+    return base64.urlsafe_b64encode(f"{group}|{expires:.3f}".encode()).decode()
+
+
+def sticky_group(cookie_header: str, now: float) -> str | None:
+    """The target group an unexpired ``AWSALBTG`` cookie in the ``Cookie`` header names (else ``None``)."""
+    for part in cookie_header.split(";"):
+        name, _, value = part.strip().partition("=")
+        if name != STICKY_COOKIE or not value:
+            continue
+        try:
+            group, _, expires = base64.urlsafe_b64decode(value.encode()).decode().rpartition("|")
+            if group and float(expires) > now:
+                return group
+        except ValueError:
+            return None
+    return None
+
+
+@dataclass(frozen=True)
+class Connection:
+    """A long-lived connection through a load balancer, bound to one target of one group when it was opened."""
+
+    group: str
+    ip: str
+
+
 class HttpFront(LoopbackServer):
     """The load balancers of the emulator's account, answering on 127.0.0.1."""
 
@@ -83,7 +122,8 @@ class HttpFront(LoopbackServer):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:  # noqa: N802 (http.server's name)
-                status, body, headers = front.answer("GET", self.path, self.headers.get("Host", ""))
+                cookie = self.headers.get("Cookie", "")
+                status, body, headers = front.answer("GET", self.path, self.headers.get("Host", ""), cookie)
                 data = body.encode()
                 self.send_response(status)
                 for name, value in {**headers, "Content-Type": "text/plain", "Content-Length": str(len(data))}.items():
@@ -97,14 +137,16 @@ class HttpFront(LoopbackServer):
         self._serve(Handler, "http-front")
 
     # --- routing -----------------------------------------------------------------------------------
-    def answer(self, method: str, target: str, host_header: str) -> tuple[int, str, dict[str, str]]:
-        status, body, headers, slow = self._route(method, target, host_header)
+    def answer(self, method: str, target: str, host_header: str, cookie: str = "") -> tuple[int, str, dict[str, str]]:
+        status, body, headers, slow = self._route(method, target, host_header, cookie)
         if slow:
             self.plane.clock.advance(SLOW_SECONDS)  # the answer takes simulated time; nothing sleeps
         self.requests.append((self.plane.clock.elapsed, f"{method} {target} Host {host_header}", status))
         return status, body, headers
 
-    def _route(self, method: str, target: str, host_header: str) -> tuple[int, str, dict[str, str], bool]:
+    def _route(
+        self, method: str, target: str, host_header: str, cookie: str = ""
+    ) -> tuple[int, str, dict[str, str], bool]:
         url = urlsplit(target)
         if not url.scheme or not url.hostname:
             return 400, "send requests to http://<load balancer DNS name>:<port>/path through this proxy\n", {}, False
@@ -125,9 +167,11 @@ class HttpFront(LoopbackServer):
             )
             route = next((r.arn for r in rules if rule_matches(r.conditions or [], method, host, path)), listener.arn)
             actions = backend_actions(backend, route)
-            return self._act(route, actions, path)
+            return self._act(route, actions, path, cookie)
 
-    def _act(self, route: str, actions: list[dict[str, Any]], path: str) -> tuple[int, str, dict[str, str], bool]:
+    def _act(
+        self, route: str, actions: list[dict[str, Any]], path: str, cookie: str = ""
+    ) -> tuple[int, str, dict[str, str], bool]:
         action = next((a for a in actions if a.get("Type") in ("forward", "fixed-response", "redirect")), None)
         if action is None:
             return 401, "authentication required\n", {}, False
@@ -142,10 +186,58 @@ class HttpFront(LoopbackServer):
         ]
         if not groups and action.get("TargetGroupArn"):
             groups = [(action["TargetGroupArn"], 1.0)]
-        group = self._pick_group(route, [(g, w) for g, w in groups if w > 0])
+        stickiness = (action.get("ForwardConfig") or {}).get("TargetGroupStickinessConfig") or {}
+        sticky = bool(stickiness.get("Enabled"))
+        # Stickiness takes precedence over the weights: a cookie holder goes back to its group while the cookie
+        # lasts and the forward action lists the group, whatever its weight (even 0). The cookie is the
+        # ALB's AWSALBTG (https://docs.aws.amazon.com/elasticloadbalancing/latest/application/sticky-sessions.html).
+        held = sticky_group(cookie, self.plane.clock.elapsed) if sticky else None
+        group = held if held in {g for g, _ in groups} else None
+        headers: dict[str, str] = {}
+        if group is None:
+            group = self._pick_group(route, [(g, w) for g, w in groups if w > 0])
+            if group is not None and sticky:
+                expires = self.plane.clock.elapsed + float(stickiness.get("DurationSeconds") or 0)
+                headers["Set-Cookie"] = f"{STICKY_COOKIE}={sticky_token(group, expires)}; Path=/"
         if group is None:
             return 503, "no target group with weight\n", {}, False
-        return self._target_answer(group, path)
+        status, body, more, slow = self._target_answer(group, path)
+        return status, body, {**more, **headers}, slow
+
+    # --- long-lived connections (NLB) ---------------------------------------------------------------
+    def connect(self, route: str) -> Connection | None:
+        """Open a connection through ``route`` (a listener): its forward weights pick a group, then a target.
+
+        A Network Load Balancer applies a listener change to new connections only; an open connection stays on
+        its target (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-listeners.html).
+        ``None``: no target to connect to.
+        """
+        backend = elbv2_backends[self.plane.account][self.plane.region]
+        with self.plane._lock:
+            actions = backend_actions(backend, route)
+            action = next((a for a in actions if a.get("Type") == "forward"), None)
+            groups = [
+                (g["TargetGroupArn"], float(g.get("Weight", 1)))
+                for g in ((action or {}).get("ForwardConfig") or {}).get("TargetGroups") or []
+            ]
+            if not groups and action and action.get("TargetGroupArn"):
+                groups = [(action["TargetGroupArn"], 1.0)]
+            group = self._pick_group(route, [(g, w) for g, w in groups if w > 0])
+            if group is None:
+                return None
+            targets = sorted(ip for (g, ip), t in self.plane.targets.items() if g == group and t.draining_until is None)
+            if not targets:
+                return None
+            with self._lock:
+                turn = self._turn.get(group, 0)
+                self._turn[group] = turn + 1
+            return Connection(group, targets[turn % len(targets)])
+
+    def alive(self, connection: Connection) -> bool:
+        """The connection still reaches its target: reset once the target's task stopped (it drains or is gone)."""
+        with self.plane._lock:
+            target = self.plane.targets.get((connection.group, connection.ip))
+            return target is not None and target.draining_until is None
 
     def _pick_group(self, route: str, groups: list[tuple[str, float]]) -> str | None:
         """Smooth weighted round robin: each group gets its share, interleaved, the same way every run."""

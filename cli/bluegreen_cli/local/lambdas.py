@@ -168,8 +168,13 @@ class CallRecorder:
         return dict(sorted(Counter(f"{c.service}:{c.operation}" for c in self.calls[first:]).items()))
 
 
+class FunctionTimedOut(BaseException):  # noqa: N818 - a BaseException: a handler's ``except Exception`` misses it
+    """The function's simulated time ran past its ``Timeout``: Lambda ends the invocation there."""
+
+
 class FakeLambdaContext:
-    def __init__(self, name: str, arn: str) -> None:
+    def __init__(self, name: str, arn: str, remaining: Callable[[], float] | None = None) -> None:
+        self._remaining = remaining or (lambda: 60.0)
         self.function_name = name
         self.function_version = "$LATEST"
         self.invoked_function_arn = arn
@@ -179,7 +184,45 @@ class FakeLambdaContext:
         self.log_stream_name = "emulator"
 
     def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+        return max(0, int(self._remaining() * 1000))
+
+
+@dataclass
+class _Budget:
+    """A running invocation's time: its function's Timeout and the simulated seconds it has waited so far.
+
+    Only the handler's own waits count (``bluegreen.clock.sleep``): other executions move the shared simulated
+    clock while a handler runs, faster than real time, and that is no time the handler spent.
+    """
+
+    timeout: float
+    waited: float = 0.0
+
+    @property
+    def left(self) -> float:
+        return self.timeout - self.waited
+
+
+def _budget() -> _Budget | None:
+    """The time budget of the stack function running on this thread (``None``: none runs)."""
+    return getattr(_state, "budget", None)
+
+
+def timeout_payload(timeout: float) -> dict[str, Any]:
+    """What Lambda answers for an invocation that ran out of time (a function error)."""
+    return {"errorType": "Sandbox.Timedout", "errorMessage": f"Task timed out after {timeout:.2f} seconds"}
+
+
+def as_states_error(payload: bytes, response_headers: dict[str, str]) -> bytes:
+    """The function error as Step Functions names it: a timeout is ``Lambda.Unknown``.
+
+    Step Functions reports unhandled Lambda errors, which "include out-of-memory errors and function timeouts", as
+    Lambda.Unknown (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
+    """
+    if not response_headers.get("x-amz-function-error") or b'"Sandbox.Timedout"' not in payload:
+        return payload
+    cause = f"Lambda did not return an error type. Returned payload: {payload.decode()}"
+    return json.dumps({"errorType": "Lambda.Unknown", "errorMessage": cause}).encode()
 
 
 class Dispatcher:
@@ -191,6 +234,7 @@ class Dispatcher:
         self._callables: dict[str, Callable[[dict[str, Any], Any], Any]] = {}  # issue 13: demo hook functions
         self.invocations: Counter[str] = Counter()
         self.async_lambda: Any = None  # AsyncLambda: asynchronous invocations, retries, destinations
+        self.timeouts: Counter[str] = Counter()  # invocations that ran past their function's Timeout
         self.discard_metrics = True
         # IAM: checks each AWS call of a function against its policy (raises the access-denied ClientError).
         self.authorize: Callable[[str, str, str, dict[str, Any]], None] | None = None
@@ -199,6 +243,17 @@ class Dispatcher:
         # Functions outside the stack, created through the Lambda API (:mod:`.user_lambdas`): each runs in its own
         # process; an invocation of a name the stack does not know goes there.
         self.user_functions: Callable[[str, str | bytes | None, dict[str, str]], bytes] | None = None
+
+    def sleep(self, seconds: float, inner: Callable[[float], None]) -> None:
+        """A handler's wait (``bluegreen.clock.sleep``): past its function's Timeout, the invocation ends there."""
+        budget = _budget()
+        if budget is not None and seconds > budget.left:
+            inner(max(0.0, budget.left))
+            budget.waited = budget.timeout
+            raise FunctionTimedOut
+        inner(seconds)
+        if budget is not None:
+            budget.waited += seconds
 
     def register(self, function_name: str, spec: FunctionSpec) -> None:
         self._functions[function_name] = spec
@@ -240,12 +295,21 @@ class Dispatcher:
         self.invocations[spec.logical_id] += 1
         handler = getattr(self._module(spec), spec.handler.rsplit(".", 1)[1])
         event = json.loads(body or "{}")
-        context = FakeLambdaContext(name, f"arn:aws:lambda:emulator:function:{name}")
         outer = getattr(_state, "function", None)  # an EventBridge target invoked while a handler runs
+        outer_budget = _budget()
+        # The function's Timeout from the template, in simulated time: a handler that waits (clock.sleep) past
+        # it is ended there, as Lambda ends it (https://docs.aws.amazon.com/lambda/latest/dg/configuration-timeout.html).
+        budget = _Budget(spec.timeout)
+        context = FakeLambdaContext(name, f"arn:aws:lambda:emulator:function:{name}", lambda: budget.left)
         _state.function = spec.logical_id
+        _state.budget = budget
         try:
             result = handler(event, context)
             return json.dumps(result).encode()
+        except FunctionTimedOut:
+            self.timeouts[spec.logical_id] += 1
+            response_headers["x-amz-function-error"] = "Unhandled"
+            return json.dumps(timeout_payload(spec.timeout)).encode()
         except Exception as error:  # noqa: BLE001 - every handler error becomes a Lambda function error
             response_headers["x-amz-function-error"] = "Unhandled"
             payload = {
@@ -256,6 +320,7 @@ class Dispatcher:
             return json.dumps(payload).encode()
         finally:
             _state.function = outer
+            _state.budget = outer_budget
             if self.discard_metrics:
                 # Powertools keeps disabled metrics and prints them once 100 pile up: drop them.
                 for value in vars(self._module(spec)).values():
@@ -290,7 +355,11 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
         if not from_handler and dispatcher.authorize_invoke and not dispatcher.authorize_invoke(function_name):
             response_headers["x-amz-function-error"] = "Unhandled"
             return json.dumps({"errorType": "AccessDeniedException", "errorMessage": "lambda:InvokeFunction"}).encode()
-        return dispatcher.invoke(function_name, body, response_headers)
+        return as_states_error(dispatcher.invoke(function_name, body, response_headers), response_headers)
+
+    from bluegreen import clock as workflow_clock
+
+    inner_sleep = workflow_clock._sleeper  # noqa: SLF001 - the simulated clock's, set by compressed_time
 
     from bluegreen import slack as slack_module  # the handlers' Slack secrets come through Powertools
 
@@ -306,12 +375,14 @@ def installed(dispatcher: Dispatcher, environment: dict[str, str], log_stream: A
     run_lambda_handlers(patcher, dispatcher.invoke, invoke_from_states, deliver_async)
     wrap_api_calls(patcher, record)
     os.environ.update(environment)
+    workflow_clock.set_sleeper(lambda seconds: dispatcher.sleep(seconds, inner_sleep))
     # Handlers log through Powertools to stdout; in the emulator their lines go to ``log_stream``.
     LOG_SINK.target = log_stream
     try:
         yield dispatcher
     finally:
         patcher.restore()
+        workflow_clock.set_sleeper(inner_sleep)
         slack_module.parameters = original_parameters
         LOG_SINK.target = None
         for key, value in saved_env.items():

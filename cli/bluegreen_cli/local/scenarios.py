@@ -169,6 +169,17 @@ SCENARIOS = {
         alarm_min_weight=10,
         alarm_events_lost=True,
     ),
+    "hooks-long": Scenario(
+        "v2",
+        "deployed",
+        "three ten-minute smoke hooks before approval (half an hour, twice RunHooks' 900 s timeout): each runs in "
+        "its own invocation, none is re-run, no timeout",
+        config={
+            "hooks": {
+                "afterGreenHealthy": [{**_smoke("long"), "name": f"suite-{n}", "timeoutSeconds": 840} for n in range(3)]
+            }
+        },
+    ),
     "hooks-pass-auto-approve": Scenario(
         "v2",
         "deployed",

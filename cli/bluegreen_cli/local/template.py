@@ -55,6 +55,7 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     events: dict[str, Any] = field(default_factory=dict)
     event_invoke: dict[str, Any] = field(default_factory=dict)  # EventInvokeConfig (retries, on-failure)
+    timeout: float = 3.0  # seconds (the function's Timeout, else the Globals', else Lambda's default 3)
 
 
 @dataclass
@@ -121,6 +122,7 @@ class Template:
                     handler=props.get("Handler", globals_.get("Handler", "app.lambda_handler")),
                     environment={k: str(self.resolve(v, refs)) for k, v in env.items()},
                     event_invoke=self.resolve(props.get("EventInvokeConfig", {}), refs),
+                    timeout=float(props.get("Timeout", globals_.get("Timeout", 3))),
                     events={
                         name: self.resolve(event, refs) if event.get("Type") == "EventBridgeRule" else event
                         for name, event in props.get("Events", {}).items()

@@ -7,6 +7,8 @@ container through the cached ``get_*`` factories. Tests pass their own.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -37,6 +39,8 @@ class Deps:
         self._notifier = notifier
         self._ssm = ssm
         self._events = events
+        # Seconds left in the running invocation (a handler sets it from its Lambda context); none set: no limit.
+        self.remaining_seconds: Callable[[], float] = lambda: math.inf
 
     @property
     def clients(self) -> AwsClients:

@@ -274,3 +274,8 @@ class ApprovalTimeoutBeyondNativeLimit(BlueGreenError):
 
 class NativeControllerUnsupported(BlueGreenError):
     """The service's configuration asks for something the ECS native controller cannot do (the cause says what)."""
+
+
+# --- sticky sessions ---------------------------------------------------------------------------
+class StickyProductionRoute(ListenerRulesInvalid):
+    """A production route forwards with target group stickiness on: a swap would not move its cookie holders."""

@@ -51,6 +51,35 @@ def check_functions(client: Any, hooks: HooksConfig) -> None:
 
 # --- ECS one-off task hooks ----------------------------------------------------------------------
 HOOK_STARTED_BY = "bluegreen-hook"  # RunTask's startedBy: find (and stop) the tasks hooks started
+HOOK_GROUP_PREFIX = "bluegreen:"  # RunTask's group: the execution whose hook started the task
+
+
+def task_group(execution_name: str) -> str:
+    """The ``group`` of the one-off tasks an execution's hooks start (at most 255 characters)."""
+    return f"{HOOK_GROUP_PREFIX}{execution_name}"[:255]
+
+
+def stop_hook_tasks(ecs: Any, cluster: str, execution_name: str, reason: str) -> list[str]:
+    """Stop the one-off tasks this execution's ``ecsTask`` hooks started that still run (their ARNs).
+
+    A hook's task outlives the invocation that started it (a timed-out or retried RunHooks, a hook failing, the
+    execution ending): ListTasks by ``startedBy`` finds every such task of the cluster, DescribeTasks' ``group``
+    tells this execution's apart.
+    """
+    group = task_group(execution_name)
+    with transient_errors():
+        arns: list[str] = []
+        # "When you specify startedBy as the filter, it must be the only filter that you use"; the default desired
+        # status is RUNNING (https://docs.aws.amazon.com/AmazonECS/latest/APIReference/API_ListTasks.html).
+        for page in ecs.get_paginator("list_tasks").paginate(cluster=cluster, startedBy=HOOK_STARTED_BY):
+            arns.extend(page.get("taskArns", []))
+        stopped = []
+        for start in range(0, len(arns), 100):  # DescribeTasks takes at most 100 tasks
+            for task in ecs.describe_tasks(cluster=cluster, tasks=arns[start : start + 100]).get("tasks", []):
+                if task.get("group") == group and task.get("lastStatus") != "STOPPED":
+                    ecs.stop_task(cluster=cluster, task=task["taskArn"], reason=reason[:255])
+                    stopped.append(str(task["taskArn"]))
+    return stopped
 
 
 def run_task(

@@ -33,7 +33,7 @@ from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, Validatio
 from .errors import HookConfigOutOfRange, HookFunctionNotAllowed, UnknownHookType
 
 DEFAULT_CALLBACK_DELAY = 30  # seconds, as ECS
-MAX_HOOK_SECONDS = 840  # one RunHooks invocation (Lambda timeout 900 s) holds a hook's whole wait
+MAX_HOOK_SECONDS = 840  # a hook's timeout; its polls may span several RunHooks invocations (Lambda timeout 900 s)
 EXCERPT_CHARS = 300
 
 
@@ -79,7 +79,7 @@ class EcsTaskHook(BaseModel):
     command: list[str] = Field(min_length=1, max_length=50)
     container: str | None = None  # default: the service's load-balanced container
     timeoutSeconds: int = Field(default=600, ge=1, le=MAX_HOOK_SECONDS)
-    pollSeconds: int = Field(default=15, ge=5, le=60)  # DescribeTasks interval, inside one RunHooks invocation
+    pollSeconds: int = Field(default=15, ge=5, le=60)  # DescribeTasks interval (a long wait spans invocations)
 
     @property
     def label(self) -> str:
@@ -251,6 +251,28 @@ class HookResult(BaseModel):
 MAX_KEPT_RESULTS = 20  # the state data keeps the latest results only (a linear shift has up to 99 steps)
 
 
+class HookProgress(BaseModel):
+    """Where a stage's hooks stand between two RunHooks invocations (``$.hooks.pending``).
+
+    One invocation runs at most one hook and stops early when the Lambda timeout comes near; the state
+    machine waits ``waitSeconds`` (a Wait state) and invokes RunHooks again with this progress, so no
+    invocation outlives the function, a retried invocation never re-runs a hook that already passed, and a
+    hook's one-off task is polled, not started twice.
+    """
+
+    model_config = ConfigDict(defer_build=True)
+
+    stage: Stage
+    index: int = Field(ge=0)  # the hook running (or next to run) in the stage's list
+    results: list[HookResult] = Field(default_factory=list, max_length=5)  # this stage's hooks done so far
+    waitSeconds: int = Field(default=0, ge=0, le=MAX_HOOK_SECONDS)  # the Wait state before the next invocation
+    startedAt: str | None = None  # ISO time the running hook started (its timeout counts from it)
+    calls: int = 0  # invocations (Lambda hooks) or DescribeTasks polls (ecsTask hooks) so far
+    details: dict[str, Any] | None = None  # the hookDetails a Lambda hook returned with IN_PROGRESS
+    taskArn: str | None = None  # the one-off task an ecsTask hook started
+    expired: bool = False  # the wait runs to the hook's timeout: on the next invocation it fails
+
+
 class HooksReport(BaseModel):
     """Output of RunHooks at ``$.hooks``: the results of every stage so far (the latest ones)."""
 
@@ -259,6 +281,7 @@ class HooksReport(BaseModel):
     stage: Stage
     results: list[HookResult] = Field(default_factory=list, max_length=MAX_KEPT_RESULTS)
     autoApprove: bool = False  # approval.autoApproveWhenHooksPass and every pre-approval hook passed
+    pending: HookProgress | None = None  # the stage's hooks are not done: the state machine waits and loops
 
     def dump(self) -> dict[str, Any]:
         return self.model_dump(mode="json")

@@ -176,6 +176,10 @@ class ServiceConfig(Model):
     # A gate and its alarms' watchers are written as one DynamoDB transaction (at most 100 writes, issue 12).
     alarmNames: list[str] = Field(default_factory=list, max_length=90)
     bakeSeconds: int = Field(default=600, ge=1, le=86400)
+    # Behind a Network Load Balancer, a listener change moves new connections only: after a rollback green keeps
+    # its open connections, so it is deleted this long after production went back to blue (ECS native blue/green
+    # waits 10 minutes around NLB traffic shifts). 0: deleted at once.
+    nlbDrainSeconds: int = Field(default=600, ge=0, le=3600)
     allowMutableTags: bool = False
     mutableTags: list[str] = Field(default_factory=lambda: list(DEFAULT_MUTABLE_TAGS))
     slackChannel: str | None = None
@@ -344,6 +348,16 @@ class ValidateEvent(BaseModel):
     executionName: str
 
 
+class FailureReport(Model):
+    """Output of Cleanup and Rollback: the error the execution ends with."""
+
+    error: str
+    cause: str
+    deletedTaskSets: list[str] = Field(default_factory=list)
+    restoredRules: list[str] = Field(default_factory=list)
+    drainSeconds: int | None = None  # NLB rollback: production is back on blue; green is deleted after this wait
+
+
 class StepEvent(BaseModel):
     """Payload of every state after Validate: the whole state data."""
 
@@ -355,6 +369,7 @@ class StepEvent(BaseModel):
     approval: dict[str, Any] | None = None  # the approver's answer (SendTaskSuccess output)
     error: StepError | None = None
     hooks: HooksReport | None = None  # issue 13: RunHooks' output at $.hooks (every stage's results so far)
+    failure: FailureReport | None = None  # Rollback's first pass, when green waits for NLB connections to drain
 
 
 class GateEvent(StepEvent):
@@ -391,15 +406,6 @@ class CleanupEvent(BaseModel):
     validationFailed: bool = False
     greenTaskSetId: str | None = None  # issue 12: green as CreateGreen recorded it (an execution stopped meanwhile)
     input: Any = None  # the raw execution input, when Validate failed (any JSON value)
-
-
-class FailureReport(Model):
-    """Output of Cleanup and Rollback: the error the execution ends with."""
-
-    error: str
-    cause: str
-    deletedTaskSets: list[str] = Field(default_factory=list)
-    restoredRules: list[str] = Field(default_factory=list)
 
 
 class DeploymentResult(Model):

@@ -44,8 +44,10 @@ HOLD_OLD = Step("HoldOld", "OpenGateFunction", GateKind.KEEP_OLD)
 DELETE_OLD = Step("DeleteOld", "DeleteOldFunction")
 CLEANUP = Step("Cleanup", "CleanupFunction")
 ROLLBACK = Step("Rollback", "RollbackFunction")
+ROLLBACK_AFTER_DRAIN = Step("RollbackAfterDrain", "RollbackFunction")  # NLB: green deleted after the drain wait
 # issue 13: the verification hooks of each stage
 GREEN_HOOKS = Step("GreenHooks", "RunHooksFunction")
+GREEN_HOOKS_RESUME = Step("GreenHooksResume", "RunHooksFunction")  # the afterGreenHealthy hooks after a wait
 STEP_HOOKS = Step("StepHooks", "RunHooksFunction")
 CUTOVER_HOOKS = Step("CutoverHooks", "RunHooksFunction")
 DELETE_OLD_HOOKS = Step("DeleteOldHooks", "RunHooksFunction")  # the beforeDeleteOld stage
@@ -59,6 +61,7 @@ STATES: dict[str, Step] = {
         CREATE_GREEN,
         WAIT_HEALTHY,
         GREEN_HOOKS,
+        GREEN_HOOKS_RESUME,
         AWAIT_APPROVAL,
         SWAP,
         WATCH_STEP,
@@ -71,6 +74,7 @@ STATES: dict[str, Step] = {
         DELETE_OLD,
         CLEANUP,
         ROLLBACK,
+        ROLLBACK_AFTER_DRAIN,
     )
 }
 # Functions started by events (or invoked by another function) rather than by a state, and the module each calls.

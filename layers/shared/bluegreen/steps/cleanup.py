@@ -6,12 +6,13 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 
-from .. import analysis_alarm, ecs, first_deploy, notify, policy, routes
+from .. import analysis_alarm, ecs, first_deploy, hook_calls, notify, policy, routes
 from .. import events as deployment_events
 from ..aws import AwsClients
 from ..deps import Deps
 from ..errors import BlueGreenError, PrimaryNotSwitchedYet, TransientAwsError
 from ..events import DetailType
+from ..hooks import EcsTaskHook
 from ..models import CleanupEvent, DeploymentContext, FailureReport, ServiceConfig, StepError
 from ..notify import SlackNotifier
 from ..store import Store
@@ -96,6 +97,13 @@ def delete_green(
     return deleted
 
 
+def stop_hook_tasks(clients: AwsClients, context: DeploymentContext, why: str) -> list[str]:
+    """Stop the one-off tasks this execution's ``ecsTask`` hooks started and that still run (none: no call)."""
+    if not any(isinstance(hook, EcsTaskHook) for hook in context.config.hooks.all()):
+        return []
+    return hook_calls.stop_hook_tasks(clients.ecs, context.config.cluster, context.executionName, why)
+
+
 def finish(
     context: DeploymentContext,
     store: Store,
@@ -137,6 +145,7 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     context = event.context
     production_groups = serving_production(clients, context.config)
     recorded = [i for i in (event.green.id if event.green else None, request.greenTaskSetId) if i]
+    stop_hook_tasks(clients, context, f"bluegreen deployment cleaned up after {name}")
     deleted = delete_green(clients, context, production_groups, recorded)
     analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: a Swap that failed may have created it
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""

@@ -235,13 +235,16 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
         )
         done = _patiently(lambda: cleanup.run(request, deps))
         report.deletedTaskSets = done.deletedTaskSets
-    elif report.action == "sweep" and context is not None:
+    if report.action in ("release", "sweep", "finish") and context is not None:  # cleanup and rollback stop them
+        cleanup.stop_hook_tasks(deps.clients, context, f"bluegreen deployment ended {detail.status}")
+    if report.action == "sweep" and context is not None:
         report.deletedTaskSets = _sweep(deps, context, (deployment or {}).get("greenTaskSetId"))
     elif report.action == "finish" and context is not None:
         report.deletedTaskSets = _finish_delete_old(deps.clients, context)
         analysis_alarm.delete(deps.clients.cloudwatch, context)  # issue 13
     elif report.action == "rollback":
-        done = _patiently(lambda: rollback.run(StepEvent(context=context, error=why), deps))
+        # No Wait state here: green (an NLB's open connections included) is deleted at once.
+        done = _patiently(lambda: rollback.roll_back(StepEvent(context=context, error=why), deps, may_wait=False))
         report.deletedTaskSets, report.restoredRules = done.deletedTaskSets, done.restoredRules
     if report.action != "nothing":
         logger.warning(

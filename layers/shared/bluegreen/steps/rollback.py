@@ -7,10 +7,32 @@ from .. import events as deployment_events
 from ..deps import Deps
 from ..events import DetailType
 from ..models import FailureReport, StepEvent
-from .cleanup import delete_green, describe_error, finish
+from .cleanup import delete_green, describe_error, finish, stop_hook_tasks
 
 
 def run(event: StepEvent, deps: Deps) -> FailureReport:
+    """The Rollback states: behind an NLB, the first pass restores production and asks for the drain wait."""
+    return roll_back(event, deps, may_wait=True)
+
+
+def drain_seconds(event: StepEvent) -> int:
+    """How long green keeps its open connections after production went back to blue (0: delete it now).
+
+    A Network Load Balancer applies a listener change to new connections only; existing ones stay on their
+    target group (https://docs.aws.amazon.com/elasticloadbalancing/latest/network/load-balancer-listeners.html),
+    so deleting green at once would cut the connections it still serves. The second pass (after the state
+    machine's Wait) carries the first pass's report and waits no more.
+    """
+    if event.failure is not None and event.failure.drainSeconds is not None:
+        return 0
+    saved = event.context.savedRules.production_routes()
+    if not any(route.loadBalancerType == "network" for route in saved):
+        return 0
+    return event.context.config.nlbDrainSeconds
+
+
+def roll_back(event: StepEvent, deps: Deps, may_wait: bool) -> FailureReport:
+    """Restore the saved routes and blue, then (unless green must first drain) delete green and finish."""
     clients, store, notifier = deps.clients, deps.store, deps.notifier
     context = event.context
     config = context.config
@@ -40,8 +62,18 @@ def run(event: StepEvent, deps: Deps) -> FailureReport:
     # eventually consistent), and the call is harmless when blue already is.
     if context.blue is not None:
         ecs.make_primary(clients.ecs, config, context.blue.arn)
+    drain = drain_seconds(event) if may_wait else 0
+    if drain:  # production is on blue for new connections; green is deleted after the state machine's Wait
+        cause = (
+            f"Production of {context.service} is back on {first_deploy.describe_blue(context)} after {name}: "
+            f"{message.rstrip('.')}. Green keeps its open NLB connections for {drain}s, then it is deleted."
+        )
+        return FailureReport(error="RolledBack", cause=cause, restoredRules=restored, drainSeconds=drain)
+    if event.failure is not None:  # the second pass: the first one restored the routes
+        restored = restored or event.failure.restoredRules
     # issue #10: a saved production route may be a fixed response (serving no group)
     production_groups = first_deploy.groups_served_by(saved.production_routes())
+    stop_hook_tasks(clients, context, f"bluegreen deployment rolled back after {name}")
     deleted = delete_green(clients, context, production_groups)
     analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: nothing left behind
     cause = (

@@ -27,6 +27,7 @@ from ..models import (
 from ..plan import render
 from ..release_models import RELEASE_FIELDS
 from ..settings import get_settings
+from ..stickiness import refuse_sticky
 
 logger = Logger(child=True)
 
@@ -148,6 +149,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
     routes.check_arns(config.production_route_arns(), config.test_route_arn(), get_settings().loadBalancerNames)
     production_routes = routes.describe_all(clients.elbv2, config.production_route_arns())
     test = routes.describe(clients.elbv2, config.test_route_arn())
+    refuse_sticky(production_routes)  # cookie holders would stay on blue whatever the weights
     probe.check_routes(config.hooks, test, production_routes[0])  # issue 13: probes reach their stage's route
     probe.check_urls(
         config.hooks,
