@@ -105,7 +105,10 @@ def read(session: Any, application: str, deployment_group: str) -> dict[str, Any
             "services"
         ][0]
         balancers = service.get("loadBalancers") or []
-        definition = ecs.describe_task_definition(taskDefinition=service["taskDefinition"])["taskDefinition"]
+        # A CODE_DEPLOY service names its task definition; an EXTERNAL one only through its task sets (the primary).
+        primary = next((ts for ts in service.get("taskSets") or [] if ts.get("status") == "PRIMARY"), {})
+        serving = service.get("taskDefinition") or primary.get("taskDefinition")
+        definition = ecs.describe_task_definition(taskDefinition=serving)["taskDefinition"]
         container = balancers[0]["containerName"] if balancers else definition["containerDefinitions"][0]["name"]
         image = next(c["image"] for c in definition["containerDefinitions"] if c["name"] == container)
         repository = image.split("/", 1)[-1].split("@")[0].split(":")[0]

@@ -211,8 +211,11 @@ class SelfTest:
 
     def _delete_service(self) -> None:
         cluster, name = self.created.service or ("", "")
+        # A deleted task set stays listed, DRAINING, for its target group's deregistration delay: only the others
+        # are deleted (ECS answers TaskSetNotFoundException for a DRAINING one).
         for task_set in self._task_sets():
-            self.ecs.delete_task_set(cluster=cluster, service=name, taskSet=task_set["taskSetArn"], force=True)
+            if task_set.get("status") != "DRAINING":
+                self.ecs.delete_task_set(cluster=cluster, service=name, taskSet=task_set["taskSetArn"], force=True)
         self.ecs.delete_service(cluster=cluster, service=name, force=True)
 
     def _task_sets(self) -> list[dict[str, Any]]:

@@ -108,7 +108,8 @@ def test_alarm_history_answers_and_no_time_is_ahead_of_the_wall_clock():
                       "--history-item-type", "StateUpdate")["AlarmHistoryItems"]  # fmt: skip
         env = serve_env(AWS_ENDPOINT_URL=endpoint["url"], BLUEGREEN_STATE_MACHINE_ARN=endpoint["arn"],
                         BLUEGREEN_TABLE=endpoint["table"])  # fmt: skip
-        status = subprocess.run([str(BIN / "bluegreen"), "status"], env=env, capture_output=True, text=True)
+        wide = {**env, "COLUMNS": "250"}  # one table row per line, whatever the terminal
+        status = subprocess.run([str(BIN / "bluegreen"), "status"], env=wide, capture_output=True, text=True)
         aws(endpoint, "stepfunctions", "stop-execution", "--execution-arn", started["executionArn"])
 
         # Then the history lists the changes newest first, and nothing shown is in the future

@@ -17,7 +17,7 @@ def emu() -> Iterator[Emulator]:
 
 
 def decision(emu: Emulator, function: str, action: str, resource: str, context: dict[str, str] | None = None) -> str:
-    role = emu.client("lambda").get_function_configuration(FunctionName=f"{STACK}-{function}")["Role"]
+    role = emu.client("lambda").get_function_configuration(FunctionName=emu.function_name(function))["Role"]
     entries = [
         {"ContextKeyName": k, "ContextKeyValues": [v], "ContextKeyType": "string"} for k, v in (context or {}).items()
     ]
@@ -32,7 +32,8 @@ def decision(emu: Emulator, function: str, action: str, resource: str, context: 
 def test_each_function_has_its_own_role(emu: Emulator) -> None:
     lam = emu.client("lambda")
     roles = {
-        lam.get_function_configuration(FunctionName=f"{STACK}-{f}")["Role"] for f in ("SwapFunction", "BakeFunction")
+        lam.get_function_configuration(FunctionName=emu.function_name(f))["Role"]
+        for f in ("SwapFunction", "BakeFunction")
     }
     assert roles == {
         f"arn:aws:iam::{ACCOUNT}:role/{STACK}-SwapFunctionRole",

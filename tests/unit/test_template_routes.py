@@ -15,9 +15,14 @@ def test_modify_listener_is_scoped_to_the_configured_load_balancers_listeners():
     # Given every statement granting ModifyListener
     granting = [(owner, s) for owner, s in all_statements() if "elasticloadbalancing:ModifyListener" in actions_of(s)]
 
-    # Then only Swap, Rollback and the execution-ended path (issue #12, it rolls back) have it, and only on
-    # listener/{app,net}/<configured name>/*
-    assert sorted(owner for owner, _ in granting) == ["ExecutionEndedFunction", "RollbackFunction", "SwapFunction"]
+    # Then only Swap, Rollback and the paths that roll back an ended execution (its end event, the reconciler)
+    # have it, and only on listener/{app,net}/<configured name>/*
+    assert sorted(owner for owner, _ in granting) == [
+        "ExecutionEndedFunction",
+        "ReconcilerFunction",
+        "RollbackFunction",
+        "SwapFunction",
+    ]
     for _, statement in granting:
         resources = sorted(sub_text(r) for r in as_list(statement["Resource"]))
         assert all(":listener/app/${" in r or ":listener/net/${" in r for r in resources), resources
