@@ -68,7 +68,7 @@ def test_an_alarm_whose_event_is_lost_during_the_bake_rolls_back_at_the_end_of_t
     assert [ts["imageTag"] for ts in emulator.task_sets(demo.name)] == ["v1"]
     assert emulator.store.lock_holder(demo.name) is None
     # ... through the same Rollback as an alarm event, from DeleteOld, before blue could be deleted
-    assert result.states[-3:] == ["DeleteOld", "Rollback", "RolledBack"]
+    assert result.states[-4:] == ["DeleteOld", "Rollback", "RollbackDraining", "RolledBack"]
     assert not any(
         c.operation == "DeleteTaskSet" and c.function == "DeleteOldFunction" for c in emulator.recorder.calls
     )
@@ -96,7 +96,7 @@ def test_an_alarm_whose_event_is_lost_during_a_canary_step_rolls_back_instead_of
     assert [weight for _, weight in emulator.weight_steps(demo.name)] == [10, 0]
     assert snapshot(emulator, demo.name) == before
     assert "Bake" not in result.states
-    assert result.states[-3:] == ["ShiftTraffic", "Rollback", "RolledBack"]
+    assert result.states[-4:] == ["ShiftTraffic", "Rollback", "RollbackDraining", "RolledBack"]
 
 
 def test_keep_old_does_not_start_when_the_bake_ends_with_an_alarm_in_alarm(emulator):
@@ -111,7 +111,7 @@ def test_keep_old_does_not_start_when_the_bake_ends_with_an_alarm_in_alarm(emula
     # Then the hold never opened: rolled back at the bake's end, blue serving, green deleted
     assert result.error == "RolledBack", result.cause
     assert f"Alarm {demo.alarm_name} was found in ALARM at the end of the bake" in result.cause
-    assert result.states[-3:] == ["HoldOld", "Rollback", "RolledBack"]
+    assert result.states[-4:] == ["HoldOld", "Rollback", "RollbackDraining", "RolledBack"]
     assert snapshot(emulator, demo.name) == before
 
 
@@ -136,7 +136,7 @@ def test_an_alarm_in_alarm_when_keep_old_is_finished_rolls_back_instead_of_delet
         f"Alarm {demo.alarm_name} was found in ALARM at the end of the keep-old hold: operator: checkout errors"
         in result.cause
     )
-    assert result.states[-3:] == ["DeleteOld", "Rollback", "RolledBack"]
+    assert result.states[-4:] == ["DeleteOld", "Rollback", "RollbackDraining", "RolledBack"]
     assert snapshot(emulator, demo.name) == before
     assert [ts["imageTag"] for ts in emulator.task_sets(demo.name)] == ["v1"]
 

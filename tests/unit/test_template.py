@@ -274,9 +274,10 @@ EXPECTED_ACTIONS["SlackCallbackFunction"] = EXPECTED_ACTIONS["SlackCallbackFunct
     "states:DescribeExecution",
 }
 
-# The one-off tasks of the ecsTask hooks are found (by startedBy and group) and stopped at every end.
+# The one-off tasks of the ecsTask hooks are found (by startedBy and group) and stopped at every end (the
+# reconciler runs the execution-ended path for an end whose event was lost).
 HOOK_TASK_STOPPER = {"ecs:ListTasks", "ecs:DescribeTasks", "ecs:StopTask"}
-for _ender in ("CleanupFunction", "RollbackFunction", "ExecutionEndedFunction"):
+for _ender in ("CleanupFunction", "RollbackFunction", "ExecutionEndedFunction", "ReconcilerFunction"):
     EXPECTED_ACTIONS[_ender] = EXPECTED_ACTIONS[_ender] | HOOK_TASK_STOPPER
 
 # Errors every Lambda Task must retry: the Lambda service's transient failures and our own
