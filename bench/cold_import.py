@@ -4,7 +4,7 @@
 
 The layer is built once by its Makefile (as ``make bench`` does) into ``--workdir`` and reused; the shared
 package is copied and compiled into it again at every run, so an edit of ``layers/shared/bluegreen`` is measured
-without rebuilding. ``--rebuild`` after a change of ``layers/shared/requirements.txt`` (cold start, #16).
+without rebuilding. ``--rebuild`` after a change of ``layers/shared/requirements.txt`` (cold start).
 """
 
 from __future__ import annotations

@@ -26,12 +26,12 @@ from typing import Any
 
 from moto.elbv2.models import elbv2_backends
 
-from bluegreen import elbv2 as rules
-from bluegreen.gates import Gate
-from bluegreen_cli.local import simclock
-from bluegreen_cli.local.demo import SCENARIOS, _stopper, summarize
-from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator, route_of
-from bluegreen_cli.local.route_state import backend_actions
+from bluegreen.aws import elbv2 as rules
+from bluegreen.domain.gates import Gate
+from bluegreen_emulator import simclock
+from bluegreen_emulator.demo import SCENARIOS, _stopper, summarize
+from bluegreen_emulator.emulator import ACCOUNT, REGION, Emulator, route_of
+from bluegreen_emulator.route_state import backend_actions
 
 ROOT = Path(__file__).resolve().parent.parent
 DAY = 86400
@@ -109,7 +109,7 @@ class RoutingWatch:
 
     @staticmethod
     def _receiving(backend: Any, rule_arn: str) -> set[str]:
-        # issue #14: a listener rule or a listener's default actions; issue #10: a first deployment's production
+        # A listener rule or a listener's default actions; a first deployment's production
         # route may answer a fixed response (it forwards nowhere)
         actions = backend_actions(backend, rule_arn)
         if not any(action.get("Type") == "forward" for action in actions):
@@ -201,7 +201,7 @@ class ScenarioRun:
     wall_setup: float
     wall_run: float
     wall_hooks: float
-    hook_invocations: dict[str, int] = field(default_factory=dict)  # issue 13: verification hook calls
+    hook_invocations: dict[str, int] = field(default_factory=dict)  # Verification hook calls
 
     @property
     def n_calls(self) -> int:
@@ -221,12 +221,12 @@ def run_scenario(name: str) -> ScenarioRun:
     started = time.perf_counter()
     auto_approve = spec.click is None or spec.click[0] != "approval"
     with Emulator(auto_approve=auto_approve) as emu:
-        # seeded as the demo seeds it: its routes' layout (issue #14), sidecar and seed options (issue 10)
+        # seeded as the demo seeds it: its routes' layout, sidecar and seed options
         demo = emu.seed_service(
             config_overrides=spec.config, sidecar=spec.sidecar, layout=spec.layout, **(spec.seed or {})
         )
         emu.plane.alarm_min_weight = spec.alarm_min_weight
-        for zone in spec.zones_out:  # issue #14
+        for zone in spec.zones_out:
             emu.plane.zone_out_of_capacity(zone)
         emu.plane.alarm_changes = StampedList(emu.plane.alarm_changes)
         emu.clicks = StampedList(emu.clicks)
@@ -236,13 +236,13 @@ def run_scenario(name: str) -> ScenarioRun:
         if spec.click:
             helper = threading.Thread(target=operator, args=(emu, demo.name, *spec.click), daemon=True)
             helper.start()
-        elif spec.stop_at:  # issue 12: stopped from the console, as the demo does
+        elif spec.stop_at:  # Stopped from the console, as the demo does
             helper = threading.Thread(target=_stopper, args=(emu, demo.name, spec.stop_at, io.StringIO()), daemon=True)
             helper.start()
         wall_setup = time.perf_counter() - started
         first_call = len(emu.recorder.calls)  # seeding made calls too (the ECR trigger sees the image pushes)
         begun = time.perf_counter()
-        raw = {"service": demo.name, **spec.release} if spec.release else None  # issue 10: a whole release
+        raw = {"service": demo.name, **spec.release} if spec.release else None  # A whole release
         result = emu.run(demo.name, spec.tag, raw_input=raw)
         wall_run = time.perf_counter() - begun
         if helper:
@@ -255,7 +255,7 @@ def run_scenario(name: str) -> ScenarioRun:
         modify: Counter = Counter()
         for call in calls:
             by_function[f"{call.service}:{call.operation}"][call.function] += 1
-            if route_of(call) == demo.production_rule_arn:  # issue #14: ModifyRule or ModifyListener
+            if route_of(call) == demo.production_rule_arn:  # ModifyRule or ModifyListener
                 modify[call.function] += 1
 
         # Rollback reaction: from the trigger (alarm to ALARM, or the Roll back click) to production restored.
@@ -267,7 +267,7 @@ def run_scenario(name: str) -> ScenarioRun:
         elif alarm_at is not None:
             index = next(i for i, (_at, _a, state) in enumerate(emu.plane.alarm_changes) if state == "ALARM")
             trigger_stamp = emu.plane.alarm_changes.stamps[index]
-        # issue #14: production is restored once the Rollback's call on its last production route returned
+        # Production is restored once the Rollback's call on its last production route returned
         production_routes = demo.production_routes or [demo.production_rule_arn]
         restores = [
             r for r in watch.rows if r.call.function == "RollbackFunction" and route_of(r.call) in production_routes
@@ -321,7 +321,7 @@ def run_scenario(name: str) -> ScenarioRun:
     return run
 
 
-# --- issue 13: time to restore, an alarm vs the built-in analysis ---------------------------------
+# --- time to restore, an alarm vs the built-in analysis ---------------------------------
 CANARY_10 = {"type": "CANARY", "percent": 10, "intervalSeconds": 900}
 DETECTORS = {
     # the service's own alarm (seeded: more than 10 target 5xx a minute, 1 of 1), no analysis
@@ -761,7 +761,7 @@ def run_startup(runs: int) -> list[Startup]:
         "`bluegreen --help`": "import sys; from bluegreen_cli.main import main; main(['--help'])",
         # The operator module imports what every command against AWS needs; the rest waits for its command.
         "modules of `bluegreen status SERVICE` (and of every command against AWS)": (
-            "import bluegreen_cli.main, bluegreen_cli.operator, bluegreen.hooks"
+            "import bluegreen_cli.main, bluegreen_cli.operator, bluegreen.domain.hooks"
         ),
     }
     results = []
@@ -791,7 +791,7 @@ def _startup(label: str, code: str, baseline: list[str], env: dict[str, str], ru
     return result
 
 
-# --- issue #14: ELB calls per route and per step, for every route layout ------------------------------
+# --- ELB calls per route and per step, for every route layout ------------------------------
 ROUTE_LAYOUTS = {
     "rules": "one production rule, one test rule",
     "several-rules": "two production rules (web and api hosts), one test rule",

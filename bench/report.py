@@ -141,8 +141,8 @@ def write_doc(
     total_wall: float,
     layer: LayerBuild,
     startup: list[Startup],
-    routes: list[RouteRun] | None = None,  # issue #14
-    detection: list[DetectionRun] | None = None,  # issue 13
+    routes: list[RouteRun] | None = None,
+    detection: list[DetectionRun] | None = None,
 ) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = render(path, chart, scenarios, holds, clicks, imports, checks, total_wall, layer, startup, routes, detection)
@@ -160,8 +160,8 @@ def render(
     total_wall: float,
     layer: LayerBuild,
     startup: list[Startup],
-    routes: list[RouteRun] | None = None,  # issue #14
-    detection: list[DetectionRun] | None = None,  # issue 13
+    routes: list[RouteRun] | None = None,
+    detection: list[DetectionRun] | None = None,
 ) -> str:
     """The document: ``bench/benchmarks.md.tmpl`` filled with the figures and tables."""
     happy = scenarios["happy"]
@@ -197,9 +197,9 @@ def render(
         "calls_per_scenario": ", ".join(f"`{r.name}` {r.n_calls}" for r in scenarios.values()),
         "routing_table": _lines(_routing_table(scenarios)),
         "rollback_table": _lines(_rollback_table(scenarios)),
-        "hooks_table": _lines(_hooks_table(scenarios)),  # issue 13
-        "routes_table": _lines(routes_table(routes or [])),  # issue #14
-        "detection_table": _lines(_detection_table(detection or [])),  # issue 13
+        "hooks_table": _lines(_hooks_table(scenarios)),
+        "routes_table": _lines(routes_table(routes or [])),
+        "detection_table": _lines(_detection_table(detection or [])),
         "clicks_n": len(clicks.fresh),
         "slack_limit_s": f"{SLACK_LIMIT_S:.0f}",
         "clicks_table": _lines(_clicks_table(fresh_ms, decided_ms, first_ms)),
@@ -475,7 +475,7 @@ def _routing_table(scenarios: dict[str, ScenarioRun]) -> list[str]:
 
 
 def _hooks_table(scenarios: dict[str, ScenarioRun]) -> list[str]:
-    """Issue 13: what the hook stages cost per deployment."""
+    """What the hook stages cost per deployment."""
     stages = ("GreenHooks", "StepHooks", "CutoverHooks", "DeleteOldHooks")
     rows = [
         [
@@ -491,7 +491,7 @@ def _hooks_table(scenarios: dict[str, ScenarioRun]) -> list[str]:
 
 
 def _detection_table(runs: list[DetectionRun]) -> list[str]:
-    """Issue 13: from green's failure starting to production restored, and the transitions, per detector."""
+    """From green's failure starting to production restored, and the transitions, per detector."""
     plain = {r.image: r.transitions for r in runs if r.detector == "none"}
     rows = [
         [
@@ -618,7 +618,7 @@ def _startup_table(startup: list[Startup]) -> list[str]:
     )
 
 
-# --- issue #14: ELB calls per route and per step -------------------------------------------------------
+# --- ELB calls per route and per step -------------------------------------------------------
 def routes_table(runs: list[RouteRun]) -> list[str]:
     """One row per layout and step: the writes on each production route, the test route, and the reads."""
     rows = []

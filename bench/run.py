@@ -36,7 +36,7 @@ from .measure import (
 )
 from .report import SLACK_LIMIT_S, days, draw_chart, write_doc
 
-IMPORT_LIMIT_MS = 250  # issue #16: the heaviest handler's cold import
+IMPORT_LIMIT_MS = 250  # The heaviest handler's cold import
 
 
 # --- main ----------------------------------------------------------------------------------------
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     startup = run_startup(args.startup_runs)
     for run in startup:
         checks.append((f"{run.label} loads no moto", not run.moto_loaded))
-        # Issue #16: `bluegreen --help` and `bluegreen status` start no slower than `aws --version`.
+        # `bluegreen --help` and `bluegreen status` start no slower than `aws --version`.
         checks.append((f"{run.label} starts no slower than `aws --version` ({run.ratio:.2f}x)", run.ratio <= 1.0))
 
     say("The shared layer, built by its Makefile:")
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         reaction = scenarios[name].reaction_s
         checks.append((f"`{name}`: production restored (reaction {reaction} simulated s)", reaction is not None))
 
-    say("ELB calls per route and per step (issue #14):")
+    say("ELB calls per route and per step:")
     route_runs = run_routes()
     for route_run in route_runs:
         for step in route_run.steps:
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
                 and all(set(step.production_writes.values()) == {1} for step in route_run.steps),
             )
         )
-    say("Failure to restore, an alarm vs the built-in analysis (issue 13):")
+    say("Failure to restore, an alarm vs the built-in analysis:")
     detection = run_detection()
     for d in detection:
         restore = "—" if d.time_to_restore is None else f"{d.time_to_restore:.0f}s"

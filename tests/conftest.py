@@ -38,12 +38,12 @@ import pytest  # noqa: E402
 from aws_lambda_powertools.utilities.parameters import SSMProvider  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
-from bluegreen import clock  # noqa: E402
-from bluegreen.aws import AwsClients  # noqa: E402
-from bluegreen_cli.local.dataplane import DataPlane, Timing  # noqa: E402
-from bluegreen_cli.local.emulator import ACCOUNT, MOTO_CONFIG, REGION, Emulator  # noqa: E402
-from bluegreen_cli.local.seed import DemoService, seed_service  # noqa: E402
-from bluegreen_cli.local.simclock import SimClock  # noqa: E402
+from bluegreen.aws.clients import AwsClients  # noqa: E402
+from bluegreen.domain import clock  # noqa: E402
+from bluegreen_emulator.dataplane import DataPlane, Timing  # noqa: E402
+from bluegreen_emulator.emulator import ACCOUNT, MOTO_CONFIG, REGION, Emulator  # noqa: E402
+from bluegreen_emulator.seed import DemoService, seed_service  # noqa: E402
+from bluegreen_emulator.simclock import SimClock  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

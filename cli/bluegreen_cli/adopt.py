@@ -1,4 +1,4 @@
-"""``bluegreen adopt``: move a service on the ECS (rolling) or CODE_DEPLOY controller to this tool (issue #10).
+"""``bluegreen adopt``: move a service on the ECS (rolling) or CODE_DEPLOY controller to this tool.
 
 ECS cannot switch an existing service to the EXTERNAL deployment controller in place (UpdateService's
 ``deploymentController`` covers the CODE_DEPLOY -> ECS migration; CloudFormation replaces the service
@@ -27,11 +27,11 @@ from typing import Any
 from botocore.exceptions import ClientError
 from pydantic import ValidationError
 
-from bluegreen import elbv2, routes
-from bluegreen.aws import error_code
-from bluegreen.config import parameter_name
-from bluegreen.first_deploy import serving_groups
-from bluegreen.models import Model, NetworkConfig, RuleSnapshot, ServiceConfig
+from bluegreen.aws import elbv2, routes
+from bluegreen.aws.clients import error_code
+from bluegreen.aws.config import parameter_name
+from bluegreen.aws.first_deploy import serving_groups
+from bluegreen.domain.models import Model, NetworkConfig, RuleSnapshot, ServiceConfig
 
 from .common import CliError, UsageError
 
@@ -280,7 +280,7 @@ class Adopter:
         old = self._service(cluster, service)
         if old is None:
             raise UsageError(f"service '{service}' not found in cluster '{cluster}'", "it may already be deleted")
-        # issue #14: every production route (listener rules or listeners) must forward only to the new service
+        # Every production route (listener rules or listeners) must forward only to the new service
         groups = set().union(
             *(serving_groups(r) for r in routes.describe_all(self.elbv2, config.production_route_arns()))
         )

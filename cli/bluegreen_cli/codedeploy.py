@@ -1,4 +1,4 @@
-"""``bluegreen config from-codedeploy`` (issue #14): a CodeDeploy ECS deployment group as this tool's service
+"""``bluegreen config from-codedeploy``: a CodeDeploy ECS deployment group as this tool's service
 configuration. :func:`service_config` is pure; :func:`read` makes the few describe calls it needs."""
 
 from __future__ import annotations

@@ -12,12 +12,13 @@ from botocore.exceptions import ClientError
 from rich import box
 from rich.table import Table
 
-from bluegreen import clock, routes
-from bluegreen.aws import error_code
-from bluegreen.config import parameter_name
-from bluegreen.errors import BlueGreenError
-from bluegreen.hooks import LambdaHook
-from bluegreen.models import ServiceConfig
+from bluegreen.aws import routes
+from bluegreen.aws.clients import error_code
+from bluegreen.aws.config import parameter_name
+from bluegreen.domain import clock
+from bluegreen.domain.errors import BlueGreenError
+from bluegreen.domain.hooks import LambdaHook
+from bluegreen.domain.models import ServiceConfig
 
 from .doctor import (
     Account,

@@ -14,10 +14,10 @@ import sys
 import traceback
 from typing import Any
 
-from bluegreen.limits import MAX_REASON
+from bluegreen.domain.limits import MAX_REASON
+from bluegreen_emulator.scenarios import SCENARIOS
 
 from .common import DEFAULT_INTERVAL, DEFAULT_STACK, STACK_ENV, CliError, UsageError
-from .local.scenarios import SCENARIOS
 from .release_args import add_release_arguments, release_input
 
 # Distributions of the ``local`` extra: without them ``bluegreen local`` says how to install it.
@@ -49,7 +49,7 @@ def _seconds(text: str) -> float:
 
 
 def _reason(text: str) -> str:
-    """A decision's reason: recorded with the gate and in the Step Functions cause (bounded, issue 11)."""
+    """A decision's reason: recorded with the gate and in the Step Functions cause (bounded)."""
     if len(text) > MAX_REASON:
         raise argparse.ArgumentTypeError(f"at most {MAX_REASON} characters (got {len(text)})")
     return text
@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
                 help=f"recorded with the decision (at most {MAX_REASON} characters)",
             )
 
-    # issue #10: move a rolling / CodeDeploy service to this tool, side by side
+    # Move a rolling / CodeDeploy service to this tool, side by side
     adopt = command(
         "adopt",
         "move SERVICE (ECS or CODE_DEPLOY controller) to a new EXTERNAL service deployed by this tool, without "
@@ -132,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     adopt.add_argument("--confirm", action="store_true", help="scale SERVICE to 0 once production is on the new one")
     adopt.add_argument("--follow", action="store_true", help="watch the first deployment until it ends")
     adopt.add_argument("--interval", type=_seconds, default=DEFAULT_INTERVAL, metavar="SECONDS", help=POLL_HELP)
-    # issue #15: roll back to the previous release after it finished; delivery metrics
+    # Roll back to the previous release after it finished; delivery metrics
     rollback = commands.choices["rollback"]
     rollback.add_argument(
         "--to-previous",
@@ -187,7 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     replay.add_argument("--dry-run", action="store_true", help="list the kept events, change nothing")
 
-    # issue #14: migrating from CodeDeploy
+    # Migrating from CodeDeploy
     config = commands.add_parser("config", help="service configurations")
     config_commands = config.add_subparsers(dest="config_command", required=True)
     from_codedeploy = config_commands.add_parser(
@@ -264,11 +264,11 @@ def _run_local(args: argparse.Namespace) -> int:
             sys.stderr.write(error.line() + "\n")
             return error.code
     if args.local_command == "demo":
-        from .local.demo import run_demo
+        from bluegreen_emulator.demo import run_demo
 
         return run_demo(args.scenario, as_json=args.json, verbose=args.verbose, interactive=args.interactive)
     if args.local_command == "serve":
-        from .local.serve import serve
+        from bluegreen_emulator.serve import serve
 
         status = serve(args.port, behaviours=args.behaviours, snapshot=args.snapshot)
         # The emulator's state is in memory and thrown away: freeing moto's backends object by object at
@@ -277,10 +277,10 @@ def _run_local(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os._exit(status)
     if args.local_command == "chaos":
-        from .local.chaos import main as chaos
+        from bluegreen_emulator.chaos import main as chaos
 
         return chaos()
-    from .local.faults import main as faults
+    from bluegreen_emulator.faults import main as faults
 
     return faults()
 
@@ -309,7 +309,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     import boto3
     from botocore.exceptions import ProfileNotFound
 
-    from bluegreen.errors import BlueGreenError
+    from bluegreen.domain.errors import BlueGreenError
 
     from .operator import Clients, Operator
 
@@ -319,7 +319,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         raise UsageError(f"AWS profile '{args.profile}' not found", "check --profile and ~/.aws/config") from error
     stack = args.stack or os.environ.get(STACK_ENV) or DEFAULT_STACK
     operator = Operator(Clients(session), stack=stack, interval=getattr(args, "interval", DEFAULT_INTERVAL))
-    if args.command == "config":  # issue #14
+    if args.command == "config":
         import json
 
         from .codedeploy import read
@@ -341,10 +341,10 @@ def _dispatch(args: argparse.Namespace) -> int:
             return operator.status(args.service)
         if args.command == "history":
             return operator.history(args.service, args.limit)
-        if args.command == "rollback" and args.to_previous:  # issue #15
+        if args.command == "rollback" and args.to_previous:
             arn = operator.rollback_to_previous(args.service, args.reason, args.require_approval)
             return operator.follow(arn) if args.follow else 0
-        if args.command == "stats":  # issue #15
+        if args.command == "stats":
             return operator.stats(args.service, args.since, args.json)
         if args.command in ("approve", "reject", "rollback", "finish"):
             return operator.answer(args.service, args.command, getattr(args, "reason", ""))
@@ -376,7 +376,7 @@ def _dispatch(args: argparse.Namespace) -> int:
 
 
 def _adopt(operator: Any, args: argparse.Namespace) -> int:
-    """issue #10: ``bluegreen adopt`` (start, or ``--confirm``)."""
+    """``bluegreen adopt`` (start, or ``--confirm``)."""
     import json
 
     from .adopt import Adopter

@@ -1,4 +1,4 @@
-"""Issue 10: ``bluegreen deploy`` / ``bluegreen plan`` release options -> one execution-input release shape.
+"""``bluegreen deploy`` / ``bluegreen plan`` release options -> one execution-input release shape.
 
 ``TAG`` alone is ``imageTag``; ``--image NAME=TAG`` (with or without ``TAG``) is ``images``; ``--task-definition``
 is ``taskDefinition`` (a JSON file, or ``family:revision``); any of ``--set-env``, ``--unset-env``, ``--secret``,
@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bluegreen.limits import STATE_LIMIT, STATE_RESERVE
+from bluegreen.domain.limits import STATE_LIMIT, STATE_RESERVE
 
 from .common import UsageError
 

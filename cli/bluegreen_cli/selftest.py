@@ -21,7 +21,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bluegreen.config import parameter_name
+from bluegreen.aws.config import parameter_name
 
 from .common import CliError, UsageError
 

@@ -140,7 +140,7 @@ class Snapshot(BaseModel):
     omitted: list[str] = Field(default_factory=lambda: list(OMITTED_SECRETS))
 
     def service_config(self) -> Any:
-        from bluegreen.models import ServiceConfig
+        from bluegreen.domain.models import ServiceConfig
 
         return ServiceConfig.model_validate(self.config)
 
@@ -225,9 +225,9 @@ def _stack_parameters(session: Any, stack: str | None) -> dict[str, str]:
 
 def take(session: Any, service: str, with_hook_code: bool = False, stack: str | None = None) -> Snapshot:
     """Read everything a release of ``service`` touches (describe/list/get calls only)."""
-    from bluegreen.config import parameter_name
-    from bluegreen.hooks import LambdaHook
-    from bluegreen.models import ServiceConfig
+    from bluegreen.aws.config import parameter_name
+    from bluegreen.domain.hooks import LambdaHook
+    from bluegreen.domain.models import ServiceConfig
 
     ssm, ecs, elbv2 = session.client("ssm"), session.client("ecs"), session.client("elbv2")
     ec2, cloudwatch, ecr = session.client("ec2"), session.client("cloudwatch"), session.client("ecr")

@@ -16,13 +16,13 @@ from mkdocs.structure.files import File, Files
 MODELS = (
     (
         "Service configuration",
-        "bluegreen.models",
+        "bluegreen.domain.models",
         "ServiceConfig",
         "The JSON document stored in SSM under the stack's `ConfigParameterPrefix` (one per service).",
     ),
     (
         "Execution input",
-        "bluegreen.models",
+        "bluegreen.domain.models",
         "ExecutionInput",
         "What `bluegreen deploy` or `aws stepfunctions start-execution --input` passes to the state machine.",
     ),
@@ -84,7 +84,7 @@ def configuration_page() -> str:
     lines = [
         "# Configuration reference",
         "",
-        "Generated from the pydantic models the workflow validates with (`layers/shared/bluegreen/models.py`);",
+        "Generated from the pydantic models the workflow validates with (`layers/shared/bluegreen/domain/models.py`);",
         "what each block does is explained in [Configuration](../configuration.md).",
         "",
     ]

@@ -7,9 +7,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
-from bluegreen.errors import CleanupFailed
-from bluegreen.models import CleanupEvent
-from bluegreen.settings import require
+from bluegreen.domain.errors import CleanupFailed
+from bluegreen.domain.models import CleanupEvent
+from bluegreen.domain.settings import require
 from bluegreen.steps import cleanup
 
 logger = Logger()

@@ -5,10 +5,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen import TRACED_MODULES, clock
+from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
-from bluegreen.models import GreenEvent
-from bluegreen.settings import require
+from bluegreen.domain import clock
+from bluegreen.domain.models import GreenEvent
+from bluegreen.domain.settings import require
 from bluegreen.steps import delete_old
 
 logger = Logger()
@@ -31,7 +32,7 @@ def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
     if event.context.startedAt:
         duration = (clock.now() - event.context.startedAt).total_seconds()
         metrics.add_metric(name="DeploymentDuration", unit=MetricUnit.Seconds, value=duration)
-    # issue #15: lead time from the image push to production (ECR imagePushedAt), when ECR knows it
+    # Lead time from the image push to production (ECR imagePushedAt), when ECR knows it
     if event.context.imagePushedAt and event.swap:
         lead = (event.swap.swappedAt - event.context.imagePushedAt).total_seconds()
         metrics.add_metric(name="LeadTime", unit=MetricUnit.Seconds, value=max(0.0, lead))

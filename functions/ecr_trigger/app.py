@@ -6,10 +6,10 @@ from aws_lambda_powertools.utilities.parser import ValidationError, event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import TRACED_MODULES, trigger
-from bluegreen.aws import get_clients, get_ssm_provider
-from bluegreen.notify import get_notifier
-from bluegreen.settings import require
-from bluegreen.store import get_store
+from bluegreen.aws.clients import get_clients, get_ssm_provider
+from bluegreen.aws.store import get_store
+from bluegreen.domain.settings import require
+from bluegreen.slack.notify import get_notifier
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED_MODULES)

@@ -7,7 +7,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
-from bluegreen.settings import require
+from bluegreen.domain.settings import require
 from bluegreen.steps import execution_ended
 
 logger = Logger()

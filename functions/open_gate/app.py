@@ -6,8 +6,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
-from bluegreen.models import GateEvent
-from bluegreen.settings import require
+from bluegreen.domain.models import GateEvent
+from bluegreen.domain.settings import require
 from bluegreen.steps import open_gate
 
 logger = Logger()

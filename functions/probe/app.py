@@ -1,15 +1,15 @@
-"""The HTTP probe of issue 13: sends a probe hook's requests (logic: bluegreen.probe). It may run in the VPC."""
+"""The HTTP probe of sends a probe hook's requests (logic: bluegreen.probe). It may run in the VPC."""
 
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import probe
-from bluegreen.settings import require
+from bluegreen.domain.settings import require
 
 logger = Logger()
 # The probe calls no AWS API and no database: Tracer() would patch every library X-Ray supports (importing
-# botocore and sqlite3 at cold start for nothing). Its handler segment is recorded as before (cold start, #16).
+# botocore and sqlite3 at cold start for nothing). Its handler segment is recorded as before (cold start).
 tracer = Tracer(auto_patch=False)
 require()  # cold start: a malformed variable fails here, named
 

@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import TRACED_MODULES, reconcile
 from bluegreen.deps import Deps
-from bluegreen.settings import require
+from bluegreen.domain.settings import require
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED_MODULES)

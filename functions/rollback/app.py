@@ -5,11 +5,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from bluegreen import TRACED_MODULES, clock
+from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
-from bluegreen.errors import RollbackFailed
-from bluegreen.models import StepEvent
-from bluegreen.settings import require
+from bluegreen.domain import clock
+from bluegreen.domain.errors import RollbackFailed
+from bluegreen.domain.models import StepEvent
+from bluegreen.domain.settings import require
 from bluegreen.steps import rollback
 from bluegreen.steps.cleanup import redrivable
 
@@ -31,7 +32,7 @@ def lambda_handler(event: StepEvent, context: LambdaContext) -> dict:
         "Deployment rolled back", extra={"service": event.context.service, "cause": report.cause, "phase": "rollback"}
     )
     metrics.add_metric(name="DeploymentsRolledBack", unit=MetricUnit.Count, value=1)
-    # issue #15: a release rolled back after it reached production is a change failure; restored now
+    # A release rolled back after it reached production is a change failure; restored now
     metrics.add_metric(name="ChangeFailures", unit=MetricUnit.Count, value=1)
     if event.swap and event.swap.firstShiftAt:
         restore = (clock.now() - event.swap.firstShiftAt).total_seconds()

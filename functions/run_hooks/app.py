@@ -1,4 +1,4 @@
-"""RunHooks states of the blue/green state machine (issue 13; logic: bluegreen.steps.run_hooks)."""
+"""RunHooks states of the blue/green state machine (logic: bluegreen.steps.run_hooks)."""
 
 from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.utilities.parser import event_parser
@@ -6,7 +6,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
-from bluegreen.settings import require
+from bluegreen.domain.settings import require
 from bluegreen.steps import run_hooks
 
 logger = Logger()

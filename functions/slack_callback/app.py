@@ -1,4 +1,4 @@
-"""Slack interactivity callback: button clicks on gate messages (logic: bluegreen.slack_interactions)."""
+"""Slack interactivity callback: button clicks on gate messages (logic: bluegreen.slack.interactions)."""
 
 import binascii
 import json
@@ -10,11 +10,11 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import TRACED_MODULES
-from bluegreen.aws import get_ssm_provider, lambda_client
-from bluegreen.settings import require
-from bluegreen.slack import Notifier, get_slack_secrets, web_client
-from bluegreen.slack_interactions import FollowUp, follow_up, handle_interaction
-from bluegreen.store import get_store
+from bluegreen.aws.clients import get_ssm_provider, lambda_client
+from bluegreen.aws.store import get_store
+from bluegreen.domain.settings import require
+from bluegreen.slack.client import Notifier, get_slack_secrets, web_client
+from bluegreen.slack.interactions import FollowUp, follow_up, handle_interaction
 
 logger = Logger()
 tracer = Tracer(patch_modules=TRACED_MODULES)

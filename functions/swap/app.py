@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
-from bluegreen.models import GreenEvent
-from bluegreen.settings import require
+from bluegreen.domain.models import GreenEvent
+from bluegreen.domain.settings import require
 from bluegreen.steps import swap
 
 logger = Logger()
@@ -30,6 +30,6 @@ def lambda_handler(event: GreenEvent, context: LambdaContext) -> dict:
     )
     if event.approval and "waitedSeconds" in event.approval:
         metrics.add_metric(name="ApprovalWait", unit=MetricUnit.Seconds, value=event.approval["waitedSeconds"])
-    if event.swap is None:  # issue #15: this release reached production (the change failure rate's denominator)
+    if event.swap is None:  # This release reached production (the change failure rate's denominator)
         metrics.add_metric(name="ReleasesInProduction", unit=MetricUnit.Count, value=1)
     return result.dump()

@@ -7,8 +7,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from bluegreen import TRACED_MODULES
 from bluegreen.deps import Deps
-from bluegreen.models import ValidateEvent
-from bluegreen.settings import require
+from bluegreen.domain.models import ValidateEvent
+from bluegreen.domain.settings import require
 from bluegreen.steps import validate
 
 logger = Logger()

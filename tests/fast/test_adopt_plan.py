@@ -1,10 +1,10 @@
-"""issue #10: planning ``bluegreen adopt`` from a described service and the live rules (pure, no AWS)."""
+"""Planning ``bluegreen adopt`` from a described service and the live rules (pure, no AWS)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bluegreen.models import RuleSnapshot
+from bluegreen.domain.models import RuleSnapshot
 from bluegreen_cli.adopt import describe_old, parse_image, plan
 from bluegreen_cli.common import CliError
 

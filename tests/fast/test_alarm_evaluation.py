@@ -1,10 +1,10 @@
-"""CloudWatch alarm evaluation in the emulator (cli/bluegreen_cli/local/metrics.py): pure, no moto."""
+"""CloudWatch alarm evaluation in the emulator (emulator/bluegreen_emulator/metrics.py): pure, no moto."""
 
 from __future__ import annotations
 
 import pytest
 
-from bluegreen_cli.local.metrics import (
+from bluegreen_emulator.metrics import (
     Aggregate,
     AlarmSpec,
     MathError,
@@ -107,7 +107,7 @@ def test_unmodelled_expressions_and_comparisons_fail_loudly() -> None:
         evaluate(spec(comparison="LessThanLowerOrGreaterThanUpperThreshold"), store, 60, "OK")
 
 
-# --- issue 13: the metric math the built-in analysis alarm uses ---------------------------------------------
+# --- the metric math the built-in analysis alarm uses ---------------------------------------------
 MATH = [
     ("a + b", {"a": 1.0, "b": 2.0}, 3.0),
     ("a + b", {"a": 1.0, "b": None}, None),  # a missing input drops the datapoint

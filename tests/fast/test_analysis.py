@@ -1,4 +1,4 @@
-"""Issue 13: the built-in analysis's pure rules (bluegreen/analysis.py): no moto, no AWS."""
+"""The built-in analysis's pure rules (bluegreen/domain/analysis.py): no moto, no AWS."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import datetime
 import pytest
 from pydantic import ValidationError
 
-from bluegreen import analysis
-from bluegreen.analysis import AnalysisConfig, AnalysisSpec, Baseline, PeriodValues
-from bluegreen.errors import AnalysisConfigOutOfRange
-from bluegreen.models import ServiceConfig
-from bluegreen_cli.local.metrics import expression_value, percentile
+from bluegreen.domain import analysis
+from bluegreen.domain.analysis import AnalysisConfig, AnalysisSpec, Baseline, PeriodValues
+from bluegreen.domain.errors import AnalysisConfigOutOfRange
+from bluegreen.domain.models import ServiceConfig
+from bluegreen_emulator.metrics import expression_value, percentile
 
 START = datetime(2026, 11, 30, 10, 3)
 GREEN = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-b/2222"
@@ -220,7 +220,7 @@ def test_alarm_names_carry_the_prefix_the_iam_policy_scopes() -> None:
     assert json.loads(spec().description())["minRequests"] == 100
 
 
-# --- response time by percentile (issue 13) ---------------------------------------------------------------
+# --- response time by percentile ---------------------------------------------------------------
 def _time_stats(config: dict) -> set[str]:
     the_spec = spec(**config)
     queries = analysis.metric_queries(the_spec, "app/a/1", GREEN, BLUE)
@@ -311,7 +311,7 @@ def test_percentile_statistic_names_are_cloudwatchs_p0_to_p100(name: str, expect
     assert analysis.percentile_of(name) == expected
 
 
-# --- was green judged at all? (issue 13) ------------------------------------------------------------------
+# --- was green judged at all? ------------------------------------------------------------------
 def _minute(offset: int, **values: float) -> PeriodValues:
     return PeriodValues(start=datetime(2026, 11, 30, 10, offset), **values)
 

@@ -8,8 +8,8 @@ M < N, which the configuration enforces.
 
 from __future__ import annotations
 
-from bluegreen import analysis
-from bluegreen_cli.local.metrics import Aggregate, AlarmSpec, MetricQuery, MetricStore, evaluate, metric_key
+from bluegreen.domain import analysis
+from bluegreen_emulator.metrics import Aggregate, AlarmSpec, MetricQuery, MetricStore, evaluate, metric_key
 
 GREEN_5XX = metric_key("AWS/ApplicationELB", "HTTPCode_Target_5XX_Count", [("TargetGroup", "targetgroup/g/1")])
 GREEN_REQUESTS = metric_key("AWS/ApplicationELB", "RequestCount", [("TargetGroup", "targetgroup/g/1")])

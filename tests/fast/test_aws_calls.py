@@ -51,7 +51,7 @@ def test_the_scan_sees_calls_hidden_behind_wrappers_and_paginators(tmp_path: Pat
 
 
 def test_a_product_helper_named_like_an_operation_is_not_a_call() -> None:
-    # Given adopt.py, which calls bluegreen.elbv2.describe_rule (a helper), never EventBridge's DescribeRule
+    # Given adopt.py, which calls bluegreen.aws.elbv2.describe_rule (a helper), never EventBridge's DescribeRule
     found = inventory.scan([inventory.ROOT / "cli" / "bluegreen_cli" / "adopt.py"])
     # Then the scan does not report DescribeRule
     assert "describe_rule" not in found

@@ -1,4 +1,4 @@
-"""Issue 11: pure decisions that keep our requests within what AWS accepts (no moto, no AWS)."""
+"""Pure decisions that keep our requests within what AWS accepts (no moto, no AWS)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from bluegreen import decisions, ecs, elbv2
+from bluegreen.aws import decisions, ecs, elbv2
 from bluegreen_cli.main import _reason
 
 OIDC = {"Type": "authenticate-oidc", "Order": 1, "AuthenticateOidcConfig": {"ClientId": "c", "Issuer": "i"}}

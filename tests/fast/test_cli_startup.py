@@ -12,7 +12,7 @@ import pytest
 from bluegreen_cli.main import LOCAL_EXTRA_HINT, main
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAVY = ("moto", "samtranslator", "werkzeug", "boto3", "botocore", "bluegreen_cli.local.emulator")
+HEAVY = ("moto", "samtranslator", "werkzeug", "boto3", "botocore", "bluegreen_emulator.emulator")
 
 
 def _imported_after(code: str) -> list[str]:
@@ -42,15 +42,15 @@ def test_operator_commands_import_no_emulator():
     assert not [m for m in loaded if m.split(".")[0] in ("moto", "samtranslator", "werkzeug") or "emulator" in m]
 
 
-# What only some commands need (#16): deploy's models and Validate's rules, plan, the history and rollback to the
+# What only some commands need: deploy's models and Validate's rules, plan, the history and rollback to the
 # previous release, Powertools parameters (reading one configuration), rich's live view (follow).
 PER_COMMAND = (
-    "bluegreen.models",
+    "bluegreen.domain.models",
     "bluegreen.steps.validate",
-    "bluegreen.plan",
-    "bluegreen.release",
-    "bluegreen.history",
-    "bluegreen.to_previous",
+    "bluegreen.domain.plan",
+    "bluegreen.aws.release",
+    "bluegreen.domain.history",
+    "bluegreen.domain.to_previous",
     "aws_lambda_powertools",
     "rich.live",
     "rich.progress_bar",
@@ -65,16 +65,14 @@ def test_status_imports_only_what_every_command_needs():
     done = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     loaded = set(done.stdout.split())
     # Then a module only some commands need waits for its command: start-up stays under `aws --version`
-    assert "bluegreen.store" in loaded
+    assert "bluegreen.aws.store" in loaded
     assert sorted(m for m in PER_COMMAND if m in loaded) == []
 
 
 @pytest.mark.parametrize("command", [["local", "demo"], ["local", "serve"], ["local", "faults"]])
 def test_local_without_the_extra_prints_one_line(monkeypatch, capsys, command):
     # Given the `local` extra is not installed (moto cannot be imported)
-    for name in [
-        m for m in sys.modules if m.startswith("bluegreen_cli.local.") and m != "bluegreen_cli.local.scenarios"
-    ]:
+    for name in [m for m in sys.modules if m.startswith("bluegreen_emulator.") and m != "bluegreen_emulator.scenarios"]:
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.setitem(sys.modules, "moto", None)
     # When an emulator command is asked for

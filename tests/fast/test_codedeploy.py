@@ -1,10 +1,10 @@
-"""Issue #14: CodeDeploy deployment configurations and groups map onto this tool's configuration (pure)."""
+"""CodeDeploy deployment configurations and groups map onto this tool's configuration (pure)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bluegreen.models import ServiceConfig
+from bluegreen.domain.models import ServiceConfig
 from bluegreen_cli.codedeploy import service_config, traffic_shift
 from bluegreen_cli.common import UsageError
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from bluegreen_cli.local.behaviours import Behaviour, Behaviours, BehavioursError, Rule, load
+from bluegreen_emulator.behaviours import Behaviour, Behaviours, BehavioursError, Rule, load
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""The deployment event publisher (issue #15): what it sends, and that a failure never raises."""
+"""The deployment event publisher: what it sends, and that a failure never raises."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from bluegreen import events
-from bluegreen.events import PUBLISH_FAILURES, SOURCE, BusPublisher, DeploymentEventDetail, DetailType, EventLinks
+from bluegreen.aws import events
+from bluegreen.aws.events import PUBLISH_FAILURES, SOURCE, BusPublisher, DeploymentEventDetail, DetailType, EventLinks
 
 ARN = "arn:aws:states:eu-west-1:123456789012:execution:bluegreen-deployment:web-v2"
 
@@ -83,7 +83,7 @@ def test_no_bus_configured_publishes_nothing(monkeypatch):
 
 
 def test_the_detail_names_every_container_image_of_a_multi_container_release():
-    """Issue 10 + #15: a release may change several containers; the event lists green's images, not just one."""
+    """A release may change several containers; the event lists green's images, not just one."""
     # Given a context whose green task definition has two containers (the sidecar's image changed too)
     web, router = "repo/web@sha256:" + "b" * 64, "repo/log-router@sha256:" + "c" * 64
     context = SimpleNamespace(

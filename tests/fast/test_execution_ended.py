@@ -1,11 +1,11 @@
-"""Pure decisions of issue 12: what an execution's end calls for, and the one-year budget of a deployment."""
+"""Pure decisions of what an execution's end calls for, and the one-year budget of a deployment."""
 
 from __future__ import annotations
 
 import pytest
 
-from bluegreen.errors import InvalidInput, InvalidServiceConfig
-from bluegreen.models import ServiceConfig
+from bluegreen.domain.errors import InvalidInput, InvalidServiceConfig
+from bluegreen.domain.models import ServiceConfig
 from bluegreen.steps.execution_ended import plan, redrive_refusal
 from bluegreen.steps.validate import (
     EXECUTION_LIMIT_SECONDS,

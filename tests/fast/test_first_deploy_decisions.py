@@ -1,12 +1,12 @@
-"""issue #10: the first deployment's decisions, as pure functions (no AWS, no moto)."""
+"""The first deployment's decisions, as pure functions (no AWS, no moto)."""
 
 from __future__ import annotations
 
 import pytest
 
-from bluegreen import first_deploy
-from bluegreen.errors import ListenerRulesInvalid
-from bluegreen.models import FirstDeployment, NetworkConfig, RuleSnapshot, ServiceConfig, TrafficShift
+from bluegreen.aws import first_deploy
+from bluegreen.domain.errors import ListenerRulesInvalid
+from bluegreen.domain.models import FirstDeployment, NetworkConfig, RuleSnapshot, ServiceConfig, TrafficShift
 
 A, B = (
     "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/a/1",
@@ -93,7 +93,7 @@ def test_a_first_deployment_moves_production_at_once_and_keeps_no_old_task_set()
 
 def test_rollback_needs_healthy_targets_only_where_production_was_served_before():
     base = {"executionArn": "e", "executionName": "n", "service": "web", "imageTag": "v1", "imageDigest": "d"}
-    from bluegreen.models import DeploymentContext, SavedRules
+    from bluegreen.domain.models import DeploymentContext, SavedRules
 
     saved = SavedRules(production=rule("prod", FIXED), test=rule("test", forward(B)))
     common = dict(base, image="i", config=config(), blueTargetGroupArn=A, greenTargetGroupArn=B, savedRules=saved)
@@ -129,7 +129,7 @@ def test_task_set_template_carries_the_configured_network():
     assert template["loadBalancers"] == [{"containerName": "web", "containerPort": 8080}]
 
 
-# --- issue #14 x #10: a first deployment over several production routes ---------------------------------
+# --- a first deployment over several production routes ---------------------------------
 def test_every_fixed_response_route_agrees_on_green():
     # Given two production routes answering 503 and a test route forwarding to B
     production = [rule("prod", AUTH, FIXED), rule("api", FIXED)]

@@ -6,8 +6,8 @@ from decimal import Decimal
 
 import pytest
 
-from bluegreen.decisions import ACTIONS, Supersede, supersede
-from bluegreen.gates import Gate, GateKind, GateStatus, kind_label, status_past, status_title
+from bluegreen.aws.decisions import ACTIONS, Supersede, supersede
+from bluegreen.domain.gates import Gate, GateKind, GateStatus, kind_label, status_past, status_title
 
 EXECUTION = "arn:aws:states:us-east-1:123456789012:execution:bluegreen-deployment:web-v2"
 

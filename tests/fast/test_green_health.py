@@ -1,7 +1,7 @@
 """The health gate's verdict on green, from what AWS reports (pure: no AWS)."""
 
-from bluegreen.green_health import failure_threshold, judge
-from bluegreen.models import GreenObservation, StoppedTask, TargetObservation
+from bluegreen.domain.green_health import failure_threshold, judge
+from bluegreen.domain.models import GreenObservation, StoppedTask, TargetObservation
 
 CRASH = StoppedTask(
     taskArn="t", stoppedReason="Essential container in task exited", stopCode="EssentialContainerExited"

@@ -1,4 +1,4 @@
-"""Releases, ``--to-previous`` and delivery metrics from a seeded deployment history (issue #15)."""
+"""Releases, ``--to-previous`` and delivery metrics from a seeded deployment history."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from bluegreen.history import delivery_stats, live_release, parse_since, previous_release, releases
+from bluegreen.domain.history import delivery_stats, live_release, parse_since, previous_release, releases
 
 ARN = "arn:aws:states:us-east-1:123456789012:execution:bluegreen-deployment:"
 D0, D1, D4 = ("sha256:" + c * 64 for c in "014")
@@ -166,7 +166,7 @@ class FakeStore:
 
 
 def test_to_previous_plan_and_its_refusals():
-    from bluegreen import to_previous
+    from bluegreen.domain import to_previous
 
     before_rollback = [i for i in WEB if i["executionArn"] != ARN + "r5"]
     chosen = to_previous.plan(FakeStore(before_rollback), "web", running=lambda arn: False)
@@ -209,8 +209,8 @@ def test_previous_of_a_configuration_change_before_any_recorded_release_is_the_r
 
 
 def test_to_previous_deploys_the_whole_previous_task_definition_when_it_is_recorded():
-    from bluegreen import to_previous
-    from bluegreen.history import Release
+    from bluegreen.domain import to_previous
+    from bluegreen.domain.history import Release
 
     recorded = Release.model_validate(item("r1", "deployed", "2026-01-02T10:00:00+00:00", imageDigest=D1,
                                            taskDefinition=TD + "7"))  # fmt: skip

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen import clock
-from bluegreen.hooks import LambdaHook, Stage, ecs_payload, hook_execution_id
+from bluegreen.domain import clock
+from bluegreen.domain.hooks import LambdaHook, Stage, ecs_payload, hook_execution_id
 from bluegreen.steps.run_hooks import run_lambda_hook
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:bluegreen-hook-smoke"

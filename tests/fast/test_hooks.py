@@ -1,4 +1,4 @@
-"""Issue 13: the hooks' pure verdicts and configuration refusals (no AWS)."""
+"""The hooks' pure verdicts and configuration refusals (no AWS)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 from pydantic import ValidationError
 
-from bluegreen.errors import HookConfigOutOfRange, HookFunctionNotAllowed, UnknownHookType
-from bluegreen.hooks import (
+from bluegreen.domain.errors import HookConfigOutOfRange, HookFunctionNotAllowed, UnknownHookType
+from bluegreen.domain.hooks import (
     HookResponse,
     HookResult,
     HooksConfig,
@@ -21,7 +21,7 @@ from bluegreen.hooks import (
     refuse_disallowed,
     refuse_invalid,
 )
-from bluegreen.models import ServiceConfig
+from bluegreen.domain.models import ServiceConfig
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:bluegreen-hook-smoke"
 BASE = {

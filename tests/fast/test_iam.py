@@ -1,4 +1,4 @@
-"""The emulator's IAM evaluation (cli/bluegreen_cli/local/iam.py): pure, no moto, no AWS."""
+"""The emulator's IAM evaluation (emulator/bluegreen_emulator/iam.py): pure, no moto, no AWS."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 from samtranslator.yaml_helper import yaml_parse
 
-from bluegreen_cli.local import iam
-from bluegreen_cli.local.template import LOCAL_SCOPE, TEMPLATE_PATH
+from bluegreen_emulator import iam
+from bluegreen_emulator.template import LOCAL_SCOPE, TEMPLATE_PATH
 
 ACCOUNT, REGION = "123456789012", "us-east-1"
 SECRET_ARN = f"arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:bluegreen/slack-AbCdEf"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen_cli.local import iam
+from bluegreen_emulator import iam
 from tests.fast.test_iam import ACCOUNT, ENV, REGION, authorizer, policy
 
 CLUSTER = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/demo-web-cluster"

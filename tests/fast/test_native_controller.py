@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bluegreen.errors import ApprovalTimeoutBeyondNativeLimit, NativeControllerUnsupported
-from bluegreen.hooks import Stage
-from bluegreen.models import ServiceConfig
-from bluegreen.native import (
+from bluegreen.domain.errors import ApprovalTimeoutBeyondNativeLimit, NativeControllerUnsupported
+from bluegreen.domain.hooks import Stage
+from bluegreen.domain.models import ServiceConfig
+from bluegreen.domain.native import (
     APPROVAL_STAGE,
     MAX_HOOK_TIMEOUT_MINUTES,
     PROGRESS_KEY,

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bluegreen_cli.local import iam
-from bluegreen_cli.local.template import LAMBDA_FUNCTION_NAME_MAX, physical_name
+from bluegreen_emulator import iam
+from bluegreen_emulator.template import LAMBDA_FUNCTION_NAME_MAX, physical_name
 from tests.fast.test_iam import ACCOUNT, REGION, authorizer
 
 LONG_STACK = "payments-platform-production-eu-west-1-bluegreen"  # 48 characters

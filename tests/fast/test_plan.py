@@ -1,10 +1,10 @@
-"""The plan of a release (bluegreen.plan): a pure function of blue's and green's task definitions."""
+"""The plan of a release (bluegreen.domain.plan): a pure function of blue's and green's task definitions."""
 
 from __future__ import annotations
 
 import copy
 
-from bluegreen.plan import HIDDEN, SLACK_LIMIT, Plan, build_plan, plan_lines, render, render_mrkdwn, routes
+from bluegreen.domain.plan import HIDDEN, SLACK_LIMIT, Plan, build_plan, plan_lines, render, render_mrkdwn, routes
 
 REPO = "123456789012.dkr.ecr.us-east-1.amazonaws.com/web"
 SIDE = "123456789012.dkr.ecr.us-east-1.amazonaws.com/log-router"
@@ -128,8 +128,8 @@ def test_render_escapes_mrkdwn_and_stays_within_the_limit():
 
 
 def test_the_approval_message_carries_the_plan_block():
-    from bluegreen.gates import Gate
-    from bluegreen.slack_messages import decided_blocks, gate_blocks
+    from bluegreen.domain.gates import Gate
+    from bluegreen.slack.messages import decided_blocks, gate_blocks
 
     plan_text = render_mrkdwn(build_plan("web", blue(), blue()), full_command="bluegreen status web")
     gate = Gate(

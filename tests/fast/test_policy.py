@@ -1,13 +1,13 @@
 """The workflow's decisions as plain tables: what Validate refuses, the next traffic weight, what DeleteOld,
-Cleanup and Rollback may delete or do. Pure functions of bluegreen.policy: no moto, no AWS."""
+Cleanup and Rollback may delete or do. Pure functions of bluegreen.domain.policy: no moto, no AWS."""
 
 from __future__ import annotations
 
 import pytest
 
-from bluegreen import errors, policy
-from bluegreen.models import TrafficShift
-from bluegreen.policy import TaskSetInfo
+from bluegreen.domain import errors, policy
+from bluegreen.domain.models import TrafficShift
+from bluegreen.domain.policy import TaskSetInfo
 
 BLUE, GREEN, OTHER = "tg/blue", "tg/green", "tg/other"
 GROUPS = [BLUE, GREEN]
@@ -128,7 +128,7 @@ def test_delete_old_refuses_while_production_is_not_entirely_on_green(production
 @pytest.mark.parametrize(
     ("task_sets", "error", "message"),
     [
-        # blue still shown as primary: ECS has not shown the switch yet, retried (issue 11), nothing deleted
+        # blue still shown as primary: ECS has not shown the switch yet, retried, nothing deleted
         ([ts("b", BLUE, "PRIMARY")], errors.PrimaryNotSwitchedYet, "still shown as primary; nothing was deleted"),
         ([ts("g", BLUE)], errors.UnsafeDelete, "is green; nothing was deleted"),  # green itself behind the test rule
     ],
@@ -155,7 +155,7 @@ def test_cleanup_deletes_only_this_executions_green(task_set, expected):
     ("task_set", "error", "message"),
     [
         (ts("g", BLUE, external="run-1"), errors.UnsafeDelete, "serves production"),
-        # still shown as primary while production is back on blue: ECS lags the switch, retried (issue 11)
+        # still shown as primary while production is back on blue: ECS lags the switch, retried
         (ts("g", GREEN, "PRIMARY", external="run-1"), errors.PrimaryNotSwitchedYet, "still shown as primary"),
     ],
 )

@@ -1,13 +1,13 @@
-"""Issue 13: the HTTP probe hook's pure parts — its configuration, its route, its URL and its verdict (no AWS)."""
+"""The HTTP probe hook's pure parts — its configuration, its route, its URL and its verdict (no AWS)."""
 
 from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
 
-from bluegreen.errors import HookConfigOutOfRange, ProbeOutsideRoutes
-from bluegreen.hooks import HooksConfig, HttpProbeHook, Stage, refuse_invalid
-from bluegreen.models import RuleSnapshot, ServiceConfig
+from bluegreen.domain.errors import HookConfigOutOfRange, ProbeOutsideRoutes
+from bluegreen.domain.hooks import HooksConfig, HttpProbeHook, Stage, refuse_invalid
+from bluegreen.domain.models import RuleSnapshot, ServiceConfig
 from bluegreen.probe import (
     ProbeSample,
     check_listener,

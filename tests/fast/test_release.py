@@ -1,4 +1,4 @@
-"""Release resolution (bluegreen.release): the pure decisions, without AWS."""
+"""Release resolution (bluegreen.aws.release): the pure decisions, without AWS."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from bluegreen import release
-from bluegreen.errors import (
+from bluegreen.aws import release
+from bluegreen.domain.errors import (
     AmbiguousRelease,
     IncompatibleTaskDefinition,
     InvalidInput,
@@ -18,7 +18,7 @@ from bluegreen.errors import (
     TaskDefinitionTooLarge,
     UnknownContainer,
 )
-from bluegreen.release_models import TaskDefinitionOverrides
+from bluegreen.domain.release_models import TaskDefinitionOverrides
 
 FARGATE = release.LaunchTarget(fargate=True, awsvpc=True, label="launch type FARGATE", launch_type="FARGATE")
 EC2_BRIDGE = release.LaunchTarget(fargate=False, awsvpc=False, label="launch type EC2", launch_type="EC2")

@@ -1,4 +1,4 @@
-"""``bluegreen deploy`` / ``plan`` options -> exactly one release shape (issue 10), without AWS."""
+"""``bluegreen deploy`` / ``plan`` options -> exactly one release shape, without AWS."""
 
 from __future__ import annotations
 

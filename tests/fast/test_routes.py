@@ -1,4 +1,4 @@
-"""Routes (issue #14): pure rules per route kind, and the thin describe/modify helpers against a fake client."""
+"""Routes: pure rules per route kind, and the thin describe/modify helpers against a fake client."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from bluegreen import errors, routes
-from bluegreen.models import RuleSnapshot
+from bluegreen.aws import routes
+from bluegreen.domain import errors
+from bluegreen.domain.models import RuleSnapshot
 
 P = "arn:aws:elasticloadbalancing:us-east-1:123456789012"
 TG_A, TG_B, TG_C = (f"{P}:targetgroup/web-{x}/{x * 16}" for x in "abc")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bluegreen_cli.local import simclock
-from bluegreen_cli.local.simclock import CLOCK_LAG, SimClock, serve_clock
+from bluegreen_emulator import simclock
+from bluegreen_emulator.simclock import CLOCK_LAG, SimClock, serve_clock
 
 
 class _RealTime:

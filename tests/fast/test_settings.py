@@ -1,4 +1,4 @@
-"""The functions' environment: one validated settings model (bluegreen.settings), no AWS."""
+"""The functions' environment: one validated settings model (bluegreen.domain.settings), no AWS."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen.settings import DEFAULT_CONFIG_PREFIX, Settings, SettingsError, get_settings, require
+from bluegreen.domain.settings import DEFAULT_CONFIG_PREFIX, Settings, SettingsError, get_settings, require
 
 MACHINE = "arn:aws:states:eu-west-1:123456789012:stateMachine:bluegreen-deployment"
 PACKAGE = Path(__file__).resolve().parents[2] / "layers" / "shared" / "bluegreen"

@@ -7,7 +7,7 @@ from slack_sdk.http_retry.builtin_interval_calculators import (
     FixedValueRetryIntervalCalculator,
 )
 
-from bluegreen.slack import web_client, webhook_client
+from bluegreen.slack.client import web_client, webhook_client
 
 
 def _calculators(client) -> list:

@@ -3,7 +3,7 @@
 ``bluegreen.steps.STATES`` is the table ASL state -> Lambda function -> step module. These tests tie it
 to ``statemachine/deployment.asl.json`` (every Task, the gate kind it passes), to ``template.yaml`` (the
 function exists, its handler lives in ``functions/<module>/app.py`` and imports ``bluegreen.steps.<module>``)
-and to ``bluegreen/errors.py`` (every name a Retry or Catch matches is a class there).
+and to ``bluegreen/domain/errors.py`` (every name a Retry or Catch matches is a class there).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from typing import Any
 import pytest
 from samtranslator.yaml_helper import yaml_parse
 
-from bluegreen import errors
-from bluegreen.gates import GateKind
+from bluegreen.domain import errors
+from bluegreen.domain.gates import GateKind
 from bluegreen.steps import EVENT_FUNCTIONS, GATE_STATES, STATES, function_module
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

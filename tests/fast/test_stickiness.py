@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bluegreen.errors import ListenerRulesInvalid, StickyProductionRoute
-from bluegreen.models import RuleSnapshot
-from bluegreen.stickiness import refuse_sticky, sticky_forwards
+from bluegreen.domain.errors import ListenerRulesInvalid, StickyProductionRoute
+from bluegreen.domain.models import RuleSnapshot
+from bluegreen.domain.stickiness import refuse_sticky, sticky_forwards
 
 RULE = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/1/2/3"
 GROUP = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-a/1"

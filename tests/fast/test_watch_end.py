@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bluegreen import watch_end
-from bluegreen.models import SwapResult
+from bluegreen.domain.models import SwapResult
 
 
 def alarm(name: str, state: str, reason: str = "") -> dict[str, Any]:

@@ -1,9 +1,9 @@
-"""Issue #14: green's health behind a Network Load Balancer, zone by zone (pure: no AWS)."""
+"""Green's health behind a Network Load Balancer, zone by zone (pure: no AWS)."""
 
 import pytest
 
-from bluegreen import zones
-from bluegreen.models import ZoneObservation
+from bluegreen.domain import zones
+from bluegreen.domain.models import ZoneObservation
 
 AB = ["us-east-1a", "us-east-1b"]
 ABC = [*AB, "us-east-1c"]

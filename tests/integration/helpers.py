@@ -7,8 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bluegreen.gates import Gate
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen.domain.gates import Gate
+from bluegreen_emulator.emulator import Emulator
 
 MUTATING = {"CreateTaskSet", "DeleteTaskSet", "ModifyRule", "RegisterTaskDefinition", "UpdateServicePrimaryTaskSet"}
 

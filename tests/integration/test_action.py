@@ -1,4 +1,4 @@
-"""The GitHub Action's entry script (``python -m bluegreen_cli.action``) run as a runner runs it (issue #15).
+"""The GitHub Action's entry script (``python -m bluegreen_cli.action``) run as a runner runs it.
 
 Against ``bluegreen local serve`` in another process: inputs as ``INPUT_*`` variables, outputs and the
 job summary in the files ``$GITHUB_OUTPUT`` and ``$GITHUB_STEP_SUMMARY`` name.

@@ -1,4 +1,4 @@
-"""issue #10: ``bluegreen adopt`` moves a rolling (ECS controller) service to a new EXTERNAL service, on the emulator.
+"""``bluegreen adopt`` moves a rolling (ECS controller) service to a new EXTERNAL service, on the emulator.
 
 The old service's tasks run behind the production target group (the data plane simulates a rolling
 service); the adoption must never leave production forwarding to a target group without healthy
@@ -13,13 +13,13 @@ import json
 import pytest
 from rich.console import Console
 
-from bluegreen import elbv2
-from bluegreen.config import parameter_name
+from bluegreen.aws import elbv2
+from bluegreen.aws.config import parameter_name
 from bluegreen_cli.adopt import Adopter
 from bluegreen_cli.common import CliError
-from bluegreen_cli.local.emulator import Emulator
 from bluegreen_cli.main import main
 from bluegreen_cli.operator import Clients, Operator
+from bluegreen_emulator.emulator import Emulator
 
 from .test_first_deploy import _health, _only_healthy, record_production_switches
 

@@ -1,4 +1,4 @@
-"""Issue 11, item 3: alarms come from metrics, and every state change reaches EventBridge."""
+"""Alarms come from metrics, and every state change reaches EventBridge."""
 
 from __future__ import annotations
 

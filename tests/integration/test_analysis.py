@@ -1,4 +1,4 @@
-"""Issue 13: the built-in analysis (green compared with blue from the ALB's per-target-group metrics), end to end.
+"""The built-in analysis (green compared with blue from the ALB's per-target-group metrics), end to end.
 
 No alarm is configured in these services (``alarmNames: []``): only the workflow's own analysis alarm judges green.
 """
@@ -9,9 +9,9 @@ import json
 from datetime import timedelta
 from typing import Any
 
-from bluegreen import analysis
-from bluegreen_cli.local.dataplane import ALARM
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen.domain import analysis
+from bluegreen_emulator.dataplane import ALARM
+from bluegreen_emulator.emulator import Emulator
 
 from .helpers import production_modify_calls, snapshot, wait_until
 from .test_cli import auto_emu, cli  # noqa: F401 - fixtures
@@ -194,7 +194,7 @@ def test_analysis_behind_a_network_load_balancer_is_refused_at_validate(emulator
     assert analysis_alarms(emulator) == []
 
 
-# --- response time by percentile (issue 13) ---------------------------------------------------------------
+# --- response time by percentile ---------------------------------------------------------------
 LATENCY = {"responseTime": {"maxSeconds": 0.05, "maxRatioToBlue": 1.5}}  # percentile: p95 by default
 
 

@@ -1,4 +1,4 @@
-"""Issue 11, item 5: listener rules that authenticate (OIDC, Cognito) before the forward.
+"""Listener rules that authenticate (OIDC, Cognito) before the forward.
 
 ELB never returns an OIDC client secret in DescribeRules, and ModifyRule refuses a described OIDC action sent
 back without ``UseExistingClientSecret: true``. Swap, ShiftTraffic and Rollback must work on such rules and
@@ -12,8 +12,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from bluegreen import elbv2
-from bluegreen_cli.local import patches
+from bluegreen.aws import elbv2
+from bluegreen_emulator import patches
 
 SECRET = "oidc-client-secret"
 OIDC = {

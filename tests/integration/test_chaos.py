@@ -2,7 +2,7 @@
 
 import pytest
 
-from bluegreen_cli.local import chaos
+from bluegreen_emulator import chaos
 
 
 @pytest.mark.matrix

@@ -18,10 +18,10 @@ from collections.abc import Iterator
 import pytest
 from rich.console import Console
 
-from bluegreen.gates import Gate
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen.domain.gates import Gate
 from bluegreen_cli.main import main
 from bluegreen_cli.operator import Clients, Operator
+from bluegreen_emulator.emulator import Emulator
 
 pytestmark = pytest.mark.slow
 

@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from bluegreen_cli.local.dataplane import Timing
-from bluegreen_cli.local.emulator import Emulator
 from bluegreen_cli.main import main
+from bluegreen_emulator.dataplane import Timing
+from bluegreen_emulator.emulator import Emulator
 from tests.integration.helpers import snapshot, wait_for_gate, wait_until
 
 FAST = Timing(task_start=2, healthy_after=2, alarm_delay=2)

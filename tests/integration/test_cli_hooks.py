@@ -1,4 +1,4 @@
-"""Issue 13: hook results in the Slack thread, ``bluegreen status`` and ``bluegreen history``."""
+"""Hook results in the Slack thread, ``bluegreen status`` and ``bluegreen history``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 10 on the command line: ``bluegreen plan`` and ``bluegreen deploy`` with whole releases, in process
+"""Whole releases on the command line: ``bluegreen plan`` and ``bluegreen deploy`` with whole releases, in process
 against the emulator."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen_cli.local.emulator import Emulator
-from bluegreen_cli.local.seed import SECRET_VALUE, SIDECAR
+from bluegreen_emulator.emulator import Emulator
+from bluegreen_emulator.seed import SECRET_VALUE, SIDECAR
 
 from .helpers import MUTATING, snapshot
 from .test_cli import Cli, _attach, execution_arn

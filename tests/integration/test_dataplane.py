@@ -1,4 +1,4 @@
-"""What the data plane really does (issue 11): draining and initial targets, replaced and crashing tasks,
+"""What the data plane really does: draining and initial targets, replaced and crashing tasks,
 scaling, and ECS's eventual consistency. Each test asserts the final AWS state."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from bluegreen import elbv2
+from bluegreen.aws import elbv2
 from tests.integration.helpers import live_task_sets
 
 from .helpers import snapshot

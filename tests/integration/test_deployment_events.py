@@ -1,4 +1,4 @@
-"""Deployment events (issue #15): per scenario, the milestones arrive on the bus in order and match the schema."""
+"""Deployment events: per scenario, the milestones arrive on the bus in order and match the schema."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bluegreen.decisions import decide
-from bluegreen.events import SOURCE, detail_schema
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen.aws.decisions import decide
+from bluegreen.aws.events import SOURCE, detail_schema
+from bluegreen_emulator.emulator import Emulator
 
 from .helpers import wait_for_gate
 
@@ -20,7 +20,7 @@ CANARY = {"trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 3
 
 
 def test_schema_file_is_generated_from_the_model():
-    # The published schema and the pydantic model agree (regenerate: python -m bluegreen.events > events/...)
+    # The published schema and the pydantic model agree (regenerate: python -m bluegreen.aws.events > events/...)
     assert detail_schema() == SCHEMA
 
 
@@ -134,7 +134,7 @@ def test_unhealthy_green_publishes_deployment_failed(emulator):
 def test_a_missing_bus_never_breaks_a_deployment(emulator, bus, monkeypatch):
     # Given the functions publish to a bus that does not exist
     monkeypatch.setenv("EVENT_BUS_NAME", bus)
-    from bluegreen.events import get_publisher
+    from bluegreen.aws.events import get_publisher
 
     get_publisher.cache_clear()
     demo = emulator.seed_service()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bluegreen_cli.local import faults
+from bluegreen_emulator import faults
 
 
 @pytest.mark.matrix
@@ -20,10 +20,10 @@ def test_no_fault_strands_production(record_property):
     assert uncaught is not None
     stops = set(uncaught.problems)
     assert [violation for violation in report.violations if violation not in stops] == []
-    # issue 12: pushes during a deployment were deployed or superseded; racing clicks were all told the truth.
+    # Pushes during a deployment were deployed or superseded; racing clicks were all told the truth.
     assert uncaught.pushes == 3 and uncaught.pushes_lost == 0
     assert uncaught.clicks > 0 and uncaught.false_outcomes == 0
-    # issue 12: executions stopped after every call site (and one timed out) leave nothing behind.
+    # Executions stopped after every call site (and one timed out) leave nothing behind.
     assert uncaught.ended >= len(report.points) // 2
     # (a stop while CreateGreen runs, or before ECS lists the new task set, included: green is recorded first)
     assert uncaught.cleaned == uncaught.ended, sorted(stops)[:3]
@@ -32,7 +32,7 @@ def test_no_fault_strands_production(record_property):
 @pytest.mark.matrix
 @pytest.mark.parametrize("layout", ["several-rules", "listener-ports", "nlb"])
 def test_no_fault_at_a_route_call_site_strands_production(layout, record_property):
-    # issue #14: every ELBv2 call site (DescribeRules/DescribeListeners/ModifyRule/ModifyListener/target health)
+    # Every ELBv2 call site (DescribeRules/DescribeListeners/ModifyRule/ModifyListener/target health)
     # of each route kind, failed once and for good, with the same invariants over every production route
     report = faults.run_suite(layout=layout, only="elbv2:", uncaught=False)
 

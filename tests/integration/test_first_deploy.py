@@ -1,4 +1,4 @@
-"""issue #10: the first deployment of an EXTERNAL service that has no task set yet, on the emulator.
+"""The first deployment of an EXTERNAL service that has no task set yet, on the emulator.
 
 Each test asserts what a user would see afterwards: the production and test rules, the task
 sets, the deployment lock; the happy path also checks, at the moment of each ModifyRule on
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from moto.elbv2.models import elbv2_backends
 
-from bluegreen import elbv2
-from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator
-from bluegreen_cli.local.seed import NOT_LIVE_YET
+from bluegreen.aws import elbv2
+from bluegreen_emulator.emulator import ACCOUNT, REGION, Emulator
+from bluegreen_emulator.seed import NOT_LIVE_YET
 from tests.integration.helpers import live_task_sets
 
 from .helpers import MUTATING, snapshot

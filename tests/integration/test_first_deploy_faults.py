@@ -1,6 +1,6 @@
-"""issue #10: every AWS call site of a first deployment, failed once and failed for good.
+"""Every AWS call site of a first deployment, failed once and failed for good.
 
-Same method as the fault-injection suite (``bluegreen_cli.local.faults``), on an empty EXTERNAL
+Same method as the fault-injection suite (``bluegreen_emulator.faults``), on an empty EXTERNAL
 service whose production rule answers a fixed response: after every call the handlers make,
 production forwards only to target groups with healthy targets; at the end either the service
 is live on exactly one primary task set, or (cleanup, rollback) the rules are exactly as before,
@@ -16,10 +16,10 @@ import pytest
 from moto.ecs.models import ecs_backends
 from moto.elbv2.models import elbv2_backends
 
-from bluegreen.first_deploy import serving_groups
-from bluegreen.models import RuleSnapshot
-from bluegreen_cli.local import faults
-from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator
+from bluegreen.aws.first_deploy import serving_groups
+from bluegreen.domain.models import RuleSnapshot
+from bluegreen_emulator import faults
+from bluegreen_emulator.emulator import ACCOUNT, REGION, Emulator
 
 from .helpers import snapshot
 

@@ -1,12 +1,12 @@
-"""``bluegreen config from-codedeploy`` (issue #14) on the emulator: a CodeDeploy ECS deployment group in, a
+"""``bluegreen config from-codedeploy`` on the emulator: a CodeDeploy ECS deployment group in, a
 service configuration out that deploys."""
 
 from __future__ import annotations
 
 import json
 
-from bluegreen.config import parameter_name
-from bluegreen.models import ServiceConfig
+from bluegreen.aws.config import parameter_name
+from bluegreen.domain.models import ServiceConfig
 from bluegreen_cli.codedeploy import read
 from bluegreen_cli.main import main
 

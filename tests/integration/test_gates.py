@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bluegreen.decisions import decide
-from bluegreen.errors import AlreadyDecided
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen.aws.decisions import decide
+from bluegreen.domain.errors import AlreadyDecided
+from bluegreen_emulator.emulator import Emulator
 
 from .helpers import fail_call, production_modify_calls, snapshot, wait_for_gate, wait_until
 
@@ -114,7 +114,7 @@ def test_alarm_event_rolls_back_within_seconds(emulator):
     assert production_modify_calls(emulator, demo.name, "RollbackFunction") == 1
     assert emulator.rollback_reaction(demo.name) < 5
     # A one-hour bake was not polled: the bake is one task whatever its length.
-    # issue 13: + GreenHooks and CutoverHooks; then + CutoverHooksDone and RollbackDraining (two Choice states)
+    # + GreenHooks and CutoverHooks; then + CutoverHooksDone and RollbackDraining (two Choice states)
     assert result.state_transitions <= 19
     assert emulator.store.lock_holder(demo.name) is None
 

@@ -1,4 +1,4 @@
-"""Issue 13: verification hooks on the emulator — each stage × pass, fail, timeout, garbage.
+"""Verification hooks on the emulator — each stage × pass, fail, timeout, garbage.
 
 Every test asserts the final AWS state: the task sets, both rules, the lock and the gates.
 """

@@ -1,4 +1,4 @@
-"""Issue 13: the emulator's load balancers answer real HTTP on 127.0.0.1, routed by the live listener rules."""
+"""The emulator's load balancers answer real HTTP on 127.0.0.1, routed by the live listener rules."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11: IAM is enforced in the emulator - every AWS call a function makes is checked against its policy."""
+"""IAM is enforced in the emulator - every AWS call a function makes is checked against its policy."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from bluegreen_cli.local import lambdas
+from bluegreen_emulator import lambdas
 
 CANARY = {"trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 300}}
 

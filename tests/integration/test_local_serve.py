@@ -89,7 +89,7 @@ def test_a_busy_port_is_reported_clearly(endpoint):
 
 
 def test_set_alarm_state_during_a_bake_rolls_the_deployment_back(endpoint):
-    # Issue 11: an operator tests the rollback with `aws cloudwatch set-alarm-state` against the endpoint
+    # An operator tests the rollback with `aws cloudwatch set-alarm-state` against the endpoint
     import boto3  # the CLI subprocess is too slow for a bake of 120 simulated seconds (2 s of real time here)
 
     session = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="us-east-1")

@@ -1,4 +1,4 @@
-"""`bluegreen local serve` used as a hostile user would (issue 12): racing clicks, odd bodies, bad ports, stop."""
+"""`bluegreen local serve` used as a hostile user would: racing clicks, odd bodies, bad ports, stop."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import uuid
 import boto3
 import pytest
 
-from bluegreen.config import parameter_name
-from bluegreen_cli.local.fake_slack import sign, signed_interaction
+from bluegreen.aws.config import parameter_name
+from bluegreen_emulator.fake_slack import sign, signed_interaction
 
 from .serve import BIN, free_port, serve_env, serving, start_serve
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bluegreen_cli.local import patches
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen_emulator import patches
+from bluegreen_emulator.emulator import Emulator
 from tests.integration.helpers import wait_for_gate, wait_until
 
 LONG_STACK = "payments-platform-production-eu-west-1-bluegreen"  # 48 characters: names are truncated

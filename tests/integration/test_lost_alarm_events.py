@@ -6,9 +6,9 @@ The alarm rule's deliveries are lost by disabling it (the emulator honours Disab
 
 from __future__ import annotations
 
-from bluegreen.decisions import decide
-from bluegreen.gates import GateStatus
-from bluegreen_cli.local import patches
+from bluegreen.aws.decisions import decide
+from bluegreen.domain.gates import GateStatus
+from bluegreen_emulator import patches
 
 from .helpers import snapshot, wait_for_gate
 

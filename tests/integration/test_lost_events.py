@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from bluegreen_cli.local.dataplane import Timing
-from bluegreen_cli.local.emulator import ACCOUNT, REGION, Emulator
-from bluegreen_cli.local.seed import push_image
 from bluegreen_cli.replay import replay
+from bluegreen_emulator.dataplane import Timing
+from bluegreen_emulator.emulator import ACCOUNT, REGION, Emulator
+from bluegreen_emulator.seed import push_image
 from tests.integration.helpers import snapshot, wait_for_gate, wait_until
 
 FAST = Timing(task_start=2, healthy_after=2, alarm_delay=2)

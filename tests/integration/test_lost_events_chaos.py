@@ -2,7 +2,7 @@
 
 import pytest
 
-from bluegreen_cli.local import lost_events
+from bluegreen_emulator import lost_events
 
 
 @pytest.mark.matrix

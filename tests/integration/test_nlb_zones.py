@@ -1,4 +1,4 @@
-"""Issue #14: green's health behind a Network Load Balancer, zone by zone, on the emulator.
+"""Green's health behind a Network Load Balancer, zone by zone, on the emulator.
 
 With cross-zone load balancing off (an NLB's default) a load balancer node reaches only the targets in its own
 Availability Zone, and a zone without a healthy target in a target group leaves DNS. A green whose healthy
@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen import elbv2, routes
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen.aws import elbv2, routes
+from bluegreen_emulator.emulator import Emulator
 
 ZONES = {"us-east-1a", "us-east-1b"}
 _count = [0]

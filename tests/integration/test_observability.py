@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen_emulator.emulator import Emulator
 
 
 def _json_lines(text: str) -> list[dict]:

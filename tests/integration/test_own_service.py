@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from bluegreen import elbv2
-from bluegreen_cli.local.behaviours import Behaviour, Rule
-from bluegreen_cli.local.emulator import Emulator
-from bluegreen_cli.local.own_service import OwnService, build_service
-from bluegreen_cli.local.route_state import client_actions
+from bluegreen.aws import elbv2
+from bluegreen_emulator.behaviours import Behaviour, Rule
+from bluegreen_emulator.emulator import Emulator
+from bluegreen_emulator.own_service import OwnService, build_service
+from bluegreen_emulator.route_state import client_actions
 
 
 def _production(emulator: Emulator, service: OwnService) -> set[str]:

@@ -1,4 +1,4 @@
-"""Issue 13: HTTP probe hooks × stages, and the beforeDeleteOld stage, on the emulator.
+"""HTTP probe hooks × stages, and the beforeDeleteOld stage, on the emulator.
 
 The probe function sends real HTTP requests to the emulator's load balancers on 127.0.0.1 (local/http_front.py),
 routed by the live listener rules to the task sets' targets. Every test asserts the final AWS state: the task
@@ -101,7 +101,7 @@ def test_an_unreachable_load_balancer_fails_the_probe():
     # Given the probe function's proxy (the emulator's way to the load balancers) refuses connections
     import socket
 
-    from bluegreen_cli.local.emulator import Emulator
+    from bluegreen_emulator.emulator import Emulator
 
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))

@@ -15,9 +15,9 @@ import boto3
 import pytest
 
 from bluegreen_cli import snapshot as snapshots
-from bluegreen_cli.local.emulator import SLACK_SECRET, Emulator
-from bluegreen_cli.local.rehearsal import emulator_for, seed_snapshot, shape
-from bluegreen_cli.local.seed import SECRET_VALUE
+from bluegreen_emulator.emulator import SLACK_SECRET, Emulator
+from bluegreen_emulator.rehearsal import emulator_for, seed_snapshot, shape
+from bluegreen_emulator.seed import SECRET_VALUE
 
 ACCOUNT = "210987654321"
 REGION = "eu-west-1"

@@ -11,7 +11,7 @@ import boto3
 import pytest
 
 from bluegreen_cli import snapshot as snapshots
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen_emulator.emulator import Emulator
 
 from .serve import BIN, aws, free_port, printed, serve_env
 

@@ -1,4 +1,4 @@
-"""Whole releases (issue 10) on the emulator: each way of describing a release deploys, and each bad input
+"""Whole releases on the emulator: each way of describing a release deploys, and each bad input
 fails in Validate with its own error name and leaves AWS exactly as it was.
 
 The demo service is seeded with a sidecar (``log-router``, its own ECR repository), environment variables and
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen_cli.local.emulator import Emulator
-from bluegreen_cli.local.seed import SECRET_VALUE, SIDECAR
+from bluegreen_emulator.emulator import Emulator
+from bluegreen_emulator.seed import SECRET_VALUE, SIDECAR
 from tests.integration.helpers import live_task_sets
 
 from .helpers import MUTATING, snapshot

@@ -1,4 +1,4 @@
-"""``bluegreen rollback SERVICE --to-previous`` (issue #15): the previous release again, with one swap."""
+"""``bluegreen rollback SERVICE --to-previous``: the previous release again, with one swap."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from bluegreen import elbv2
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen.aws import elbv2
 from bluegreen_cli.main import main
-from tests.integration.helpers import live_task_sets
+from bluegreen_emulator.emulator import Emulator
+from tests.integration.helpers import live_task_sets, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -171,7 +171,7 @@ def test_a_running_deployment_is_named_and_nothing_starts(emu, capsys):
     assert code == 1 and arn in err and err.count("\n") == 1
     assert len(executions(emu)) == 1
     # (let the waiting deployment end)
-    from bluegreen.decisions import decide
+    from bluegreen.aws.decisions import decide
 
     decide(emu.store, emu.store.open_gate_of(demo.name).gateId, "reject", "test", "done")
     emu.wait(arn)
@@ -190,8 +190,8 @@ def _to_previous_button(emu: Emulator) -> tuple[dict, dict]:
 def click(emu: Emulator, call, value: str, user: str = "U0DEMO") -> dict:
     import json as _json
 
-    from bluegreen_cli.local import patches
-    from bluegreen_cli.local.fake_slack import http_api_event, signed_interaction
+    from bluegreen_emulator import patches
+    from bluegreen_emulator.fake_slack import http_api_event, signed_interaction
 
     response_url = emu.slack.response_url()
     body, headers = signed_interaction(
@@ -204,9 +204,11 @@ def click(emu: Emulator, call, value: str, user: str = "U0DEMO") -> dict:
                 emu.function_name("SlackCallbackFunction"), _json.dumps(http_api_event(body, headers)), {}
             )
         )
-    # the reply is sent asynchronously after the answer (issue 12)
+    # the reply is sent asynchronously after the answer
     assert patches.DELIVERIES.wait_idle(timeout=60), "an asynchronous invocation is still running after 60 s"
-    return {"replies": [c.args for c in emu.slack.responses(response_url.rsplit("/", 1)[-1])]}
+    replies = lambda: [c.args for c in emu.slack.responses(response_url.rsplit("/", 1)[-1])]  # noqa: E731
+    wait_until(replies, timeout=30)  # the reply reaches the fake Slack over HTTP, on a loaded machine later
+    return {"replies": replies()}
 
 
 def test_the_deployed_message_has_a_roll_back_to_previous_button_that_restores_v1(emu):

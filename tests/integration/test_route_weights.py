@@ -1,4 +1,4 @@
-"""Issue #14: the emulator's traffic figures (weight steps, rollback reaction) follow every production route."""
+"""The emulator's traffic figures (weight steps, rollback reaction) follow every production route."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bluegreen_cli.local.emulator import Emulator, route_of
+from bluegreen_emulator.emulator import Emulator, route_of
 
 CANARY = {"trafficShift": {"type": "CANARY", "percent": 10, "intervalSeconds": 300}}
 

@@ -1,4 +1,4 @@
-"""Issue #14: every route kind (single rule, several rules, listener default actions, NLB listeners) x (happy,
+"""Every route kind (single rule, several rules, listener default actions, NLB listeners) x (happy,
 alarm rollback, manual rollback, canary) on one emulator per module, asserting every route's final actions.
 
 The alarm rollback of each kind runs by default; the rest of the matrix is marked ``matrix`` (CI runs it).
@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bluegreen import elbv2
-from bluegreen.decisions import decide
-from bluegreen_cli.local.emulator import Emulator, route_of
+from bluegreen.aws import elbv2
+from bluegreen.aws.decisions import decide
+from bluegreen_emulator.emulator import Emulator, route_of
 
 from .helpers import wait_for_gate, wait_until
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bluegreen_cli.local.emulator import STACK, Emulator
 from bluegreen_cli.main import main
 from bluegreen_cli.selftest import PREFIX
+from bluegreen_emulator.emulator import STACK, Emulator
 
 pytestmark = pytest.mark.slow
 

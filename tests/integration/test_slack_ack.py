@@ -1,4 +1,4 @@
-"""Issue 12: the Slack callback answers within Slack's 3 s whatever Slack does; odd bodies are a 4xx."""
+"""The Slack callback answers within Slack's 3 s whatever Slack does; odd bodies are a 4xx."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from bluegreen_cli.local import patches
-from bluegreen_cli.local.emulator import Emulator
-from bluegreen_cli.local.fake_slack import http_api_event
+from bluegreen_emulator import patches
+from bluegreen_emulator.emulator import Emulator
+from bluegreen_emulator.fake_slack import http_api_event
 from tests.integration.helpers import wait_for_gate, wait_until
 
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from bluegreen import elbv2
-from bluegreen.decisions import decide
+from bluegreen.aws import elbv2
+from bluegreen.aws.decisions import decide
 
 from .helpers import production_modify_calls, snapshot, wait_until
 

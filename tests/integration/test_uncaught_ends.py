@@ -1,4 +1,4 @@
-"""Issue 12: ends no Catch sees (StopExecution, time limit), odd inputs, unnamed starts, pushes during a deployment."""
+"""Ends no Catch sees (StopExecution, time limit), odd inputs, unnamed starts, pushes during a deployment."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ import pytest
 from botocore.exceptions import ClientError
 
 from bluegreen import trigger
-from bluegreen.decisions import decide
-from bluegreen.models import ExecutionInput
-from bluegreen_cli.local.dataplane import Timing
-from bluegreen_cli.local.emulator import Emulator
-from bluegreen_cli.local.seed import push_image
+from bluegreen.aws.decisions import decide
+from bluegreen.domain.models import ExecutionInput
+from bluegreen_emulator.dataplane import Timing
+from bluegreen_emulator.emulator import Emulator
+from bluegreen_emulator.seed import push_image
 from tests.integration.helpers import MUTATING, fail_call, snapshot, wait_for_gate, wait_until
 
 FAST = Timing(task_start=2, healthy_after=2, alarm_delay=2)
@@ -67,7 +67,7 @@ def test_stopping_a_deployment_waiting_for_approval_deletes_green_and_closes_the
     assert not any(block.get("type") == "actions" for block in message["blocks"])  # buttons removed
     assert manual.store.deployments(demo.name)[0]["status"] == "cleaned_up"
     assert manual.store.deployments(demo.name)[0]["error"] == "ExecutionAborted"
-    # ... and the event bus learns how it ended (issue 15): the stop is the last milestone
+    # ... and the event bus learns how it ended: the stop is the last milestone
     ended = manual.deployment_events(arn)[-1]
     assert (ended["detail-type"], ended["detail"]["error"]) == ("Deployment Failed", "ExecutionAborted")
     assert ended["detail"]["outcome"] == "cleaned_up"
@@ -290,7 +290,7 @@ def test_a_rollback_that_fails_for_good_ends_at_rollback_and_the_ended_path_rest
         assert emu.store.deployments(demo.name)[0]["status"] == "rolled_back"
 
 
-# --- redrive (issue 12) -----------------------------------------------------------------------------
+# --- redrive -----------------------------------------------------------------------------
 def test_a_redrive_after_a_rollback_that_failed_for_good_runs_rollback_again():
     with Emulator(timing=FAST) as emu:
         # Given a bake alarm, and rule changes refused to Rollback and to the execution-ended path alike

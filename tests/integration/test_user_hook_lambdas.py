@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from bluegreen_cli.local import user_lambdas
+from bluegreen_emulator import user_lambdas
 
 from .helpers import production_modify_calls, snapshot
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from bluegreen_cli.local.cfn import unsupported_reason
-from bluegreen_cli.local.emulator import Emulator
-from bluegreen_cli.local.seed import push_image
+from bluegreen_emulator.cfn import unsupported_reason
+from bluegreen_emulator.emulator import Emulator
+from bluegreen_emulator.seed import push_image
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "user-service.yaml"
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from bluegreen_cli.local.dataplane import Timing
-from bluegreen_cli.local.emulator import Emulator
+from bluegreen_emulator.dataplane import Timing
+from bluegreen_emulator.emulator import Emulator
 from tests.integration.helpers import live_task_sets
 
 from .helpers import MUTATING, fail_call, production_modify_calls, snapshot
@@ -31,16 +31,16 @@ def test_happy_deployment_moves_production_to_v2_and_deletes_v1(emulator):
         "Validate",
         "CreateGreen",
         "WaitHealthy",
-        "GreenHooks",  # issue 13: no hooks configured, one transition
+        "GreenHooks",  # No hooks configured, one transition
         "ApprovalRequired",
         "AwaitApproval",
         "Swap",
         "ShiftComplete",
-        "CutoverHooks",  # issue 13
+        "CutoverHooks",
         "CutoverHooksDone",  # the hooks' progress: done (else a Wait and RunHooks again)
         "Bake",
         "KeepOldEnabled",
-        "DeleteOldHooks",  # issue 13: the beforeDeleteOld stage
+        "DeleteOldHooks",  # The beforeDeleteOld stage
         "DeleteOldHooksDone",
         "DeleteOld",
         "Deployed",
@@ -53,7 +53,7 @@ def test_happy_deployment_moves_production_to_v2_and_deletes_v1(emulator):
     assert (task_set["imageTag"], task_set["status"], task_set["targetGroupArn"]) == ("v2", "PRIMARY", green_group)
     assert task_set["image"].endswith("@" + demo.digests["v2"])
     # ... the test rule now points at the idle (old blue) target group, ready for the next release
-    from bluegreen import elbv2
+    from bluegreen.aws import elbv2
 
     assert elbv2.forward_weights(emulator.rule_actions(demo.test_rule_arn)) == {blue_group: 1}
     # ... and the output tells what was deployed

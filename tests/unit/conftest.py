@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from botocore.client import BaseClient
 
-from bluegreen import store as store_module
-from bluegreen.store import Store
+from bluegreen.aws import store as store_module
+from bluegreen.aws.store import Store
 from tests.unit.helpers import EXECUTION_ARN, TABLE_NAME, ApiCall, ApiRecorder
 
 

@@ -8,10 +8,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from bluegreen import elbv2
+from bluegreen.aws import elbv2
+from bluegreen.aws.store import Store
 from bluegreen.deps import Deps
-from bluegreen.errors import GreenNotHealthyYet
-from bluegreen.models import (
+from bluegreen.domain.errors import GreenNotHealthyYet
+from bluegreen.domain.models import (
     CleanupEvent,
     DeploymentContext,
     GreenEvent,
@@ -21,9 +22,8 @@ from bluegreen.models import (
     SwapResult,
     ValidateEvent,
 )
-from bluegreen.notify import NullNotifier
+from bluegreen.slack.notify import NullNotifier
 from bluegreen.steps import check_health, cleanup, create_green, delete_old, rollback, swap, validate
-from bluegreen.store import Store
 
 EXECUTION_NAME = "deploy-demo-web-v2-0001"
 EXECUTION_ARN = f"arn:aws:states:us-east-1:123456789012:execution:bluegreen-deployment:{EXECUTION_NAME}"

@@ -9,7 +9,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bluegreen_cli.local import alarm_history, patches
+from bluegreen_emulator import alarm_history, patches
 
 
 @pytest.fixture

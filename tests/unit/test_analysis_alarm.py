@@ -1,12 +1,13 @@
-"""Issue 13: the analysis alarm's AWS helpers on a moto account (put, read back, explain, delete)."""
+"""The analysis alarm's AWS helpers on a moto account (put, read back, explain, delete)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from bluegreen import analysis, analysis_alarm
-from bluegreen.analysis import AnalysisConfig, Baseline
+from bluegreen.aws import analysis_alarm
+from bluegreen.domain import analysis
+from bluegreen.domain.analysis import AnalysisConfig, Baseline
 
 
 def _datum(name: str, group: str, load_balancer: str, at: Any, value: float) -> dict[str, Any]:

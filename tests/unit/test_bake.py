@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen import errors
+from bluegreen.domain import errors
 from tests.conftest import load_handler
 from tests.unit.helpers import aws_state, deploy_until_swapped, elapse
 
@@ -76,7 +76,7 @@ def test_a_retried_bake_keeps_its_gate_and_the_next_gate_closes_it(world, store,
 
 def test_a_gate_is_not_opened_once_the_deployment_has_ended(world, store, handler, lambda_context):
     # Given v2 swapped in, then the execution stopped and its end recorded (ExecutionEnded ran first:
-    # Step Functions does not interrupt a Lambda that already runs, issue 12)
+    # Step Functions does not interrupt a Lambda that already runs)
     deployment = deploy_until_swapped(world, "v2")
     context = deployment.context
     assert store.deployment_of(context.service, context.executionArn)["status"] == "RUNNING"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen.errors import ExecutionAlreadyEnded
+from bluegreen.domain.errors import ExecutionAlreadyEnded
 from tests.conftest import load_handler
 from tests.unit.helpers import (
     EXECUTION_NAME,

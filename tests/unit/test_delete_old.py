@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen import errors
+from bluegreen.domain import errors
 from tests.conftest import load_handler
 from tests.unit.helpers import (
     aws_state,

@@ -15,10 +15,11 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bluegreen import aws, trigger
-from bluegreen import store as store_module
-from bluegreen.config import parameter_name
-from bluegreen.models import ExecutionInput
+from bluegreen import trigger
+from bluegreen.aws import clients as aws
+from bluegreen.aws import store as store_module
+from bluegreen.aws.config import parameter_name
+from bluegreen.domain.models import ExecutionInput
 from tests.conftest import load_handler
 from tests.unit.helpers import TABLE_NAME
 
@@ -77,7 +78,7 @@ def account(monkeypatch: pytest.MonkeyPatch) -> Iterator[Account]:
         store_module.get_store.cache_clear()
         session = boto3.session.Session(region_name="us-east-1")
         account = Account(session)
-        # The deployments table: a push while the service deploys is queued there (issue 12).
+        # The deployments table: a push while the service deploys is queued there.
         session.client("dynamodb").create_table(
             TableName=TABLE_NAME,
             AttributeDefinitions=[

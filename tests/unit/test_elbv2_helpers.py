@@ -7,9 +7,9 @@ import copy
 import pytest
 from botocore.exceptions import ClientError, EndpointConnectionError, ReadTimeoutError
 
-from bluegreen import elbv2
-from bluegreen.aws import transient_errors
-from bluegreen.errors import ListenerRulesInvalid, TransientAwsError
+from bluegreen.aws import elbv2
+from bluegreen.aws.clients import transient_errors
+from bluegreen.domain.errors import ListenerRulesInvalid, TransientAwsError
 
 TG_A = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-a/1111111111111111"
 TG_B = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-b/2222222222222222"

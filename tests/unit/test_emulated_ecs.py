@@ -1,4 +1,4 @@
-"""The emulator's ECS is at least as strict as ECS (issue 11): tasks of task sets, ListTasks filters, lag."""
+"""The emulator's ECS is at least as strict as ECS: tasks of task sets, ListTasks filters, lag."""
 
 from __future__ import annotations
 

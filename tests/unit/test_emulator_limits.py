@@ -1,4 +1,4 @@
-"""Issue 11: the emulator refuses what AWS refuses (moto accepts it): task definition tags, Step Functions causes."""
+"""The emulator refuses what AWS refuses (moto accepts it): task definition tags, Step Functions causes."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 import pytest
 from botocore.exceptions import ClientError
 
-from bluegreen import ecs
-from bluegreen_cli.local import patches
+from bluegreen.aws import ecs
+from bluegreen_emulator import patches
 
 CONTAINER = [{"name": "web", "image": "repo@sha256:1", "memory": 512}]
 
@@ -63,7 +63,7 @@ def test_send_task_failure_refuses_a_cause_over_32768_characters(patched):
     assert raised.value.response["Error"]["Code"] == "ValidationException"
 
 
-# --- issue 13: metric-math alarms ---------------------------------------------------------------------------
+# --- metric-math alarms ---------------------------------------------------------------------------
 def _metric(metric_id: str) -> dict:
     stat = {"Metric": {"Namespace": "AWS/ApplicationELB", "MetricName": "RequestCount"}, "Period": 60, "Stat": "Sum"}
     return {"Id": metric_id, "MetricStat": stat, "ReturnData": False}

@@ -1,4 +1,4 @@
-"""Issue 13: the emulator computes CloudWatch percentiles (p95...) from distributions, as CloudWatch does.
+"""The emulator computes CloudWatch percentiles (p95...) from distributions, as CloudWatch does.
 
 moto computes none; the emulator keeps PutMetricData's Values/Counts and the simulated ALB publishes
 TargetResponseTime as a distribution (local/metrics.py LATENCY_PROFILES), so GetMetricData and metric-math alarms
@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen import analysis
-from bluegreen_cli.local import patches
+from bluegreen.domain import analysis
+from bluegreen_emulator import patches
 
 # 100 samples: 50 at 10 ms, 40 at 20 ms, 6 at 500 ms, 4 at 1 s
 VALUES, COUNTS = [0.01, 0.02, 0.5, 1.0], [50, 40, 6, 4]

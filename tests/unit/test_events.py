@@ -6,8 +6,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from bluegreen.errors import AmbiguousRelease, InvalidInput
-from bluegreen.models import ServiceConfig
+from bluegreen.domain.errors import AmbiguousRelease, InvalidInput
+from bluegreen.domain.models import ServiceConfig
 from bluegreen.steps.validate import parse_input
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
@@ -20,7 +20,7 @@ SCHEMA = json.loads((EVENTS / "execution-input.schema.json").read_text())
         "start-execution.json",
         "start-execution-with-digest.json",
         "start-execution-canary.json",
-        # issue 10: the other ways of describing a release
+        # The other ways of describing a release
         "start-execution-images.json",
         "start-execution-task-definition.json",
         "start-execution-overrides.json",
@@ -43,7 +43,6 @@ def test_sample_inputs_match_the_schema_and_the_parser(name):
         {"service": "web", "imageTag": "-bad"},
         {"service": "web", "imageTag": "v1", "trafficShift": {"type": "BLUE"}},
         {"service": "web", "imageTag": "v1", "trafficShift": {"percent": 100}},
-        # issue 10
         {"service": "web", "images": {}},
         {"service": "web", "images": {"web": "-bad"}},
         {"service": "web", "taskDefinitionOverrides": {"cpu": "lots"}},
@@ -72,7 +71,7 @@ def test_sample_service_configuration_is_valid():
     ],
 )
 def test_schema_and_parser_refuse_two_release_descriptions(payload):
-    """Issue 10: exactly one way of describing the release (AmbiguousRelease in Validate)."""
+    """Exactly one way of describing the release (AmbiguousRelease in Validate)."""
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(payload, SCHEMA)
     with pytest.raises(AmbiguousRelease):
@@ -80,7 +79,7 @@ def test_schema_and_parser_refuse_two_release_descriptions(payload):
 
 
 def test_sample_first_deployment_configuration_is_valid():
-    # issue #10: the sample of a service without task set yet (network and base task definition)
+    # The sample of a service without task set yet (network and base task definition)
     config = ServiceConfig.model_validate(json.loads((EVENTS / "service-config-first-deploy.json").read_text()))
     assert config.network is not None and config.network.launchType == "FARGATE"
     assert config.taskDefinition == "web"

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen import errors
-from bluegreen.models import CleanupEvent
+from bluegreen.domain import errors
+from bluegreen.domain.models import CleanupEvent
 from bluegreen.steps import cleanup
 from tests.conftest import load_handler
 from tests.unit.helpers import (

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bluegreen import ecs, hook_calls
+from bluegreen.aws import ecs, hook_calls
 from tests.unit.helpers import (
     EXECUTION_NAME,
     deploy_until_swapped,

@@ -14,8 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bluegreen_cli.local.native_ecs import NativeEcs
-from bluegreen_cli.local.simclock import SimClock
+from bluegreen_emulator.native_ecs import NativeEcs
+from bluegreen_emulator.simclock import SimClock
 
 REGION = "us-east-1"
 HOOK_ARN = "arn:aws:lambda:us-east-1:123456789012:function:bluegreen-native-hook"
@@ -452,7 +452,7 @@ def test_linear_and_canary_shift_in_steps_each_after_a_pause_and_baked_except_th
 
 
 def test_the_dispatcher_invoker_passes_answers_function_errors_and_the_role_check():
-    from bluegreen_cli.local.native_ecs import dispatcher_invoker
+    from bluegreen_emulator.native_ecs import dispatcher_invoker
 
     def invoke(function_arn: str, body: str | bytes | None, headers: dict[str, str]) -> bytes:
         event = json.loads(body or "{}")

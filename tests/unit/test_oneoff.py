@@ -1,8 +1,8 @@
-"""Issue 13: the emulator's one-off tasks exit with the code their command names."""
+"""The emulator's one-off tasks exit with the code their command names."""
 
 from __future__ import annotations
 
-from bluegreen_cli.local.oneoff import exit_code
+from bluegreen_emulator.oneoff import exit_code
 
 
 def test_the_emulators_one_off_task_exit_code_comes_from_its_command():

@@ -1,4 +1,4 @@
-"""Every patch of moto's internals lives in ``local/patches.py``, says its gap, and checks moto's version."""
+"""Every patch of moto's internals lives in the emulator's patches package, says its gap, and checks moto."""
 
 from __future__ import annotations
 
@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bluegreen_cli.local import patches
+from bluegreen_emulator import patches
 
-LOCAL = Path(patches.__file__).resolve().parent
+PATCHES = Path(patches.__file__).resolve().parent
+LOCAL = PATCHES.parent
 
 
 def _library_names(tree: ast.Module) -> set[str]:
@@ -49,11 +50,9 @@ def test_the_pinned_version_is_accepted():
 
 
 def test_no_other_emulator_module_patches_moto_or_botocore():
-    # Given every emulator module but patches.py
+    # Given every emulator module outside the patches package
     offenders = []
     for path in sorted(LOCAL.glob("*.py")):
-        if path.name == "patches.py":
-            continue
         tree = ast.parse(path.read_text())
         library = _library_names(tree)
         for node in ast.walk(tree):
@@ -70,8 +69,8 @@ def test_no_other_emulator_module_patches_moto_or_botocore():
 
 
 def test_every_patch_says_which_moto_gap_it_fills():
-    # Given patches.py
-    lines = [line.strip() for line in (LOCAL / "patches.py").read_text().splitlines()]
+    # Given the patches package
+    lines = [line.strip() for path in sorted(PATCHES.glob("*.py")) for line in path.read_text().splitlines()]
     # Then there is a `# moto gap:` comment for every attribute it replaces
     replaced = sum(line.startswith("patcher.replace(") for line in lines)
     assert replaced == sum(line.startswith("# moto gap:") for line in lines) > 0
@@ -92,7 +91,7 @@ def test_a_patcher_restores_what_it_replaced():
 
 
 def test_the_state_a_redrive_resumes_is_the_last_one_entered_and_never_exited():
-    from bluegreen_cli.local.patches import unfinished_state
+    from bluegreen_emulator.patches import unfinished_state
 
     def entered(name: str, data: dict) -> dict:
         return {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": name, "input": json.dumps(data)}}
@@ -111,7 +110,7 @@ def test_a_failed_parallel_branch_stops_its_siblings_without_ending_the_history(
     import boto3
     from moto import mock_aws
 
-    from bluegreen_cli.local.emulator import MOTO_CONFIG
+    from bluegreen_emulator.emulator import MOTO_CONFIG
     from tests.integration.helpers import wait_until
 
     definition = {

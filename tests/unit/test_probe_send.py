@@ -1,4 +1,4 @@
-"""Issue 13: the probe function's requests (bluegreen.probe.run) against a real HTTP server on 127.0.0.1."""
+"""The probe function's requests (bluegreen.probe.run) against a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bluegreen.slack_interactions import FollowUp, follow_up
+from bluegreen.slack.interactions import FollowUp, follow_up
 
 
 class _Notifier:

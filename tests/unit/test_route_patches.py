@@ -1,4 +1,4 @@
-"""Issue #14: the emulator refuses route changes AWS refuses (moto gaps filled in local/patches.py)."""
+"""The emulator refuses route changes AWS refuses (moto gaps filled in the emulator's patches)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bluegreen_cli.local.patches import Patcher, route_rules
+from bluegreen_emulator.patches import Patcher, route_rules
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 from botocore.exceptions import ClientError
 
-from bluegreen_cli.local.emulator import ACCOUNT, REGION, STACK, Emulator
+from bluegreen_emulator.emulator import ACCOUNT, REGION, STACK, Emulator
 
 
 @pytest.fixture(scope="module")

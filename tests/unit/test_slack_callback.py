@@ -22,13 +22,14 @@ from aws_lambda_powertools.utilities import parameters
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bluegreen import aws, clock
-from bluegreen import store as store_module
-from bluegreen.decisions import open_gate
-from bluegreen.gates import Gate, GateKind
-from bluegreen.slack import web_client
-from bluegreen.store import Store
-from bluegreen_cli.local.fake_slack import FakeSlack, http_api_event, interaction_payload, sign, signed_interaction
+from bluegreen.aws import clients as aws
+from bluegreen.aws import store as store_module
+from bluegreen.aws.decisions import open_gate
+from bluegreen.aws.store import Store
+from bluegreen.domain import clock
+from bluegreen.domain.gates import Gate, GateKind
+from bluegreen.slack.client import web_client
+from bluegreen_emulator.fake_slack import FakeSlack, http_api_event, interaction_payload, sign, signed_interaction
 from tests.conftest import load_handler
 
 TABLE = "bluegreen-deployments"
@@ -108,7 +109,7 @@ class Harness:
         return self.gate(gate.gateId)
 
     def notifier(self) -> Any:
-        from bluegreen.slack import Notifier
+        from bluegreen.slack.client import Notifier
 
         return Notifier(web_client(BOT_TOKEN, base_url=self.slack.base_url))
 

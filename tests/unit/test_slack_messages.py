@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from slack_sdk.http_retry import FixedValueRetryIntervalCalculator
 
-from bluegreen.gates import Gate
-from bluegreen.slack import Notifier, SlackRefused, SlackSecrets, SlackUnavailable, web_client, webhook_client
-from bluegreen.slack_interactions import parse_action, verify_request
-from bluegreen.slack_messages import MAX_BUTTON_VALUE, decided_blocks, gate_blocks
-from bluegreen_cli.local.fake_slack import FakeSlack, interaction_payload, sign, signed_interaction
+from bluegreen.domain.gates import Gate
+from bluegreen.slack.client import Notifier, SlackRefused, SlackSecrets, SlackUnavailable, web_client, webhook_client
+from bluegreen.slack.interactions import parse_action, verify_request
+from bluegreen.slack.messages import MAX_BUTTON_VALUE, decided_blocks, gate_blocks
+from bluegreen_emulator.fake_slack import FakeSlack, interaction_payload, sign, signed_interaction
 
 BOT_TOKEN = "xoxb-test-bot-token"
 SIGNING_SECRET = "test-signing-secret"

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from bluegreen import errors
+from bluegreen.domain import errors
 from tests.conftest import load_handler
 from tests.unit.helpers import add_task_set, elapse, run_validate, task_sets
 from tests.unit.test_validate import refused

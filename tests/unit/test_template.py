@@ -37,12 +37,12 @@ PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
 UNSCOPABLE_ACTIONS = frozenset(
     {
         "ecs:DescribeTaskDefinition",
-        "cloudwatch:GetMetricData",  # issue 13
+        "cloudwatch:GetMetricData",
         "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeListeners",  # issue #14
-        "elasticloadbalancing:DescribeLoadBalancers",  # issue 13: an HTTP probe's listener URL
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeLoadBalancers",  # An HTTP probe's listener URL
         "elasticloadbalancing:DescribeTargetHealth",
-        # issue #14: the NLB zone check (every ELB Describe* action authorizes no resource)
+        # The NLB zone check (every ELB Describe* action authorizes no resource)
         "elasticloadbalancing:DescribeLoadBalancerAttributes",
         "elasticloadbalancing:DescribeTargetGroupAttributes",
         # Step Functions execution logging (vended log delivery).
@@ -76,7 +76,7 @@ def condition_keys(statement: dict[str, Any]) -> set[str]:
 SLACK = "secretsmanager:GetSecretValue"
 # What a function that opens a gate (OpenGate, Bake) may do: write the gate with its Slack message.
 GATE_OPENER = {
-    "dynamodb:ConditionCheckItem",  # issue 12: a gate is written only while its deployment runs
+    "dynamodb:ConditionCheckItem",  # A gate is written only while its deployment runs
     "dynamodb:PutItem",
     "dynamodb:GetItem",
     "dynamodb:UpdateItem",
@@ -91,17 +91,16 @@ EXPECTED_ACTIONS = {
         "ecs:DescribeServices",
         "ecs:DescribeTaskDefinition",
         "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeTargetHealth",  # issue #10: first deployment
-        "elasticloadbalancing:DescribeListeners",  # issue #14
+        "elasticloadbalancing:DescribeTargetHealth",  # First deployment
+        "elasticloadbalancing:DescribeListeners",
         "cloudwatch:DescribeAlarms",
         "dynamodb:GetItem",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "states:DescribeExecution",
-        "lambda:GetFunctionConfiguration",  # issue 13: hook functions exist
+        "lambda:GetFunctionConfiguration",  # Hook functions exist
         SLACK,
     },
-    # issue 13
     "RunHooksFunction": {
         "lambda:InvokeFunction",
         "elasticloadbalancing:DescribeRules",  # HTTP probes: the route, its listener and load balancer
@@ -125,7 +124,7 @@ EXPECTED_ACTIONS = {
         "ecs:TagResource",
         "ecs:CreateTaskSet",
         "iam:PassRole",
-        # issue 12: green recorded on the deployment, deleted again if the execution was stopped meanwhile
+        # Green recorded on the deployment, deleted again if the execution was stopped meanwhile
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "states:DescribeExecution",
@@ -136,37 +135,37 @@ EXPECTED_ACTIONS = {
         "ecs:ListTasks",
         "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeTargetHealth",
-        "elasticloadbalancing:DescribeLoadBalancers",  # issue #14: the NLB zone check
+        "elasticloadbalancing:DescribeLoadBalancers",  # The NLB zone check
         "elasticloadbalancing:DescribeLoadBalancerAttributes",
         "elasticloadbalancing:DescribeTargetGroupAttributes",
     },
     "SwapFunction": {
-        "cloudwatch:PutMetricAlarm",  # issue 13: built-in analysis
-        "cloudwatch:GetMetricData",  # issue 13: built-in analysis
+        "cloudwatch:PutMetricAlarm",  # Built-in analysis
+        "cloudwatch:GetMetricData",  # Built-in analysis
         "cloudwatch:DescribeAlarms",  # the traffic step that ended: no watched alarm in ALARM (watch_end)
         "ecs:DescribeServices",
         "ecs:ListTasks",
         "ecs:DescribeTasks",
         "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeListeners",  # issue #14
+        "elasticloadbalancing:DescribeListeners",
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:ModifyRule",
-        "elasticloadbalancing:ModifyListener",  # issue #14
+        "elasticloadbalancing:ModifyListener",
         "ecs:UpdateServicePrimaryTaskSet",
-        SLACK,  # issue 11: canary/linear milestones in the Slack thread
-        "elasticloadbalancing:DescribeLoadBalancers",  # issue #14: the NLB zone check
+        SLACK,  # Canary/linear milestones in the Slack thread
+        "elasticloadbalancing:DescribeLoadBalancers",  # The NLB zone check
         "elasticloadbalancing:DescribeLoadBalancerAttributes",
         "elasticloadbalancing:DescribeTargetGroupAttributes",
     },
-    "BakeFunction": GATE_OPENER | {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"},  # issue 13: analysis
+    "BakeFunction": GATE_OPENER | {"cloudwatch:GetMetricData", "cloudwatch:DescribeAlarms"},  # Analysis
     # the keep-old hold: the bake ended with no watched alarm in ALARM (watch_end), an analysis alarm explained
     "OpenGateFunction": GATE_OPENER | {"cloudwatch:DescribeAlarms", "cloudwatch:GetMetricData"},
     "DeleteOldFunction": {
-        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
+        "cloudwatch:DeleteAlarms",  # Built-in analysis
         "cloudwatch:DescribeAlarms",  # the analysis verdict; no watched alarm in ALARM before blue goes
-        "cloudwatch:GetMetricData",  # issue 13: the analysis verdict (judged or not)
+        "cloudwatch:GetMetricData",  # The analysis verdict (judged or not)
         "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeListeners",  # issue #14
+        "elasticloadbalancing:DescribeListeners",
         "ecs:DescribeServices",
         "ecs:ListTasks",
         "ecs:DescribeTasks",
@@ -178,9 +177,9 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "CleanupFunction": {
-        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
+        "cloudwatch:DeleteAlarms",  # Built-in analysis
         "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeListeners",  # issue #14
+        "elasticloadbalancing:DescribeListeners",
         "ecs:DescribeServices",
         "ecs:DeleteTaskSet",
         "dynamodb:GetItem",
@@ -190,12 +189,12 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "RollbackFunction": {
-        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
+        "cloudwatch:DeleteAlarms",  # Built-in analysis
         "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeListeners",  # issue #14
+        "elasticloadbalancing:DescribeListeners",
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:ModifyRule",
-        "elasticloadbalancing:ModifyListener",  # issue #14
+        "elasticloadbalancing:ModifyListener",
         "ecs:UpdateServicePrimaryTaskSet",
         "ecs:DescribeServices",
         "ecs:DeleteTaskSet",
@@ -205,8 +204,8 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "AlarmEventFunction": {
-        "cloudwatch:DescribeAlarms",  # issue 13: built-in analysis
-        "cloudwatch:GetMetricData",  # issue 13: built-in analysis
+        "cloudwatch:DescribeAlarms",  # Built-in analysis
+        "cloudwatch:GetMetricData",  # Built-in analysis
         "dynamodb:Query",
         "dynamodb:PutItem",
         "dynamodb:GetItem",
@@ -224,13 +223,13 @@ EXPECTED_ACTIONS = {
         SLACK,
     },
     "ExecutionEndedFunction": {
-        "cloudwatch:DeleteAlarms",  # issue 13: built-in analysis
-        "events:PutEvents",  # issue #15: the cleanup it runs emits the deployment's events
+        "cloudwatch:DeleteAlarms",  # Built-in analysis
+        "events:PutEvents",  # The cleanup it runs emits the deployment's events
         "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeListeners",  # issue #14: listener routes
+        "elasticloadbalancing:DescribeListeners",  # Listener routes
         "elasticloadbalancing:DescribeTargetHealth",
         "elasticloadbalancing:ModifyRule",
-        "elasticloadbalancing:ModifyListener",  # issue #14: restores listener routes like Rollback
+        "elasticloadbalancing:ModifyListener",  # Restores listener routes like Rollback
         "ecs:UpdateServicePrimaryTaskSet",
         "ecs:DescribeServices",
         "ecs:DeleteTaskSet",
@@ -241,7 +240,7 @@ EXPECTED_ACTIONS = {
         "dynamodb:DeleteItem",
         "states:StartExecution",
         "states:DescribeExecution",
-        "states:StopExecution",  # issue 12: stops a redrive of a deployment already cleaned up
+        "states:StopExecution",  # Stops a redrive of a deployment already cleaned up
         SLACK,
     },
     "SlackCallbackFunction": {
@@ -261,12 +260,12 @@ EXPECTED_ACTIONS["ReconcilerFunction"] = (EXPECTED_ACTIONS["ExecutionEndedFuncti
     "ssm:GetParametersByPath",
     "ecr:DescribeImages",
 }
-# issue #15: the steps that publish a deployment milestone on EventBridge (one list: test_template_events)
+# The steps that publish a deployment milestone on EventBridge (one list: test_template_events)
 for _publisher in PUBLISHERS:
     EXPECTED_ACTIONS[_publisher] = EXPECTED_ACTIONS[_publisher] | {"events:PutEvents"}
-# issue 13: the HTTP probe calls no AWS API (RunHooks resolves the route); it has its own role (test_template_probe.py)
+# The HTTP probe calls no AWS API (RunHooks resolves the route); it has its own role (test_template_probe.py)
 EXPECTED_ACTIONS["ProbeFunction"] = set()
-# issue #15: the Roll back to previous button (posted by DeleteOld, answered by the Slack callback)
+# The Roll back to previous button (posted by DeleteOld, answered by the Slack callback)
 EXPECTED_ACTIONS["DeleteOldFunction"] = EXPECTED_ACTIONS["DeleteOldFunction"] | {"dynamodb:Query"}
 EXPECTED_ACTIONS["SlackCallbackFunction"] = EXPECTED_ACTIONS["SlackCallbackFunction"] | {
     "dynamodb:Query",
@@ -636,7 +635,7 @@ def test_every_task_retries_transient_errors_and_catches_everything(asl_path: Pa
         assert covered, f"{name}: no Retry entry covers {sorted(REQUIRED_RETRY_ERRORS)}"
 
         # And a catcher takes every other error to an existing state, except in the end tasks: they fail the
-        # execution at the task itself so that RedriveExecution (which resumes there) runs them again (issue 12)
+        # execution at the task itself so that RedriveExecution (which resumes there) runs them again
         if name in REDRIVABLE_END_TASKS:
             assert not state.get("Catch"), f"{name}: an end task must fail at itself to be redrivable"
             continue
@@ -668,7 +667,7 @@ def test_every_state_and_every_fail_state_is_reachable(asl_path: Path):
         assert not set(states) - seen, f"unreachable states: {sorted(set(states) - seen)}"
 
 
-# --- issue 11 -----------------------------------------------------------------------------------
+# --- names and limits AWS enforces ------------------------------------------------------------------
 STACK_NAME_MAX = 128  # CloudFormation stack names: 1-128 characters
 STATE_MACHINE_NAME_MAX = 80  # Step Functions state machine names: 1-80 characters
 

@@ -1,4 +1,4 @@
-"""The template's deployment events and delivery dashboard (issue #15): scoped, optional, wired."""
+"""The template's deployment events and delivery dashboard: scoped, optional, wired."""
 
 from __future__ import annotations
 

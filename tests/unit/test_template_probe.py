@@ -1,4 +1,4 @@
-"""Issue 13: the HTTP probe function in template.yaml — its own least-privilege role, and the VPC placement."""
+"""The HTTP probe function in template.yaml — its own least-privilege role, and the VPC placement."""
 
 from __future__ import annotations
 
@@ -61,6 +61,6 @@ def test_only_run_hooks_may_invoke_the_probe_and_it_knows_its_name():
 
 
 def test_a_probe_may_take_as_long_as_its_hook_and_run_hooks_outlives_it():
-    from bluegreen.hooks import MAX_HOOK_SECONDS
+    from bluegreen.domain.hooks import MAX_HOOK_SECONDS
 
     assert MAX_HOOK_SECONDS < PROBE["Timeout"] < RESOURCES["RunHooksFunction"]["Properties"]["Timeout"]

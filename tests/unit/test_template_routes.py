@@ -1,4 +1,4 @@
-"""Issue #14: ModifyRule / ModifyListener only on the configured load balancers' rules and listeners."""
+"""ModifyRule / ModifyListener only on the configured load balancers' rules and listeners."""
 
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def test_several_load_balancer_names_reach_the_functions():
 
 
 def test_the_load_balancer_names_setting_drops_none_markers():
-    from bluegreen.settings import Settings
+    from bluegreen.domain.settings import Settings
 
     assert Settings.model_validate({"LOAD_BALANCER_NAMES": "web-alb,-"}).loadBalancerNames == ("web-alb",)
     assert Settings.model_validate({"LOAD_BALANCER_NAMES": "*,-"}).loadBalancerNames == ("*",)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from bluegreen_cli.local.template import LOCAL_SCOPE
+from bluegreen_emulator.template import LOCAL_SCOPE
 
 from .test_template import RESOURCES, TEMPLATE
 

@@ -15,8 +15,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from bluegreen_cli.local.emulator import ACCOUNT, MOTO_CONFIG, REGION
-from bluegreen_cli.local.user_lambdas import UserFunctions
+from bluegreen_emulator.emulator import ACCOUNT, MOTO_CONFIG, REGION
+from bluegreen_emulator.user_lambdas import UserFunctions
 
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/user-function"
 
@@ -212,7 +212,7 @@ def handler(e, c):
     except ImportError:
         found = False
     return {"secret": os.environ.get("EMULATOR_SECRET"), "emulator_module": found,
-            "loaded": "bluegreen_cli.local.emulator" in sys.modules}
+            "loaded": "bluegreen_emulator.emulator" in sys.modules}
 """
     create(lam, "probe", {"app.py": code})
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from bluegreen import errors
-from bluegreen_cli.local.seed import seed_service
+from bluegreen.domain import errors
+from bluegreen_emulator.seed import seed_service
 from tests.conftest import load_handler
 from tests.unit.helpers import (
     EXECUTION_NAME,
@@ -294,7 +294,7 @@ def test_production_rule_forwarding_to_an_unconfigured_target_group_is_refused(
         world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.RouteForwardsElsewhere
     )
 
-    # Then the error (issue #14: its own name, a ListenerRulesInvalid) names where production forwards to
+    # Then the error (its own name, a ListenerRulesInvalid) names where production forwards to
     assert other in message
 
 
@@ -326,7 +326,7 @@ def test_rule_arn_that_does_not_exist_is_refused_as_route_not_found(world, store
     put_config(world, productionRuleArn=world.demo.production_rule_arn[:-4] + "0000")
 
     # When Validate runs
-    # Then it is refused with the typed error the state machine and the user can act on (issue #14: RouteNotFound,
+    # Then it is refused with the typed error the state machine and the user can act on (RouteNotFound,
     # a ListenerRulesInvalid)
     refused(world, api, handler, lambda_context, {"service": "demo-web", "imageTag": "v2"}, errors.RouteNotFound)
     assert issubclass(errors.RouteNotFound, errors.ListenerRulesInvalid)

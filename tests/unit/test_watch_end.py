@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bluegreen import alarms, errors
-from bluegreen.models import GreenEvent
+from bluegreen.aws import alarms
+from bluegreen.domain import errors
+from bluegreen.domain.models import GreenEvent
 from bluegreen.steps import swap
 from tests.unit.helpers import aws_state, deploy_until_swapped, deps_of, put_config, run_delete_old, task_set
 

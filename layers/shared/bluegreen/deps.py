@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
 
-    from .aws import AwsClients
-    from .events import EventPublisher
-    from .notify import SlackNotifier
-    from .store import Store
+    from bluegreen.aws.clients import AwsClients
+    from bluegreen.aws.events import EventPublisher
+    from bluegreen.aws.store import Store
+    from bluegreen.slack.notify import SlackNotifier
 
 
 class Deps:
@@ -46,7 +46,7 @@ class Deps:
     def clients(self) -> AwsClients:
         if self._clients is not None:
             return self._clients
-        from .aws import get_clients
+        from bluegreen.aws.clients import get_clients
 
         return get_clients()
 
@@ -54,7 +54,7 @@ class Deps:
     def store(self) -> Store:
         if self._store is not None:
             return self._store
-        from .store import get_store
+        from bluegreen.aws.store import get_store
 
         return get_store()
 
@@ -62,16 +62,16 @@ class Deps:
     def notifier(self) -> SlackNotifier:
         if self._notifier is not None:
             return self._notifier
-        from .notify import get_notifier
+        from bluegreen.slack.notify import get_notifier
 
         return get_notifier()
 
     @property
     def lambda_client(self) -> Any:
-        """Issue 13: invokes and looks up hook functions."""
+        """Invokes and looks up hook functions."""
         if self._lambda is not None:
             return self._lambda
-        from .hook_calls import get_lambda_client
+        from bluegreen.aws.hook_calls import get_lambda_client
 
         return get_lambda_client()
 
@@ -79,15 +79,15 @@ class Deps:
     def ssm(self) -> SSMProvider:
         if self._ssm is not None:
             return self._ssm
-        from .aws import get_ssm_provider
+        from bluegreen.aws.clients import get_ssm_provider
 
         return get_ssm_provider()
 
     @property
     def events(self) -> EventPublisher:
-        """Deployment events on EventBridge (issue #15); a no-op when the stack names no bus."""
+        """Deployment events on EventBridge; a no-op when the stack names no bus."""
         if self._events is not None:
             return self._events
-        from .events import get_publisher
+        from bluegreen.aws.events import get_publisher
 
         return get_publisher()

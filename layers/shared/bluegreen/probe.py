@@ -1,4 +1,4 @@
-"""Issue 13: the HTTP probe hook (``type: http``) — where it is sent, how it is judged, and the requests.
+"""The HTTP probe hook (``type: http``) — where it is sent, how it is judged, and the requests.
 
 A probe sends ``requests`` GET requests to ``path`` through its stage's route: the test route before the cutover
 (``afterGreenHealthy``, ``eachTrafficStep``: green only), the first production route after it (``afterCutover``,
@@ -21,11 +21,11 @@ from typing import Any, Literal
 import urllib3
 from pydantic import BaseModel, Field
 
-from . import clock
-from .errors import ProbeOutsideRoutes
-from .hooks import HooksConfig, HttpProbeHook, Stage
-from .models import RuleSnapshot
-from .settings import get_settings
+from bluegreen.domain import clock
+from bluegreen.domain.errors import ProbeOutsideRoutes
+from bluegreen.domain.hooks import HooksConfig, HttpProbeHook, Stage
+from bluegreen.domain.models import RuleSnapshot
+from bluegreen.domain.settings import get_settings
 
 USER_AGENT = "bluegreen-probe/1"
 MAX_BODY_BYTES = 256 * 1024  # the body pattern is searched in the first 256 KiB

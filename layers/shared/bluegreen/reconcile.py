@@ -31,12 +31,13 @@ from aws_lambda_powertools import Logger
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field
 
-from . import clock, trigger
-from .aws import error_code, transient_errors
-from .deps import Deps
-from .events import SOURCE
-from .models import Model
-from .settings import get_settings
+from bluegreen import trigger
+from bluegreen.aws.clients import error_code, transient_errors
+from bluegreen.aws.events import SOURCE
+from bluegreen.deps import Deps
+from bluegreen.domain import clock
+from bluegreen.domain.models import Model
+from bluegreen.domain.settings import get_settings
 
 logger = Logger(child=True)
 
@@ -250,7 +251,7 @@ class _Run:
 
     def _ended(self, service: str, execution_arn: str, description: dict[str, Any]) -> None:
         """Run the execution-ended path for an end whose event never arrived (or failed for good)."""
-        from .steps import execution_ended
+        from bluegreen.steps import execution_ended
 
         event = execution_ended.ExecutionStatusChangeEvent.model_validate(
             {

@@ -25,10 +25,10 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from botocore.exceptions import ClientError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .aws import error_code, transient_errors
-from .config import config_prefix, read_parameters
-from .models import ExecutionInput, ServiceConfig
-from .store import Store
+from bluegreen.aws.clients import error_code, transient_errors
+from bluegreen.aws.config import config_prefix, read_parameters
+from bluegreen.aws.store import Store
+from bluegreen.domain.models import ExecutionInput, ServiceConfig
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SSMProvider
@@ -68,7 +68,7 @@ class TriggerSummary:
     imageDigest: str | None = None
     started: list[dict[str, str]] = field(default_factory=list)
     duplicates: list[dict[str, str]] = field(default_factory=list)
-    queued: list[dict[str, str]] = field(default_factory=list)  # issue 12: waits for the running deployment
+    queued: list[dict[str, str]] = field(default_factory=list)  # Waits for the running deployment
     ignored: list[dict[str, str]] = field(default_factory=list)
 
     def ignore(self, reason: str, service: str | None = None) -> None:
@@ -241,7 +241,7 @@ def on_image_action(
     return summary
 
 
-# --- issue 12: pushes during a deployment wait for it -----------------------------------------
+# --- pushes during a deployment wait for it -----------------------------------------
 QUEUED_NAME_ATTEMPTS = 9
 
 

@@ -19,17 +19,17 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from . import alarms, analysis_alarm
-from .errors import AlarmTriggered
-from .gates import GateStatus
-from .limits import MAX_REASON, SFN_CAUSE_MAX
-from .models import DeploymentContext, SwapResult
+from bluegreen.aws import alarms, analysis_alarm
+from bluegreen.domain.errors import AlarmTriggered
+from bluegreen.domain.gates import GateStatus
+from bluegreen.domain.limits import MAX_REASON, SFN_CAUSE_MAX
+from bluegreen.domain.models import DeploymentContext, SwapResult
 
 if TYPE_CHECKING:
     from mypy_boto3_cloudwatch import CloudWatchClient
 
-    from .notify import SlackNotifier
-    from .store import Store
+    from bluegreen.aws.store import Store
+    from bluegreen.slack.notify import SlackNotifier
 
 
 class WatchEnd(StrEnum):

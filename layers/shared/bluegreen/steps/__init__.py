@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..gates import GateKind
+from bluegreen.domain.gates import GateKind
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ DELETE_OLD = Step("DeleteOld", "DeleteOldFunction")
 CLEANUP = Step("Cleanup", "CleanupFunction")
 ROLLBACK = Step("Rollback", "RollbackFunction")
 ROLLBACK_AFTER_DRAIN = Step("RollbackAfterDrain", "RollbackFunction")  # NLB: green deleted after the drain wait
-# issue 13: the verification hooks of each stage
+# The verification hooks of each stage
 GREEN_HOOKS = Step("GreenHooks", "RunHooksFunction")
 GREEN_HOOKS_RESUME = Step("GreenHooksResume", "RunHooksFunction")  # the afterGreenHealthy hooks after a wait
 STEP_HOOKS = Step("StepHooks", "RunHooksFunction")
@@ -82,9 +82,9 @@ EVENT_FUNCTIONS: dict[str, str] = {
     "AlarmEventFunction": "bluegreen.steps.alarm_event",
     "ExecutionEndedFunction": "bluegreen.steps.execution_ended",
     "EcrTriggerFunction": "bluegreen.trigger",
-    "SlackCallbackFunction": "bluegreen.slack_interactions",
+    "SlackCallbackFunction": "bluegreen.slack.interactions",
     "ReconcilerFunction": "bluegreen.reconcile",  # scheduled: repairs what lost events left behind
-    "ProbeFunction": "bluegreen.probe",  # issue 13: invoked by RunHooks for an HTTP probe hook
+    "ProbeFunction": "bluegreen.probe",  # Invoked by RunHooks for an HTTP probe hook
 }
 # The states that wait on a gate a person (or an alarm) answers, and its kind.
 GATE_STATES: dict[str, GateKind] = {step.state: step.gate for step in STATES.values() if step.gate}

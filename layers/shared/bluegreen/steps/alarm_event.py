@@ -8,18 +8,18 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict
 
-from .. import analysis_alarm
-from ..decisions import decide
-from ..deps import Deps
-from ..errors import AlreadyDecided, GateExpired, UnknownGate
-from ..models import AlarmHandled
-from ..store import Store
+from bluegreen.aws import analysis_alarm
+from bluegreen.aws.decisions import decide
+from bluegreen.aws.store import Store
+from bluegreen.deps import Deps
+from bluegreen.domain.errors import AlreadyDecided, GateExpired, UnknownGate
+from bluegreen.domain.models import AlarmHandled
 
 logger = Logger(child=True)
 
 
-# Here rather than in bluegreen.models: EventBridgeModel's schema is built when its module is imported, and only
-# this function receives alarm events (cold start, #16; as steps/execution_ended.py does).
+# Here rather than in bluegreen.domain.models: EventBridgeModel's schema is built when its module is imported, and only
+# this function receives alarm events (cold start; as steps/execution_ended.py does).
 class AlarmState(BaseModel):
     model_config = ConfigDict(defer_build=True, extra="ignore")
 
@@ -43,7 +43,7 @@ class AlarmStateChangeEvent(EventBridgeModel):
 def run(event: AlarmStateChangeEvent, deps: Deps) -> AlarmHandled:
     detail = event.detail
 
-    # issue 13: a built-in analysis alarm says which metric, green's and blue's values and the window
+    # A built-in analysis alarm says which metric, green's and blue's values and the window
     def explain() -> str:
         return analysis_alarm.explain_by_name(deps.clients.cloudwatch, detail.alarmName, detail.state.reason)
 
@@ -56,7 +56,7 @@ def on_alarm(
 ) -> list[str]:
     """An alarm changed state: fail every bake watching it. Returns the gate ids answered.
 
-    ``explain`` (issue 13) gives a better reason, asked only when some gate watches the alarm.
+    ``explain`` gives a better reason, asked only when some gate watches the alarm.
     """
     if state != "ALARM":
         return []

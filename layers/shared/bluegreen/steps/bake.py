@@ -6,13 +6,15 @@ manual rollback; alarms already firing when the bake starts fail it at once.
 
 from __future__ import annotations
 
-from .. import alarms, analysis_alarm, notify, watch_end
-from ..decisions import open_gate
-from ..deps import Deps
-from ..errors import AlarmTriggered
-from ..gates import GateKind, GateStatus
-from ..models import GateEvent, OpenedGate
-from .open_gate import gate_details, post_message
+from bluegreen import watch_end
+from bluegreen.aws import alarms, analysis_alarm
+from bluegreen.aws.decisions import open_gate
+from bluegreen.deps import Deps
+from bluegreen.domain.errors import AlarmTriggered
+from bluegreen.domain.gates import GateKind, GateStatus
+from bluegreen.domain.models import GateEvent, OpenedGate
+from bluegreen.slack import notify
+from bluegreen.steps.open_gate import gate_details, post_message
 
 
 def run(event: GateEvent, deps: Deps) -> OpenedGate:

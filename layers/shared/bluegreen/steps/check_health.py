@@ -2,21 +2,28 @@
 
 Green is judged by the targets of its own running tasks (their ENI addresses), so
 targets of another task set still draining in the same target group, or the old
-address of a replaced task, do not hold it back (see :mod:`bluegreen.green_health`).
+address of a replaced task, do not hold it back (see :mod:`bluegreen.domain.green_health`).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from .. import clock, ecs, elbv2, routes, zones
-from .. import events as deployment_events
-from ..aws import AwsClients, transient_errors
-from ..deps import Deps
-from ..errors import GreenCrashLooping, GreenNotHealthy, GreenNotHealthyYet, GreenRecovering, HealthCheckTimeout
-from ..events import DetailType
-from ..green_health import crash_reasons, judge
-from ..models import (
+from bluegreen.aws import ecs, elbv2, routes
+from bluegreen.aws import events as deployment_events
+from bluegreen.aws.clients import AwsClients, transient_errors
+from bluegreen.aws.events import DetailType
+from bluegreen.deps import Deps
+from bluegreen.domain import clock, zones
+from bluegreen.domain.errors import (
+    GreenCrashLooping,
+    GreenNotHealthy,
+    GreenNotHealthyYet,
+    GreenRecovering,
+    HealthCheckTimeout,
+)
+from bluegreen.domain.green_health import crash_reasons, judge
+from bluegreen.domain.models import (
     DeploymentContext,
     GreenEvent,
     GreenObservation,
@@ -58,7 +65,7 @@ def observe(clients: AwsClients, context: DeploymentContext, green: GreenTaskSet
     )
 
 
-# --- issue #14: Network Load Balancer zones ----------------------------------------------------------
+# --- Network Load Balancer zones ----------------------------------------------------------
 def _zones_of_tasks(tasks: list[dict[str, Any]]) -> dict[str, str]:
     """Address -> Availability Zone of running tasks (DescribeTasks ``availabilityZone``)."""
     return {
@@ -132,7 +139,7 @@ def green_verdict(
 ) -> GreenVerdict:
     """Judge green now; stopped tasks are read only when green is not healthy (for the crash-loop breaker).
 
-    ``zone_check`` (the health gate and the switch): behind an NLB, also every zone where blue serves (issue #14).
+    ``zone_check`` (the health gate and the switch): behind an NLB, also every zone where blue serves.
     """
     observation = observe(clients, context, green)
     verdict = judge(observation)
@@ -165,7 +172,7 @@ def check(context: DeploymentContext, green: GreenTaskSet, clients: AwsClients) 
         return HealthReport(healthyTargets=verdict.healthyTargets, desiredCount=verdict.desired)
     if clock.now() >= green.healthDeadline:
         advice = "Check the new image's logs and the target group's health check"
-        if verdict.zonesMissing:  # issue #14
+        if verdict.zonesMissing:
             advice = (
                 f"Behind a Network Load Balancer with cross-zone load balancing off, green needs a healthy target "
                 f"in every zone where blue serves; it has none in {', '.join(verdict.zonesMissing)}: check that "
@@ -189,7 +196,7 @@ def require_healthy(clients: AwsClients, context: DeploymentContext, green: Gree
     verdict = green_verdict(clients, context, green, zone_check=True)
     if verdict.healthy:
         return
-    if verdict.zonesMissing:  # issue #14: moving production would take these zones out of the NLB's DNS
+    if verdict.zonesMissing:  # Moving production would take these zones out of the NLB's DNS
         raise GreenNotHealthy(
             f"Refusing to send production to green: behind the Network Load Balancer it has no healthy target in "
             f"{', '.join(verdict.zonesMissing)}, where blue serves now: {verdict.summary}."

@@ -6,21 +6,23 @@ import contextlib
 import json
 from collections.abc import Iterable, Iterator, Mapping
 
-from .. import analysis_alarm, ecs, first_deploy, hook_calls, notify, policy, routes
-from .. import events as deployment_events
-from ..aws import AwsClients
-from ..deps import Deps
-from ..errors import BlueGreenError, PrimaryNotSwitchedYet, TransientAwsError
-from ..events import DetailType
-from ..hooks import EcsTaskHook
-from ..models import CleanupEvent, DeploymentContext, FailureReport, ServiceConfig, StepError
-from ..notify import SlackNotifier
-from ..store import Store
+from bluegreen.aws import analysis_alarm, ecs, first_deploy, hook_calls, routes
+from bluegreen.aws import events as deployment_events
+from bluegreen.aws.clients import AwsClients
+from bluegreen.aws.events import DetailType
+from bluegreen.aws.store import Store
+from bluegreen.deps import Deps
+from bluegreen.domain import policy
+from bluegreen.domain.errors import BlueGreenError, PrimaryNotSwitchedYet, TransientAwsError
+from bluegreen.domain.hooks import EcsTaskHook
+from bluegreen.domain.models import CleanupEvent, DeploymentContext, FailureReport, ServiceConfig, StepError
+from bluegreen.slack import notify
+from bluegreen.slack.notify import SlackNotifier
 
 
 @contextlib.contextmanager
 def redrivable(error_class: type[BlueGreenError], state: str) -> Iterator[None]:
-    """issue 12: the end tasks (Cleanup, Rollback) have no Catch: a failure ends the execution *at the task*,
+    """The end tasks (Cleanup, Rollback) have no Catch: a failure ends the execution *at the task*,
     named ``error_class``, so that RedriveExecution (which resumes at the unsuccessful state) runs it again.
     Errors the state's Retry handles (transient AWS errors, ECS not showing a primary switch yet) pass through
     unchanged.
@@ -51,7 +53,7 @@ def describe_error(error: StepError | None) -> tuple[str, str]:
 
 
 def _requeue_push(store: Store, raw: dict, name: str, message: str) -> None:
-    """issue 12: a push that lost the race for the lock waits for the running deployment instead of being lost."""
+    """A push that lost the race for the lock waits for the running deployment instead of being lost."""
     if name != "DeploymentInProgress" or raw.get("requestedBy") != "ecr-push" or not raw.get("imageDigest"):
         return
     release = {
@@ -64,8 +66,8 @@ def _requeue_push(store: Store, raw: dict, name: str, message: str) -> None:
 
 
 def serving_production(clients: AwsClients, config: ServiceConfig) -> set[str]:
-    """Target groups the production routes forward to now: every route (issue #14); a route still answering
-    a fixed response serves none (issue #10)."""
+    """Target groups the production routes forward to now: every route; a route still answering
+    a fixed response serves none."""
     return first_deploy.groups_served_by(routes.describe_all(clients.elbv2, config.production_route_arns()))
 
 
@@ -74,7 +76,7 @@ def delete_green(
 ) -> list[str]:
     """Delete every task set this execution created (found by externalId), never one production uses.
 
-    ``recorded``: green's id as CreateGreen recorded it (issue 12). ECS lists a new task set only a few
+    ``recorded``: green's id as CreateGreen recorded it. ECS lists a new task set only a few
     seconds after CreateTaskSet; one it does not list yet is deleted by id, unless production forwards to
     green's target group.
     """
@@ -83,7 +85,7 @@ def delete_green(
     listed = ecs.live_task_sets(clients.ecs, config)
     for task_set in listed:
         info = policy.TaskSetInfo.of(task_set)
-        # issue #10: a first deployment's green is primary (there is nothing else) yet serves nothing once the
+        # A first deployment's green is primary (there is nothing else) yet serves nothing once the
         # rules are restored.
         if policy.may_delete_green(info, context.executionName, production_groups, context.blue is None):
             ecs.delete_task_set(clients.ecs, config, info.id)
@@ -116,7 +118,7 @@ def finish(
     """Record the outcome, close this execution's open gate (buttons removed), release the service's lock.
 
     The end is recorded first: a gate is written only while the deployment is recorded as running, so a
-    step still running after a stop opens none after this close (issue 12)."""
+    step still running after a stop opens none after this close."""
     store.record_end(context.service, context.executionArn, outcome, error, text, release)
     closed = store.close_open_gate(context.service, context.executionArn, "EXPIRED", "deployment ended")
     if closed:
@@ -147,11 +149,11 @@ def run(request: CleanupEvent, deps: Deps) -> FailureReport:
     recorded = [i for i in (event.green.id if event.green else None, request.greenTaskSetId) if i]
     stop_hook_tasks(clients, context, f"bluegreen deployment cleaned up after {name}")
     deleted = delete_green(clients, context, production_groups, recorded)
-    analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: a Swap that failed may have created it
+    analysis_alarm.delete(clients.cloudwatch, context)  # A Swap that failed may have created it
     suffix = f" Deleted green task set {', '.join(deleted)}; production was not changed." if deleted else ""
     if suffix and not message.rstrip().endswith("."):
         message = message.rstrip() + "."
-    if name == "Rejected":  # the cause is "Rejected by <actor>: <reason>" (bluegreen.decisions)
+    if name == "Rejected":  # the cause is "Rejected by <actor>: <reason>" (bluegreen.aws.decisions)
         who, _, why = stated.removeprefix("Rejected by ").partition(": ")
         deployment_events.emit(
             deps.events, DetailType.REJECTED, context, who=who, why=why or None, outcome="cleaned_up"

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from .. import clock, ecs, first_deploy, release
-from ..deps import Deps
-from ..errors import ExecutionAlreadyEnded, NoServingTaskSet
-from ..models import DeploymentContext, GreenTaskSet, StepEvent
+from bluegreen.aws import ecs, first_deploy, release
+from bluegreen.deps import Deps
+from bluegreen.domain import clock
+from bluegreen.domain.errors import ExecutionAlreadyEnded, NoServingTaskSet
+from bluegreen.domain.models import DeploymentContext, GreenTaskSet, StepEvent
 
 DEPLOYMENT_TAG = "bluegreen:execution"
 
@@ -22,7 +23,7 @@ def run(event: StepEvent, deps: Deps) -> GreenTaskSet:
     # Idempotent: a retry after a lost response finds the task set this execution created.
     green = ecs.find_by_external_id(task_sets, context.executionName)
     ours = {DEPLOYMENT_TAG: context.executionName[:256], "bluegreen:image-tag": context.imageTag[:256]}
-    if green is None and context.blue is None:  # issue #10: the first task set, from the configured network
+    if green is None and context.blue is None:  # The first task set, from the configured network
         registered = None
         if context.greenDefinition:
             registered = ecs.register_definition(
@@ -37,7 +38,7 @@ def run(event: StepEvent, deps: Deps) -> GreenTaskSet:
                 f"Task set {context.blue.id} that served production at validation is gone; nothing to copy "
                 f"the network setup from. Deploy again."
             )
-        if context.greenDefinition:  # issue 10: the whole release Validate computed and checked
+        if context.greenDefinition:  # The whole release Validate computed and checked
             tags = release.green_tags(context.greenTags, ours)
             task_definition = ecs.register_definition(clients.ecs, context.greenDefinition, tags)
         else:
@@ -58,7 +59,7 @@ def run(event: StepEvent, deps: Deps) -> GreenTaskSet:
 
 
 def _undo_if_ended(deps: Deps, context: DeploymentContext, green: dict[str, Any]) -> None:
-    """Issue 12: close the race with a stop from the console while this step runs.
+    """Close the race with a stop from the console while this step runs.
 
     Step Functions does not interrupt a Lambda invocation it no longer waits for: a stop that lands
     while this step runs lets it create green after ExecutionEnded has looked for (and, with ECS

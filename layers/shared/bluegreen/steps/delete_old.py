@@ -6,14 +6,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .. import analysis_alarm, ecs, notify, policy, routes, to_previous, watch_end
-from .. import events as deployment_events
-from ..deps import Deps
-from ..events import DetailType
-from ..models import DeploymentContext, DeploymentResult, GreenEvent
-from ..notify import SlackNotifier
-from ..store import Store
-from . import check_health
+from bluegreen import watch_end
+from bluegreen.aws import analysis_alarm, ecs, routes
+from bluegreen.aws import events as deployment_events
+from bluegreen.aws.events import DetailType
+from bluegreen.aws.store import Store
+from bluegreen.deps import Deps
+from bluegreen.domain import policy, to_previous
+from bluegreen.domain.models import DeploymentContext, DeploymentResult, GreenEvent
+from bluegreen.slack import notify
+from bluegreen.slack.notify import SlackNotifier
+from bluegreen.steps import check_health
 
 logger = Logger(child=True)
 
@@ -22,7 +25,7 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     clients, store, notifier = deps.clients, deps.store, deps.notifier
     context, green = event.context, event.green
     config = context.config
-    production = routes.describe_all(clients.elbv2, config.production_route_arns())  # issue #14: every route
+    production = routes.describe_all(clients.elbv2, config.production_route_arns())  # Every route
     test = routes.describe(clients.elbv2, config.test_route_arn())
     groups = policy.old_groups(routes.merged_weights(production), routes.weights(test), green.targetGroupArn)
     task_sets = ecs.live_task_sets(clients.ecs, config)
@@ -36,14 +39,14 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
     deleted: str | None = None
     # A green that keeps crashing is rolled back while blue still exists (GreenCrashLooping -> Rollback).
     check_health.green_verdict(clients, context, green)
-    # issue 13: was green judged at all (or did it never serve enough requests)? Read before the alarm goes.
+    # Was green judged at all (or did it never serve enough requests)? Read before the alarm goes.
     first_shift = event.swap.firstShiftAt if event.swap else None
     verdict = analysis_alarm.read_verdict(clients.cloudwatch, context, green.targetGroupArn, first_shift)
-    analysis_alarm.delete(clients.cloudwatch, context)  # issue 13: the analysis ends with the bake
+    analysis_alarm.delete(clients.cloudwatch, context)  # The analysis ends with the bake
     # Bookkeeping first, so a failure here still leaves blue in place for a rollback. The lock can go
     # before the delete: a deployment started meanwhile finds blue on the test target group and refuses.
     record = release_record(event)
-    if verdict is not None:  # issue 13: bluegreen status / history show it
+    if verdict is not None:  # Bluegreen status / history show it
         record.update(analysis=verdict.summary, analysisVerdict=verdict.verdict)
     store.record_end(context.service, context.executionArn, "deployed", release=record)
     closed = store.close_open_gate(context.service, context.executionArn, "PASSED", "deployment finished")
@@ -57,7 +60,7 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
         f"old task set {deleted} deleted." if deleted else "no old task set to delete (first deployment)."
     )
     if verdict is not None:
-        text = f"{text.rstrip('.')}; {verdict.summary}."  # issue 13: e.g. "analysis: not judged — …"
+        text = f"{text.rstrip('.')}; {verdict.summary}."  # E.g. "analysis: not judged — …"
     _announce(store, notifier, context, text)
     deployment_events.emit(
         deps.events, DetailType.SUCCEEDED, context, greenTaskSet=green.id, outcome="deployed", analysis=verdict
@@ -69,14 +72,14 @@ def run(event: GreenEvent, deps: Deps) -> DeploymentResult:
         taskSet=green.id,
         targetGroupArn=green.targetGroupArn,
         deletedTaskSet=deleted,
-        plan=context.plan,  # issue 10: the execution's output says what the release changed
-        hooks=event.hooks.results if event.hooks else [],  # issue 13: and how its hooks went
-        analysis=verdict,  # issue 13: and whether the built-in analysis judged it
+        plan=context.plan,  # The execution's output says what the release changed
+        hooks=event.hooks.results if event.hooks else [],  # And how its hooks went
+        analysis=verdict,  # And whether the built-in analysis judged it
     )
 
 
 def _announce(store: Store, notifier: SlackNotifier, context: DeploymentContext, text: str) -> None:
-    """The "deployed" message; with a *Roll back to previous* button while a previous release is known (#15)."""
+    """The "deployed" message; with a *Roll back to previous* button while a previous release is known."""
     if context.slackThread is None:
         return
     try:
@@ -87,7 +90,7 @@ def _announce(store: Store, notifier: SlackNotifier, context: DeploymentContext,
     if not isinstance(chosen, to_previous.Plan) or chosen.live.executionArn != context.executionArn:
         notify.milestone(notifier, context, text)
         return
-    from ..slack_messages import to_previous_blocks  # only when Slack is configured
+    from bluegreen.slack.messages import to_previous_blocks  # only when Slack is configured
 
     previous = chosen.previous  # its tag is unknown when it ran before the first recorded release
     previous_tag = previous.imageTag if previous.imageTag != "?" else f"{(previous.imageDigest or '')[:19]}…"
@@ -96,7 +99,7 @@ def _announce(store: Store, notifier: SlackNotifier, context: DeploymentContext,
 
 
 def release_record(event: GreenEvent) -> dict[str, Any]:
-    """What the deployments table keeps of a release in production (issue #15): ``--to-previous`` and stats."""
+    """What the deployments table keeps of a release in production: ``--to-previous`` and stats."""
     context, swap = event.context, event.swap
     approval = event.approval or {}
     return {

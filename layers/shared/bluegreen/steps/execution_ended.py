@@ -1,4 +1,4 @@
-"""ExecutionEnded: clean up after executions that ended without running their Catch (issue 12).
+"""ExecutionEnded: clean up after executions that ended without running their Catch.
 
 Step Functions ends an execution ABORTED (``StopExecution``) or TIMED_OUT (the one-year limit) without
 running any state, so neither Cleanup nor Rollback runs. EventBridge delivers a ``Step Functions Execution
@@ -35,13 +35,23 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from pydantic import BaseModel, ConfigDict
 
-from .. import analysis_alarm, clock, ecs, elbv2, routes, trigger
-from ..aws import AwsClients, transient_errors
-from ..deps import Deps
-from ..errors import PrimaryNotSwitchedYet
-from ..models import CleanupEvent, DeploymentContext, FailureEvent, FailureReport, Model, StepError, StepEvent
-from ..settings import get_settings
-from . import cleanup, rollback
+from bluegreen import trigger
+from bluegreen.aws import analysis_alarm, ecs, elbv2, routes
+from bluegreen.aws.clients import AwsClients, transient_errors
+from bluegreen.deps import Deps
+from bluegreen.domain import clock
+from bluegreen.domain.errors import PrimaryNotSwitchedYet
+from bluegreen.domain.models import (
+    CleanupEvent,
+    DeploymentContext,
+    FailureEvent,
+    FailureReport,
+    Model,
+    StepError,
+    StepEvent,
+)
+from bluegreen.domain.settings import get_settings
+from bluegreen.steps import cleanup, rollback
 
 logger = Logger(child=True)
 
@@ -137,7 +147,7 @@ def _why(detail: ExecutionStatusDetail) -> StepError:
 
 def _production_moved(clients: AwsClients, context: DeploymentContext) -> bool:
     saved = context.savedRules
-    for snapshot in (*saved.production_routes(), saved.test):  # issue #14: every route, rules and listeners
+    for snapshot in (*saved.production_routes(), saved.test):  # Every route, rules and listeners
         if routes.describe(clients.elbv2, snapshot.ruleArn).actions != snapshot.actions:
             return True
     return False
@@ -231,7 +241,7 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
         request = CleanupEvent(
             state=FailureEvent(context=context, error=why),
             executionArn=detail.executionArn,
-            greenTaskSetId=(deployment or {}).get("greenTaskSetId"),  # issue 12: ECS may not list it yet
+            greenTaskSetId=(deployment or {}).get("greenTaskSetId"),  # ECS may not list it yet
         )
         done = _patiently(lambda: cleanup.run(request, deps))
         report.deletedTaskSets = done.deletedTaskSets
@@ -241,7 +251,7 @@ def run(event: ExecutionStatusChangeEvent, deps: Deps) -> EndedReport:
         report.deletedTaskSets = _sweep(deps, context, (deployment or {}).get("greenTaskSetId"))
     elif report.action == "finish" and context is not None:
         report.deletedTaskSets = _finish_delete_old(deps.clients, context)
-        analysis_alarm.delete(deps.clients.cloudwatch, context)  # issue 13
+        analysis_alarm.delete(deps.clients.cloudwatch, context)
     elif report.action == "rollback":
         # No Wait state here: green (an NLB's open connections included) is deleted at once.
         done = _patiently(lambda: rollback.roll_back(StepEvent(context=context, error=why), deps, may_wait=False))

@@ -2,7 +2,7 @@
 
 The task token is stored in the deployments table under a short gate id; Slack
 buttons and the CLI carry only that id. A gate is answered at most once
-(:mod:`bluegreen.decisions`).
+(:mod:`bluegreen.aws.decisions`).
 """
 
 from __future__ import annotations
@@ -11,16 +11,17 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from .. import events as deployment_events
-from .. import notify, watch_end
-from ..decisions import open_gate as open_pending_gate
-from ..deps import Deps
-from ..events import DetailType
-from ..gates import Gate, GateKind
-from ..models import GateEvent, OpenedGate
-from ..notify import SlackNotifier
-from ..plan import render_mrkdwn
-from ..store import Store
+from bluegreen import watch_end
+from bluegreen.aws import events as deployment_events
+from bluegreen.aws.decisions import open_gate as open_pending_gate
+from bluegreen.aws.events import DetailType
+from bluegreen.aws.store import Store
+from bluegreen.deps import Deps
+from bluegreen.domain.gates import Gate, GateKind
+from bluegreen.domain.models import GateEvent, OpenedGate
+from bluegreen.domain.plan import render_mrkdwn
+from bluegreen.slack import notify
+from bluegreen.slack.notify import SlackNotifier
 
 logger = Logger(child=True)
 SLACK_ATTEMPTS = 3
@@ -40,7 +41,7 @@ def gate_details(event: GateEvent) -> dict[str, Any]:
         details["testUrl"] = context.testUrl
     if context.config.slackChannel:
         details["channel"] = context.config.slackChannel
-    if context.plan and event.kind == "approval":  # issue 10: nobody approves without seeing the release
+    if context.plan and event.kind == "approval":  # Nobody approves without seeing the release
         details["planText"] = render_mrkdwn(context.plan, full_command=f"bluegreen status {context.service}")
     if event.swap:
         details["bakeSeconds"] = context.config.bakeSeconds

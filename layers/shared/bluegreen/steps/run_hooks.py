@@ -1,4 +1,4 @@
-"""Issue 13: RunHooks — run a stage's verification hooks against green; any failure raises HookFailed.
+"""RunHooks — run a stage's verification hooks against green; any failure raises HookFailed.
 
 The state machine runs it after green is healthy (a failure ends in Cleanup: production untouched), after
 each partial traffic step and after the cutover (a failure rolls back in one call, like an alarm). A hook
@@ -21,10 +21,12 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from .. import clock, ecs, hook_calls, notify, probe, routes
-from ..deps import Deps
-from ..errors import HookFailed, ProbeOutsideRoutes
-from ..hooks import (
+from bluegreen import probe
+from bluegreen.aws import ecs, hook_calls, routes
+from bluegreen.deps import Deps
+from bluegreen.domain import clock
+from bluegreen.domain.errors import HookFailed, ProbeOutsideRoutes
+from bluegreen.domain.hooks import (
     MAX_KEPT_RESULTS,
     EcsTaskHook,
     HookProgress,
@@ -40,9 +42,10 @@ from ..hooks import (
     next_poll,
     parse_response,
 )
-from ..hooks import excerpt as short
-from ..models import DeploymentContext, GreenTaskSet, StepEvent, SwapResult
-from ..settings import get_settings
+from bluegreen.domain.hooks import excerpt as short
+from bluegreen.domain.models import DeploymentContext, GreenTaskSet, StepEvent, SwapResult
+from bluegreen.domain.settings import get_settings
+from bluegreen.slack import notify
 
 logger = Logger(child=True)
 

@@ -1,6 +1,6 @@
 """Swap: move production to green, all at once or step by step (canary, linear).
 
-Every step is one ``ModifyRule`` (or ``ModifyListener``) per production route (issue #14: :mod:`..routes`).
+Every step is one ``ModifyRule`` (or ``ModifyListener``) per production route (:mod:`..routes`).
 Only the last step (green at 100) points the test rule at blue and makes green primary;
 until then testers keep reaching green through the test rule.
 """
@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from .. import analysis_alarm, clock, ecs, first_deploy, notify, policy, routes, watch_end
-from .. import events as deployment_events
-from ..deps import Deps
-from ..events import DetailType
-from ..models import GreenEvent, SwapResult
-from ..notify import NullNotifier
-from . import check_health
+from bluegreen import watch_end
+from bluegreen.aws import analysis_alarm, ecs, first_deploy, routes
+from bluegreen.aws import events as deployment_events
+from bluegreen.aws.events import DetailType
+from bluegreen.deps import Deps
+from bluegreen.domain import clock, policy
+from bluegreen.domain.models import GreenEvent, SwapResult
+from bluegreen.slack import notify
+from bluegreen.slack.notify import NullNotifier
+from bluegreen.steps import check_health
 
 
 def run(event: GreenEvent, deps: Deps) -> SwapResult:
@@ -30,11 +33,11 @@ def run(event: GreenEvent, deps: Deps) -> SwapResult:
     step, weight = policy.next_step(schedule, None if event.swap is None else event.swap.step)
     target = policy.production_weights(green.targetGroupArn, context.blueTargetGroupArn, weight)
 
-    # issue #14: every production route moves to this step's weights, one call per route.
+    # Every production route moves to this step's weights, one call per route.
     production = routes.describe_all(clients.elbv2, config.production_route_arns())
-    # issue #10: a first deployment, nothing served: a route answering with a fixed response gets a forward to green
+    # A first deployment, nothing served: a route answering with a fixed response gets a forward to green
     first = any(first_deploy.answers_fixed_response(route.actions) for route in production)
-    if event.swap is None:  # issue 13: the analysis alarm (and blue's baseline) before production first moves
+    if event.swap is None:  # The analysis alarm (and blue's baseline) before production first moves
         analysis_alarm.put(clients.cloudwatch, context, green.targetGroupArn)
     if first or any(routes.needs_change(route, target) for route in production):
         # Never send production to a target group without healthy targets.

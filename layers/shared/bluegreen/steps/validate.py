@@ -5,17 +5,19 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 
-from .. import alarms, clock, ecs, elbv2, first_deploy, hook_calls, hooks, notify, policy, probe, release, routes
-from .. import events as deployment_events
-from ..config import load_service_config
-from ..deps import Deps
-from ..errors import (
+from bluegreen import probe
+from bluegreen.aws import alarms, ecs, elbv2, first_deploy, hook_calls, release, routes
+from bluegreen.aws import events as deployment_events
+from bluegreen.aws.config import load_service_config
+from bluegreen.deps import Deps
+from bluegreen.domain import clock, hooks, policy
+from bluegreen.domain.errors import (
     AnalysisNotSupported,
     InvalidInput,
     InvalidServiceConfig,
     MutableTagRefused,
 )
-from ..models import (
+from bluegreen.domain.models import (
     DeploymentContext,
     ExecutionInput,
     SavedRules,
@@ -24,10 +26,11 @@ from ..models import (
     TaskSetRef,
     ValidateEvent,
 )
-from ..plan import render
-from ..release_models import RELEASE_FIELDS
-from ..settings import get_settings
-from ..stickiness import refuse_sticky
+from bluegreen.domain.plan import render
+from bluegreen.domain.release_models import RELEASE_FIELDS
+from bluegreen.domain.settings import get_settings
+from bluegreen.domain.stickiness import refuse_sticky
+from bluegreen.slack import notify
 
 logger = Logger(child=True)
 
@@ -40,7 +43,7 @@ def parse_input(raw: object) -> ExecutionInput:
             f"events/execution-input.schema.json."
         )
     if sum(raw.get(name) is not None for name in RELEASE_FIELDS) > 1:
-        release.release_kind(raw)  # issue 10: exactly one description of the release (AmbiguousRelease)
+        release.release_kind(raw)  # Exactly one description of the release (AmbiguousRelease)
     try:
         request = ExecutionInput.model_validate(raw)
     except ValidationError as error:
@@ -66,7 +69,7 @@ def _json_kind(value: object) -> str:
     return "an array" if isinstance(value, list) else type(value).__name__
 
 
-# issue 12: Step Functions ends a Standard execution after one year, without running its Catch. Every
+# Step Functions ends a Standard execution after one year, without running its Catch. Every
 # wait of a deployment together must end well before that, with a day left for health checks and cleanup.
 EXECUTION_LIMIT_SECONDS = 365 * 86400
 EXECUTION_MARGIN_SECONDS = 86400
@@ -124,7 +127,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
     config = load_service_config(request.service, provider)
     if request.trafficShift:
         config = config.model_copy(update={"trafficShift": request.trafficShift})
-    if request.rollbackOf and not request.requireApproval:  # issue #15: rollbacks skip the approval by default
+    if request.rollbackOf and not request.requireApproval:  # Rollbacks skip the approval by default
         config = config.model_copy(update={"approval": config.approval.model_copy(update={"required": False})})
     if request.imageTag and not request.rollbackOf:  # a rollback deploys a digest that was live (tag may move)
         check_tag(config, request.imageTag)
@@ -141,16 +144,16 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
             f"Fix the names in the service configuration."
         )
 
-    if config.hooks.all():  # issue 13: hooks the stack may not invoke, or that do not exist, refused now
+    if config.hooks.all():  # Hooks the stack may not invoke, or that do not exist, refused now
         hooks.refuse_disallowed(config.hooks, get_settings().hookFunctionArnPattern)
         hook_calls.check_functions(deps.lambda_client, config.hooks)
 
-    # issue #14: every route (listener rules, listener default actions) saved before anything changes
+    # Every route (listener rules, listener default actions) saved before anything changes
     routes.check_arns(config.production_route_arns(), config.test_route_arn(), get_settings().loadBalancerNames)
     production_routes = routes.describe_all(clients.elbv2, config.production_route_arns())
     test = routes.describe(clients.elbv2, config.test_route_arn())
     refuse_sticky(production_routes)  # cookie holders would stay on blue whatever the weights
-    probe.check_routes(config.hooks, test, production_routes[0])  # issue 13: probes reach their stage's route
+    probe.check_routes(config.hooks, test, production_routes[0])  # Probes reach their stage's route
     probe.check_urls(
         config.hooks,
         lambda route: hook_calls.listener_protocol_port(
@@ -158,7 +161,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         ),
     )
     fixed = [route for route in production_routes if first_deploy.answers_fixed_response(route.actions)]
-    if fixed:  # issue #10: production may answer a fixed response before the first deployment
+    if fixed:  # Production may answer a fixed response before the first deployment
         blue_group, green_group = first_deploy.routes_target_groups(config, production_routes, test)
     else:
         blue_group, green_group = routes.check_routes(
@@ -166,7 +169,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         )
     production = fixed[0] if fixed else production_routes[0]
     if config.analysis_enabled() and any(route.loadBalancerType == "network" for route in production_routes):
-        # issue 13: an NLB sees TCP flows, not HTTP answers: no 5xx rate, no response time to compare
+        # An NLB sees TCP flows, not HTTP answers: no 5xx rate, no response time to compare
         raise AnalysisNotSupported(
             f"Service {config.service} is behind a Network Load Balancer: the built-in analysis compares HTTP 5xx "
             f"rates and response times, which an NLB does not see. Remove 'analysis' from its configuration and "
@@ -176,7 +179,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
     task_sets = ecs.live_task_sets(clients.ecs, config)
     infos = [policy.TaskSetInfo.of(ts) for ts in task_sets]
     first, launch = None, None
-    if first_deploy.is_first_deployment(infos, blue_group, green_group):  # issue #10: nothing serves yet
+    if first_deploy.is_first_deployment(infos, blue_group, green_group):  # Nothing serves yet
         first = first_deploy.check(clients, config, task_sets, production, blue_group, green_group)
         config = first_deploy.first_config(config)
         launch = first_deploy.task_set_template(config, config.containerPort or first.containerPort)
@@ -185,7 +188,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         blue = policy.serving_task_set(infos, blue_group, green_group)
         serving = [ts for ts in task_sets if ts["id"] == blue.id]
 
-    # issue 10: green's whole task definition, checked before anything is registered.
+    # Green's whole task definition, checked before anything is registered.
     registry = release.Registry(ecr=clients.ecr, ecs=clients.ecs)
     prepared, plan, blue_definition = release.plan_release(
         registry,
@@ -200,7 +203,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
         base_reference=config.taskDefinition if first else None,
         launch=launch,
     )
-    if first is not None and first.productionFixedResponse:  # issue #10: production answered a fixed response
+    if first is not None and first.productionFixedResponse:  # Production answered a fixed response
         plan.routes = [
             route.model_copy(update={"before": {}}) if route.rule == "production" else route for route in plan.routes
         ]
@@ -229,7 +232,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
             image=blue_image,
         )
         if serving
-        else None,  # issue #10: a first deployment
+        else None,  # A first deployment
         blueTargetGroupArn=blue_group,
         greenTargetGroupArn=green_group,
         savedRules=SavedRules(production=production, test=test, moreProduction=production_routes[1:]),
@@ -259,7 +262,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
     )
     if thread:
         context.slackThread = SlackThread(channel=thread[0], ts=thread[1])
-    # issue 12: an execution stopped or timed out later runs no Catch; its end is cleaned up from this.
+    # An execution stopped or timed out later runs no Catch; its end is cleaned up from this.
     store.record_context(context.service, context.executionArn, context.model_dump_json(exclude_none=True))
     why = f"rollback of {request.rollbackOf}" if request.rollbackOf else None
     deployment_events.emit(deps.events, deployment_events.DetailType.STARTED, context, why=why)
@@ -267,7 +270,7 @@ def run(event: ValidateEvent, deps: Deps) -> DeploymentContext:
 
 
 def _rollback_details(request: ExecutionInput) -> dict[str, object]:
-    """What the history says about a rollback to an earlier release (issue #15)."""
+    """What the history says about a rollback to an earlier release."""
     if not request.rollbackOf:
         return {}
     return {"rollbackOf": request.rollbackOf, "approvalSkipped": not request.requireApproval}
