@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,12 +76,18 @@ def serving() -> Iterator[dict[str, Any]]:
         "process": process,
         "lines": lines,
     }
+    # Its output is read as it comes: a pipe nobody reads fills up (64 KiB) and blocks the server's logging,
+    # hence every request (werkzeug logs each one).
+    after_ready: list[str] = []
+    reader = threading.Thread(target=lambda: after_ready.extend(iter(process.stdout.readline, "")), daemon=True)
+    reader.start()
     try:
         yield served
     finally:
         process.terminate()
-        out, _ = process.communicate(timeout=30)
-        served["stopped"] = (process.returncode, out)
+        process.wait(timeout=30)
+        reader.join(timeout=30)
+        served["stopped"] = (process.returncode, "".join(after_ready))
 
 
 def aws(endpoint: dict[str, Any], *args: str) -> dict:

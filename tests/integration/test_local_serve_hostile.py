@@ -52,7 +52,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def _pending_gate(table, service: str = "demo-web", timeout: float = 60) -> dict:
+def _pending_gate(table, service: str = "demo-web", timeout: float = 240) -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pointer = table.get_item(Key={"pk": f"SERVICE#{service}", "sk": "GATE"}, ConsistentRead=True).get("Item")
