@@ -38,6 +38,7 @@ def served():
             "table": session.resource("dynamodb", endpoint_url=url).Table(endpoint["table"]),
             "sfn": session.client("stepfunctions", endpoint_url=url),
             "ssm": session.client("ssm", endpoint_url=url),
+            "elbv2": session.client("elbv2", endpoint_url=url),
             "response_url": slack_api.removesuffix("/api/") + "/response/",
             "process": endpoint["process"],
         }
@@ -52,7 +53,7 @@ def _post(url: str, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
         return error.code, error.read().decode()
 
 
-def _pending_gate(table, service: str = "demo-web", timeout: float = 240) -> dict:
+def _pending_gate(table, service: str = "demo-web", timeout: float = 240, sfn=None, arn: str = "") -> dict:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         pointer = table.get_item(Key={"pk": f"SERVICE#{service}", "sk": "GATE"}, ConsistentRead=True).get("Item")
@@ -61,7 +62,10 @@ def _pending_gate(table, service: str = "demo-web", timeout: float = 240) -> dic
             if gate["status"] == "PENDING" and gate.get("ts") and gate["kind"] == "approval":
                 return gate
         time.sleep(0.05)
-    raise AssertionError("no pending approval")
+    seen = sfn.describe_execution(executionArn=arn) if sfn and arn else {}
+    raise AssertionError(
+        f"no pending approval; execution {seen.get('status')}: {seen.get('error')} {seen.get('cause')}"
+    )
 
 
 def _wait_end(sfn, arn: str, timeout: float = 90) -> dict:
@@ -92,11 +96,17 @@ def test_an_undecodable_body_is_a_4xx_never_a_500(served, body, signed):
 
 # --- racing clicks -----------------------------------------------------------------------------------
 def _faster_demo(served) -> None:
-    """A one-second bake, so that each approved round ends quickly in real time."""
+    """A one-second bake, so that each approved round ends quickly in real time, and a five-second deregistration
+    delay: a deleted task set stays DRAINING (and counts towards ECS's five per service) as long as its targets
+    drain, 300 s by default, and the rounds follow each other faster than that."""
     name = parameter_name("demo-web")
     document = json.loads(served["ssm"].get_parameter(Name=name)["Parameter"]["Value"])
     document["bakeSeconds"] = 1
     served["ssm"].put_parameter(Name=name, Value=json.dumps(document), Type="String", Overwrite=True)
+    for group in document["targetGroupArns"]:
+        served["elbv2"].modify_target_group_attributes(
+            TargetGroupArn=group, Attributes=[{"Key": "deregistration_delay.timeout_seconds", "Value": "5"}]
+        )
 
 
 def _race(served, gate_id: str) -> list[tuple[str, int, str]]:
@@ -135,7 +145,7 @@ def test_racing_approve_and_reject_clicks_tell_every_clicker_the_truth(served):
             name=f"race-{round_number}-{uuid.uuid4().hex[:6]}",
             input=json.dumps({"service": "demo-web", "imageTag": tag}),
         )["executionArn"]
-        gate = _pending_gate(served["table"])
+        gate = _pending_gate(served["table"], sfn=served["sfn"], arn=arn)
 
         # When several people click Approve and Reject at the same moment
         answers = _race(served, gate["gateId"])
