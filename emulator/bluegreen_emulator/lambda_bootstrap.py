@@ -37,8 +37,13 @@ def _own_tmp(function_tmp: str, emulator_root: str) -> None:
 
     Lambda gives each execution environment its own ``/tmp``; without a mount namespace, this process remaps the
     paths its Python code opens. The emulator's own directory for the functions (which may lie under /tmp) is
-    left as it is, so the code and the result file stay reachable.
+    left as it is, so the code and the result file stay reachable, and so is the runtime's own installation (its
+    interpreter and packages, which may lie under /tmp too, e.g. a checkout in /tmp): Lambda's runtime lives
+    outside the function's /tmp.
     """
+    runtime = {sys.prefix, sys.base_prefix, sys.exec_prefix, *(p for p in sys.path if p)}
+    runtime |= {os.path.realpath(p) for p in runtime}
+    kept = tuple(sorted({emulator_root, *(p for p in runtime if p.rstrip("/") not in ("", "/tmp"))}))
 
     def remap(path: Any) -> Any:
         if isinstance(path, int):
@@ -48,7 +53,7 @@ def _own_tmp(function_tmp: str, emulator_root: str) -> None:
         except TypeError:
             return path
         as_str = os.fsdecode(text)
-        if as_str.startswith(emulator_root):
+        if as_str.startswith(kept):
             return path
         if as_str == "/tmp" or as_str.startswith("/tmp/"):
             mapped = function_tmp + as_str[len("/tmp") :]
