@@ -12,6 +12,8 @@ import subprocess
 import time
 from datetime import UTC, datetime
 
+import pytest
+
 from .serve import BIN, aws, serve_env, serving
 
 
@@ -31,6 +33,7 @@ def _moment(value: str | float) -> datetime:
     return datetime.fromisoformat(value)
 
 
+@pytest.mark.matrix  # end to end through the real AWS CLI against `local serve`: with the slow matrices
 def test_a_task_set_created_with_the_aws_cli_runs_registered_healthy_tasks():
     with serving() as endpoint:
         # Given a VPC, an ALB forwarding to a target group, and an EXTERNAL service, all made with the AWS CLI
@@ -92,6 +95,7 @@ def test_a_task_set_created_with_the_aws_cli_runs_registered_healthy_tasks():
                 health["TargetHealthDescriptions"]} == {(a, 8080, "healthy") for a in addresses}  # fmt: skip
 
 
+@pytest.mark.matrix  # end to end through the real AWS CLI against `local serve`: with the slow matrices
 def test_alarm_history_answers_and_no_time_is_ahead_of_the_wall_clock():
     with serving() as endpoint:
         # Given the demo's alarm set to ALARM by hand, and a deployment waiting for its approval (time runs fast)

@@ -122,6 +122,7 @@ def handler(event, context):
 """
 
 
+@pytest.mark.matrix  # end to end through the real AWS CLI against `local serve`: with the slow matrices
 def test_a_release_runs_a_hook_created_with_the_aws_cli(endpoint, tmp_path):
     # Given a hook function created with the AWS CLI, and demo-web's configuration naming it
     arn = create(endpoint, tmp_path, "bluegreen-hook-e2e", HOOK)["FunctionArn"]

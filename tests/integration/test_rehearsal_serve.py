@@ -37,6 +37,7 @@ def _serve(*args: str) -> subprocess.Popen:
     )
 
 
+@pytest.mark.matrix  # end to end through the real AWS CLI against `local serve`: with the slow matrices
 def test_serve_from_a_snapshot_answers_as_its_account_and_plans(snapshot_file: Path) -> None:
     # Given `local serve --snapshot FILE`
     document = json.loads(snapshot_file.read_text())

@@ -8,6 +8,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from .serve import BIN, approve, aws, serve_env, serving, wait_done
 
 TEMPLATE = Path(__file__).resolve().parents[2] / "examples" / "user-service.yaml"
@@ -25,6 +27,7 @@ MANIFEST = {
 }
 
 
+@pytest.mark.matrix  # end to end through the real AWS CLI against `local serve`: with the slow matrices
 def test_aws_cloudformation_deploy_then_a_first_release() -> None:
     with serving() as endpoint:
         # Given the example template deployed with the AWS CLI's `cloudformation deploy` (change sets)
