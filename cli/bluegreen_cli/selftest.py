@@ -96,6 +96,9 @@ class SelfTest:
             self.create()
             self.release("v1", expect_rollback=False)
             self.release("v2", expect_rollback=False)
+            # The rolled-back release gets a long bake: it is rolled back as soon as its bake gate opens, and a short
+            # one could end (on local serve's compressed clock, within a poll) before the rollback is asked.
+            self._set_bake(600)
             self.release("v1", expect_rollback=True)
             self.say("passed: a first release, a full release and a rolled-back one")
             return 0
@@ -265,6 +268,12 @@ class SelfTest:
         return left
 
     # --- releases -------------------------------------------------------------------------------------
+    def _set_bake(self, seconds: int) -> None:
+        name = parameter_name(self.name)
+        config = json.loads(self.ssm.get_parameter(Name=name)["Parameter"]["Value"])
+        config["bakeSeconds"] = seconds
+        self.ssm.put_parameter(Name=name, Type="String", Value=json.dumps(config), Overwrite=True)
+
     def release(self, tag: str, expect_rollback: bool) -> None:
         before = self._production_groups()
         arn = self.operator.deploy(self.name, tag=tag)
