@@ -96,7 +96,9 @@ def create_service(
     )
 
 
-_ALARM_PROPERTIES = (
+# PutMetricAlarm's parameters, as a template's AWS::CloudWatch::Alarm and DescribeAlarms name them (rehearsal.py
+# recreates snapshotted alarms with the same list).
+ALARM_PROPERTIES = (
     "AlarmDescription",
     "ActionsEnabled",
     "OKActions",
@@ -172,7 +174,7 @@ class MetricAlarmResource(CloudFormationModel):
         properties = cloudformation_json["Properties"]
         # Through the API (in this process): the alarm is validated as PutMetricAlarm validates it.
         client = boto3.client("cloudwatch", region_name=region_name)
-        arguments = {key: _typed(properties[key], key) for key in _ALARM_PROPERTIES if key in properties}
+        arguments = {key: _typed(properties[key], key) for key in ALARM_PROPERTIES if key in properties}
         client.put_metric_alarm(AlarmName=resource_name, **arguments)
         alarm = client.describe_alarms(AlarmNames=[resource_name])["MetricAlarms"][0]
         return cls(resource_name, alarm["AlarmArn"], region_name)

@@ -26,6 +26,7 @@ from bluegreen.aws.config import parameter_name
 from bluegreen_cli.snapshot import SCOPING_PARAMETERS, Snapshot
 
 from . import patches
+from .cfn import ALARM_PROPERTIES
 from .dataplane import WatchedService
 from .emulator import STACK, Emulator
 from .seed import DemoService
@@ -247,28 +248,6 @@ def _seed_ecs(emu: Emulator, snapshot: Snapshot) -> str:
 
 
 # --- the rest: alarms, configuration, images, hooks --------------------------------------------------
-_ALARM_FIELDS = (
-    "AlarmDescription",
-    "ActionsEnabled",
-    "OKActions",
-    "AlarmActions",
-    "InsufficientDataActions",
-    "MetricName",
-    "Namespace",
-    "Statistic",
-    "ExtendedStatistic",
-    "Dimensions",
-    "Period",
-    "Unit",
-    "EvaluationPeriods",
-    "DatapointsToAlarm",
-    "Threshold",
-    "ComparisonOperator",
-    "TreatMissingData",
-    "EvaluateLowSampleCountPercentile",
-    "Metrics",
-    "ThresholdMetricId",
-)
 
 
 def _seed_alarms(emu: Emulator, snapshot: Snapshot) -> None:
@@ -282,7 +261,7 @@ def _seed_alarms(emu: Emulator, snapshot: Snapshot) -> None:
             )
         else:
             cloudwatch.put_metric_alarm(
-                AlarmName=alarm["AlarmName"], **{k: alarm[k] for k in _ALARM_FIELDS if alarm.get(k) is not None}
+                AlarmName=alarm["AlarmName"], **{k: alarm[k] for k in ALARM_PROPERTIES if alarm.get(k) is not None}
             )
         if alarm.get("StateValue"):
             cloudwatch.set_alarm_state(
